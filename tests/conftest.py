@@ -1,0 +1,25 @@
+"""Shared fixtures: where the public test data lives, settings for an isolated bot."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def testdata_root() -> Path | None:
+    """`../shared/testdata` beside the repository (or `SHIMING_TESTDATA`); None in a user's fresh clone."""
+    configured = os.environ.get("SHIMING_TESTDATA")
+    root = Path(configured) if configured else REPO_ROOT.parent / "shared" / "testdata"
+    return root if root.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def testdata() -> Path:
+    root = testdata_root()
+    if root is None:
+        pytest.skip("public test data (../shared/testdata) is not available")
+    return root
