@@ -1,0 +1,81 @@
+"""Wiring only: settings → mode (Telegram polling | webhook | local sandbox) → run."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from bot.app import create_bot, create_dispatcher
+from bot.config import Settings, SettingsError
+from bot.services import Services
+
+log = logging.getLogger("bot")
+
+
+async def run_polling(settings: Settings, api_base: str | None = None) -> None:
+    services = await Services.build(settings)
+    bot = create_bot(settings, api_base)
+    dp = create_dispatcher(settings, services)
+    try:
+        await bot.delete_webhook(drop_pending_updates=False)
+        await dp.start_polling(bot, handle_signals=False, close_bot_session=True)
+    finally:
+        await services.close()
+
+
+async def run_webhook(settings: Settings) -> None:
+    from aiohttp import web
+    from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+
+    services = await Services.build(settings)
+    bot = create_bot(settings)
+    dp = create_dispatcher(settings, services)
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    app = web.Application()
+    SimpleRequestHandler(dispatcher=dp, bot=bot, secret_token=secret).register(app, path="/webhook")
+    app.router.add_get("/healthz", lambda _: web.json_response({"ok": True}))
+    setup_application(app, dp, bot=bot)
+    await bot.set_webhook(f"{settings.webhook_url}/webhook", secret_token=secret)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, settings.webhook_host, settings.webhook_port).start()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+        await services.close()
+
+
+async def run_sandbox(settings: Settings) -> None:
+    from bot.sandbox import SandboxServer
+
+    async with SandboxServer(host=settings.sandbox_host, port=settings.sandbox_port) as sandbox:
+        print(f"Local Telegram sandbox: {sandbox.url}", flush=True)
+        print(f"  try: curl -X POST {sandbox.url}/sandbox/api/users/1/send "
+              "-H 'Content-Type: application/json' -d '{\"text\":\"/start\"}'", flush=True)
+        await run_polling(settings, api_base=sandbox.url)
+
+
+async def main() -> int:
+    try:
+        settings = Settings()
+    except (SettingsError, ValueError) as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    runner = {"sandbox": run_sandbox, "polling": run_polling, "webhook": run_webhook}[settings.mode]
+    task = asyncio.ensure_future(runner(settings))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        await task
+    except asyncio.CancelledError:
+        log.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

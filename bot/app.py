@@ -1,0 +1,64 @@
+"""The one factory: the bot and the dispatcher for `__main__`, the local sandbox and the tests."""
+
+from __future__ import annotations
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.fsm.strategy import FSMStrategy
+from aiogram.types import BotCommand, BotCommandScopeDefault
+
+from bot.config import Settings
+from bot.handlers import common, errors, fallback, help, language, menu
+from bot.i18n import LANGUAGES
+from bot.middlewares import I18nMiddleware, RepositoriesMiddleware, SandboxAckMiddleware
+from bot.services import Services
+from bot.storage.fsm import SQLiteStorage
+
+COMMANDS = ("start", "help", "cancel", "language")
+
+
+def create_bot(settings: Settings, api_base: str | None = None) -> Bot:
+    """`api_base` overrides the settings: the sandbox passes its own address."""
+    base = api_base or settings.bot_api_base
+    session = AiohttpSession(api=TelegramAPIServer.from_base(base)) if base else AiohttpSession()
+    return Bot(settings.token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+
+
+def create_dispatcher(settings: Settings, services: Services) -> Dispatcher:
+    storage = SQLiteStorage(services.db, services.cipher)
+    # One update at a time per user: two quick taps must not race on the same dialog state.
+    dp = Dispatcher(storage=storage, fsm_strategy=FSMStrategy.USER_IN_CHAT, events_isolation=SimpleEventIsolation())
+    dp["services"] = services
+    dp["settings"] = settings
+    dp["catalog"] = services.catalog
+
+    if settings.mode == "sandbox":
+        dp.update.outer_middleware(SandboxAckMiddleware())
+    dp.update.outer_middleware(RepositoriesMiddleware(services.db))
+    dp.update.outer_middleware(I18nMiddleware(services.catalog))
+
+    # Order matters: /cancel before the dialogs' state handlers, the fallback after everything.
+    dp.include_routers(
+        errors.create_router(),
+        common.create_router(),
+        menu.create_router(),
+        help.create_router(),
+        language.create_router(),
+        fallback.create_router(),
+    )
+    dp.startup.register(publish_commands)
+    return dp
+
+
+async def publish_commands(bot: Bot, services: Services) -> None:
+    catalog = services.catalog
+    for lang in LANGUAGES:
+        commands = [BotCommand(command=c, description=catalog.render(lang, f"commands.{c}")) for c in COMMANDS]
+        code = catalog.translator(lang).telegram_code
+        await bot.set_my_commands(commands, scope=BotCommandScopeDefault(), language_code=code[:2])
+        if lang == catalog.default:
+            await bot.set_my_commands(commands, scope=BotCommandScopeDefault())

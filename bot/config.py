@@ -1,0 +1,145 @@
+"""Every knob of the bot, read from the environment and `.env` (pydantic-settings).
+
+Defaults are chosen so that `make run` on a fresh machine starts the local sandbox with no
+configuration at all; production deployments must set the token and the encryption key.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+Mode = Literal["polling", "webhook", "sandbox"]
+LIVENESS_ACTIONS = ("blink", "open_mouth", "turn_left", "turn_right", "nod")
+# A well-formed token for the sandbox: aiogram validates the shape, the sandbox accepts any.
+SANDBOX_TOKEN = "100000:SANDBOX-local-token"
+
+
+class SettingsError(ValueError):
+    """A configuration that must not start (e.g. no encryption key outside the sandbox)."""
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # --- Telegram -------------------------------------------------------------------------------
+    bot_token: SecretStr | None = None
+    bot_api_base: str | None = Field(
+        default=None, description="Bot API server URL (a self-hosted telegram-bot-api); None = api.telegram.org"
+    )
+    webhook_url: str | None = Field(default=None, description="Public HTTPS URL; set = webhook mode")
+    webhook_secret: SecretStr | None = None
+    webhook_host: str = "0.0.0.0"
+    webhook_port: int = 8080
+
+    # --- storage --------------------------------------------------------------------------------
+    data_dir: Path = REPO_ROOT / "data"
+    database_path: Path | None = Field(default=None, description="default: <data_dir>/shiming.sqlite3")
+    encryption_key: SecretStr | None = Field(
+        default=None,
+        description="base64 of >= 32 random bytes; several keys 'id:base64,id2:base64' (first encrypts)",
+    )
+
+    # --- people ---------------------------------------------------------------------------------
+    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    default_locale: Literal["zh_CN", "en"] = "zh_CN"
+    locales_dir: Path = REPO_ROOT / "locales"
+
+    # --- local sandbox --------------------------------------------------------------------------
+    sandbox_host: str = "127.0.0.1"
+    sandbox_port: int = 8081
+
+    # --- verification ---------------------------------------------------------------------------
+    verification_workers: int | None = Field(default=None, description="process pool size; None = CPUs")
+    verification_timeout: float = 90.0
+    liveness_challenge: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="pins the liveness actions; sandbox only"
+    )
+    face_match_threshold: float = 0.5
+    face_review_margin: float = 0.06
+    max_step_retries: int = 3
+
+    # --- integrations ---------------------------------------------------------------------------
+    sms_gateway_url: str | None = None
+    sms_api_key: SecretStr | None = None
+    identity_authority_url: str | None = None
+    identity_authority_key: SecretStr | None = None
+    integration_timeout: float = 10.0
+    integration_retries: int = 2
+
+    log_level: str = "INFO"
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _admin_ids(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("liveness_challenge", mode="before")
+    @classmethod
+    def _challenge(cls, value: object) -> object:
+        parts = _split_csv(value)
+        if isinstance(parts, list):
+            unknown = [p for p in parts if p not in LIVENESS_ACTIONS]
+            if unknown:
+                raise ValueError(f"unknown liveness actions {unknown}; use {', '.join(LIVENESS_ACTIONS)}")
+        return parts
+
+    @model_validator(mode="after")
+    def _production_rules(self) -> Settings:
+        if self.mode != "sandbox":
+            if self.liveness_challenge:
+                raise SettingsError("LIVENESS_CHALLENGE pins the liveness check and is refused outside the sandbox")
+            if self.encryption_key is None:
+                raise SettingsError("ENCRYPTION_KEY is required outside the sandbox")
+        return self
+
+    # --- derived --------------------------------------------------------------------------------
+    @property
+    def mode(self) -> Mode:
+        if self.bot_token is None or not self.bot_token.get_secret_value():
+            return "sandbox"
+        return "webhook" if self.webhook_url else "polling"
+
+    @property
+    def token(self) -> str:
+        return self.bot_token.get_secret_value() if self.bot_token else SANDBOX_TOKEN
+
+    @property
+    def db_path(self) -> Path:
+        return self.database_path or self.data_dir / "shiming.sqlite3"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+    def encryption_keys(self) -> tuple[dict[str, bytes], str]:
+        """Keys by id and the id of the one that encrypts.
+
+        The sandbox without a key gets a fixed, public development key: its data is fictitious,
+        and a key that changed at each start would make the sandbox's database unreadable.
+        """
+        if self.encryption_key is None:
+            return {"dev": b"sandbox-development-key-not-secret!"[:32]}, "dev"
+        keys: dict[str, bytes] = {}
+        order: list[str] = []
+        for index, item in enumerate(self.encryption_key.get_secret_value().split(",")):
+            key_id, sep, encoded = item.strip().rpartition(":")
+            if not sep:
+                key_id, encoded = f"k{index}", item.strip()
+            raw = base64.b64decode(encoded + "=" * (-len(encoded) % 4))
+            if len(raw) < 32:
+                raise SettingsError("every ENCRYPTION_KEY must decode to at least 32 bytes")
+            keys[key_id] = raw
+            order.append(key_id)
+        return keys, order[0]

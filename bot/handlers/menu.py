@@ -1,0 +1,75 @@
+"""Home menu, the guide's menu tree and each function's friendly tip (温馨提示)."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import CommandStart
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+
+from bot.handlers.replies import edit_or_send
+from bot.i18n import Translator
+from bot.ui import (
+    Nav,
+    Node,
+    Tip,
+    home_keyboard,
+    language_keyboard,
+    mine_keyboard,
+    realname_keyboard,
+    tax_keyboard,
+    tip_keyboard,
+    tip_text,
+)
+
+
+def home_text(t: Translator, name: str | None) -> str:
+    return t("menu.home", name=name)
+
+
+def node_screen(t: Translator, node: Node, name: str | None) -> tuple[str, InlineKeyboardMarkup]:
+    match node:
+        case Node.HOME:
+            return home_text(t, name), home_keyboard(t)
+        case Node.TAX:
+            return t("menu.tax_title"), tax_keyboard(t)
+        case Node.REALNAME:
+            return t("menu.realname_title"), realname_keyboard(t)
+        case Node.MINE:
+            return t("menu.mine_title"), mine_keyboard(t)
+        case Node.HELP:
+            return t("help.text"), home_keyboard(t)
+        case Node.LANGUAGE:
+            return t("language.choose"), language_keyboard(t)
+
+
+def create_router() -> Router:
+    router = Router(name="menu")
+
+    @router.message(CommandStart())
+    async def start(message: Message, state: FSMContext, t: Translator) -> None:
+        # /start always leads home: an abandoned dialog must not trap the user.
+        await state.clear()
+        name = message.from_user.first_name if message.from_user else None
+        await message.answer(home_text(t, name), reply_markup=home_keyboard(t))
+
+    @router.callback_query(Nav.filter())
+    async def navigate(query: CallbackQuery, callback_data: Nav, state: FSMContext, t: Translator) -> None:
+        if callback_data.node is Node.HOME:
+            await state.clear()
+        text, keyboard = node_screen(t, callback_data.node, query.from_user.first_name)
+        await edit_or_send(query, text, keyboard)
+        await query.answer()
+
+    @router.callback_query(Tip.filter())
+    async def tip(query: CallbackQuery, callback_data: Tip, t: Translator) -> None:
+        await edit_or_send(
+            query, tip_text(t, callback_data.func), tip_keyboard(t, callback_data.func, callback_data.parent)
+        )
+        await query.answer()
+
+    @router.message(F.text.in_({"首页", "菜单", "menu", "Menu", "home", "Home"}))
+    async def home_word(message: Message, state: FSMContext, t: Translator) -> None:
+        await start(message, state, t)
+
+    return router

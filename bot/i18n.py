@@ -1,0 +1,104 @@
+"""Message catalogues: every user-visible text lives in `locales/<lang>/*.toml` as a Jinja2 template.
+
+Templates are rendered with HTML autoescape because the bot sends with parse mode HTML: markup in
+the catalogue is trusted, every value passed in (names, addresses, anything a user typed) is escaped.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, StrictUndefined, Template
+
+LANGUAGES = ("zh_CN", "en")
+DEFAULT_LANGUAGE = "zh_CN"
+
+
+def _flatten(prefix: str, table: Mapping[str, Any], out: dict[str, str], origin: Path) -> None:
+    for key, value in table.items():
+        full = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, Mapping):
+            _flatten(full, value, out, origin)
+        elif isinstance(value, str):
+            if full in out:
+                raise ValueError(f"{origin}: key {full!r} is defined twice in this language")
+            out[full] = value
+        else:
+            raise ValueError(f"{origin}: key {full!r} must be a string")
+
+
+def language_for(code: str | None, default: str = DEFAULT_LANGUAGE) -> str:
+    """Map a Telegram `language_code` (IETF tag) to one of our catalogues."""
+    if not code:
+        return default
+    code = code.lower().replace("_", "-")
+    if code.startswith("zh"):
+        return "zh_CN"
+    if code.startswith("en"):
+        return "en"
+    return default
+
+
+@dataclass
+class Catalog:
+    messages: dict[str, dict[str, str]]
+    default: str = DEFAULT_LANGUAGE
+    _env: Environment = field(init=False, repr=False)
+    _compiled: dict[tuple[str, str], Template] = field(init=False, repr=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._env = Environment(autoescape=True, undefined=StrictUndefined, keep_trailing_newline=False)
+
+    @classmethod
+    def load(cls, root: Path, default: str = DEFAULT_LANGUAGE) -> Catalog:
+        messages: dict[str, dict[str, str]] = {}
+        for lang in LANGUAGES:
+            flat: dict[str, str] = {}
+            for path in sorted((root / lang).glob("*.toml")):
+                with path.open("rb") as fh:
+                    _flatten("", tomllib.load(fh), flat, path)
+            messages[lang] = flat
+        return cls(messages=messages, default=default)
+
+    def has(self, key: str, lang: str | None = None) -> bool:
+        return key in self.messages[lang or self.default]
+
+    def render(self, lang: str, key: str, /, **values: Any) -> str:
+        lang = lang if lang in self.messages else self.default
+        source = self.messages[lang].get(key)
+        if source is None:
+            # A missing key is a bug caught by the catalogue test; show the key rather than crash a dialog.
+            source = self.messages[self.default].get(key, key)
+        template = self._compiled.get((lang, key))
+        if template is None:
+            template = self._env.from_string(source)
+            self._compiled[(lang, key)] = template
+        return template.render(**values).strip()
+
+    def translator(self, lang: str) -> Translator:
+        return Translator(self, lang if lang in self.messages else self.default)
+
+
+@dataclass(frozen=True)
+class Translator:
+    """What handlers receive as `t`: `t("menu.home")`, `t("reasons." + code)`."""
+
+    catalog: Catalog
+    lang: str
+
+    def __call__(self, key: str, /, **values: Any) -> str:
+        return self.catalog.render(self.lang, key, **values)
+
+    def reason(self, code: str, **values: Any) -> str:
+        key = f"reasons.{code}"
+        if self.catalog.has(key, self.lang):
+            return self.catalog.render(self.lang, key, **values)
+        return self.catalog.render(self.lang, "reasons.unknown", code=code)
+
+    @property
+    def telegram_code(self) -> str:
+        return "zh-hans" if self.lang == "zh_CN" else self.lang

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiogram import Dispatcher
+
+from bot.app import create_dispatcher
+from bot.config import Settings
+from bot.services import Services
+from tests.helpers.client import BotClient
+from tests.helpers.factory import make_settings
+from tests.helpers.mocked_bot import MockedBot
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+async def services(settings: Settings) -> AsyncIterator[Services]:
+    built = await Services.build(settings)
+    yield built
+    await built.close()
+
+
+@pytest.fixture
+def bot() -> MockedBot:
+    return MockedBot()
+
+
+@pytest.fixture
+def dp(settings: Settings, services: Services) -> Dispatcher:
+    return create_dispatcher(settings, services)
+
+
+@pytest.fixture
+def client(dp: Dispatcher, bot: MockedBot) -> BotClient:
+    return BotClient(dp, bot)
+
+
+@pytest.fixture
+def client_en(dp: Dispatcher, bot: MockedBot) -> BotClient:
+    return BotClient(dp, bot, user_id=2002, language_code="en")

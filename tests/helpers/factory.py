@@ -1,0 +1,15 @@
+"""Builds the bot exactly as `__main__` does, over a temporary data directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bot.config import Settings
+
+
+def make_settings(data_dir: Path, **overrides: Any) -> Settings:
+    # _env_file=None: a developer's .env must not leak into the tests.
+    values: dict[str, Any] = {"bot_token": None, "data_dir": data_dir, "log_level": "WARNING"}
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
