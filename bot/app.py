@@ -38,7 +38,7 @@ def create_dispatcher(settings: Settings, services: Services) -> Dispatcher:
 
     if settings.mode == "sandbox":
         dp.update.outer_middleware(SandboxAckMiddleware())
-    dp.update.outer_middleware(RepositoriesMiddleware(services.db))
+    dp.update.outer_middleware(RepositoriesMiddleware(services.db, services.cipher))
     dp.update.outer_middleware(I18nMiddleware(services.catalog))
 
     # Order matters: /cancel before the dialogs' state handlers, the fallback after everything.

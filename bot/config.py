@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     database_path: Path | None = Field(default=None, description="default: <data_dir>/shiming.sqlite3")
     encryption_key: SecretStr | None = Field(
         default=None,
-        description="base64 of >= 32 random bytes; several keys 'id:base64,id2:base64' (first encrypts)",
+        description="base64 of >= 32 random bytes; several 'new:base64,old:base64' (first encrypts, last indexes)",
     )
 
     # --- people ---------------------------------------------------------------------------------
@@ -123,14 +123,16 @@ class Settings(BaseSettings):
     def media_dir(self) -> Path:
         return self.data_dir / "media"
 
-    def encryption_keys(self) -> tuple[dict[str, bytes], str]:
-        """Keys by id and the id of the one that encrypts.
+    def encryption_keys(self) -> tuple[dict[str, bytes], str, str]:
+        """Master secrets by id, the id of the one that encrypts (the first listed) and the id of the
+        one that derives the blind index (the last listed: the oldest, kept through rotations because
+        changing it would change every index).
 
         The sandbox without a key gets a fixed, public development key: its data is fictitious,
         and a key that changed at each start would make the sandbox's database unreadable.
         """
         if self.encryption_key is None:
-            return {"dev": b"sandbox-development-key-not-secret!"[:32]}, "dev"
+            return {"dev": b"sandbox-development-key-not-secret!"[:32]}, "dev", "dev"
         keys: dict[str, bytes] = {}
         order: list[str] = []
         for index, item in enumerate(self.encryption_key.get_secret_value().split(",")):
@@ -142,4 +144,4 @@ class Settings(BaseSettings):
                 raise SettingsError("every ENCRYPTION_KEY must decode to at least 32 bytes")
             keys[key_id] = raw
             order.append(key_id)
-        return keys, order[0]
+        return keys, order[0], order[-1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
@@ -10,8 +11,12 @@ from aiogram.methods import TelegramMethod
 from aiogram.types import TelegramObject, Update, User
 
 from bot.i18n import Catalog, language_for
+from bot.storage.crypto import FieldCipher
 from bot.storage.db import Database
 from bot.storage.repositories import Repositories
+from bot.storage.timeutil import utcnow
+
+TOUCH_INTERVAL = timedelta(minutes=5)
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
@@ -39,11 +44,12 @@ class SandboxAckMiddleware(BaseMiddleware):
 
 
 class RepositoriesMiddleware(BaseMiddleware):
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, cipher: FieldCipher) -> None:
         self.db = db
+        self.cipher = cipher
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        data["repo"] = Repositories(self.db)
+        data["repo"] = Repositories(self.db, self.cipher)
         return await handler(event, data)
 
 
@@ -58,8 +64,13 @@ class I18nMiddleware(BaseMiddleware):
         lang = self.catalog.default
         if user is not None:
             repo: Repositories = data["repo"]
-            stored = await repo.users.touch(user.id, language_for(user.language_code, self.catalog.default))
-            lang = stored
+            record = await repo.users.get(user.id)
+            # last_seen is for retention and statistics; minute precision is plenty and saves a
+            # write transaction on almost every update.
+            if record is None or utcnow() - record.last_seen > TOUCH_INTERVAL:
+                await repo.users.touch(user.id)
+            data["account"] = record
+            lang = record.language if record and record.language else language_for(user.language_code, lang)
         data["t"] = self.catalog.translator(lang)
         data["lang"] = lang
         return await handler(event, data)

@@ -21,8 +21,8 @@ class Services:
     async def build(cls, settings: Settings) -> Services:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         catalog = Catalog.load(settings.locales_dir, settings.default_locale)
-        keys, current = settings.encryption_keys()
-        cipher = FieldCipher(keys=keys, current=current)
+        masters, current, index_master = settings.encryption_keys()
+        cipher = FieldCipher.from_masters(masters, current=current, index_master=index_master)
         db = await Database.open(settings.db_path)
         return cls(settings=settings, catalog=catalog, db=db, cipher=cipher)
 

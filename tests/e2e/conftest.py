@@ -1,0 +1,87 @@
+"""End-to-end: the real bot (built by the same factory as `__main__`) polling the local sandbox over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.app import create_bot, create_dispatcher
+from bot.config import Settings
+from bot.sandbox import SandboxServer
+from bot.services import Services
+from tests.helpers.factory import make_settings
+from tests.helpers.sandbox_user import SandboxUser
+
+
+@dataclass
+class RunningBot:
+    """A bot process-in-a-task that can be stopped and started again on the same data directory."""
+
+    settings: Settings
+    sandbox_url: str
+    task: asyncio.Task[None] | None = None
+    services: Services | None = None
+
+    async def start(self) -> None:
+        self.services = await Services.build(self.settings)
+        bot = create_bot(self.settings, api_base=self.sandbox_url)
+        dp = create_dispatcher(self.settings, self.services)
+        started = asyncio.Event()
+        dp.startup.register(lambda: started.set())
+
+        async def run() -> None:
+            try:
+                await dp.start_polling(bot, handle_signals=False, close_bot_session=True, polling_timeout=1)
+            finally:
+                assert self.services is not None
+                await self.services.close()
+
+        self.task = asyncio.create_task(run())
+        await asyncio.wait_for(started.wait(), 30)
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+            self.task = None
+
+
+@pytest.fixture
+async def sandbox() -> AsyncIterator[str]:
+    async with SandboxServer(host="127.0.0.1", port=0) as server:
+        yield server.url
+
+
+@pytest.fixture
+def e2e_settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+async def running_bot(sandbox: str, e2e_settings: Settings) -> AsyncIterator[RunningBot]:
+    running = RunningBot(e2e_settings, sandbox)
+    await running.start()
+    yield running
+    await running.stop()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=180)) as session:
+        yield session
+
+
+@pytest.fixture
+def make_user(http: aiohttp.ClientSession, sandbox: str) -> Callable[..., SandboxUser]:
+    def factory(user_id: int, language_code: str = "zh-hans", **_: Any) -> SandboxUser:
+        return SandboxUser(http, sandbox, user_id, language_code)
+
+    return factory
