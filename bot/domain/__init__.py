@@ -1,0 +1,1 @@
+"""Domain values and rules with no I/O: records (``models``), masking, phone numbers."""

@@ -1,0 +1,1 @@
+"""SQLite storage: connection and migrations, repositories, FSM storage, encryption, media files."""

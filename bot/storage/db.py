@@ -1,0 +1,290 @@
+"""The SQLite database: connections, transactions and versioned migrations.
+
+Concurrency design (aiosqlite runs each connection on its own thread, and a connection has one
+transaction at a time, so two tasks sharing a connection would interleave their statements into one
+transaction):
+
+- **One writer connection** behind an ``asyncio.Lock``. ``async with db.transaction() as conn:`` takes
+  the lock, runs ``BEGIN IMMEDIATE`` (so the write lock of the file is taken up front and a transaction
+  never fails half-way on a lock upgrade), and ``COMMIT`` / ``ROLLBACK`` on exception. SQLite allows one
+  writer anyway, so a queue in front of it costs nothing and keeps transactions whole.
+- **Nested transactions** in the same task (a repository method called inside another one's
+  transaction) join the outer transaction through a ``SAVEPOINT``; the owner is tracked in a context
+  variable together with the task, so a *different* task never joins by accident.
+- **Reads** (``async with db.read() as conn:``) come from a small pool of read-only connections; WAL
+  lets them run beside the writer and see the last committed state. Inside the task's own transaction
+  a read uses the writer (to see its own uncommitted writes). An in-memory database cannot be shared
+  between connections, so with ``":memory:"`` (tests) reads go through the writer under the lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import AsyncIterator, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+__all__ = ["Database", "Migration", "MigrationError", "load_migrations"]
+
+log = logging.getLogger(__name__)
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+_MEMORY = ":memory:"
+
+
+class MigrationError(RuntimeError):
+    """The database cannot be brought to the schema this code expects."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def load_migrations() -> list[Migration]:
+    """The packaged ``migrations/NNNN_name.sql`` files, in version order."""
+    found: list[Migration] = []
+    for entry in resources.files("bot.storage.migrations").iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match is None:
+            continue
+        found.append(Migration(int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda m: m.version)
+    _check_sequence(found)
+    return found
+
+
+def _check_sequence(migrations: Sequence[Migration]) -> None:
+    for m in migrations:
+        if not re.fullmatch(r"[a-z0-9_]+", m.name):
+            raise MigrationError(f"bad migration name {m.name!r}")
+    versions = [m.version for m in migrations]
+    if versions != list(range(1, len(versions) + 1)):
+        raise MigrationError(f"migration versions must be 1..n without gaps, got {versions}")
+
+
+@dataclass
+class _TxState:
+    db: Database
+    task: asyncio.Task[Any] | None
+    depth: int = field(default=0)
+
+
+_current_tx: ContextVar[_TxState | None] = ContextVar("shiming_db_tx", default=None)
+
+
+class Database:
+    """Use ``await Database.open(path)``; the constructor is internal."""
+
+    def __init__(
+        self,
+        path: str,
+        writer: aiosqlite.Connection,
+        readers: Sequence[aiosqlite.Connection],
+    ) -> None:
+        self.path = path
+        self._writer = writer
+        self._write_lock = asyncio.Lock()
+        self._reader_list = list(readers)
+        self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+        for conn in readers:
+            self._readers.put_nowait(conn)
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls,
+        path: Path | str,
+        *,
+        readers: int = 2,
+        busy_timeout_ms: int = 5000,
+        synchronous: str = "NORMAL",
+        migrations: Sequence[Migration] | None = None,
+    ) -> Database:
+        """Open (creating if needed) and migrate the database.
+
+        ``synchronous=NORMAL`` in WAL mode survives a killed process with nothing lost; only a power
+        failure may drop the last commits. Pass ``"FULL"`` where that matters more than commit latency.
+        """
+        if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+            raise ValueError(f"bad synchronous mode {synchronous!r}")
+        target = str(path)
+        in_memory = target == _MEMORY or target.startswith("file::memory:")
+        if not in_memory:
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+        writer = await cls._connect(target, busy_timeout_ms)
+        try:
+            if not in_memory:
+                row = await (await writer.execute("PRAGMA journal_mode=WAL")).fetchone()
+                if row is None or str(row[0]).lower() != "wal":
+                    raise MigrationError(f"could not switch {target} to WAL mode")
+            await writer.execute(f"PRAGMA synchronous={synchronous.upper()}")
+            await _migrate(writer, load_migrations() if migrations is None else list(migrations))
+            reader_conns: list[aiosqlite.Connection] = []
+            if not in_memory:
+                for _ in range(max(0, readers)):
+                    conn = await cls._connect(target, busy_timeout_ms)
+                    await conn.execute("PRAGMA query_only=ON")
+                    reader_conns.append(conn)
+        except BaseException:
+            await writer.close()
+            raise
+        return cls(target, writer, reader_conns)
+
+    @staticmethod
+    async def _connect(target: str, busy_timeout_ms: int) -> aiosqlite.Connection:
+        # isolation_level=None: the sqlite3 module must not open transactions behind our back; every
+        # transaction is the explicit BEGIN IMMEDIATE of transaction().
+        conn = await aiosqlite.connect(target, isolation_level=None, uri=target.startswith("file:"))
+        conn.row_factory = aiosqlite.Row
+        await conn.execute("PRAGMA foreign_keys=ON")
+        await conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        return conn
+
+    def _own_tx(self) -> _TxState | None:
+        state = _current_tx.get()
+        if state is not None and state.db is self and state.task is asyncio.current_task():
+            return state
+        return None
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether the calling task is inside one of this database's transactions."""
+        return self._own_tx() is not None
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        self._ensure_open()
+        state = self._own_tx()
+        if state is not None:
+            async with self._savepoint(state):
+                yield self._writer
+            return
+        async with self._write_lock:
+            conn = self._writer
+            if conn.in_transaction:
+                # A task cancelled during a rollback can leave one open; never build on it.
+                await conn.execute("ROLLBACK")
+            await conn.execute("BEGIN IMMEDIATE")
+            token = _current_tx.set(_TxState(self, asyncio.current_task()))
+            try:
+                yield conn
+            except BaseException:
+                await self._rollback_quietly()
+                raise
+            else:
+                try:
+                    await conn.execute("COMMIT")
+                except BaseException:
+                    await self._rollback_quietly()
+                    raise
+            finally:
+                _current_tx.reset(token)
+
+    @contextlib.asynccontextmanager
+    async def _savepoint(self, state: _TxState) -> AsyncIterator[None]:
+        name = f"sp_{state.depth}"
+        state.depth += 1
+        conn = self._writer
+        await conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            await conn.execute(f"ROLLBACK TO {name}")
+            await conn.execute(f"RELEASE {name}")
+            raise
+        else:
+            await conn.execute(f"RELEASE {name}")
+        finally:
+            state.depth -= 1
+
+    async def _rollback_quietly(self) -> None:
+        if self._writer.in_transaction:
+            try:
+                await self._writer.execute("ROLLBACK")
+            except Exception:  # the original error is the one worth raising
+                log.exception("rollback failed")
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A connection for SELECTs; do not write through it (readers are ``query_only``)."""
+        self._ensure_open()
+        if self._own_tx() is not None:
+            yield self._writer
+            return
+        if not self._reader_list:
+            async with self._write_lock:
+                yield self._writer
+            return
+        conn = await self._readers.get()
+        try:
+            yield conn
+        finally:
+            self._readers.put_nowait(conn)
+
+    async def schema_version(self) -> int:
+        async with self.read() as conn:
+            row = await (await conn.execute("SELECT max(version) FROM schema_version")).fetchone()
+        return int(row[0]) if row is not None and row[0] is not None else 0
+
+    def _ensure_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("database is closed")
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        async with self._write_lock:
+            for conn in self._reader_list:
+                await conn.close()
+            with contextlib.suppress(Exception):
+                # Folds the WAL back so the file is self-contained after a clean shutdown.
+                await self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            await self._writer.close()
+
+
+async def _migrate(conn: aiosqlite.Connection, migrations: list[Migration]) -> None:
+    _check_sequence(migrations)
+    await conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version ("
+        " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+    )
+    rows = await (await conn.execute("SELECT version FROM schema_version")).fetchall()
+    applied = {int(r[0]) for r in rows}
+    known = {m.version for m in migrations}
+    if applied - known:
+        raise MigrationError(
+            f"database has schema versions {sorted(applied - known)} unknown to this code (a newer release?)"
+        )
+    for migration in migrations:
+        if migration.version in applied:
+            continue
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        # One script per migration wrapped in its own transaction: executescript() does not commit
+        # in autocommit mode, so a failing statement leaves the transaction open for the rollback.
+        script = (
+            "BEGIN IMMEDIATE;\n"
+            f"{migration.sql}\n;\n"
+            "INSERT INTO schema_version (version, name, applied_at) "
+            f"VALUES ({migration.version}, '{migration.name}', '{stamp}');\n"
+            "COMMIT;"
+        )
+        try:
+            await conn.executescript(script)
+        except Exception as exc:
+            if conn.in_transaction:
+                await conn.execute("ROLLBACK")
+            raise MigrationError(f"migration {migration.version:04d}_{migration.name} failed: {exc}") from exc
+        log.info("applied migration %04d_%s", migration.version, migration.name)

@@ -1,0 +1,25 @@
+"""The repositories a handler gets per update as ``repo`` (built by the lead's middleware)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from bot.storage.crypto import FieldCipher
+from bot.storage.db import Database
+from bot.storage.repositories.audit import AuditRepo
+from bot.storage.repositories.updates import UpdateRepo
+from bot.storage.repositories.users import UserRepo
+from bot.storage.timeutil import utcnow
+
+__all__ = ["Repositories"]
+
+
+class Repositories:
+    """Cheap to build (no I/O): plain objects over the shared :class:`Database`."""
+
+    def __init__(self, db: Database, cipher: FieldCipher, *, clock: Callable[[], datetime] = utcnow) -> None:
+        self.db = db
+        self.audit = AuditRepo(db, clock)
+        self.users = UserRepo(db, self.audit, clock)
+        self.updates = UpdateRepo(db, clock)

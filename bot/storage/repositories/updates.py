@@ -1,0 +1,41 @@
+"""Processed Telegram updates, so an update delivered twice is handled once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from bot.storage.db import Database
+from bot.storage.timeutil import to_db, utcnow
+
+__all__ = ["UpdateRepo"]
+
+
+class UpdateRepo:
+    def __init__(self, db: Database, clock: Callable[[], datetime] = utcnow) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def claim(self, bot_id: int, update_id: int) -> bool:
+        """True the first time an update is claimed, False for a redelivery."""
+        async with self._db.transaction() as conn:
+            cursor = await conn.execute(
+                "INSERT OR IGNORE INTO processed_updates (bot_id, update_id, claimed_at) VALUES (?, ?, ?)",
+                (bot_id, update_id, to_db(self._clock())),
+            )
+            return cursor.rowcount == 1
+
+    async def release(self, bot_id: int, update_id: int) -> None:
+        """Give a claim back when handling failed before changing anything, so a redelivery is handled."""
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "DELETE FROM processed_updates WHERE bot_id = ? AND update_id = ?", (bot_id, update_id)
+            )
+
+    async def prune(self, older_than: datetime) -> int:
+        """Forget claims older than Telegram's redelivery window; returns how many."""
+        async with self._db.transaction() as conn:
+            cursor = await conn.execute(
+                "DELETE FROM processed_updates WHERE claimed_at < ?", (to_db(older_than),)
+            )
+            return int(cursor.rowcount)

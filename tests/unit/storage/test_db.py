@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from bot.storage.db import Database, Migration, MigrationError, load_migrations
+
+
+async def test_open_sets_pragmas_and_applies_all_migrations(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "a.sqlite3")
+    try:
+        assert await db.schema_version() == len(load_migrations())
+        async with db.read() as conn:
+            assert (await (await conn.execute("PRAGMA journal_mode")).fetchone())[0] == "wal"
+        async with db.transaction() as conn:
+            assert (await (await conn.execute("PRAGMA foreign_keys")).fetchone())[0] == 1
+            assert (await (await conn.execute("PRAGMA busy_timeout")).fetchone())[0] == 5000
+    finally:
+        await db.close()
+
+
+async def test_reopen_does_not_reapply(tmp_path: Path) -> None:
+    path = tmp_path / "a.sqlite3"
+    for _ in range(2):
+        db = await Database.open(path)
+        async with db.read() as conn:
+            cursor = await conn.execute("SELECT version FROM schema_version ORDER BY version")
+            rows = await cursor.fetchall()
+        assert [r[0] for r in rows] == [m.version for m in load_migrations()]
+        await db.close()
+
+
+async def test_failing_migration_rolls_back_and_keeps_earlier_ones(tmp_path: Path) -> None:
+    path = tmp_path / "m.sqlite3"
+    good = Migration(1, "one", "CREATE TABLE t1 (x INTEGER);")
+    bad = Migration(2, "two", "CREATE TABLE t2 (x INTEGER); INSERT INTO nowhere VALUES (1);")
+    with pytest.raises(MigrationError, match="0002_two"):
+        await Database.open(path, migrations=[good, bad])
+    db = await Database.open(path, migrations=[good])
+    try:
+        async with db.read() as conn:
+            names = {r[0] for r in await (await conn.execute("SELECT name FROM sqlite_master")).fetchall()}
+        assert "t1" in names and "t2" not in names
+        assert await db.schema_version() == 1
+    finally:
+        await db.close()
+
+
+async def test_database_newer_than_code_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "n.sqlite3"
+    one, two = Migration(1, "one", "SELECT 1;"), Migration(2, "two", "SELECT 1;")
+    await (await Database.open(path, migrations=[one, two])).close()
+    with pytest.raises(MigrationError, match="unknown"):
+        await Database.open(path, migrations=[one])
+
+
+async def test_gap_in_versions_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(MigrationError):
+        await Database.open(tmp_path / "g.sqlite3", migrations=[Migration(2, "two", "SELECT 1;")])
+
+
+async def test_transaction_rolls_back_on_exception(db: Database) -> None:
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO users (id, first_seen, last_seen) VALUES (1, 'a', 'a')")
+            raise RuntimeError("boom")
+    async with db.read() as conn:
+        assert (await (await conn.execute("SELECT count(*) FROM users")).fetchone())[0] == 0
+
+
+async def test_nested_transaction_is_a_savepoint(db: Database) -> None:
+    async with db.transaction() as conn:
+        await conn.execute("INSERT INTO users (id, first_seen, last_seen) VALUES (1, 'a', 'a')")
+        with pytest.raises(ValueError):
+            async with db.transaction() as inner:
+                await inner.execute("INSERT INTO users (id, first_seen, last_seen) VALUES (2, 'a', 'a')")
+                raise ValueError
+        async with db.read() as same:  # sees its own uncommitted write
+            assert (await (await same.execute("SELECT count(*) FROM users")).fetchone())[0] == 1
+    async with db.read() as conn:
+        rows = await (await conn.execute("SELECT id FROM users")).fetchall()
+    assert [r[0] for r in rows] == [1]
+
+
+async def test_concurrent_transactions_do_not_interleave(db: Database) -> None:
+    """Each task increments a counter in a read-modify-write transaction with a yield in between;
+    interleaving on a shared connection would lose updates."""
+    async with db.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO users (id, language, first_seen, last_seen) VALUES (1, '0', 'a', 'a')"
+        )
+
+    async def bump() -> None:
+        async with db.transaction() as conn:
+            row = await (await conn.execute("SELECT language FROM users WHERE id = 1")).fetchone()
+            await asyncio.sleep(0)
+            await conn.execute("UPDATE users SET language = ? WHERE id = 1", (str(int(row[0]) + 1),))
+
+    await asyncio.gather(*(bump() for _ in range(50)))
+    async with db.read() as conn:
+        assert (await (await conn.execute("SELECT language FROM users WHERE id = 1")).fetchone())[0] == "50"
+
+
+async def test_readers_see_committed_state_only(db: Database) -> None:
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def writer() -> None:
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO users (id, first_seen, last_seen) VALUES (7, 'a', 'a')")
+            started.set()
+            await release.wait()
+
+    task = asyncio.create_task(writer())
+    await started.wait()
+    async with db.read() as conn:  # a reader connection, not blocked by the open write
+        assert (await (await conn.execute("SELECT count(*) FROM users")).fetchone())[0] == 0
+    release.set()
+    await task
+    async with db.read() as conn:
+        assert (await (await conn.execute("SELECT count(*) FROM users")).fetchone())[0] == 1
+
+
+async def test_readers_are_read_only(db: Database) -> None:
+    with pytest.raises(Exception, match=r"readonly|read-only|query_only"):
+        async with db.read() as conn:
+            await conn.execute("INSERT INTO users (id, first_seen, last_seen) VALUES (1, 'a', 'a')")
+
+
+async def test_in_memory_database_works_for_reads_and_writes() -> None:
+    db = await Database.open(":memory:")
+    try:
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO users (id, first_seen, last_seen) VALUES (1, 'a', 'a')")
+        async with db.read() as conn:
+            assert (await (await conn.execute("SELECT count(*) FROM users")).fetchone())[0] == 1
+    finally:
+        await db.close()
+
+
+async def test_closed_database_refuses_work(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "c.sqlite3")
+    await db.close()
+    await db.close()  # idempotent
+    with pytest.raises(RuntimeError):
+        async with db.read():
+            pass
