@@ -1,0 +1,35 @@
+"""Knobs of the local Telegram sandbox. Defaults mirror Telegram's own limits where it has them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxConfig:
+    # The send call returns this long after the bot last touched the chat, for bots that never
+    # call sandboxAck (a bare echo bot). Bots that ack once are trusted to ack always.
+    quiet_period: float = 0.3
+    # A bot that acks can still take this long before its first Bot API call, so a sandbox whose
+    # bot is known to ack (the project's own) can turn the quiet-period guess off entirely.
+    require_ack: bool = False
+    send_timeout: float = 120.0
+    max_send_timeout: float = 600.0
+    # Telegram lets bots upload 50 MB and download (getFile) 20 MB.
+    max_file_bytes: int = 50 * MB
+    max_download_bytes: int = 20 * MB
+    # Everything is kept in memory: these caps keep a long-running sandbox bounded.
+    max_total_file_bytes: int = 1024 * MB
+    max_messages_per_chat: int = 1000
+    max_pending_updates: int = 100_000
+    max_sms: int = 10_000
+    max_callback_queries: int = 100_000
+    max_request_text_bytes: int = 4 * MB
+    max_long_poll: float = 50.0
+    event_queue_size: int = 1000
+    sse_ping_interval: float = 15.0
+    default_language: str = "zh-hans"
+    bot_first_name: str = "实名采集 (sandbox)"
+    bot_username: str = "shiming_sandbox_bot"

@@ -1,0 +1,100 @@
+"""What Telegram would tell about an uploaded photo or video: sizes, a thumbnail, duration.
+
+These are blocking (Pillow, OpenCV) and are called through ``asyncio.to_thread`` so that one big
+upload does not stall a thousand simulated users.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+
+THUMBNAIL_SIDE = 320
+SMALL_THUMBNAIL_SIDE = 90
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInfo:
+    width: int
+    height: int
+    format: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Thumbnail:
+    data: bytes
+    width: int
+    height: int
+
+
+@dataclass(frozen=True, slots=True)
+class VideoInfo:
+    width: int = 0
+    height: int = 0
+    duration: int = 0
+
+
+def probe_image(data: bytes) -> ImageInfo | None:
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as img:
+                img.verify()
+            with Image.open(io.BytesIO(data)) as img:
+                return ImageInfo(width=img.width, height=img.height, format=img.format)
+    except Exception:  # any decoder failure means "not an image" here
+        return None
+
+
+def make_thumbnail(data: bytes) -> Thumbnail | None:
+    """A JPEG no larger than 320 px (90 px for images already that small), or None if not an image."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as img:
+                side = THUMBNAIL_SIDE if max(img.size) > THUMBNAIL_SIDE else SMALL_THUMBNAIL_SIDE
+                img.draft("RGB", (side, side))
+                thumb = img.convert("RGB")
+                thumb.thumbnail((side, side))
+                buf = io.BytesIO()
+                thumb.save(buf, format="JPEG", quality=80)
+                return Thumbnail(data=buf.getvalue(), width=thumb.width, height=thumb.height)
+    except Exception:  # any decoder failure means "not an image" here
+        return None
+
+
+def probe_video(data: bytes, suffix: str = ".mp4") -> VideoInfo:
+    """Width, height and whole-second duration read with OpenCV; zeros when it cannot tell."""
+    try:
+        import cv2
+    except ImportError:  # OpenCV is optional for the sandbox itself
+        return VideoInfo()
+    fd, path = tempfile.mkstemp(suffix=suffix or ".mp4")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        cap = cv2.VideoCapture(path)
+        try:
+            if not cap.isOpened():
+                return VideoInfo()
+            width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
+            height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
+            fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+            frames = float(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0.0)
+            duration = round(frames / fps) if fps > 0 and frames > 0 else 0
+            return VideoInfo(width=max(width, 0), height=max(height, 0), duration=max(duration, 0))
+        finally:
+            cap.release()
+    except Exception:  # a corrupt upload is still stored, just without metadata
+        return VideoInfo()
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
