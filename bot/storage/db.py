@@ -13,7 +13,8 @@ transaction):
   variable together with the task, so a *different* task never joins by accident.
 - **Reads** (``async with db.read() as conn:``) come from a small pool of read-only connections; WAL
   lets them run beside the writer and see the last committed state. Inside the task's own transaction
-  a read uses the writer (to see its own uncommitted writes). An in-memory database cannot be shared
+  a read uses the writer (to see its own uncommitted writes). A read block is one read transaction,
+  so its SELECTs see one snapshot. An in-memory database cannot be shared
   between connections, so with ``":memory:"`` (tests) reads go through the writer under the lock.
 """
 
@@ -229,7 +230,15 @@ class Database:
             return
         conn = await self._readers.get()
         try:
-            yield conn
+            # A read transaction gives all SELECTs of the block one snapshot (a person and their
+            # phone from the same commit).
+            if conn.in_transaction:  # left open by a task cancelled mid-rollback
+                await conn.execute("ROLLBACK")
+            await conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                await conn.execute("ROLLBACK")
         finally:
             self._readers.put_nowait(conn)
 

@@ -8,6 +8,11 @@ from datetime import datetime
 from bot.storage.crypto import FieldCipher
 from bot.storage.db import Database
 from bot.storage.repositories.audit import AuditRepo
+from bot.storage.repositories.events import EventRepo
+from bot.storage.repositories.identity_registry import IdentityRegistryRepo
+from bot.storage.repositories.media_hashes import MediaHashRepo
+from bot.storage.repositories.persons import PersonRepo
+from bot.storage.repositories.review import ReviewRepo
 from bot.storage.repositories.updates import UpdateRepo
 from bot.storage.repositories.users import UserRepo
 from bot.storage.timeutil import utcnow
@@ -16,10 +21,16 @@ __all__ = ["Repositories"]
 
 
 class Repositories:
-    """Cheap to build (no I/O): plain objects over the shared :class:`Database`."""
+    """Cheap to build (no I/O): plain objects over the shared :class:`Database`. Calls of several
+    repositories inside ``async with repo.db.transaction():`` commit or roll back together."""
 
     def __init__(self, db: Database, cipher: FieldCipher, *, clock: Callable[[], datetime] = utcnow) -> None:
         self.db = db
         self.audit = AuditRepo(db, clock)
         self.users = UserRepo(db, self.audit, clock)
         self.updates = UpdateRepo(db, clock)
+        self.persons = PersonRepo(db, cipher, self.audit, self.users, clock)
+        self.media = MediaHashRepo(db, cipher, clock)
+        self.review = ReviewRepo(db, cipher, self.audit, clock)
+        self.events = EventRepo(db, clock)
+        self.identity_registry = IdentityRegistryRepo(db, cipher, clock)
