@@ -157,12 +157,12 @@ _REDACTED_KEYS = frozenset(
 
 
 def _mask_value(key: str | None, value: Any) -> Any:
+    if key is not None and key.lower() in _REDACTED_KEYS and value is not None:
+        return REDACTED
     if isinstance(value, Mapping):
         return mask_record(value)
     if isinstance(value, list | tuple):
         return [_mask_value(key, item) for item in value]
-    if key is not None and key.lower() in _REDACTED_KEYS and value is not None:
-        return REDACTED
     if isinstance(value, bytes | bytearray):
         return REDACTED
     masker = _BY_KEY.get(key.lower()) if key is not None else None
