@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl, unquote
 
 from aiohttp import BodyPartReader, web
 from aiohttp.hdrs import CONTENT_TYPE
@@ -134,8 +135,6 @@ async def read_params(request: web.Request, *, max_file_bytes: int, max_text_byt
             params.values.update(body)
     elif ctype == "application/x-www-form-urlencoded":
         raw = await _read_limited(request, max_text_bytes)
-        from urllib.parse import parse_qsl
-
         params.values.update(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
     elif ctype.startswith("multipart/"):
         await _read_multipart(request, params, max_file_bytes=max_file_bytes, max_text_bytes=max_text_bytes)
@@ -178,8 +177,11 @@ async def _read_multipart(
                 data += chunk
                 if len(data) > max_file_bytes:
                     raise TooLarge()
+            # aiohttp's FormData percent-encodes non-ASCII file names unless told not to; browsers
+            # and aiogram send them raw. A literal "%xx" in a real file name is rare enough.
+            filename = unquote(part.filename) if "%" in part.filename else part.filename
             params.uploads[name] = Upload(
-                filename=part.filename, content_type=part.headers.get(CONTENT_TYPE), data=bytes(data)
+                filename=filename, content_type=part.headers.get(CONTENT_TYPE), data=bytes(data)
             )
         else:
             raw = bytearray()

@@ -489,9 +489,9 @@ class SandboxState:
     def drop_pending_updates(self) -> None:
         self._updates.clear()
 
-    def ack(self, bot_id: int, update_id: int) -> None:
+    def ack(self, bot_id: int, update_id: int | None) -> None:
         self.acking_bots.add(bot_id)
-        waiter = self.waiters.get(update_id)
+        waiter = self.waiters.get(update_id) if update_id is not None else None
         if waiter is not None:
             waiter.finish()
 
