@@ -33,13 +33,13 @@ class OtpRepo:
     async def sends_since(
         self, since: datetime, *, user_id: int | None = None, phone_index: str | None = None
     ) -> list[datetime]:
-        """Send times since ``since`` for the user or the phone, oldest first."""
+        """Send times after ``since`` (exclusive) for the user or the phone, oldest first."""
         if (user_id is None) == (phone_index is None):
             raise ValueError("give exactly one of user_id and phone_index")
         column, value = ("user_id", user_id) if user_id is not None else ("phone_index", phone_index)
         async with self._db.read() as conn:
             cursor = await conn.execute(
-                f"SELECT sent_at FROM otp_codes WHERE {column} = ? AND sent_at >= ? ORDER BY sent_at",
+                f"SELECT sent_at FROM otp_codes WHERE {column} = ? AND sent_at > ? ORDER BY sent_at",
                 (value, to_db(since)),
             )
             return [from_db(row[0]) for row in await cursor.fetchall()]

@@ -16,13 +16,13 @@ def cipher() -> FieldCipher:
     return FieldCipher.from_master(b"m" * 32, key_id="k1")
 
 
-@pytest_asyncio.fixture(loop_scope="function")
+@pytest_asyncio.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
     database = await Database.open(tmp_path / "bot.sqlite3")
     yield database
     await database.close()
 
 
-@pytest_asyncio.fixture(loop_scope="function")
+@pytest_asyncio.fixture
 async def repo(db: Database, cipher: FieldCipher) -> Repositories:
     return Repositories(db, cipher)
