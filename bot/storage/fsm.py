@@ -12,7 +12,7 @@ Per-user ordering of updates is the job of aiogram's event isolation (``SimpleEv
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +25,7 @@ from bot.storage.crypto import FieldCipher
 from bot.storage.db import Database
 from bot.storage.timeutil import to_db, utcnow
 
-__all__ = ["SQLiteStorage"]
+__all__ = ["SQLiteStorage", "row_context"]
 
 _KEY_COLUMNS = "bot_id, chat_id, user_id, thread_id, business_connection_id, destiny"
 _KEY_WHERE = (
@@ -45,8 +45,13 @@ def _key_params(key: StorageKey) -> tuple[int, int, int, int, str, str]:
     )
 
 
+def row_context(params: Sequence[object]) -> str:
+    """Encryption context of a row from its key columns (also used by key rotation)."""
+    return "fsm:" + ":".join(str(part) for part in params)
+
+
 def _context(key: StorageKey) -> str:
-    return "fsm:" + ":".join(str(part) for part in _key_params(key))
+    return row_context(_key_params(key))
 
 
 class SQLiteStorage(BaseStorage):

@@ -265,6 +265,29 @@ class PersonRepo:
                 conn, person_id, before, "person.residence.change", actor_user_id
             )
 
+    async def erase(self, person_id: int, *, actor_user_id: int | None) -> list[str]:
+        """Delete the person and everything that hangs on them (PIPL deletion); returns the media
+        ids of their photos for the caller to delete from the media store after the commit."""
+        async with self._db.transaction() as conn:
+            before = await self._require(conn, person_id)
+            media: list[str] = []
+            for row in await (
+                await conn.execute(
+                    "SELECT front_media_id, back_media_id, portrait_media_id FROM documents"
+                    " WHERE person_id = ?",
+                    (person_id,),
+                )
+            ).fetchall():
+                media.extend(value for value in row if value)
+            for row in await (
+                await conn.execute("SELECT media_id FROM live_photos WHERE person_id = ?", (person_id,))
+            ).fetchall():
+                media.append(row[0])
+            # ON DELETE CASCADE takes documents, consents, phones, live photos and Telegram links.
+            await conn.execute("DELETE FROM persons WHERE id = ?", (person_id,))
+            await self._audit.write(actor_user_id, "person.erase", "person", person_id, before.masked(), None)
+        return media
+
     async def _require(self, conn: aiosqlite.Connection, person_id: int) -> Person:
         person = await self._load(conn, person_id)
         if person is None:

@@ -179,3 +179,20 @@ async def test_relink_and_unlink(repo: Repositories) -> None:
     assert await repo.persons.get(a.id) is not None
     actions = [e.action for e in await repo.audit.for_subject("telegram_user", 100)]
     assert actions == ["telegram.unlink", "telegram.link", "telegram.link"]
+
+
+async def test_erase_removes_everything_and_returns_media(repo: Repositories, db: Database) -> None:
+    person = await repo.persons.save_collected(record())
+    media = await repo.persons.erase(person.id, actor_user_id=1)
+    assert sorted(media) == sorted(["idfront-" + "a" * 32, "live-" + "b" * 32])
+    assert await repo.persons.get(person.id) is None
+    assert await repo.persons.find_by_telegram(100) is None
+    async with db.read() as conn:
+        for table in ("persons", "documents", "consents", "phones", "live_photos", "telegram_links"):
+            assert (await (await conn.execute(f"SELECT count(*) FROM {table}")).fetchone())[0] == 0, table
+    assert [e.action for e in await repo.audit.for_subject("person", person.id)] == [
+        "person.erase",
+        "person.collect",
+    ]
+    with pytest.raises(LookupError):
+        await repo.persons.erase(person.id, actor_user_id=1)
