@@ -14,8 +14,12 @@ transaction):
 - **Reads** (``async with db.read() as conn:``) come from a small pool of read-only connections; WAL
   lets them run beside the writer and see the last committed state. Inside the task's own transaction
   a read uses the writer (to see its own uncommitted writes). A read block is one read transaction,
-  so its SELECTs see one snapshot. An in-memory database cannot be shared
-  between connections, so with ``":memory:"`` (tests) reads go through the writer under the lock.
+  so its SELECTs see one snapshot. An in-memory database cannot be shared between connections, so
+  with ``":memory:"`` (tests) reads go through the writer under the lock.
+
+Two rules follow: no network or other slow I/O inside ``transaction()`` (it holds the only writer),
+and never await, inside a transaction, another task that writes (it waits for the lock the awaiting
+task holds: a deadlock). Nor keep a ``read()`` block open across such an await with ``":memory:"``.
 """
 
 from __future__ import annotations
