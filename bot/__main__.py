@@ -15,7 +15,7 @@ log = logging.getLogger("bot")
 
 
 async def run_polling(settings: Settings, api_base: str | None = None) -> None:
-    services = await Services.build(settings)
+    services = await Services.build(settings, sandbox_url=api_base if settings.mode == "sandbox" else None)
     bot = create_bot(settings, api_base)
     dp = create_dispatcher(settings, services)
     try:

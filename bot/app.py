@@ -12,6 +12,7 @@ from aiogram.fsm.strategy import FSMStrategy
 from aiogram.types import BotCommand, BotCommandScopeDefault
 
 from bot.config import Settings
+from bot.dialogs import create_dialogs_router
 from bot.handlers import common, errors, fallback, help, language, menu
 from bot.i18n import LANGUAGES
 from bot.middlewares import I18nMiddleware, RepositoriesMiddleware, SandboxAckMiddleware
@@ -48,6 +49,7 @@ def create_dispatcher(settings: Settings, services: Services) -> Dispatcher:
         menu.create_router(),
         help.create_router(),
         language.create_router(),
+        create_dialogs_router(),
         fallback.create_router(),
     )
     dp.startup.register(publish_commands)

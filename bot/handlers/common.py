@@ -7,7 +7,9 @@ from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 
+from bot.dialogs.base import end_dialog
 from bot.i18n import Translator
+from bot.services import Services
 from bot.ui import home_keyboard
 
 
@@ -15,11 +17,11 @@ def create_router() -> Router:
     router = Router(name="common")
 
     @router.message(Command("cancel"))
-    async def cancel(message: Message, state: FSMContext, t: Translator) -> None:
+    async def cancel(message: Message, state: FSMContext, t: Translator, services: Services) -> None:
         had_dialog = await state.get_state() is not None
-        # Dialogs save only at their last step, in one transaction: dropping the FSM data is enough
-        # to abandon one without leaving anything half-written.
-        await state.clear()
+        # Dialogs save only at their last step, in one transaction: dropping the FSM data (and the
+        # dialog's temporary uploads) abandons one without leaving anything half-written.
+        await end_dialog(state, services)
         text = t("common.cancelled") if had_dialog else t("common.nothing_to_cancel")
         await message.answer(text + "\n\n" + t("menu.home", name=None), reply_markup=home_keyboard(t))
 

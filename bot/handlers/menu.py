@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from aiogram import F, Router
-from aiogram.filters import CommandStart
+from aiogram.filters import CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
+from bot.dialogs.base import end_dialog
 from bot.handlers.replies import edit_or_send
 from bot.i18n import Translator
+from bot.services import Services
 from bot.ui import (
     Nav,
     Node,
@@ -47,16 +49,18 @@ def create_router() -> Router:
     router = Router(name="menu")
 
     @router.message(CommandStart())
-    async def start(message: Message, state: FSMContext, t: Translator) -> None:
+    async def start(message: Message, state: FSMContext, t: Translator, services: Services) -> None:
         # /start always leads home: an abandoned dialog must not trap the user.
-        await state.clear()
+        await end_dialog(state, services)
         name = message.from_user.first_name if message.from_user else None
         await message.answer(home_text(t, name), reply_markup=home_keyboard(t))
 
     @router.callback_query(Nav.filter())
-    async def navigate(query: CallbackQuery, callback_data: Nav, state: FSMContext, t: Translator) -> None:
+    async def navigate(
+        query: CallbackQuery, callback_data: Nav, state: FSMContext, t: Translator, services: Services
+    ) -> None:
         if callback_data.node is Node.HOME:
-            await state.clear()
+            await end_dialog(state, services)
         text, keyboard = node_screen(t, callback_data.node, query.from_user.first_name)
         await edit_or_send(query, text, keyboard)
         await query.answer()
@@ -68,8 +72,8 @@ def create_router() -> Router:
         )
         await query.answer()
 
-    @router.message(F.text.in_({"首页", "菜单", "menu", "Menu", "home", "Home"}))
-    async def home_word(message: Message, state: FSMContext, t: Translator) -> None:
-        await start(message, state, t)
+    @router.message(StateFilter(None), F.text.in_({"首页", "菜单", "menu", "Menu", "home", "Home"}))
+    async def home_word(message: Message, state: FSMContext, t: Translator, services: Services) -> None:
+        await start(message, state, t, services)
 
     return router

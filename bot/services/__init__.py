@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
+from typing import Any
 
 from bot.config import Settings
 from bot.i18n import Catalog
-from bot.storage.crypto import FieldCipher
+from bot.integrations.identity import HttpIdentityAuthority, IdentityAuthority, SandboxIdentityAuthority
+from bot.integrations.sms import HttpSmsGateway, SandboxSmsGateway, SmsGateway
+from bot.services.otp import OtpService
+from bot.services.verifier import Verifier
+from bot.storage.crypto import FieldCipher, derive_key
 from bot.storage.db import Database
+from bot.storage.media import MediaStore
+from bot.verification.face import FaceConfig
+
+
+def build_verifier(settings: Settings) -> Verifier:
+    """The process pool of the engines; models load once per worker, at its start."""
+    from bot.verification.face import warmup as warm_face
+    from bot.verification.idcard import warm_up as warm_ocr
+    from bot.verification.pool import VerificationPool
+
+    pool = VerificationPool(
+        workers=settings.verification_workers or (os.cpu_count() or 1),
+        timeout=settings.verification_timeout,
+        warmup=(warm_ocr, warm_face),
+    )
+    config = FaceConfig(match_threshold=settings.face_match_threshold, review_margin=settings.face_review_margin)
+    return Verifier(pool, config)
 
 
 @dataclass
@@ -16,15 +39,62 @@ class Services:
     catalog: Catalog
     db: Database
     cipher: FieldCipher
+    media: MediaStore
+    verifier: Verifier | Any
+    sms: SmsGateway
+    otp: OtpService
+    identity: IdentityAuthority
+    _owned: list[Any] = field(default_factory=list, repr=False)
 
     @classmethod
-    async def build(cls, settings: Settings) -> Services:
+    async def build(
+        cls,
+        settings: Settings,
+        *,
+        sandbox_url: str | None = None,
+        verifier: Verifier | Any | None = None,
+        sms: SmsGateway | None = None,
+        identity: IdentityAuthority | None = None,
+    ) -> Services:
+        """`verifier`, `sms`, `identity` may be given (tests share one pool across many bots);
+        what is built here is also closed here."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         catalog = Catalog.load(settings.locales_dir, settings.default_locale)
         masters, current, index_master = settings.encryption_keys()
         cipher = FieldCipher.from_masters(masters, current=current, index_master=index_master)
         db = await Database.open(settings.db_path)
-        return cls(settings=settings, catalog=catalog, db=db, cipher=cipher)
+        owned: list[Any] = []
+        if sms is None:
+            if settings.sms_gateway_url:
+                key = settings.sms_api_key.get_secret_value() if settings.sms_api_key else ""
+                sms = HttpSmsGateway(settings.sms_gateway_url, key, timeout=settings.integration_timeout,
+                                     retries=settings.integration_retries)
+            else:
+                if sandbox_url is None:
+                    raise ValueError("no SMS gateway: set SMS_GATEWAY_URL, or run in the sandbox")
+                sms = SandboxSmsGateway(sandbox_url)
+            owned.append(sms)
+        if identity is None:
+            if settings.identity_authority_url:
+                key = settings.identity_authority_key.get_secret_value() if settings.identity_authority_key else ""
+                identity = HttpIdentityAuthority(settings.identity_authority_url, key,
+                                                 timeout=settings.integration_timeout,
+                                                 retries=settings.integration_retries)
+            else:
+                identity = SandboxIdentityAuthority(db, cipher)
+            owned.append(identity)
+        if verifier is None:
+            verifier = build_verifier(settings)
+            await verifier.pool.start()
+            owned.append(verifier.pool)
+        otp = OtpService(db, sms, derive_key(masters[index_master], "otp-codes"))
+        return cls(
+            settings=settings, catalog=catalog, db=db, cipher=cipher,
+            media=MediaStore(settings.media_dir, cipher), verifier=verifier, sms=sms, otp=otp, identity=identity,
+            _owned=owned,
+        )
 
     async def close(self) -> None:
+        for resource in reversed(self._owned):
+            await resource.close()
         await self.db.close()

@@ -11,6 +11,7 @@ from bot.config import Settings
 from bot.services import Services
 from tests.helpers.client import BotClient
 from tests.helpers.factory import make_settings
+from tests.helpers.fakes import FakeSms, FakeVerifier
 from tests.helpers.mocked_bot import MockedBot
 
 
@@ -20,8 +21,18 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def services(settings: Settings) -> AsyncIterator[Services]:
-    built = await Services.build(settings)
+def verifier() -> FakeVerifier:
+    return FakeVerifier()
+
+
+@pytest.fixture
+def sms() -> FakeSms:
+    return FakeSms()
+
+
+@pytest.fixture
+async def services(settings: Settings, verifier: FakeVerifier, sms: FakeSms) -> AsyncIterator[Services]:
+    built = await Services.build(settings, verifier=verifier, sms=sms)
     yield built
     await built.close()
 

@@ -45,7 +45,10 @@ class RecordingSession(BaseSession):
         self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None
     ) -> TelegramType:
         self.requests.append(method)
-        return cast(TelegramType, self._result(bot, method))
+        result = self._result(bot, method)
+        if isinstance(result, Message):
+            result = result.as_(bot)  # as the real session does, so `message.edit_text()` works
+        return cast(TelegramType, result)
 
     async def stream_content(
         self, url: str, headers: dict[str, Any] | None = None, timeout: int = 30,

@@ -1,0 +1,254 @@
+"""What every dialog step shares: the per-update context, dialog buttons, retries, media download.
+
+A guide function (collect, supplement, ...) is a `Flow`: it owns its own states and strings together
+reusable sub-dialogs (card capture, phone code, face check). A sub-dialog, when done or when the user
+goes back from its first step, hands control to the flow named in the FSM data, so the same card
+capture serves collection, supplement and change.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from aiogram import BaseMiddleware, Bot
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.types import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    TelegramObject,
+    User,
+)
+
+from bot.i18n import Translator
+from bot.services import Services
+from bot.storage.repositories import Repositories
+from bot.ui import Nav, Node, button
+
+log = logging.getLogger(__name__)
+
+# The bureau's business day: card expiry and "today" are judged in China's time zone.
+CHINA = ZoneInfo("Asia/Shanghai")
+# The Bot API lets bots download files up to 20 MB.
+MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
+
+
+ReplyMarkup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
+
+
+class Act(CallbackData, prefix="d"):
+    """A button inside a dialog. Handlers filter on the state too, so a button left over in the chat
+    from an earlier step (or forged) falls through to the fallback's "this button has expired"."""
+
+    a: str
+    v: str = ""
+
+
+class Flow(Protocol):
+    name: str
+
+    async def finished(self, ctx: Ctx, part: str) -> None:
+        """A sub-dialog (`card`, `phone`, `face`) completed; its results are in the FSM data."""
+
+    async def back(self, ctx: Ctx, part: str) -> None:
+        """The user pressed "back" on the first step of a sub-dialog."""
+
+
+@dataclass
+class Ctx:
+    bot: Bot
+    user: User
+    state: FSMContext
+    t: Translator
+    services: Services
+    repo: Repositories
+    flows: Mapping[str, Flow]
+
+    @property
+    def user_id(self) -> int:
+        return self.user.id
+
+    @property
+    def settings(self) -> Any:
+        return self.services.settings
+
+    def today(self) -> date:
+        return datetime.now(CHINA).date()
+
+    async def get(self) -> dict[str, Any]:
+        return await self.state.get_data()
+
+    async def put(self, **values: Any) -> None:
+        await self.state.update_data(**values)
+
+    async def flow(self) -> Flow:
+        name = (await self.get()).get("flow")
+        if not isinstance(name, str) or name not in self.flows:
+            raise LookupError("no flow in the dialog data")
+        return self.flows[name]
+
+    async def say(self, text: str, markup: ReplyMarkup = None, **kwargs: Any) -> Message:
+        return await self.bot.send_message(self.user.id, text, reply_markup=markup, **kwargs)
+
+    async def typing(self, action: str = "typing") -> None:
+        try:
+            await self.bot.send_chat_action(self.user.id, action)
+        except Exception:  # a progress hint must never break the step
+            log.debug("chat action failed", exc_info=True)
+
+
+class DialogMiddleware(BaseMiddleware):
+    """Builds the `ctx` every dialog handler takes, from what the outer middlewares injected."""
+
+    def __init__(self, flows: Mapping[str, Flow]) -> None:
+        self.flows = flows
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        user = data.get("event_from_user")
+        if user is not None and "state" in data:
+            data["ctx"] = Ctx(
+                bot=data["bot"], user=user, state=data["state"], t=data["t"], services=data["services"],
+                repo=data["repo"], flows=self.flows,
+            )
+        return await handler(event, data)
+
+
+def act(text: str, action: str, value: str = "") -> InlineKeyboardButton:
+    return button(text, Act(a=action, v=value))
+
+
+def keyboard(*rows: list[InlineKeyboardButton]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[r for r in rows if r])
+
+
+def back_row(t: Translator) -> list[InlineKeyboardButton]:
+    return [act(t("common.back"), "back")]
+
+
+def home_button(t: Translator) -> InlineKeyboardButton:
+    return button(t("common.home"), Nav(node=Node.HOME))
+
+
+# --- retries ---------------------------------------------------------------------------------------
+
+
+async def spend_try(ctx: Ctx, step: str) -> bool:
+    """Count a failed attempt at `step`; False once the attempts allowed by the settings are used."""
+    tries = dict((await ctx.get()).get("tries", {}))
+    tries[step] = int(tries.get(step, 0)) + 1
+    await ctx.put(tries=tries)
+    return bool(tries[step] < ctx.services.settings.max_step_retries)
+
+
+async def reset_tries(ctx: Ctx, step: str) -> None:
+    tries = dict((await ctx.get()).get("tries", {}))
+    if tries.pop(step, None) is not None:
+        await ctx.put(tries=tries)
+
+
+# --- temporary media -------------------------------------------------------------------------------
+
+
+async def keep_temp_media(ctx: Ctx, data: bytes, kind: str) -> str:
+    """Store an upload encrypted for the rest of the dialog; listed so an abandoned dialog deletes it."""
+    media_id = await ctx.services.media.put(data, kind)
+    temp = list((await ctx.get()).get("temp_media", []))
+    temp.append(media_id)
+    await ctx.put(temp_media=temp)
+    return media_id
+
+
+async def end_dialog(state: FSMContext, services: Services, *, keep: frozenset[str] = frozenset()) -> None:
+    """Leave the dialog: the FSM data goes, and so does every temporary file not now part of a record."""
+    data = await state.get_data()
+    for media_id in data.get("temp_media", []):
+        if media_id not in keep:
+            try:
+                await services.media.delete(media_id)
+            except Exception:  # a file left behind is collected by the retention job
+                log.warning("could not delete a temporary media file", exc_info=True)
+    await state.clear()
+
+
+async def pause(ctx: Ctx, reason_key: str) -> None:
+    """Too many failed tries: stop here, keep nothing, and say where to get help."""
+    await end_dialog(ctx.state, ctx.services)
+    await ctx.say(
+        ctx.t(reason_key) + "\n\n" + ctx.t("dialog.paused"),
+        keyboard([button(ctx.t("menu.help"), Nav(node=Node.HELP))], [home_button(ctx.t)]),
+    )
+
+
+# --- uploads ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Upload:
+    kind: str  # photo | document | video | video_note | animation
+    file_id: str
+    size: int | None
+    mime: str | None = None
+    duration: int | None = None
+    forwarded: bool = False
+
+
+def upload_of(message: Message) -> Upload | None:
+    forwarded = message.forward_origin is not None
+    if message.photo:
+        p = message.photo[-1]
+        return Upload("photo", p.file_id, p.file_size, "image/jpeg", forwarded=forwarded)
+    if message.video_note:
+        v = message.video_note
+        return Upload("video_note", v.file_id, v.file_size, "video/mp4", v.duration, forwarded)
+    if message.video:
+        v2 = message.video
+        return Upload("video", v2.file_id, v2.file_size, v2.mime_type, v2.duration, forwarded)
+    if message.animation:
+        a = message.animation
+        return Upload("animation", a.file_id, a.file_size, a.mime_type, a.duration, forwarded)
+    if message.document:
+        d = message.document
+        return Upload("document", d.file_id, d.file_size, d.mime_type, forwarded=forwarded)
+    return None
+
+
+class DownloadRefused(Exception):
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+async def download(ctx: Ctx, upload: Upload, max_bytes: int = MAX_DOWNLOAD_BYTES) -> bytes:
+    if upload.size is not None and upload.size > max_bytes:
+        raise DownloadRefused("upload_too_large")
+    buffer = io.BytesIO()
+    try:
+        await ctx.bot.download(upload.file_id, destination=buffer)
+    except Exception as exc:
+        log.warning("download failed: %s", type(exc).__name__)
+        raise DownloadRefused("upload_failed") from exc
+    data = buffer.getvalue()
+    if len(data) > max_bytes:
+        raise DownloadRefused("upload_too_large")
+    if not data:
+        raise DownloadRefused("upload_empty")
+    return data
+
+
+def reasons_text(t: Translator, codes: list[str]) -> str:
+    unique = list(dict.fromkeys(codes))
+    return "\n".join(f"• {t.reason(code)}" for code in unique)

@@ -1,0 +1,430 @@
+"""实名信息采集 (guide §1): ID card path and other-documents path, saved in one transaction at the end.
+
+ID card: card capture → 《个人信息保护告知同意书》 → phone code → face check against the ID portrait.
+Other documents: type → fields → 保存实名 → consent → identity authority → phone code → face check
+(against the authority's photo when it returns one, else liveness only).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime
+from typing import Any
+
+from aiogram import F, Router
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message
+
+from bot.dialogs import card, consent, face, phone
+from bot.dialogs.base import (
+    Act,
+    Ctx,
+    act,
+    back_row,
+    end_dialog,
+    home_button,
+    keep_temp_media,
+    keyboard,
+    pause,
+    reasons_text,
+    spend_try,
+)
+from bot.dialogs.card_data import CorrectionError, back_from_dict, front_from_dict, parse_date
+from bot.domain.masking import mask_id_number
+from bot.domain.models import (
+    CollectedRecord,
+    ConsentDocument,
+    IdentityDocument,
+    LivePhoto,
+    PhoneNumber,
+    ReviewKind,
+)
+from bot.integrations.identity import IdentityUnavailable
+from bot.storage.repositories.events import EventOutcome
+from bot.storage.repositories.persons import DuplicatePerson
+from bot.ui import Function, Go, Node, Tip, button, home_keyboard, tip_keyboard, tip_text
+from bot.verification.ids import DocumentType, normalize_number, validate_document_number
+
+log = logging.getLogger(__name__)
+
+OTHER_TYPES = (DocumentType.HK_MACAU_PERMIT, DocumentType.TAIWAN_PERMIT, DocumentType.HMT_RESIDENCE_PERMIT)
+OTHER_FIELDS = ("name", "number", "birth_date")
+
+
+class CollectSG(StatesGroup):
+    document = State()  # 身份证采集 / 其他证件采集
+    consent = State()  # 《个人信息保护告知同意书》
+    other_type = State()
+    other_field = State()
+    other_confirm = State()  # 【保存实名】
+
+
+class CollectFlow:
+    name = "collect"
+
+    # --- entry -----------------------------------------------------------------------------------
+    async def start(self, ctx: Ctx) -> None:
+        person = await ctx.repo.persons.find_by_telegram(ctx.user_id)
+        if person is not None:
+            # One Telegram account stands for one person; a second collection would be a second identity.
+            await ctx.say(ctx.t("collect.already_linked"), keyboard(
+                [button(ctx.t("menu.supplement"), Tip(func=Function.SUPPLEMENT, parent=Node.REALNAME))],
+                [home_button(ctx.t)],
+            ))
+            return
+        await ctx.state.clear()
+        await ctx.put(flow=self.name)
+        await self.ask_document(ctx)
+
+    async def ask_document(self, ctx: Ctx) -> None:
+        await ctx.state.set_state(CollectSG.document)
+        await ctx.say(ctx.t("collect.choose_document"), keyboard(
+            [act(ctx.t("collect.id_card"), "doc", "id")],
+            [act(ctx.t("collect.other_documents"), "doc", "other")],
+            back_row(ctx.t),
+        ))
+
+    # --- sub-dialogs hand back here ----------------------------------------------------------------
+    async def finished(self, ctx: Ctx, part: str) -> None:
+        if part == "card":
+            await self._after_card(ctx)
+        elif part == "phone":
+            await face.begin(ctx)
+        elif part == "face":
+            await self._save(ctx)
+
+    async def back(self, ctx: Ctx, part: str) -> None:
+        if part == "card":
+            await self.ask_document(ctx)
+        elif part == "phone":
+            await ctx.state.set_state(CollectSG.consent)
+            await consent.show(ctx, ConsentDocument.PERSONAL_INFO)
+        elif part == "face":
+            await phone.begin(ctx)
+
+    async def _after_card(self, ctx: Ctx) -> None:
+        data = await ctx.get()
+        front = front_from_dict(data["card"].get("front"))
+        number = front.id_number or ""
+        await ctx.put(doc_type=DocumentType.RESIDENT_ID.value)
+        if await self._stop_if_collected(ctx, DocumentType.RESIDENT_ID, number):
+            return
+        await ctx.state.set_state(CollectSG.consent)
+        await consent.show(ctx, ConsentDocument.PERSONAL_INFO)
+
+    async def _stop_if_collected(self, ctx: Ctx, doc_type: DocumentType, number: str) -> bool:
+        existing = await ctx.repo.persons.find_by_document(doc_type, number)
+        if existing is None:
+            return False
+        key = "collect.already_collected_no_photo" if existing.missing_live_photo else "collect.already_collected"
+        await end_dialog(ctx.state, ctx.services)
+        await ctx.say(ctx.t(key), keyboard(
+            [button(ctx.t("menu.supplement"), Tip(func=Function.SUPPLEMENT, parent=Node.REALNAME))],
+            [button(ctx.t("menu.change"), Tip(func=Function.CHANGE, parent=Node.REALNAME))],
+            [home_button(ctx.t)],
+        ))
+        return True
+
+    # --- saving ------------------------------------------------------------------------------------
+    def _document(self, data: dict[str, Any]) -> IdentityDocument:
+        if data.get("doc_type") == DocumentType.RESIDENT_ID.value:
+            c = data["card"]
+            front, back = front_from_dict(c.get("front")), back_from_dict(c.get("back"))
+            return IdentityDocument(
+                doc_type=DocumentType.RESIDENT_ID, number=front.id_number or "", name=front.name or "",
+                sex=front.sex, ethnicity=front.ethnicity, birth_date=front.birth_date, address=front.address,
+                authority=back.authority, valid_from=back.valid_from, valid_to=back.valid_to,
+                long_term=back.long_term, front_media_id=c.get("front_media"), back_media_id=c.get("back_media"),
+                portrait_media_id=c.get("portrait_media"),
+            )
+        other = data["other"]
+        birth = date.fromisoformat(other["birth_date"]) if other.get("birth_date") else None
+        return IdentityDocument(
+            doc_type=DocumentType(data["doc_type"]), number=other["number"], name=other["name"], birth_date=birth,
+            portrait_media_id=other.get("photo_media"),
+        )
+
+    async def _save(self, ctx: Ctx) -> None:
+        data = await ctx.get()
+        document = self._document(data)
+        outcome = data["face"]
+        live = LivePhoto(media_id=outcome["media"], encoding=tuple(outcome["encoding"]))
+        record = CollectedRecord(
+            telegram_user_id=ctx.user_id,
+            document=document,
+            consents=consent.as_consents(data.get("consents", [])),
+            phone=PhoneNumber(data["phone"]["number"], datetime.fromisoformat(data["phone"]["verified_at"])),
+            live_photo=live,
+        )
+        settings = ctx.services.settings
+        kind: ReviewKind | None = None
+        reasons: list[str] = list(outcome.get("reasons", []))
+        collided: int | None = None
+        if outcome["decision"] == "review":
+            kind = ReviewKind.FACE_NEAR_THRESHOLD
+        same_face = await ctx.repo.persons.nearest_face(live.encoding, settings.face_match_threshold)
+        if same_face is not None:
+            other = await ctx.repo.persons.get(same_face.person_id)
+            if other is not None and other.document.number != document.number:
+                kind, collided = ReviewKind.SAME_FACE_OTHER_NUMBER, same_face.person_id
+                reasons.append("review_same_face_other_number")
+        if kind is not None:
+            await self._to_review(ctx, data, record, kind, reasons, collided)
+            return
+        try:
+            person = await ctx.repo.persons.save_collected(record, actor_user_id=ctx.user_id)
+        except DuplicatePerson:
+            # Someone collected this number between our check and now: never a second record.
+            await self._stop_if_collected(ctx, document.doc_type, document.number)
+            return
+        kept = frozenset(m for m in (document.front_media_id, document.back_media_id,
+                                     document.portrait_media_id, live.media_id) if m)
+        await end_dialog(ctx.state, ctx.services, keep=kept)
+        await ctx.repo.events.record(self.name, "save", EventOutcome.COMPLETED, user_id=ctx.user_id)
+        log.info("collection completed for person %s", person.id)
+        await ctx.say(ctx.t("collect.success") + "\n\n" + ctx.t("menu.home", name=None), home_keyboard(ctx.t))
+
+    async def _to_review(
+        self, ctx: Ctx, data: dict[str, Any], record: CollectedRecord, kind: ReviewKind, reasons: list[str],
+        collided: int | None,
+    ) -> None:
+        doc = record.document
+        media = [m for m in (doc.front_media_id, doc.back_media_id, doc.portrait_media_id,
+                             record.live_photo.media_id, *data["face"].get("review_media", [])) if m]
+        # Everything the dialog gathered, so an approval can finish the record without asking again.
+        payload = {k: data.get(k) for k in ("flow", "doc_type", "card", "other", "phone", "consents", "face")}
+        await ctx.repo.review.open_case(
+            kind, ctx.user_id, reasons=reasons, media_ids=media, payload=payload, person_id=collided
+        )
+        await ctx.repo.events.record(self.name, "face", EventOutcome.REVIEW, user_id=ctx.user_id,
+                                     reason_code=reasons[0] if reasons else str(kind))
+        await end_dialog(ctx.state, ctx.services, keep=frozenset(media))
+        await ctx.say(ctx.t("collect.review"), keyboard([home_button(ctx.t)]))
+
+    # --- other documents ---------------------------------------------------------------------------
+    async def ask_other_type(self, ctx: Ctx) -> None:
+        await ctx.state.set_state(CollectSG.other_type)
+        await ctx.say(ctx.t("collect.other_choose"), keyboard(
+            *[[act(ctx.t("doc_type." + t.value), "type", t.value)] for t in OTHER_TYPES], back_row(ctx.t)
+        ))
+
+    async def ask_other_field(self, ctx: Ctx) -> None:
+        data = await ctx.get()
+        other = data.get("other", {})
+        pending = [f for f in OTHER_FIELDS if not other.get(f)]
+        if not pending:
+            await self.show_other_confirm(ctx)
+            return
+        await ctx.put(other_field=pending[0])
+        await ctx.state.set_state(CollectSG.other_field)
+        hint = ctx.t("other.hint." + pending[0] + ("_" + data["doc_type"] if pending[0] == "number" else ""))
+        await ctx.say(ctx.t("other.ask", field=ctx.t("other.field." + pending[0])) + "\n" + hint,
+                      keyboard(back_row(ctx.t)))
+
+    async def show_other_confirm(self, ctx: Ctx) -> None:
+        data = await ctx.get()
+        other = data["other"]
+        await ctx.state.set_state(CollectSG.other_confirm)
+        await ctx.say(
+            ctx.t("other.confirm", doc_type=ctx.t("doc_type." + data["doc_type"]), name=other["name"],
+                  number=mask_id_number(other["number"]), birth_date=other["birth_date"]),
+            keyboard([act(ctx.t("other.save"), "save")], [act(ctx.t("other.restart"), "restart")], back_row(ctx.t)),
+        )
+
+    async def check_authority(self, ctx: Ctx) -> None:
+        data = await ctx.get()
+        other = data["other"]
+        progress = await ctx.say(ctx.t("other.checking"))
+        try:
+            check = await ctx.services.identity.verify(
+                DocumentType(data["doc_type"]), other["number"], other["name"], date.fromisoformat(other["birth_date"])
+            )
+        except IdentityUnavailable:
+            await progress.edit_text(ctx.t.reason("identity_unavailable"), reply_markup=keyboard(
+                [act(ctx.t("other.retry"), "save")], back_row(ctx.t)))
+            await ctx.state.set_state(CollectSG.other_confirm)
+            return
+        if not check.matched:
+            if await spend_try(ctx, "authority"):
+                await progress.edit_text(ctx.t("other.failed"), reply_markup=keyboard(
+                    [act(ctx.t("other.restart"), "restart")], [home_button(ctx.t)]))
+                await ctx.state.set_state(CollectSG.other_confirm)
+            else:
+                await progress.edit_text(ctx.t("other.failed"))
+                await pause(ctx, "other.too_many_tries")
+            return
+        refs: list[list[float]] = []
+        if check.photo:
+            encoding = await ctx.services.verifier.encode_face(check.photo)
+            if encoding.ok and encoding.encoding:
+                refs = [list(encoding.encoding)]
+                other["photo_media"] = await keep_temp_media(ctx, check.photo, "authority_photo")
+        await ctx.put(other=other, face_refs=refs)
+        await progress.edit_text(ctx.t("other.passed"))
+        await phone.begin(ctx)
+
+
+def create_router(flow: CollectFlow) -> Router:
+    router = Router(name="collect")
+
+    @router.callback_query(Go.filter(F.attr_("func") == Function.COLLECT))
+    async def go(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await ctx.repo.events.record(flow.name, "start", EventOutcome.STARTED, user_id=ctx.user_id)
+        await flow.start(ctx)
+
+    @router.callback_query(CollectSG.document, Act.filter(F.a == "doc"))
+    async def document(query: CallbackQuery, callback_data: Act, ctx: Ctx) -> None:
+        await query.answer()
+        if callback_data.v == "id":
+            await ctx.put(doc_type=DocumentType.RESIDENT_ID.value)
+            await card.begin(ctx)
+        else:
+            await flow.ask_other_type(ctx)
+
+    @router.callback_query(CollectSG.document, Act.filter(F.a == "back"))
+    async def document_back(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await end_dialog(ctx.state, ctx.services)
+        await ctx.say(tip_text(ctx.t, Function.COLLECT), tip_keyboard(ctx.t, Function.COLLECT, Node.HOME))
+
+    @router.message(CollectSG.document)
+    async def document_unexpected(message: Message, ctx: Ctx) -> None:
+        await flow.ask_document(ctx)
+
+    # --- consent ------------------------------------------------------------------------------------
+    @router.callback_query(CollectSG.consent, Act.filter(F.a == "full"))
+    async def full(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await consent.show_full(ctx, ConsentDocument.PERSONAL_INFO)
+
+    @router.callback_query(CollectSG.consent, Act.filter(F.a == "agree"))
+    async def agree(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await consent.record(ctx, ConsentDocument.PERSONAL_INFO)
+        data = await ctx.get()
+        await ctx.put(face_refs=[data["card"]["portrait_encoding"]] if data.get("card") else data.get("face_refs", []))
+        if data.get("doc_type") == DocumentType.RESIDENT_ID.value:
+            await phone.begin(ctx)
+        else:
+            await flow.check_authority(ctx)
+
+    @router.callback_query(CollectSG.consent, Act.filter(F.a == "decline"))
+    async def decline(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await end_dialog(ctx.state, ctx.services)
+        await ctx.repo.events.record(flow.name, "consent", EventOutcome.CANCELLED, user_id=ctx.user_id,
+                                     reason_code="consent_declined")
+        await ctx.say(ctx.t("consent.declined"), keyboard([home_button(ctx.t)]))
+
+    @router.callback_query(CollectSG.consent, Act.filter(F.a == "back"))
+    async def consent_back(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        data = await ctx.get()
+        if data.get("doc_type") == DocumentType.RESIDENT_ID.value:
+            await card.show_verify(ctx)
+        else:
+            await flow.show_other_confirm(ctx)
+
+    @router.message(CollectSG.consent)
+    async def consent_unexpected(message: Message, ctx: Ctx) -> None:
+        await message.answer(ctx.t("consent.use_buttons"), reply_markup=consent.consent_keyboard(ctx))
+
+    # --- other documents ------------------------------------------------------------------------
+    @router.callback_query(CollectSG.other_type, Act.filter(F.a == "type"))
+    async def other_type(query: CallbackQuery, callback_data: Act, ctx: Ctx) -> None:
+        await query.answer()
+        if callback_data.v not in {t.value for t in OTHER_TYPES}:
+            return
+        await ctx.put(doc_type=callback_data.v, other={})
+        await flow.ask_other_field(ctx)
+
+    @router.callback_query(CollectSG.other_type, Act.filter(F.a == "back"))
+    async def other_type_back(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await flow.ask_document(ctx)
+
+    @router.message(CollectSG.other_type)
+    async def other_type_unexpected(message: Message, ctx: Ctx) -> None:
+        await flow.ask_other_type(ctx)
+
+    @router.message(CollectSG.other_field, F.text)
+    async def other_field(message: Message, ctx: Ctx) -> None:
+        data = await ctx.get()
+        field, other = data.get("other_field"), dict(data.get("other", {}))
+        text = "".join(ch for ch in (message.text or "") if ch.isprintable()).strip()
+        doc_type = DocumentType(data["doc_type"])
+        try:
+            if field == "name":
+                if not 1 <= len(text) <= 60:
+                    raise CorrectionError("input_name_invalid")
+                other["name"] = text
+            elif field == "number":
+                number = normalize_number(text)
+                problems = validate_document_number(doc_type, number, today=ctx.today())
+                if problems:
+                    await message.answer(reasons_text(ctx.t, problems), reply_markup=keyboard(back_row(ctx.t)))
+                    return
+                if await flow._stop_if_collected(ctx, doc_type, number):
+                    return
+                other["number"] = number
+            elif field == "birth_date":
+                birth = parse_date(text)
+                if not date(1900, 1, 1) <= birth <= ctx.today():
+                    raise CorrectionError("input_date_invalid")
+                other["birth_date"] = birth.isoformat()
+        except CorrectionError as exc:
+            await message.answer(ctx.t.reason(exc.code), reply_markup=keyboard(back_row(ctx.t)))
+            return
+        await ctx.put(other=other)
+        await flow.ask_other_field(ctx)
+
+    @router.callback_query(CollectSG.other_field, Act.filter(F.a == "back"))
+    async def other_field_back(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        data = await ctx.get()
+        other = dict(data.get("other", {}))
+        filled = [f for f in OTHER_FIELDS if other.get(f)]
+        if not filled:
+            await flow.ask_other_type(ctx)
+            return
+        other.pop(filled[-1])
+        await ctx.put(other=other)
+        await flow.ask_other_field(ctx)
+
+    @router.message(CollectSG.other_field)
+    async def other_field_unexpected(message: Message, ctx: Ctx) -> None:
+        await message.answer(ctx.t("other.expect_text"), reply_markup=keyboard(back_row(ctx.t)))
+
+    @router.callback_query(CollectSG.other_confirm, Act.filter(F.a == "save"))
+    async def other_save(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        data = await ctx.get()
+        if any(c["document"] == ConsentDocument.PERSONAL_INFO.value for c in data.get("consents", [])):
+            await flow.check_authority(ctx)
+            return
+        await ctx.state.set_state(CollectSG.consent)
+        await consent.show(ctx, ConsentDocument.PERSONAL_INFO)
+
+    @router.callback_query(CollectSG.other_confirm, Act.filter(F.a == "restart"))
+    async def other_restart(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await ctx.put(other={})
+        await flow.ask_other_field(ctx)
+
+    @router.callback_query(CollectSG.other_confirm, Act.filter(F.a == "back"))
+    async def other_confirm_back(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        other = dict((await ctx.get()).get("other", {}))
+        other.pop(OTHER_FIELDS[-1], None)
+        await ctx.put(other=other)
+        await flow.ask_other_field(ctx)
+
+    @router.message(CollectSG.other_confirm)
+    async def other_confirm_unexpected(message: Message, ctx: Ctx) -> None:
+        await flow.show_other_confirm(ctx)
+
+    return router
+
+
+__all__ = ["CollectFlow", "CollectSG", "create_router"]

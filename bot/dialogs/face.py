@@ -1,0 +1,153 @@
+"""Face check, a sub-dialog: 《人脸识别服务协议》 → liveness challenge → selfie video → verdict.
+
+The flow puts the reference encodings in `face_refs` before `begin` (the ID portrait, the stored live
+face, or none for liveness only) and finds the outcome in `face` when `finished(ctx, "face")` is called:
+`decision` (pass | review), `distance`, `encoding`, `media` (the kept live frame), `review_media`,
+`reasons`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+
+from aiogram import F, Router
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message
+
+from bot.dialogs import consent
+from bot.dialogs.base import (
+    Act,
+    Ctx,
+    DownloadRefused,
+    back_row,
+    download,
+    end_dialog,
+    home_button,
+    keep_temp_media,
+    keyboard,
+    pause,
+    reasons_text,
+    spend_try,
+    upload_of,
+)
+from bot.domain.models import ConsentDocument
+from bot.services.verifier import VerificationUnavailable
+from bot.verification.face import Action, random_challenge
+
+VIDEO_KINDS = frozenset({"video", "video_note", "document", "animation"})
+
+
+class FaceSG(StatesGroup):
+    agreement = State()
+    video = State()
+
+
+async def begin(ctx: Ctx, *, with_agreement: bool = True) -> None:
+    if with_agreement:
+        await ctx.state.set_state(FaceSG.agreement)
+        await consent.show(ctx, ConsentDocument.FACE_RECOGNITION)
+    else:
+        await _challenge(ctx)
+
+
+def _new_challenge(ctx: Ctx) -> list[str]:
+    pinned = ctx.services.settings.liveness_challenge
+    if pinned:  # the settings refuse a pinned challenge outside the sandbox
+        return list(pinned)
+    return [a.value for a in random_challenge(random.SystemRandom())]
+
+
+async def _challenge(ctx: Ctx, *, note: str | None = None) -> None:
+    challenge = _new_challenge(ctx)
+    await ctx.put(challenge=challenge)
+    await ctx.state.set_state(FaceSG.video)
+    steps = [ctx.t("liveness.action." + name) for name in challenge]
+    text = ctx.t("face.challenge", steps=steps)
+    await ctx.say((note + "\n\n" + text) if note else text, keyboard(back_row(ctx.t)))
+
+
+def create_router() -> Router:
+    router = Router(name="face")
+
+    @router.callback_query(FaceSG.agreement, Act.filter(F.a == "full"))
+    async def full(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await consent.show_full(ctx, ConsentDocument.FACE_RECOGNITION)
+
+    @router.callback_query(FaceSG.agreement, Act.filter(F.a == "agree"))
+    async def agree(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await consent.record(ctx, ConsentDocument.FACE_RECOGNITION)
+        await _challenge(ctx)
+
+    @router.callback_query(FaceSG.agreement, Act.filter(F.a == "decline"))
+    async def decline(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await end_dialog(ctx.state, ctx.services)
+        await ctx.say(ctx.t("consent.declined"), keyboard([home_button(ctx.t)]))
+
+    @router.callback_query(FaceSG.agreement, Act.filter(F.a == "back"))
+    @router.callback_query(FaceSG.video, Act.filter(F.a == "back"))
+    async def back(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await (await ctx.flow()).back(ctx, "face")
+
+    @router.message(FaceSG.agreement)
+    async def agreement_unexpected(message: Message, ctx: Ctx) -> None:
+        await message.answer(ctx.t("consent.use_buttons"), reply_markup=consent.consent_keyboard(ctx))
+
+    @router.message(FaceSG.video)
+    async def video(message: Message, ctx: Ctx) -> None:
+        upload = upload_of(message)
+        if upload is None or upload.kind not in VIDEO_KINDS or upload.kind == "document" and not (
+            upload.mime or ""
+        ).startswith("video/"):
+            await message.answer(ctx.t("face.expect_video"), reply_markup=keyboard(back_row(ctx.t)))
+            return
+        if upload.forwarded:
+            # A forwarded video was recorded by someone, somewhen: never a live capture.
+            await message.answer(ctx.t.reason("video_forwarded"), reply_markup=keyboard(back_row(ctx.t)))
+            return
+        await ctx.typing("record_video")
+        progress = await message.answer(ctx.t("face.checking", waiting=ctx.services.verifier.waiting))
+        data = await ctx.get()
+        try:
+            video_bytes = await download(ctx, upload)
+            digest = await asyncio.to_thread(lambda: hashlib.sha256(video_bytes).hexdigest())
+            seen = await ctx.repo.media.seen_before(digest)
+            verdict = await ctx.services.verifier.verify_video(
+                video_bytes, [Action(a) for a in data.get("challenge", [])], data.get("face_refs", []),
+                seen_before=seen,
+            )
+            await ctx.repo.media.remember(digest)
+        except DownloadRefused as exc:
+            await progress.edit_text(ctx.t.reason(exc.code))
+            return
+        except VerificationUnavailable:
+            await progress.edit_text(ctx.t.reason("verification_unavailable"))
+            return
+        if verdict.decision == "fail" or verdict.live_encoding is None or verdict.best_frame_jpeg is None:
+            codes = verdict.reasons or ["face_mismatch"]
+            if await spend_try(ctx, "face"):
+                await progress.edit_text(ctx.t("face.failed") + "\n" + reasons_text(ctx.t, codes))
+                await _challenge(ctx, note=ctx.t("face.try_again"))
+            else:
+                await progress.edit_text(ctx.t("face.failed") + "\n" + reasons_text(ctx.t, codes))
+                await pause(ctx, "face.too_many_tries")
+            return
+        frame_media = await keep_temp_media(ctx, verdict.best_frame_jpeg, "live_photo")
+        review_media = [await keep_temp_media(ctx, f, "review_frame") for f in verdict.review_frames_jpeg]
+        await ctx.put(face={
+            "decision": verdict.decision,
+            "distance": verdict.match_distance,
+            "encoding": list(verdict.live_encoding),
+            "media": frame_media,
+            "review_media": review_media,
+            "reasons": verdict.reasons,
+        })
+        await progress.edit_text(ctx.t("face.passed") if verdict.decision == "pass" else ctx.t("face.checked"))
+        await (await ctx.flow()).finished(ctx, "face")
+
+    return router

@@ -1,0 +1,146 @@
+"""Phone verification, a sub-dialog: 【信息补充】 mobile number → SMS code (or the user's own shared contact).
+
+Leaves `phone = {"number", "verified_at"}` in the FSM data for the flow.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from aiogram import F, Router
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
+
+from bot.dialogs.base import Act, Ctx, act, back_row, keyboard
+from bot.domain.masking import mask_phone
+from bot.domain.phone import is_mainland_mobile, normalize_mainland_mobile, same_phone
+from bot.services.otp import SendStatus, VerifyStatus
+
+
+class PhoneSG(StatesGroup):
+    number = State()
+    code = State()
+
+
+def _share_keyboard(ctx: Ctx) -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        keyboard=[[KeyboardButton(text=ctx.t("phone.share_contact"), request_contact=True)]],
+        resize_keyboard=True, one_time_keyboard=True,
+    )
+
+
+def _code_keyboard(ctx: Ctx) -> InlineKeyboardMarkup:
+    return keyboard([act(ctx.t("phone.resend"), "resend"), act(ctx.t("phone.change_number"), "change")],
+                    back_row(ctx.t))
+
+
+async def begin(ctx: Ctx) -> None:
+    await ctx.state.set_state(PhoneSG.number)
+    await ctx.say(ctx.t("phone.prompt"), keyboard(back_row(ctx.t)))
+
+
+async def _send(ctx: Ctx, phone: str) -> bool:
+    """Send a code; False (with the reason told) when a limit or the gateway refuses."""
+    result = await ctx.services.otp.send_code(
+        ctx.user_id, phone, text_for=lambda code: ctx.services.catalog.render(ctx.t.lang, "phone.sms_text", code=code)
+    )
+    if result.status is SendStatus.SENT:
+        return True
+    if result.status is SendStatus.RATE_LIMITED and result.limit is not None:
+        seconds = int(result.retry_after(datetime.now(UTC)).total_seconds()) + 1
+        text = ctx.t.reason(f"otp_limit_{result.limit.value}", seconds=seconds, minutes=(seconds + 59) // 60)
+    else:
+        text = ctx.t.reason("sms_unavailable")
+    await ctx.say(text, _code_keyboard(ctx))
+    return False
+
+
+async def _verified(ctx: Ctx, phone: str) -> None:
+    await ctx.put(phone={"number": phone, "verified_at": datetime.now(UTC).isoformat()})
+    await ctx.say(ctx.t("phone.verified", phone=mask_phone(phone)), ReplyKeyboardRemove())
+    await (await ctx.flow()).finished(ctx, "phone")
+
+
+def create_router() -> Router:
+    router = Router(name="phone")
+
+    @router.message(PhoneSG.number, F.text)
+    async def number(message: Message, ctx: Ctx) -> None:
+        text = message.text or ""
+        if not is_mainland_mobile(text):
+            await message.answer(ctx.t.reason("phone_invalid"), reply_markup=keyboard(back_row(ctx.t)))
+            return
+        phone = normalize_mainland_mobile(text)
+        await ctx.put(phone_pending=phone)
+        if await _send(ctx, phone):
+            await ctx.state.set_state(PhoneSG.code)
+            await ctx.say(ctx.t("phone.code_sent", phone=mask_phone(phone)), _code_keyboard(ctx))
+            await ctx.say(ctx.t("phone.or_share"), _share_keyboard(ctx))
+        else:
+            await ctx.state.set_state(PhoneSG.code)
+
+    @router.message(PhoneSG.code, F.text)
+    async def code(message: Message, ctx: Ctx) -> None:
+        phone = (await ctx.get()).get("phone_pending")
+        text = (message.text or "").strip()
+        if not phone:
+            await begin(ctx)
+            return
+        if not (text.isascii() and text.isdigit() and len(text) == 6):
+            await message.answer(ctx.t.reason("otp_format"), reply_markup=_code_keyboard(ctx))
+            return
+        result = await ctx.services.otp.verify(ctx.user_id, phone, text)
+        if result.status is VerifyStatus.OK:
+            await _verified(ctx, phone)
+            return
+        await message.answer(ctx.t.reason("otp_" + result.status.value, tries=result.tries_left or 0),
+                             reply_markup=_code_keyboard(ctx))
+
+    @router.message(PhoneSG.code, F.contact)
+    @router.message(PhoneSG.number, F.contact)
+    async def contact(message: Message, ctx: Ctx) -> None:
+        shared = message.contact
+        phone = (await ctx.get()).get("phone_pending")
+        # Only the user's own contact proves the number: Telegram verified it when the account was made.
+        own = shared is not None and shared.user_id == ctx.user_id
+        if not own or shared is None:
+            await message.answer(ctx.t.reason("phone_contact_not_own"), reply_markup=_code_keyboard(ctx))
+            return
+        if not phone or not is_mainland_mobile(shared.phone_number) or not same_phone(shared.phone_number, phone):
+            await message.answer(ctx.t.reason("phone_contact_mismatch"), reply_markup=_code_keyboard(ctx))
+            return
+        await _verified(ctx, normalize_mainland_mobile(shared.phone_number))
+
+    @router.callback_query(PhoneSG.code, Act.filter(F.a == "resend"))
+    async def resend(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        phone = (await ctx.get()).get("phone_pending")
+        if phone and await _send(ctx, phone):
+            await ctx.say(ctx.t("phone.code_sent", phone=mask_phone(phone)), _code_keyboard(ctx))
+
+    @router.callback_query(PhoneSG.code, Act.filter(F.a.in_({"change", "back"})))
+    async def change(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await begin(ctx)
+
+    @router.callback_query(PhoneSG.number, Act.filter(F.a == "back"))
+    async def back(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await (await ctx.flow()).back(ctx, "phone")
+
+    @router.message(PhoneSG.number)
+    async def number_unexpected(message: Message, ctx: Ctx) -> None:
+        await message.answer(ctx.t("phone.prompt"), reply_markup=keyboard(back_row(ctx.t)))
+
+    @router.message(PhoneSG.code)
+    async def code_unexpected(message: Message, ctx: Ctx) -> None:
+        await message.answer(ctx.t("phone.expect_code"), reply_markup=_code_keyboard(ctx))
+
+    return router

@@ -1,0 +1,130 @@
+"""Test doubles for the dialog layer: a scripted verifier, so dialog tests check the dialog's branching
+fast; the real engines are exercised by the engine tests and by the end-to-end tests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from bot.services.verifier import VerificationUnavailable
+from bot.verification.face import Action, FaceEncodingResult, FaceVerdict, LivenessResult
+from bot.verification.idcard import BackFields, FrontFields, SideReading
+
+# A valid fictitious number: region 110101, born 1990-03-07, male (odd 17th digit), check char computed.
+ID_NUMBER = "110101199003071234"
+
+
+def check_char(first17: str) -> str:
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    return "10X98765432"[sum(int(c) * w for c, w in zip(first17, weights, strict=True)) % 11]
+
+
+def valid_number(first17: str = ID_NUMBER[:17]) -> str:
+    return first17 + check_char(first17)
+
+
+def front(number: str | None = None, **overrides: object) -> FrontFields:
+    values: dict[str, object] = {
+        "name": "王小明", "sex": "男", "ethnicity": "汉", "birth_date": date(1990, 3, 7),
+        "address": "北京市东城区景山前街4号", "id_number": number or valid_number(),
+    }
+    values.update(overrides)
+    return FrontFields(**values)  # type: ignore[arg-type]
+
+
+def back(**overrides: object) -> BackFields:
+    values: dict[str, object] = {
+        "authority": "北京市公安局东城分局", "valid_from": date(2020, 5, 1), "valid_to": date(2040, 5, 1),
+    }
+    values.update(overrides)
+    return BackFields(**values)  # type: ignore[arg-type]
+
+
+PORTRAIT = b"\xff\xd8portrait-jpeg"
+ENCODING = tuple(0.01 * i for i in range(128))
+OTHER_ENCODING = tuple(-0.05 * i for i in range(128))
+
+
+def verdict(decision: str = "pass", reasons: Sequence[str] = (), distance: float | None = 0.3,
+            encoding: tuple[float, ...] = ENCODING) -> FaceVerdict:
+    ok = decision != "fail"
+    return FaceVerdict(
+        decision=decision,  # type: ignore[arg-type]
+        match_distance=distance,
+        liveness=LivenessResult(passed=ok, actions=[], events=[], mirrored=None, reasons=list(reasons)),
+        reasons=list(reasons),
+        content_hash="x",
+        live_encoding=encoding if ok else None,
+        best_frame_jpeg=b"\xff\xd8live" if ok else None,
+        review_frames_jpeg=[b"\xff\xd8r1"],
+    )
+
+
+@dataclass
+class FakeVerifier:
+    """Answers by the uploaded bytes: `readings[b"..."]`, `verdicts[b"..."]`."""
+
+    readings: dict[bytes, SideReading] = field(default_factory=dict)
+    verdicts: dict[bytes, FaceVerdict] = field(default_factory=dict)
+    face_encodings: dict[bytes, tuple[float, ...] | None] = field(default_factory=dict)
+    unavailable: bool = False
+    calls: list[tuple[str, object]] = field(default_factory=list)
+    waiting: int = 0
+
+    async def read_card_side(self, data: bytes, today: date) -> SideReading:
+        self.calls.append(("read", data))
+        if self.unavailable:
+            raise VerificationUnavailable("test")
+        return self.readings.get(data, SideReading(side=None, problems=["idcard_not_found"]))
+
+    async def encode_face(self, image: bytes) -> FaceEncodingResult:
+        self.calls.append(("encode", image))
+        encoding = self.face_encodings.get(image, ENCODING)
+        return FaceEncodingResult(encoding=encoding, reasons=[] if encoding else ["face_not_found"],
+                                  faces=1 if encoding else 0)
+
+    async def verify_video(self, video: bytes, challenge: Sequence[Action],
+                           references: Sequence[Sequence[float]], *, seen_before: bool) -> FaceVerdict:
+        self.calls.append(("video", (video, list(challenge), len(references), seen_before)))
+        if self.unavailable:
+            raise VerificationUnavailable("test")
+        if seen_before:
+            return verdict("fail", ["video_already_submitted"])
+        return self.verdicts.get(video, verdict("fail", ["liveness_no_action"]))
+
+
+def front_reading(number: str | None = None, **overrides: object) -> SideReading:
+    return SideReading(side="front", front=front(number, **overrides), portrait_jpeg=PORTRAIT)
+
+
+def back_reading(**overrides: object) -> SideReading:
+    return SideReading(side="back", back=back(**overrides))
+
+
+@dataclass
+class FakeSms:
+    """Captures what would be sent; `code_for(phone)` reads the last code, as a user reads their SMS."""
+
+    sent: list[tuple[str, str]] = field(default_factory=list)
+    fail: bool = False
+
+    async def send(self, phone: str, text: str) -> None:
+        from bot.integrations.sms import SmsError
+
+        if self.fail:
+            raise SmsError("test")
+        self.sent.append((phone, text))
+
+    async def close(self) -> None:
+        pass
+
+    def code_for(self, phone: str) -> str:
+        import re
+
+        for number, text in reversed(self.sent):
+            if number == phone:
+                match = re.search(r"\b(\d{6})\b", text)
+                assert match, text
+                return match.group(1)
+        raise AssertionError(f"no SMS to {phone}")
