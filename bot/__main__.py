@@ -26,8 +26,8 @@ async def run_polling(settings: Settings, api_base: str | None = None) -> None:
 
 
 async def run_webhook(settings: Settings) -> None:
-    from aiohttp import web
     from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+    from aiohttp import web
 
     services = await Services.build(settings)
     bot = create_bot(settings)
@@ -35,7 +35,10 @@ async def run_webhook(settings: Settings) -> None:
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
     app = web.Application()
     SimpleRequestHandler(dispatcher=dp, bot=bot, secret_token=secret).register(app, path="/webhook")
-    app.router.add_get("/healthz", lambda _: web.json_response({"ok": True}))
+    async def health(_: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    app.router.add_get("/healthz", health)
     setup_application(app, dp, bot=bot)
     await bot.set_webhook(f"{settings.webhook_url}/webhook", secret_token=secret)
     runner = web.AppRunner(app)
@@ -53,8 +56,11 @@ async def run_sandbox(settings: Settings) -> None:
 
     async with SandboxServer(host=settings.sandbox_host, port=settings.sandbox_port) as sandbox:
         print(f"Local Telegram sandbox: {sandbox.url}", flush=True)
-        print(f"  try: curl -X POST {sandbox.url}/sandbox/api/users/1/send "
-              "-H 'Content-Type: application/json' -d '{\"text\":\"/start\"}'", flush=True)
+        print(
+            f"  try: curl -X POST {sandbox.url}/sandbox/api/users/1/send "
+            "-H 'Content-Type: application/json' -d '{\"text\":\"/start\"}'",
+            flush=True,
+        )
         await run_polling(settings, api_base=sandbox.url)
 
 

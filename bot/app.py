@@ -32,7 +32,9 @@ def create_bot(settings: Settings, api_base: str | None = None) -> Bot:
 def create_dispatcher(settings: Settings, services: Services) -> Dispatcher:
     storage = SQLiteStorage(services.db, services.cipher)
     # One update at a time per user: two quick taps must not race on the same dialog state.
-    dp = Dispatcher(storage=storage, fsm_strategy=FSMStrategy.USER_IN_CHAT, events_isolation=SimpleEventIsolation())
+    dp = Dispatcher(
+        storage=storage, fsm_strategy=FSMStrategy.USER_IN_CHAT, events_isolation=SimpleEventIsolation()
+    )
     dp["services"] = services
     dp["settings"] = settings
     dp["catalog"] = services.catalog
@@ -59,7 +61,9 @@ def create_dispatcher(settings: Settings, services: Services) -> Dispatcher:
 async def publish_commands(bot: Bot, services: Services) -> None:
     catalog = services.catalog
     for lang in LANGUAGES:
-        commands = [BotCommand(command=c, description=catalog.render(lang, f"commands.{c}")) for c in COMMANDS]
+        commands = [
+            BotCommand(command=c, description=catalog.render(lang, f"commands.{c}")) for c in COMMANDS
+        ]
         code = catalog.translator(lang).telegram_code
         await bot.set_my_commands(commands, scope=BotCommandScopeDefault(), language_code=code[:2])
         if lang == catalog.default:

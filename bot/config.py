@@ -36,7 +36,8 @@ class Settings(BaseSettings):
     # --- Telegram -------------------------------------------------------------------------------
     bot_token: SecretStr | None = None
     bot_api_base: str | None = Field(
-        default=None, description="Bot API server URL (a self-hosted telegram-bot-api); None = api.telegram.org"
+        default=None,
+        description="Bot API server URL (a self-hosted telegram-bot-api); None = api.telegram.org",
     )
     webhook_url: str | None = Field(default=None, description="Public HTTPS URL; set = webhook mode")
     webhook_secret: SecretStr | None = None
@@ -48,7 +49,7 @@ class Settings(BaseSettings):
     database_path: Path | None = Field(default=None, description="default: <data_dir>/shiming.sqlite3")
     encryption_key: SecretStr | None = Field(
         default=None,
-        description="base64 of >= 32 random bytes; several 'new:base64,old:base64' (first encrypts, last indexes)",
+        description="base64 of >= 32 random bytes; or 'new:b64,old:b64' (first encrypts, last indexes)",
     )
 
     # --- people ---------------------------------------------------------------------------------
@@ -66,8 +67,8 @@ class Settings(BaseSettings):
     liveness_challenge: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="pins the liveness actions; sandbox only"
     )
-    face_match_threshold: float = 0.5
-    face_review_margin: float = 0.06
+    face_match_threshold: float = 0.55
+    face_review_margin: float = 0.05
     max_step_retries: int = 3
 
     # --- integrations ---------------------------------------------------------------------------
@@ -99,7 +100,9 @@ class Settings(BaseSettings):
     def _production_rules(self) -> Settings:
         if self.mode != "sandbox":
             if self.liveness_challenge:
-                raise SettingsError("LIVENESS_CHALLENGE pins the liveness check and is refused outside the sandbox")
+                raise SettingsError(
+                    "LIVENESS_CHALLENGE pins the liveness check and is refused outside the sandbox"
+                )
             if self.encryption_key is None:
                 raise SettingsError("ENCRYPTION_KEY is required outside the sandbox")
         return self

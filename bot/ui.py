@@ -117,7 +117,10 @@ def back_home_keyboard(t: Translator) -> InlineKeyboardMarkup:
 
 def language_keyboard(t: Translator) -> InlineKeyboardMarkup:
     return rows(
-        [button(t("language.zh_CN"), SetLanguage(lang="zh_CN")), button(t("language.en"), SetLanguage(lang="en"))],
+        [
+            button(t("language.zh_CN"), SetLanguage(lang="zh_CN")),
+            button(t("language.en"), SetLanguage(lang="en")),
+        ],
         [button(t("common.back"), Nav(node=Node.HOME))],
     )
 

@@ -121,8 +121,13 @@ class DialogMiddleware(BaseMiddleware):
         user = data.get("event_from_user")
         if user is not None and "state" in data:
             data["ctx"] = Ctx(
-                bot=data["bot"], user=user, state=data["state"], t=data["t"], services=data["services"],
-                repo=data["repo"], flows=self.flows,
+                bot=data["bot"],
+                user=user,
+                state=data["state"],
+                t=data["t"],
+                services=data["services"],
+                repo=data["repo"],
+                flows=self.flows,
             )
         return await handler(event, data)
 

@@ -86,7 +86,11 @@ async def _read(ctx: Ctx, message: Message, expected: str) -> tuple[Any, bytes, 
 async def _failed(ctx: Ctx, progress: Message, step: str, codes: list[str]) -> None:
     if await spend_try(ctx, step):
         await progress.edit_text(
-            ctx.t("card.read_failed") + "\n" + reasons_text(ctx.t, codes) + "\n\n" + ctx.t(f"card.{step}_prompt"),
+            ctx.t("card.read_failed")
+            + "\n"
+            + reasons_text(ctx.t, codes)
+            + "\n\n"
+            + ctx.t(f"card.{step}_prompt"),
             reply_markup=keyboard(back_row(ctx.t)),
         )
     else:
@@ -103,7 +107,9 @@ async def show_verify(ctx: Ctx, *, note: str | None = None) -> None:
     values = shown_values(ctx.t, front, back)
     missing = ctx.t("card.unreadable")
     # Values are user data: the template escapes them.
-    text = ctx.t("card.verify_screen", fields=[(ctx.t("card.field." + k), values[k] or missing) for k in EDITABLE])
+    text = ctx.t(
+        "card.verify_screen", fields=[(ctx.t("card.field." + k), values[k] or missing) for k in EDITABLE]
+    )
     if problems:
         text += "\n\n" + ctx.t("card.problems") + "\n" + reasons_text(ctx.t, problems)
     if note:
@@ -139,8 +145,11 @@ def create_router() -> Router:
         portrait_media = await keep_temp_media(ctx, reading.portrait_jpeg, "idcard_portrait")
         card = await _card(ctx)
         card.update(
-            front=front_to_dict(reading.front), front_media=front_media, portrait_media=portrait_media,
-            portrait_encoding=list(encoding.encoding or ()), read_problems=reading.problems,
+            front=front_to_dict(reading.front),
+            front_media=front_media,
+            portrait_media=portrait_media,
+            portrait_encoding=list(encoding.encoding or ()),
+            read_problems=reading.problems,
         )
         await ctx.put(card=card)
         await progress.edit_text(ctx.t("card.front_read"))
@@ -175,9 +184,13 @@ def create_router() -> Router:
 
     @router.message(CardSG.portrait)
     async def portrait_unexpected(message: Message, ctx: Ctx) -> None:
-        await message.answer(ctx.t("card.portrait_use_buttons"), reply_markup=keyboard(
-            [act(ctx.t("card.portrait_ok"), "portrait_ok"), act(ctx.t("card.retake"), "retake")], back_row(ctx.t)
-        ))
+        await message.answer(
+            ctx.t("card.portrait_use_buttons"),
+            reply_markup=keyboard(
+                [act(ctx.t("card.portrait_ok"), "portrait_ok"), act(ctx.t("card.retake"), "retake")],
+                back_row(ctx.t),
+            ),
+        )
 
     # --- back ----------------------------------------------------------------------------------
     @router.message(CardSG.back)
@@ -216,15 +229,17 @@ def create_router() -> Router:
         await ctx.state.set_state(CardSG.edit)
         await ctx.say(
             ctx.t("card.edit_prompt", field=ctx.t("card.field." + callback_data.v))
-            + "\n" + ctx.t("card.edit_hint." + callback_data.v),
+            + "\n"
+            + ctx.t("card.edit_hint." + callback_data.v),
             keyboard(back_row(ctx.t)),
         )
 
     @router.callback_query(CardSG.verify, Act.filter(F.a == "next"))
     async def next_(query: CallbackQuery, ctx: Ctx) -> None:
         card = await _card(ctx)
-        problems = validate_card(front_from_dict(card.get("front")), back_from_dict(card.get("back")),
-                                 today=ctx.today())
+        problems = validate_card(
+            front_from_dict(card.get("front")), back_from_dict(card.get("back")), today=ctx.today()
+        )
         if problems:
             await query.answer(ctx.t("card.fix_first"), show_alert=True)
             await show_verify(ctx)
@@ -252,12 +267,19 @@ def create_router() -> Router:
         try:
             apply_correction(str(field), message.text or "", front, back)
         except CorrectionError as exc:
-            await message.answer(ctx.t.reason(exc.code) + "\n" + ctx.t("card.edit_again"),
-                                 reply_markup=keyboard(back_row(ctx.t)))
+            await message.answer(
+                ctx.t.reason(exc.code) + "\n" + ctx.t("card.edit_again"),
+                reply_markup=keyboard(back_row(ctx.t)),
+            )
             return
-        card.update(front=front_to_dict(front), back=back_to_dict(back), corrected=[
-            *card.get("corrected", []), field,
-        ])
+        card.update(
+            front=front_to_dict(front),
+            back=back_to_dict(back),
+            corrected=[
+                *card.get("corrected", []),
+                field,
+            ],
+        )
         await ctx.put(card=card, edit_field=None)
         await show_verify(ctx, note=ctx.t("card.corrected", field=ctx.t(f"card.field.{field}")))
 

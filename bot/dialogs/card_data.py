@@ -59,7 +59,11 @@ def _date_text(value: date | None) -> str | None:
 def validity_text(t: Translator, back: BackFields) -> str | None:
     if back.valid_from is None:
         return None
-    end = t("card.long_term") if back.long_term else (back.valid_to.strftime("%Y.%m.%d") if back.valid_to else "?")
+    end = (
+        t("card.long_term")
+        if back.long_term
+        else (back.valid_to.strftime("%Y.%m.%d") if back.valid_to else "?")
+    )
     return f"{back.valid_from.strftime('%Y.%m.%d')}-{end}"
 
 
@@ -151,4 +155,3 @@ def apply_correction(field: str, text: str, front: FrontFields, back: BackFields
                 back.valid_to, back.long_term = parse_date(dates[1]), False
         case _:
             raise CorrectionError("input_unknown_field")
-

@@ -8,7 +8,7 @@ Other documents: type → fields → 保存实名 → consent → identity autho
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from aiogram import F, Router
@@ -67,10 +67,13 @@ class CollectFlow:
         person = await ctx.repo.persons.find_by_telegram(ctx.user_id)
         if person is not None:
             # One Telegram account stands for one person; a second collection would be a second identity.
-            await ctx.say(ctx.t("collect.already_linked"), keyboard(
-                [button(ctx.t("menu.supplement"), Tip(func=Function.SUPPLEMENT, parent=Node.REALNAME))],
-                [home_button(ctx.t)],
-            ))
+            await ctx.say(
+                ctx.t("collect.already_linked"),
+                keyboard(
+                    [button(ctx.t("menu.supplement"), Tip(func=Function.SUPPLEMENT, parent=Node.REALNAME))],
+                    [home_button(ctx.t)],
+                ),
+            )
             return
         await ctx.state.clear()
         await ctx.put(flow=self.name)
@@ -78,11 +81,14 @@ class CollectFlow:
 
     async def ask_document(self, ctx: Ctx) -> None:
         await ctx.state.set_state(CollectSG.document)
-        await ctx.say(ctx.t("collect.choose_document"), keyboard(
-            [act(ctx.t("collect.id_card"), "doc", "id")],
-            [act(ctx.t("collect.other_documents"), "doc", "other")],
-            back_row(ctx.t),
-        ))
+        await ctx.say(
+            ctx.t("collect.choose_document"),
+            keyboard(
+                [act(ctx.t("collect.id_card"), "doc", "id")],
+                [act(ctx.t("collect.other_documents"), "doc", "other")],
+                back_row(ctx.t),
+            ),
+        )
 
     # --- sub-dialogs hand back here ----------------------------------------------------------------
     async def finished(self, ctx: Ctx, part: str) -> None:
@@ -116,13 +122,20 @@ class CollectFlow:
         existing = await ctx.repo.persons.find_by_document(doc_type, number)
         if existing is None:
             return False
-        key = "collect.already_collected_no_photo" if existing.missing_live_photo else "collect.already_collected"
+        key = (
+            "collect.already_collected_no_photo"
+            if existing.missing_live_photo
+            else "collect.already_collected"
+        )
         await end_dialog(ctx.state, ctx.services)
-        await ctx.say(ctx.t(key), keyboard(
-            [button(ctx.t("menu.supplement"), Tip(func=Function.SUPPLEMENT, parent=Node.REALNAME))],
-            [button(ctx.t("menu.change"), Tip(func=Function.CHANGE, parent=Node.REALNAME))],
-            [home_button(ctx.t)],
-        ))
+        await ctx.say(
+            ctx.t(key),
+            keyboard(
+                [button(ctx.t("menu.supplement"), Tip(func=Function.SUPPLEMENT, parent=Node.REALNAME))],
+                [button(ctx.t("menu.change"), Tip(func=Function.CHANGE, parent=Node.REALNAME))],
+                [home_button(ctx.t)],
+            ),
+        )
         return True
 
     # --- saving ------------------------------------------------------------------------------------
@@ -131,16 +144,28 @@ class CollectFlow:
             c = data["card"]
             front, back = front_from_dict(c.get("front")), back_from_dict(c.get("back"))
             return IdentityDocument(
-                doc_type=DocumentType.RESIDENT_ID, number=front.id_number or "", name=front.name or "",
-                sex=front.sex, ethnicity=front.ethnicity, birth_date=front.birth_date, address=front.address,
-                authority=back.authority, valid_from=back.valid_from, valid_to=back.valid_to,
-                long_term=back.long_term, front_media_id=c.get("front_media"), back_media_id=c.get("back_media"),
+                doc_type=DocumentType.RESIDENT_ID,
+                number=front.id_number or "",
+                name=front.name or "",
+                sex=front.sex,
+                ethnicity=front.ethnicity,
+                birth_date=front.birth_date,
+                address=front.address,
+                authority=back.authority,
+                valid_from=back.valid_from,
+                valid_to=back.valid_to,
+                long_term=back.long_term,
+                front_media_id=c.get("front_media"),
+                back_media_id=c.get("back_media"),
                 portrait_media_id=c.get("portrait_media"),
             )
         other = data["other"]
         birth = date.fromisoformat(other["birth_date"]) if other.get("birth_date") else None
         return IdentityDocument(
-            doc_type=DocumentType(data["doc_type"]), number=other["number"], name=other["name"], birth_date=birth,
+            doc_type=DocumentType(data["doc_type"]),
+            number=other["number"],
+            name=other["name"],
+            birth_date=birth,
             portrait_media_id=other.get("photo_media"),
         )
 
@@ -177,36 +202,66 @@ class CollectFlow:
             # Someone collected this number between our check and now: never a second record.
             await self._stop_if_collected(ctx, document.doc_type, document.number)
             return
-        kept = frozenset(m for m in (document.front_media_id, document.back_media_id,
-                                     document.portrait_media_id, live.media_id) if m)
+        kept = frozenset(
+            m
+            for m in (
+                document.front_media_id,
+                document.back_media_id,
+                document.portrait_media_id,
+                live.media_id,
+            )
+            if m
+        )
         await end_dialog(ctx.state, ctx.services, keep=kept)
         await ctx.repo.events.record(self.name, "save", EventOutcome.COMPLETED, user_id=ctx.user_id)
         log.info("collection completed for person %s", person.id)
         await ctx.say(ctx.t("collect.success") + "\n\n" + ctx.t("menu.home", name=None), home_keyboard(ctx.t))
 
     async def _to_review(
-        self, ctx: Ctx, data: dict[str, Any], record: CollectedRecord, kind: ReviewKind, reasons: list[str],
+        self,
+        ctx: Ctx,
+        data: dict[str, Any],
+        record: CollectedRecord,
+        kind: ReviewKind,
+        reasons: list[str],
         collided: int | None,
     ) -> None:
         doc = record.document
-        media = [m for m in (doc.front_media_id, doc.back_media_id, doc.portrait_media_id,
-                             record.live_photo.media_id, *data["face"].get("review_media", [])) if m]
+        media = [
+            m
+            for m in (
+                doc.front_media_id,
+                doc.back_media_id,
+                doc.portrait_media_id,
+                record.live_photo.media_id,
+                *data["face"].get("review_media", []),
+            )
+            if m
+        ]
         # Everything the dialog gathered, so an approval can finish the record without asking again.
         payload = {k: data.get(k) for k in ("flow", "doc_type", "card", "other", "phone", "consents", "face")}
         await ctx.repo.review.open_case(
             kind, ctx.user_id, reasons=reasons, media_ids=media, payload=payload, person_id=collided
         )
-        await ctx.repo.events.record(self.name, "face", EventOutcome.REVIEW, user_id=ctx.user_id,
-                                     reason_code=reasons[0] if reasons else str(kind))
+        await ctx.repo.events.record(
+            self.name,
+            "face",
+            EventOutcome.REVIEW,
+            user_id=ctx.user_id,
+            reason_code=reasons[0] if reasons else str(kind),
+        )
         await end_dialog(ctx.state, ctx.services, keep=frozenset(media))
         await ctx.say(ctx.t("collect.review"), keyboard([home_button(ctx.t)]))
 
     # --- other documents ---------------------------------------------------------------------------
     async def ask_other_type(self, ctx: Ctx) -> None:
         await ctx.state.set_state(CollectSG.other_type)
-        await ctx.say(ctx.t("collect.other_choose"), keyboard(
-            *[[act(ctx.t("doc_type." + t.value), "type", t.value)] for t in OTHER_TYPES], back_row(ctx.t)
-        ))
+        await ctx.say(
+            ctx.t("collect.other_choose"),
+            keyboard(
+                *[[act(ctx.t("doc_type." + t.value), "type", t.value)] for t in OTHER_TYPES], back_row(ctx.t)
+            ),
+        )
 
     async def ask_other_field(self, ctx: Ctx) -> None:
         data = await ctx.get()
@@ -218,17 +273,26 @@ class CollectFlow:
         await ctx.put(other_field=pending[0])
         await ctx.state.set_state(CollectSG.other_field)
         hint = ctx.t("other.hint." + pending[0] + ("_" + data["doc_type"] if pending[0] == "number" else ""))
-        await ctx.say(ctx.t("other.ask", field=ctx.t("other.field." + pending[0])) + "\n" + hint,
-                      keyboard(back_row(ctx.t)))
+        await ctx.say(
+            ctx.t("other.ask", field=ctx.t("other.field." + pending[0])) + "\n" + hint,
+            keyboard(back_row(ctx.t)),
+        )
 
     async def show_other_confirm(self, ctx: Ctx) -> None:
         data = await ctx.get()
         other = data["other"]
         await ctx.state.set_state(CollectSG.other_confirm)
         await ctx.say(
-            ctx.t("other.confirm", doc_type=ctx.t("doc_type." + data["doc_type"]), name=other["name"],
-                  number=mask_id_number(other["number"]), birth_date=other["birth_date"]),
-            keyboard([act(ctx.t("other.save"), "save")], [act(ctx.t("other.restart"), "restart")], back_row(ctx.t)),
+            ctx.t(
+                "other.confirm",
+                doc_type=ctx.t("doc_type." + data["doc_type"]),
+                name=other["name"],
+                number=mask_id_number(other["number"]),
+                birth_date=other["birth_date"],
+            ),
+            keyboard(
+                [act(ctx.t("other.save"), "save")], [act(ctx.t("other.restart"), "restart")], back_row(ctx.t)
+            ),
         )
 
     async def check_authority(self, ctx: Ctx) -> None:
@@ -237,17 +301,24 @@ class CollectFlow:
         progress = await ctx.say(ctx.t("other.checking"))
         try:
             check = await ctx.services.identity.verify(
-                DocumentType(data["doc_type"]), other["number"], other["name"], date.fromisoformat(other["birth_date"])
+                DocumentType(data["doc_type"]),
+                other["number"],
+                other["name"],
+                date.fromisoformat(other["birth_date"]),
             )
         except IdentityUnavailable:
-            await progress.edit_text(ctx.t.reason("identity_unavailable"), reply_markup=keyboard(
-                [act(ctx.t("other.retry"), "save")], back_row(ctx.t)))
+            await progress.edit_text(
+                ctx.t.reason("identity_unavailable"),
+                reply_markup=keyboard([act(ctx.t("other.retry"), "save")], back_row(ctx.t)),
+            )
             await ctx.state.set_state(CollectSG.other_confirm)
             return
         if not check.matched:
             if await spend_try(ctx, "authority"):
-                await progress.edit_text(ctx.t("other.failed"), reply_markup=keyboard(
-                    [act(ctx.t("other.restart"), "restart")], [home_button(ctx.t)]))
+                await progress.edit_text(
+                    ctx.t("other.failed"),
+                    reply_markup=keyboard([act(ctx.t("other.restart"), "restart")], [home_button(ctx.t)]),
+                )
                 await ctx.state.set_state(CollectSG.other_confirm)
             else:
                 await progress.edit_text(ctx.t("other.failed"))
@@ -303,7 +374,9 @@ def create_router(flow: CollectFlow) -> Router:
         await query.answer()
         await consent.record(ctx, ConsentDocument.PERSONAL_INFO)
         data = await ctx.get()
-        await ctx.put(face_refs=[data["card"]["portrait_encoding"]] if data.get("card") else data.get("face_refs", []))
+        await ctx.put(
+            face_refs=[data["card"]["portrait_encoding"]] if data.get("card") else data.get("face_refs", [])
+        )
         if data.get("doc_type") == DocumentType.RESIDENT_ID.value:
             await phone.begin(ctx)
         else:
@@ -313,8 +386,9 @@ def create_router(flow: CollectFlow) -> Router:
     async def decline(query: CallbackQuery, ctx: Ctx) -> None:
         await query.answer()
         await end_dialog(ctx.state, ctx.services)
-        await ctx.repo.events.record(flow.name, "consent", EventOutcome.CANCELLED, user_id=ctx.user_id,
-                                     reason_code="consent_declined")
+        await ctx.repo.events.record(
+            flow.name, "consent", EventOutcome.CANCELLED, user_id=ctx.user_id, reason_code="consent_declined"
+        )
         await ctx.say(ctx.t("consent.declined"), keyboard([home_button(ctx.t)]))
 
     @router.callback_query(CollectSG.consent, Act.filter(F.a == "back"))
@@ -363,7 +437,9 @@ def create_router(flow: CollectFlow) -> Router:
                 number = normalize_number(text)
                 problems = validate_document_number(doc_type, number, today=ctx.today())
                 if problems:
-                    await message.answer(reasons_text(ctx.t, problems), reply_markup=keyboard(back_row(ctx.t)))
+                    await message.answer(
+                        reasons_text(ctx.t, problems), reply_markup=keyboard(back_row(ctx.t))
+                    )
                     return
                 if await flow._stop_if_collected(ctx, doc_type, number):
                     return

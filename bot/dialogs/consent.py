@@ -55,6 +55,11 @@ async def record(ctx: Ctx, document: ConsentDocument) -> None:
 
 def as_consents(items: list[dict[str, Any]]) -> tuple[Consent, ...]:
     return tuple(
-        Consent(ConsentDocument(c["document"]), c["version"], c["text_hash"], datetime.fromisoformat(c["agreed_at"]))
+        Consent(
+            ConsentDocument(c["document"]),
+            c["version"],
+            c["text_hash"],
+            datetime.fromisoformat(c["agreed_at"]),
+        )
         for c in items
     )

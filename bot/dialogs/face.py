@@ -101,9 +101,12 @@ def create_router() -> Router:
     @router.message(FaceSG.video)
     async def video(message: Message, ctx: Ctx) -> None:
         upload = upload_of(message)
-        if upload is None or upload.kind not in VIDEO_KINDS or upload.kind == "document" and not (
-            upload.mime or ""
-        ).startswith("video/"):
+        if (
+            upload is None
+            or upload.kind not in VIDEO_KINDS
+            or (upload.kind == "document"
+            and not (upload.mime or "").startswith("video/"))
+        ):
             await message.answer(ctx.t("face.expect_video"), reply_markup=keyboard(back_row(ctx.t)))
             return
         if upload.forwarded:
@@ -118,7 +121,9 @@ def create_router() -> Router:
             digest = await asyncio.to_thread(lambda: hashlib.sha256(video_bytes).hexdigest())
             seen = await ctx.repo.media.seen_before(digest)
             verdict = await ctx.services.verifier.verify_video(
-                video_bytes, [Action(a) for a in data.get("challenge", [])], data.get("face_refs", []),
+                video_bytes,
+                [Action(a) for a in data.get("challenge", [])],
+                data.get("face_refs", []),
                 seen_before=seen,
             )
             await ctx.repo.media.remember(digest)
@@ -139,15 +144,19 @@ def create_router() -> Router:
             return
         frame_media = await keep_temp_media(ctx, verdict.best_frame_jpeg, "live_photo")
         review_media = [await keep_temp_media(ctx, f, "review_frame") for f in verdict.review_frames_jpeg]
-        await ctx.put(face={
-            "decision": verdict.decision,
-            "distance": verdict.match_distance,
-            "encoding": list(verdict.live_encoding),
-            "media": frame_media,
-            "review_media": review_media,
-            "reasons": verdict.reasons,
-        })
-        await progress.edit_text(ctx.t("face.passed") if verdict.decision == "pass" else ctx.t("face.checked"))
+        await ctx.put(
+            face={
+                "decision": verdict.decision,
+                "distance": verdict.match_distance,
+                "encoding": list(verdict.live_encoding),
+                "media": frame_media,
+                "review_media": review_media,
+                "reasons": verdict.reasons,
+            }
+        )
+        await progress.edit_text(
+            ctx.t("face.passed") if verdict.decision == "pass" else ctx.t("face.checked")
+        )
         await (await ctx.flow()).finished(ctx, "face")
 
     return router

@@ -32,13 +32,15 @@ class PhoneSG(StatesGroup):
 def _share_keyboard(ctx: Ctx) -> ReplyKeyboardMarkup:
     return ReplyKeyboardMarkup(
         keyboard=[[KeyboardButton(text=ctx.t("phone.share_contact"), request_contact=True)]],
-        resize_keyboard=True, one_time_keyboard=True,
+        resize_keyboard=True,
+        one_time_keyboard=True,
     )
 
 
 def _code_keyboard(ctx: Ctx) -> InlineKeyboardMarkup:
-    return keyboard([act(ctx.t("phone.resend"), "resend"), act(ctx.t("phone.change_number"), "change")],
-                    back_row(ctx.t))
+    return keyboard(
+        [act(ctx.t("phone.resend"), "resend"), act(ctx.t("phone.change_number"), "change")], back_row(ctx.t)
+    )
 
 
 async def begin(ctx: Ctx) -> None:
@@ -49,7 +51,9 @@ async def begin(ctx: Ctx) -> None:
 async def _send(ctx: Ctx, phone: str) -> bool:
     """Send a code; False (with the reason told) when a limit or the gateway refuses."""
     result = await ctx.services.otp.send_code(
-        ctx.user_id, phone, text_for=lambda code: ctx.services.catalog.render(ctx.t.lang, "phone.sms_text", code=code)
+        ctx.user_id,
+        phone,
+        text_for=lambda code: ctx.services.catalog.render(ctx.t.lang, "phone.sms_text", code=code),
     )
     if result.status is SendStatus.SENT:
         return True
@@ -100,8 +104,10 @@ def create_router() -> Router:
         if result.status is VerifyStatus.OK:
             await _verified(ctx, phone)
             return
-        await message.answer(ctx.t.reason("otp_" + result.status.value, tries=result.tries_left or 0),
-                             reply_markup=_code_keyboard(ctx))
+        await message.answer(
+            ctx.t.reason("otp_" + result.status.value, tries=result.tries_left or 0),
+            reply_markup=_code_keyboard(ctx),
+        )
 
     @router.message(PhoneSG.code, F.contact)
     @router.message(PhoneSG.number, F.contact)
@@ -113,7 +119,11 @@ def create_router() -> Router:
         if not own or shared is None:
             await message.answer(ctx.t.reason("phone_contact_not_own"), reply_markup=_code_keyboard(ctx))
             return
-        if not phone or not is_mainland_mobile(shared.phone_number) or not same_phone(shared.phone_number, phone):
+        if (
+            not phone
+            or not is_mainland_mobile(shared.phone_number)
+            or not same_phone(shared.phone_number, phone)
+        ):
             await message.answer(ctx.t.reason("phone_contact_mismatch"), reply_markup=_code_keyboard(ctx))
             return
         await _verified(ctx, normalize_mainland_mobile(shared.phone_number))

@@ -29,6 +29,8 @@ def create_router() -> Router:
         await repo.users.set_language(query.from_user.id, callback_data.lang)
         t = catalog.translator(callback_data.lang)
         await query.answer(t("language.changed"))
-        await edit_or_send(query, t("language.changed") + "\n\n" + t("menu.home", name=None), home_keyboard(t))
+        await edit_or_send(
+            query, t("language.changed") + "\n\n" + t("menu.home", name=None), home_keyboard(t)
+        )
 
     return router

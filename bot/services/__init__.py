@@ -29,7 +29,9 @@ def build_verifier(settings: Settings) -> Verifier:
         timeout=settings.verification_timeout,
         warmup=(warm_ocr, warm_face),
     )
-    config = FaceConfig(match_threshold=settings.face_match_threshold, review_margin=settings.face_review_margin)
+    config = FaceConfig(
+        match_threshold=settings.face_match_threshold, review_margin=settings.face_review_margin
+    )
     return Verifier(pool, config)
 
 
@@ -67,8 +69,12 @@ class Services:
         if sms is None:
             if settings.sms_gateway_url:
                 key = settings.sms_api_key.get_secret_value() if settings.sms_api_key else ""
-                sms = HttpSmsGateway(settings.sms_gateway_url, key, timeout=settings.integration_timeout,
-                                     retries=settings.integration_retries)
+                sms = HttpSmsGateway(
+                    settings.sms_gateway_url,
+                    key,
+                    timeout=settings.integration_timeout,
+                    retries=settings.integration_retries,
+                )
             else:
                 if sandbox_url is None:
                     raise ValueError("no SMS gateway: set SMS_GATEWAY_URL, or run in the sandbox")
@@ -76,10 +82,17 @@ class Services:
             owned.append(sms)
         if identity is None:
             if settings.identity_authority_url:
-                key = settings.identity_authority_key.get_secret_value() if settings.identity_authority_key else ""
-                identity = HttpIdentityAuthority(settings.identity_authority_url, key,
-                                                 timeout=settings.integration_timeout,
-                                                 retries=settings.integration_retries)
+                key = (
+                    settings.identity_authority_key.get_secret_value()
+                    if settings.identity_authority_key
+                    else ""
+                )
+                identity = HttpIdentityAuthority(
+                    settings.identity_authority_url,
+                    key,
+                    timeout=settings.integration_timeout,
+                    retries=settings.integration_retries,
+                )
             else:
                 identity = SandboxIdentityAuthority(db, cipher)
             owned.append(identity)
@@ -89,8 +102,15 @@ class Services:
             owned.append(verifier.pool)
         otp = OtpService(db, sms, derive_key(masters[index_master], "otp-codes"))
         return cls(
-            settings=settings, catalog=catalog, db=db, cipher=cipher,
-            media=MediaStore(settings.media_dir, cipher), verifier=verifier, sms=sms, otp=otp, identity=identity,
+            settings=settings,
+            catalog=catalog,
+            db=db,
+            cipher=cipher,
+            media=MediaStore(settings.media_dir, cipher),
+            verifier=verifier,
+            sms=sms,
+            otp=otp,
+            identity=identity,
             _owned=owned,
         )
 

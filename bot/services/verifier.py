@@ -7,8 +7,14 @@ from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING, TypeVar
 
-from bot.verification.face import Action, FaceConfig, FaceEncodingResult, FaceVerdict
-from bot.verification.face import encode_face_image, verify_selfie_video
+from bot.verification.face import (
+    Action,
+    FaceConfig,
+    FaceEncodingResult,
+    FaceVerdict,
+    encode_face_image,
+    verify_selfie_video,
+)
 from bot.verification.idcard import SideReading, read_side
 
 if TYPE_CHECKING:
@@ -53,7 +59,11 @@ class Verifier:
     ) -> FaceVerdict:
         return await self._run(
             functools.partial(
-                verify_selfie_video, video, list(challenge), [tuple(r) for r in references], self.face_config,
+                verify_selfie_video,
+                video,
+                list(challenge),
+                [tuple(r) for r in references],
+                self.face_config,
                 seen_before=seen_before,
             )
         )

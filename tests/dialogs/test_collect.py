@@ -38,8 +38,12 @@ def repos(services: Services) -> Repositories:
 
 
 async def load_registry(services: Services, person: dict[str, str]) -> None:
-    record = IdentityRecord(DocumentType(person["doc_type"]), person["number"], person["name"],
-                            date.fromisoformat(person["birth_date"]))
+    record = IdentityRecord(
+        DocumentType(person["doc_type"]),
+        person["number"],
+        person["name"],
+        date.fromisoformat(person["birth_date"]),
+    )
     await repos(services).identity_registry.load([record], loaded_by=None)
 
 
@@ -106,8 +110,9 @@ async def to_video(client: BotClient, sms: FakeSms) -> list[Reply]:
     return replies
 
 
-async def test_happy_path_saves_one_person(client: BotClient, scripted: FakeVerifier, sms: FakeSms,
-                                           services: Services) -> None:
+async def test_happy_path_saves_one_person(
+    client: BotClient, scripted: FakeVerifier, sms: FakeSms, services: Services
+) -> None:
     await to_video(client, sms)
     replies = await client.send_video(b"selfie")
     assert "采集成功" in text(replies)
@@ -115,24 +120,30 @@ async def test_happy_path_saves_one_person(client: BotClient, scripted: FakeVeri
     assert person is not None
     assert person.phone is not None and person.phone.number == PHONE
     assert person.live_photo is not None
-    assert {c.document.value for c in person.consents} == {"personal_info_protection", "face_recognition_service"}
+    assert {c.document.value for c in person.consents} == {
+        "personal_info_protection",
+        "face_recognition_service",
+    }
     linked = await repos(services).persons.find_by_telegram(client.user.id)
     assert linked is not None and linked.id == person.id
     # the reference of the face check was the ID portrait's encoding
-    (_, (_, _, references, seen)) = [c for c in scripted.calls if c[0] == "video"][0]
+    (_, (_, _, references, seen)) = next(c for c in scripted.calls if c[0] == "video")
     assert references == 1 and seen is False
     assert ("encode", PORTRAIT) in scripted.calls
 
 
-async def test_sensitive_fields_are_masked_on_verify_screen(client: BotClient, scripted: FakeVerifier) -> None:
+async def test_sensitive_fields_are_masked_on_verify_screen(
+    client: BotClient, scripted: FakeVerifier
+) -> None:
     replies = await to_verify_screen(client)
     screen = text(replies)
     assert valid_number() not in screen
     assert "110***********" in screen
 
 
-async def test_decline_consent_keeps_nothing(client: BotClient, scripted: FakeVerifier, services: Services,
-                                             settings: Settings) -> None:
+async def test_decline_consent_keeps_nothing(
+    client: BotClient, scripted: FakeVerifier, services: Services, settings: Settings
+) -> None:
     replies = await to_verify_screen(client)
     replies = await press(client, replies, "下一步")
     replies = await press(client, replies, "不同意")
@@ -157,8 +168,9 @@ async def test_text_where_photo_expected_gets_guidance(client: BotClient, script
     assert "照片" in text(replies)
 
 
-async def test_unreadable_photo_retries_then_pauses(client: BotClient, scripted: FakeVerifier,
-                                                    settings: Settings) -> None:
+async def test_unreadable_photo_retries_then_pauses(
+    client: BotClient, scripted: FakeVerifier, settings: Settings
+) -> None:
     replies = await client.press(Go(func=Function.COLLECT).pack())
     await press(client, replies, "身份证采集")
     for _ in range(settings.max_step_retries - 1):
@@ -207,8 +219,9 @@ async def test_expired_card_cannot_continue(client: BotClient, verifier: FakeVer
     assert "请先修改" in text(replies)
 
 
-async def test_already_collected_number(client: BotClient, scripted: FakeVerifier, sms: FakeSms,
-                                        dp: Dispatcher, bot: MockedBot) -> None:
+async def test_already_collected_number(
+    client: BotClient, scripted: FakeVerifier, sms: FakeSms, dp: Dispatcher, bot: MockedBot
+) -> None:
     await to_video(client, sms)
     await client.send_video(b"selfie")
     other = BotClient(dp, bot, user_id=7777)
@@ -217,16 +230,18 @@ async def test_already_collected_number(client: BotClient, scripted: FakeVerifie
     assert "该证件已实名采集" in text(replies)
 
 
-async def test_linked_account_is_not_collected_twice(client: BotClient, scripted: FakeVerifier,
-                                                     sms: FakeSms) -> None:
+async def test_linked_account_is_not_collected_twice(
+    client: BotClient, scripted: FakeVerifier, sms: FakeSms
+) -> None:
     await to_video(client, sms)
     await client.send_video(b"selfie")
     replies = await client.press(Go(func=Function.COLLECT).pack())
     assert "已完成实名采集" in text(replies)
 
 
-async def test_face_failure_retries_with_a_new_challenge(client: BotClient, scripted: FakeVerifier, sms: FakeSms,
-                                                         settings: Settings) -> None:
+async def test_face_failure_retries_with_a_new_challenge(
+    client: BotClient, scripted: FakeVerifier, sms: FakeSms, settings: Settings
+) -> None:
     await to_video(client, sms)
     replies = await client.send_video(b"no-action")
     assert "人脸识别未通过" in text(replies) and "重新录制" in text(replies)
@@ -234,8 +249,9 @@ async def test_face_failure_retries_with_a_new_challenge(client: BotClient, scri
     assert "采集成功" in text(replies)
 
 
-async def test_replayed_video_is_refused(client: BotClient, scripted: FakeVerifier, sms: FakeSms,
-                                         dp: Dispatcher, bot: MockedBot) -> None:
+async def test_replayed_video_is_refused(
+    client: BotClient, scripted: FakeVerifier, sms: FakeSms, dp: Dispatcher, bot: MockedBot
+) -> None:
     await to_video(client, sms)
     await client.send_video(b"no-action")
     replies = await client.send_video(b"no-action")
@@ -244,8 +260,9 @@ async def test_replayed_video_is_refused(client: BotClient, scripted: FakeVerifi
     assert seen is True
 
 
-async def test_review_when_face_near_threshold(client: BotClient, scripted: FakeVerifier, sms: FakeSms,
-                                               services: Services) -> None:
+async def test_review_when_face_near_threshold(
+    client: BotClient, scripted: FakeVerifier, sms: FakeSms, services: Services
+) -> None:
     scripted.verdicts[b"near"] = verdict("review", ["face_match_uncertain"], distance=0.56)
     await to_video(client, sms)
     replies = await client.send_video(b"near")
@@ -255,8 +272,14 @@ async def test_review_when_face_near_threshold(client: BotClient, scripted: Fake
     assert await repo.persons.find_by_document(DocumentType.RESIDENT_ID, valid_number()) is None
 
 
-async def test_same_face_other_number_goes_to_review(client: BotClient, scripted: FakeVerifier, sms: FakeSms,
-                                                     dp: Dispatcher, bot: MockedBot, services: Services) -> None:
+async def test_same_face_other_number_goes_to_review(
+    client: BotClient,
+    scripted: FakeVerifier,
+    sms: FakeSms,
+    dp: Dispatcher,
+    bot: MockedBot,
+    services: Services,
+) -> None:
     await to_video(client, sms)
     await client.send_video(b"selfie")
     other = BotClient(dp, bot, user_id=8888)
@@ -291,7 +314,9 @@ async def test_wrong_code_then_right_code(client: BotClient, scripted: FakeVerif
     assert "验证成功" in text(replies)
 
 
-async def test_invalid_phone_and_resend_limit(client: BotClient, scripted: FakeVerifier, sms: FakeSms) -> None:
+async def test_invalid_phone_and_resend_limit(
+    client: BotClient, scripted: FakeVerifier, sms: FakeSms
+) -> None:
     await to_phone(client)
     replies = await client.send("12345")
     assert "手机号" in text(replies)
@@ -301,22 +326,27 @@ async def test_invalid_phone_and_resend_limit(client: BotClient, scripted: FakeV
     assert len(sms.sent) == 1
 
 
-async def test_own_contact_verifies_the_number(client: BotClient, scripted: FakeVerifier, sms: FakeSms) -> None:
+async def test_own_contact_verifies_the_number(
+    client: BotClient, scripted: FakeVerifier, sms: FakeSms
+) -> None:
     await to_phone(client)
     await client.send(PHONE)
     replies = await client.share_contact("+86 138-0013-8000")
     assert "验证成功" in text(replies)
 
 
-async def test_contact_with_other_number_is_refused(client: BotClient, scripted: FakeVerifier,
-                                                    sms: FakeSms) -> None:
+async def test_contact_with_other_number_is_refused(
+    client: BotClient, scripted: FakeVerifier, sms: FakeSms
+) -> None:
     await to_phone(client)
     await client.send(PHONE)
     replies = await client.share_contact("13911112222")
     assert "验证成功" not in text(replies)
 
 
-async def test_sms_gateway_failure_is_explained(client: BotClient, scripted: FakeVerifier, sms: FakeSms) -> None:
+async def test_sms_gateway_failure_is_explained(
+    client: BotClient, scripted: FakeVerifier, sms: FakeSms
+) -> None:
     await to_phone(client)
     sms.fail = True
     replies = await client.send(PHONE)
@@ -337,8 +367,9 @@ async def test_verification_unavailable_is_explained(client: BotClient, scripted
     assert "人像面识别完成" in text(replies)
 
 
-async def test_cancel_mid_dialog_deletes_uploads(client: BotClient, scripted: FakeVerifier,
-                                                 settings: Settings) -> None:
+async def test_cancel_mid_dialog_deletes_uploads(
+    client: BotClient, scripted: FakeVerifier, settings: Settings
+) -> None:
     await to_verify_screen(client)
     assert [p for p in settings.media_dir.rglob("*") if p.is_file()]
     replies = await client.send("/cancel")
@@ -365,8 +396,9 @@ async def test_stale_button_from_an_earlier_step(client: BotClient, scripted: Fa
     assert "失效" in text(replies)
 
 
-async def test_dialog_survives_a_restart(settings: Settings, scripted: FakeVerifier, sms: FakeSms,
-                                         bot: MockedBot) -> None:
+async def test_dialog_survives_a_restart(
+    settings: Settings, scripted: FakeVerifier, sms: FakeSms, bot: MockedBot
+) -> None:
     services = await Services.build(settings, verifier=scripted, sms=sms)
     client = BotClient(create_dispatcher(settings, services), bot)
     await to_verify_screen(client)
@@ -392,11 +424,22 @@ async def test_english_user_gets_english_dialog(client_en: BotClient, scripted: 
 
 @pytest.fixture
 def registry_person() -> dict[str, str]:
-    return {"doc_type": "hk_macau_permit", "number": "H12345678", "name": "陈大文", "birth_date": "1985-06-15"}
+    return {
+        "doc_type": "hk_macau_permit",
+        "number": "H12345678",
+        "name": "陈大文",
+        "birth_date": "1985-06-15",
+    }
 
 
-async def test_other_documents_path(client: BotClient, scripted: FakeVerifier, sms: FakeSms, services: Services,
-                                    registry_person: dict[str, str], tmp_path: Path) -> None:
+async def test_other_documents_path(
+    client: BotClient,
+    scripted: FakeVerifier,
+    sms: FakeSms,
+    services: Services,
+    registry_person: dict[str, str],
+    tmp_path: Path,
+) -> None:
     await load_registry(services, registry_person)
     replies = await client.press(Go(func=Function.COLLECT).pack())
     replies = await press(client, replies, "其他证件采集")
@@ -420,8 +463,9 @@ async def test_other_documents_path(client: BotClient, scripted: FakeVerifier, s
     assert references == 0
 
 
-async def test_other_documents_authority_refuses(client: BotClient, scripted: FakeVerifier, services: Services,
-                                                 registry_person: dict[str, str]) -> None:
+async def test_other_documents_authority_refuses(
+    client: BotClient, scripted: FakeVerifier, services: Services, registry_person: dict[str, str]
+) -> None:
     await load_registry(services, registry_person)
     replies = await client.press(Go(func=Function.COLLECT).pack())
     replies = await press(client, replies, "其他证件采集")

@@ -1,4 +1,4 @@
-"""The home menu, the guide's menu tree, tips, help, language and the fallbacks, through the real dispatcher."""
+"""The home menu, the guide's menu tree, tips, help, language and fallbacks, through the real dispatcher."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Drives the real dispatcher with synthetic updates, like a user in Telegram (after aiogram_dialog's BotClient)."""
+"""Feeds the real dispatcher synthetic updates like a Telegram user (after aiogram_dialog's BotClient)."""
 
 from __future__ import annotations
 
@@ -62,7 +62,9 @@ def _reply(method: TelegramMethod[Any]) -> Reply | None:
 
 
 class BotClient:
-    def __init__(self, dp: Dispatcher, bot: MockedBot, user_id: int = 1001, language_code: str = "zh-hans") -> None:
+    def __init__(
+        self, dp: Dispatcher, bot: MockedBot, user_id: int = 1001, language_code: str = "zh-hans"
+    ) -> None:
         self.dp, self.bot = dp, bot
         self.user = User(id=user_id, is_bot=False, first_name="测试用户", language_code=language_code)
         self.chat = Chat(id=user_id, type="private")
@@ -70,7 +72,11 @@ class BotClient:
 
     def _message(self, **fields: Any) -> Message:
         return Message(
-            message_id=next(self._message_ids), date=datetime.now(UTC), chat=self.chat, from_user=self.user, **fields
+            message_id=next(self._message_ids),
+            date=datetime.now(UTC),
+            chat=self.chat,
+            from_user=self.user,
+            **fields,
         )
 
     async def _feed(self, **update: Any) -> list[Reply]:
@@ -87,8 +93,11 @@ class BotClient:
 
     async def press(self, data: str, message_id: int = 1) -> list[Reply]:
         message = Message(
-            message_id=message_id, date=datetime.now(UTC), chat=self.chat,
-            from_user=User(id=self.bot.id, is_bot=True, first_name="bot"), text="…",
+            message_id=message_id,
+            date=datetime.now(UTC),
+            chat=self.chat,
+            from_user=User(id=self.bot.id, is_bot=True, first_name="bot"),
+            text="…",
         )
         query = CallbackQuery(
             id=str(next(_update_ids)), from_user=self.user, chat_instance="ci", data=data, message=message
@@ -98,14 +107,22 @@ class BotClient:
     async def send_photo(self, data: bytes, caption: str | None = None) -> list[Reply]:
         file_id = f"photo{next(_update_ids)}"
         self.bot.recorder.files[file_id] = data
-        photo = [PhotoSize(file_id=file_id, file_unique_id=file_id, width=800, height=500, file_size=len(data))]
+        photo = [
+            PhotoSize(file_id=file_id, file_unique_id=file_id, width=800, height=500, file_size=len(data))
+        ]
         return await self._feed(message=self._message(photo=photo, caption=caption))
 
     async def send_video(self, data: bytes, duration: int = 5) -> list[Reply]:
         file_id = f"video{next(_update_ids)}"
         self.bot.recorder.files[file_id] = data
-        video = Video(file_id=file_id, file_unique_id=file_id, width=480, height=480, duration=duration,
-                      file_size=len(data))
+        video = Video(
+            file_id=file_id,
+            file_unique_id=file_id,
+            width=480,
+            height=480,
+            duration=duration,
+            file_size=len(data),
+        )
         return await self._feed(message=self._message(video=video))
 
     async def share_contact(self, phone: str) -> list[Reply]:

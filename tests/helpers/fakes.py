@@ -26,8 +26,12 @@ def valid_number(first17: str = ID_NUMBER[:17]) -> str:
 
 def front(number: str | None = None, **overrides: object) -> FrontFields:
     values: dict[str, object] = {
-        "name": "王小明", "sex": "男", "ethnicity": "汉", "birth_date": date(1990, 3, 7),
-        "address": "北京市东城区景山前街4号", "id_number": number or valid_number(),
+        "name": "王小明",
+        "sex": "男",
+        "ethnicity": "汉",
+        "birth_date": date(1990, 3, 7),
+        "address": "北京市东城区景山前街4号",
+        "id_number": number or valid_number(),
     }
     values.update(overrides)
     return FrontFields(**values)  # type: ignore[arg-type]
@@ -35,7 +39,9 @@ def front(number: str | None = None, **overrides: object) -> FrontFields:
 
 def back(**overrides: object) -> BackFields:
     values: dict[str, object] = {
-        "authority": "北京市公安局东城分局", "valid_from": date(2020, 5, 1), "valid_to": date(2040, 5, 1),
+        "authority": "北京市公安局东城分局",
+        "valid_from": date(2020, 5, 1),
+        "valid_to": date(2040, 5, 1),
     }
     values.update(overrides)
     return BackFields(**values)  # type: ignore[arg-type]
@@ -46,8 +52,12 @@ ENCODING = tuple(0.01 * i for i in range(128))
 OTHER_ENCODING = tuple(-0.05 * i for i in range(128))
 
 
-def verdict(decision: str = "pass", reasons: Sequence[str] = (), distance: float | None = 0.3,
-            encoding: tuple[float, ...] = ENCODING) -> FaceVerdict:
+def verdict(
+    decision: str = "pass",
+    reasons: Sequence[str] = (),
+    distance: float | None = 0.3,
+    encoding: tuple[float, ...] = ENCODING,
+) -> FaceVerdict:
     ok = decision != "fail"
     return FaceVerdict(
         decision=decision,  # type: ignore[arg-type]
@@ -81,11 +91,18 @@ class FakeVerifier:
     async def encode_face(self, image: bytes) -> FaceEncodingResult:
         self.calls.append(("encode", image))
         encoding = self.face_encodings.get(image, ENCODING)
-        return FaceEncodingResult(encoding=encoding, reasons=[] if encoding else ["face_not_found"],
-                                  faces=1 if encoding else 0)
+        return FaceEncodingResult(
+            encoding=encoding, reasons=[] if encoding else ["face_not_found"], faces=1 if encoding else 0
+        )
 
-    async def verify_video(self, video: bytes, challenge: Sequence[Action],
-                           references: Sequence[Sequence[float]], *, seen_before: bool) -> FaceVerdict:
+    async def verify_video(
+        self,
+        video: bytes,
+        challenge: Sequence[Action],
+        references: Sequence[Sequence[float]],
+        *,
+        seen_before: bool,
+    ) -> FaceVerdict:
         self.calls.append(("video", (video, list(challenge), len(references), seen_before)))
         if self.unavailable:
             raise VerificationUnavailable("test")

@@ -42,7 +42,7 @@ class RecordingSession(BaseSession):
         pass
 
     async def make_request(
-        self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None
+        self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None  # noqa: ASYNC109
     ) -> TelegramType:
         self.requests.append(method)
         result = self._result(bot, method)
@@ -51,8 +51,12 @@ class RecordingSession(BaseSession):
         return cast(TelegramType, result)
 
     async def stream_content(
-        self, url: str, headers: dict[str, Any] | None = None, timeout: int = 30,
-        chunk_size: int = 65536, raise_for_status: bool = True,
+        self,
+        url: str,
+        headers: dict[str, Any] | None = None,
+        timeout: int = 30,  # noqa: ASYNC109
+        chunk_size: int = 65536,
+        raise_for_status: bool = True,
     ) -> AsyncGenerator[bytes, None]:
         path = url.rsplit("/", 1)[-1]
         yield self.files[path]
@@ -69,7 +73,9 @@ class RecordingSession(BaseSession):
     def _result(self, bot: Bot, method: TelegramMethod[Any]) -> Any:
         match method:
             case SendMessage():
-                markup = method.reply_markup if isinstance(method.reply_markup, InlineKeyboardMarkup) else None
+                markup = (
+                    method.reply_markup if isinstance(method.reply_markup, InlineKeyboardMarkup) else None
+                )
                 return self._message(bot, method.chat_id, text=method.text, reply_markup=markup)
             case SendPhoto():
                 photo = [PhotoSize(file_id="p", file_unique_id="p", width=1, height=1)]

@@ -12,7 +12,9 @@ class SandboxError(AssertionError):
 
 
 class SandboxUser:
-    def __init__(self, http: aiohttp.ClientSession, base_url: str, user_id: int, language_code: str = "zh-hans"):
+    def __init__(
+        self, http: aiohttp.ClientSession, base_url: str, user_id: int, language_code: str = "zh-hans"
+    ):
         self.http, self.base, self.user_id, self.language_code = http, base_url, user_id, language_code
 
     @property
@@ -32,12 +34,18 @@ class SandboxUser:
 
     async def press(self, callback_data: str, message_id: int) -> list[dict[str, Any]]:
         body = await self._post(
-            json={"callback_data": callback_data, "message_id": message_id, "language_code": self.language_code}
+            json={
+                "callback_data": callback_data,
+                "message_id": message_id,
+                "language_code": self.language_code,
+            }
         )
         replies = list(body["replies"])
         answer = body.get("callback_answer")
         if answer and answer.get("text"):
-            replies.append({"message_id": None, "text": answer["text"], "buttons": [], "callback_answer": True})
+            replies.append(
+                {"message_id": None, "text": answer["text"], "buttons": [], "callback_answer": True}
+            )
         return replies
 
     async def press_label(self, replies: list[dict[str, Any]], label_part: str) -> list[dict[str, Any]]:
@@ -50,10 +58,14 @@ class SandboxUser:
         raise SandboxError(f"no button {label_part!r} in {[m.get('buttons') for m in replies]}")
 
     async def share_contact(self, phone: str) -> list[dict[str, Any]]:
-        body = await self._post(json={"contact": {"phone_number": phone}, "language_code": self.language_code})
+        body = await self._post(
+            json={"contact": {"phone_number": phone}, "language_code": self.language_code}
+        )
         return list(body["replies"])
 
-    async def upload(self, field: str, data: bytes, filename: str, forwarded: bool = False) -> list[dict[str, Any]]:
+    async def upload(
+        self, field: str, data: bytes, filename: str, forwarded: bool = False
+    ) -> list[dict[str, Any]]:
         form = aiohttp.FormData()
         form.add_field(field, data, filename=filename)
         form.add_field("language_code", self.language_code)

@@ -40,8 +40,16 @@ def test_html_in_catalogue_is_balanced() -> None:
 
 @pytest.mark.parametrize(
     ("code", "expected"),
-    [("zh-hans", "zh_CN"), ("zh-CN", "zh_CN"), ("zh_TW", "zh_CN"), ("en", "en"), ("en-GB", "en"),
-     ("ru", "zh_CN"), (None, "zh_CN"), ("", "zh_CN")],
+    [
+        ("zh-hans", "zh_CN"),
+        ("zh-CN", "zh_CN"),
+        ("zh_TW", "zh_CN"),
+        ("en", "en"),
+        ("en-GB", "en"),
+        ("ru", "zh_CN"),
+        (None, "zh_CN"),
+        ("", "zh_CN"),
+    ],
 )
 def test_language_for(code: str | None, expected: str) -> None:
     assert language_for(code) == expected
