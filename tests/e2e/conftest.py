@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.sandbox import SandboxServer
 from bot.services import Services
 from tests.helpers.factory import make_settings
+from tests.helpers.fakes import FakeVerifier
 from tests.helpers.sandbox_user import SandboxUser
 
 
@@ -26,11 +27,12 @@ class RunningBot:
 
     settings: Settings
     sandbox_url: str
+    verifier: Any = None  # the engines; menu-only tests pass a scripted one to skip loading models
     task: asyncio.Task[None] | None = None
     services: Services | None = None
 
     async def start(self) -> None:
-        self.services = await Services.build(self.settings)
+        self.services = await Services.build(self.settings, sandbox_url=self.sandbox_url, verifier=self.verifier)
         bot = create_bot(self.settings, api_base=self.sandbox_url)
         dp = create_dispatcher(self.settings, self.services)
         started = asyncio.Event()
@@ -67,7 +69,8 @@ def e2e_settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def running_bot(sandbox: str, e2e_settings: Settings) -> AsyncIterator[RunningBot]:
-    running = RunningBot(e2e_settings, sandbox)
+    # The menu needs no engines: a scripted verifier avoids starting a process pool for nothing.
+    running = RunningBot(e2e_settings, sandbox, verifier=FakeVerifier())
     await running.start()
     yield running
     await running.stop()
