@@ -1,0 +1,157 @@
+"""Read, check and crop Chinese resident ID cards from phone photos.
+
+Pure and synchronous: the bot calls :func:`read_side` in a process pool. Everything returned is a
+dataclass of plain values (picklable). OCR and face-detector models are loaded once per process.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+
+import numpy as np
+
+from bot.verification.idcard.fields import ETHNICITIES, BackFields, FrontFields, Side, SideReading
+from bot.verification.idcard.ocr import OcrPage, read_lines, warm_up
+from bot.verification.idcard.parse import detect_side, group_rows, parse_back, parse_front
+from bot.verification.idcard.portrait import card_frame, crop_portrait, to_rgb
+from bot.verification.idcard.validate import (
+    IdCardReason,
+    side_problems,
+    validate_back,
+    validate_card,
+    validate_front,
+)
+from bot.verification.images import (
+    ImageLimits,
+    ImageReason,
+    ImageRejected,
+    brightness,
+    decode_image,
+    encode_jpeg,
+    glare_fraction,
+    sharpness,
+    to_bgr_array,
+    to_gray_array,
+)
+
+__all__ = [
+    "ETHNICITIES",
+    "BackFields",
+    "FrontFields",
+    "IdCardReason",
+    "Side",
+    "SideReading",
+    "read_side",
+    "side_problems",
+    "validate_back",
+    "validate_card",
+    "validate_front",
+    "warm_up",
+]
+
+# Phone photos are decoded at about this size (JPEG DCT scaling): enough for card text.
+_DECODE_SIDE = 1800
+# Below this the card cannot carry readable 3 mm text.
+_MIN_PHOTO_SIDE = 240
+# Quality thresholds, measured on the text area of the upright card (see bench/bench_idcard.py).
+_MIN_SHARPNESS = 25.0
+_MIN_BRIGHTNESS = 45.0
+_MAX_GLARE = 0.04
+
+_FRONT_FIELDS = ("name", "sex", "ethnicity", "birth_date", "address", "id_number")
+
+
+def read_side(data: bytes, *, today: date, limits: ImageLimits | None = None) -> SideReading:
+    """Read one photo of either side of the card: which side it is, its fields, its problems (reason
+    codes) and, for the front, the portrait as JPEG."""
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    try:
+        img = decode_image(data, limits, max_side=_DECODE_SIDE)
+    except ImageRejected as exc:
+        return SideReading(side=None, problems=[str(exc.code)], timings={"total": time.perf_counter() - t0})
+    if min(img.size) < _MIN_PHOTO_SIDE:
+        return SideReading(
+            side=None, problems=[str(ImageReason.TOO_SMALL)], timings={"total": time.perf_counter() - t0}
+        )
+    bgr = to_bgr_array(img)
+    timings["decode"] = time.perf_counter() - t0
+
+    t = time.perf_counter()
+    page = read_lines(bgr)
+    timings["ocr"] = time.perf_counter() - t
+    side = detect_side(page.lines)
+    reading = SideReading(side=side, timings=timings)
+    if side is None:
+        reading.problems = _quality_problems(page, whole=True) or [str(IdCardReason.NOT_FOUND)]
+    elif side == "front":
+        reading.front = parse_front(page.lines, page)
+        reading.problems = validate_front(reading.front, today=today)
+        t = time.perf_counter()
+        jpeg, codes = _portrait(page)
+        timings["portrait"] = time.perf_counter() - t
+        reading.portrait_jpeg = jpeg
+        reading.problems.extend(codes)
+        if any(getattr(reading.front, name) is None for name in _FRONT_FIELDS):
+            reading.problems.extend(_quality_problems(page))
+    else:
+        reading.back = parse_back(page.lines)
+        reading.problems = validate_back(reading.back, today=today)
+        if reading.back.authority is None or reading.back.valid_from is None:
+            reading.problems.extend(_quality_problems(page))
+    reading.problems = list(dict.fromkeys(reading.problems))
+    timings["total"] = time.perf_counter() - t0
+    return reading
+
+
+def _portrait(page: OcrPage) -> tuple[bytes | None, list[str]]:
+    rows = group_rows(page.lines)
+    number_line = None
+    for row in reversed(rows):
+        digits = sum(ch.isdigit() for ch in row.text)
+        if digits >= 12:
+            number_line = max(row.lines, key=lambda ln: sum(ch.isdigit() for ch in ln.text))
+            break
+    if number_line is None:
+        return None, [str(IdCardReason.PORTRAIT_NOT_FOUND)]
+    name_line = next((ln for row in rows for ln in row.lines if "姓" in ln.text or "名" in ln.text), None)
+    label_rows = [r for r in rows if r.cy < number_line.cy]
+    # The label column: the leftmost start among the rows above the number, and the number row's label.
+    lefts = [r.x0 for r in label_rows] + [ln.x0 for ln in rows[-1].lines if ln is not number_line]
+    lefts += [number_line.x0] if "号" in number_line.text or "码" in number_line.text else []
+    if not lefts:
+        return None, [str(IdCardReason.PORTRAIT_NOT_FOUND)]
+    frame = card_frame(name_line, min(lefts), number_line)
+    if frame is None:
+        return None, [str(IdCardReason.PORTRAIT_NOT_FOUND)]
+    crop = crop_portrait(page.upright_image(), frame)
+    if crop is None:
+        return None, [str(IdCardReason.PORTRAIT_NOT_FOUND)]
+    bgr, face_found = crop
+    from PIL import Image
+
+    jpeg = encode_jpeg(Image.fromarray(to_rgb(bgr), "RGB"), quality=90)
+    return jpeg, ([] if face_found else [str(IdCardReason.PORTRAIT_NO_FACE)])
+
+
+def _quality_problems(page: OcrPage, *, whole: bool = False) -> list[str]:
+    """Why text may have been unreadable: measured on the text area (or the whole photo)."""
+    gray = to_gray_array(page.image)
+    if not whole and page.lines:
+        # The text area, mapped back from the upright frame to the photo.
+        inv = np.linalg.inv(np.vstack([page.upright, [0.0, 0.0, 1.0]]))[:2]
+        pts = np.array([p for ln in page.lines for p in ln.quad], dtype=np.float64)
+        back = pts @ inv[:, :2].T + inv[:, 2]
+        x0, y0 = np.maximum(back.min(axis=0).astype(int), 0)
+        x1, y1 = back.max(axis=0).astype(int)
+        if x1 - x0 > 16 and y1 - y0 > 16:
+            gray = gray[y0:y1, x0:x1]
+    problems: list[str] = []
+    if brightness(gray) < _MIN_BRIGHTNESS:
+        problems.append(str(ImageReason.TOO_DARK))
+    if sharpness(gray) < _MIN_SHARPNESS:
+        problems.append(str(ImageReason.TOO_BLURRY))
+    if glare_fraction(gray) > _MAX_GLARE:
+        problems.append(str(ImageReason.GLARE))
+    return problems

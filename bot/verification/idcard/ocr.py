@@ -1,0 +1,290 @@
+"""Text lines of a photo with rapidocr (PP-OCRv4 models shipped in the wheel), upright.
+
+Detection runs on a reduced copy (its cost grows with the pixel count, and card text stays large
+enough); recognition crops come from a sharper copy. The reading direction of the whole photo is
+estimated from the lines themselves (any multiple of 90° plus skew), and the line boxes are returned
+in an *upright* frame together with the transform, so that callers reason about the layout as if the
+card had been photographed straight.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["OcrLine", "OcrPage", "rank_candidates", "read_lines", "read_region", "warm_up"]
+
+Array = npt.NDArray[Any]
+
+DET_MAX_SIDE = 960  # detection input; card text stays above ~14 px for a card filling half the photo
+REC_MAX_SIDE = 1800  # source of recognition crops
+
+
+@dataclass(frozen=True)
+class OcrLine:
+    text: str
+    score: float
+    # Corners in the upright frame, clockwise from the top-left of the text, shape (4, 2).
+    quad: tuple[tuple[float, float], ...]
+    # The upright crop that was recognised (kept for re-scoring against a closed list of values).
+    crop: Array | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def x0(self) -> float:
+        return min(p[0] for p in self.quad)
+
+    @property
+    def x1(self) -> float:
+        return max(p[0] for p in self.quad)
+
+    @property
+    def y0(self) -> float:
+        return min(p[1] for p in self.quad)
+
+    @property
+    def y1(self) -> float:
+        return max(p[1] for p in self.quad)
+
+    @property
+    def cy(self) -> float:
+        return sum(p[1] for p in self.quad) / 4
+
+    @property
+    def height(self) -> float:
+        (ax, ay), (bx, by), (cx, cy), (dx, dy) = self.quad[:4]
+        return (math.hypot(dx - ax, dy - ay) + math.hypot(cx - bx, cy - by)) / 2
+
+
+@dataclass
+class OcrPage:
+    lines: list[OcrLine]
+    # 2x3 affine transform from the pixel frame of ``image`` (the reduced photo) to the upright frame,
+    # and the size of the upright frame.
+    upright: Array
+    upright_size: tuple[int, int]
+    image: Array  # the BGR photo the coordinates refer to (at REC_MAX_SIDE at most)
+    angle_deg: float  # reading direction that was undone (counter-clockwise, degrees)
+
+    def upright_image(self) -> Array:
+        return np.asarray(
+            cv2.warpAffine(
+                self.image, self.upright, self.upright_size, flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0)
+            )
+        )
+
+
+@functools.cache
+def _engine() -> Any:
+    """One RapidOCR per process: loading the three ONNX models costs ~0.1 s and ~60 MB."""
+    from rapidocr_onnxruntime import RapidOCR
+
+    threads = int(os.environ.get("SHIMING_OCR_THREADS", "0")) or min(2, os.cpu_count() or 1)
+    return RapidOCR(
+        text_score=0.3,
+        print_verbose=False,
+        intra_op_num_threads=threads,
+        inter_op_num_threads=1,
+        det_limit_type="max",
+        det_limit_side_len=DET_MAX_SIDE,
+        det_box_thresh=0.5,
+        det_unclip_ratio=1.6,
+    )
+
+
+def warm_up() -> None:
+    """Load the models and run them once (the first inference allocates the ONNX arenas)."""
+    img = np.full((64, 256, 3), 255, np.uint8)
+    cv2.putText(img, "12345", (10, 45), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (0, 0, 0), 2)
+    read_lines(img)
+
+
+def _resize_max(img: Array, max_side: int) -> tuple[Array, float]:
+    h, w = img.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    if scale >= 1.0:
+        return img, 1.0
+    out = cv2.resize(img, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    return np.asarray(out), scale
+
+
+def _order_quad(box: Array) -> Array:
+    """Detector boxes come clockwise from the top-left in *image* coordinates."""
+    return np.asarray(box, dtype=np.float32).reshape(4, 2)
+
+
+def _aligned_crop(image: Array, quad: Array, direction: Array) -> tuple[Array, Array]:
+    """Warp a detected quad into an upright text crop whose x axis follows ``direction``; returns the
+    crop and the quad reordered so that it starts at the text's top-left corner."""
+    best = max(range(4), key=lambda s: float(np.dot(quad[(s + 1) % 4] - quad[s], direction)))
+    q = np.roll(quad, -best, axis=0).astype(np.float32)
+    width = int(max(np.linalg.norm(q[1] - q[0]), np.linalg.norm(q[2] - q[3])))
+    height = int(max(np.linalg.norm(q[3] - q[0]), np.linalg.norm(q[2] - q[1])))
+    width, height = max(width, 2), max(height, 2)
+    dst = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
+    m = cv2.getPerspectiveTransform(q, dst)
+    crop = cv2.warpPerspective(
+        image, m, (width, height), borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_CUBIC
+    )
+    return np.asarray(crop), q
+
+
+def read_lines(bgr: Array) -> OcrPage:
+    """Detect text lines, find the reading direction of the whole photo, recognise every line cropped
+    along that direction, and return the lines in the upright frame."""
+    engine = _engine()
+    image, _ = _resize_max(bgr, REC_MAX_SIDE)
+    det_img, det_scale = _resize_max(image, DET_MAX_SIDE)
+    boxes, _ = engine.text_det(det_img)
+    h, w = image.shape[:2]
+    if boxes is None or len(boxes) == 0:
+        return OcrPage([], np.eye(2, 3, dtype=np.float64), (w, h), image, 0.0)
+    quads = [_order_quad(b) / det_scale for b in boxes]
+
+    # Reading direction of each line as rapidocr crops it: p0→p1 for a wide box; a tall crop is
+    # turned 90° counter-clockwise, which reads along p0→p3; the angle classifier tells whether the
+    # crop is upside down. All lines of a card read the same way: sum them, longer lines weigh more.
+    crops = engine.get_crop_img_list(image, [q.astype(np.float32) for q in quads])
+    _, cls_res, _ = engine.text_cls(crops)
+    total = np.zeros(2, dtype=np.float64)
+    for quad, (label, score) in zip(quads, cls_res, strict=True):
+        p0, p1, _p2, p3 = quad
+        width = float(np.linalg.norm(p1 - p0))
+        height = float(np.linalg.norm(p3 - p0))
+        vec = (p3 - p0) if height / max(width, 1e-6) >= 1.5 else (p1 - p0)
+        if str(label) == "180":
+            vec = -vec
+        total += vec * float(score)
+    angle = math.degrees(math.atan2(float(total[1]), float(total[0])))
+    direction = np.array([math.cos(math.radians(angle)), math.sin(math.radians(angle))], dtype=np.float32)
+    upright, size = _rotation(angle, (w, h))
+
+    # Re-crop every line along the common direction: short lines (one character) and upside-down
+    # digits are where the per-line classifier errs.
+    aligned = [_aligned_crop(image, quad, direction) for quad in quads]
+    rec_res, _ = engine.text_rec([crop for crop, _ in aligned], False)
+    lines: list[OcrLine] = []
+    heights = [float(np.linalg.norm(q[3] - q[0])) for _c, q in aligned]
+    typical = float(np.median(heights))
+    for (crop, quad), (text, score, *_rest), height in zip(aligned, rec_res, heights, strict=True):
+        # A box several lines tall is a picture (the portrait, the emblem) read as a character.
+        if height > 2.5 * typical:
+            continue
+        if not text or float(score) < 0.3:
+            continue
+        pts = cv2.transform(quad.reshape(1, 4, 2).astype(np.float64), upright).reshape(4, 2)
+        quad_t = tuple((float(x), float(y)) for x, y in pts)
+        lines.append(OcrLine(str(text), float(score), quad_t, crop))
+    return OcrPage(lines, upright, size, image, angle)
+
+
+def _char_probs(crop: Array) -> Array:
+    """Per-frame character probabilities (T x C, softmax) of the recogniser for one crop."""
+    rec = _engine().text_rec
+    h, w = crop.shape[:2]
+    _c, img_h, img_w = rec.rec_image_shape
+    ratio = max(img_w / img_h, w / max(h, 1))
+    norm = rec.resize_norm_img(crop, ratio)[np.newaxis, :].astype(np.float32)
+    return np.asarray(rec.session(norm)[0][0], dtype=np.float64)
+
+
+def _ctc_log_likelihoods(probs: Array, label_seqs: Sequence[Sequence[int | None]], unknown: Array) -> Array:
+    """log P(labels | probs) of several label sequences at once, by the CTC forward algorithm
+    (blank = 0). A label of None is a character missing from the recogniser's alphabet: it is
+    scored as ``unknown`` (a small share of the frame's non-blank mass)."""
+    t_len = probs.shape[0]
+    k = len(label_seqs)
+    n = 2 * max(len(seq) for seq in label_seqs) + 1
+    eps = 1e-12
+    log_emit = np.full((k, t_len, n), -np.inf)
+    can_skip = np.zeros((k, n), dtype=bool)
+    ends = np.zeros(k, dtype=np.int64)
+    log_probs = np.log(probs + eps)
+    log_unknown = np.log(unknown + eps)
+    for i, seq in enumerate(label_seqs):
+        ext: list[int | None] = [0]
+        for lab in seq:
+            ext += [lab, 0]
+        for j, lab in enumerate(ext):
+            log_emit[i, :, j] = log_unknown if lab is None else log_probs[:, lab]
+            # Skipping the blank between two different labels is allowed, between equal ones not.
+            can_skip[i, j] = j >= 2 and lab != 0 and lab != ext[j - 2]
+        ends[i] = len(ext) - 1
+    alpha = np.full((k, n), -np.inf)
+    alpha[:, 0] = log_emit[:, 0, 0]
+    alpha[:, 1] = log_emit[:, 0, 1]
+    minus_inf1 = np.full((k, 1), -np.inf)
+    minus_inf2 = np.full((k, 2), -np.inf)
+    for t in range(1, t_len):
+        shifted1 = np.concatenate((minus_inf1, alpha[:, :-1]), axis=1)
+        shifted2 = np.where(can_skip, np.concatenate((minus_inf2, alpha[:, :-2]), axis=1), -np.inf)
+        alpha = np.logaddexp(np.logaddexp(alpha, shifted1), shifted2) + log_emit[:, t]
+    rows = np.arange(k)
+    result = np.logaddexp(alpha[rows, ends], alpha[rows, np.maximum(ends - 1, 0)])
+    # Sequences too long for the frames have no alignment.
+    too_long = np.array([2 * len(seq) + 1 > 2 * t_len + 1 for seq in label_seqs])
+    return np.asarray(np.where(too_long, -np.inf, result))
+
+
+def rank_candidates(line: OcrLine, candidates: Sequence[str]) -> list[tuple[float, str]]:
+    """Log-likelihood of each candidate reading of ``line`` under the recogniser, best first.
+
+    Used to read a field whose values form a closed list (ethnicities) where the free reading
+    confused a rare character with a common look-alike.
+    """
+    if line.crop is None or not candidates:
+        return []
+    probs = _char_probs(line.crop)
+    index = _engine().text_rec.postprocess_op.dict
+    # An out-of-alphabet glyph: a small share of whatever non-blank mass the frame has.
+    unknown = 0.005 * (1.0 - probs[:, 0])
+    scores = _ctc_log_likelihoods(probs, [[index.get(ch) for ch in cand] for cand in candidates], unknown)
+    return sorted(zip((float(v) for v in scores), candidates, strict=True), reverse=True)
+
+
+def _rotation(angle_deg: float, size: tuple[int, int]) -> tuple[Array, tuple[int, int]]:
+    """Affine transform that turns text read along ``angle_deg`` (image coordinates, y down) to read
+    left to right, on a canvas large enough for the whole rotated photo."""
+    w, h = size
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle_deg, 1.0)
+    cos, sin = abs(m[0, 0]), abs(m[0, 1])
+    nw, nh = int(h * sin + w * cos + 0.5), int(h * cos + w * sin + 0.5)
+    m[0, 2] += nw / 2 - w / 2
+    m[1, 2] += nh / 2 - h / 2
+    return np.asarray(m, dtype=np.float64), (nw, nh)
+
+
+def read_region(page: OcrPage, box: tuple[float, float, float, float]) -> OcrLine | None:
+    """Recognise one line of text in an upright-frame box (x0, y0, x1, y1) without detection: for a
+    short value (one character such as 男) that the detector missed next to its label."""
+    x0, y0, x1, y1 = box
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return None
+    corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)
+    inv = cv2.invertAffineTransform(page.upright)
+    src = cv2.transform(corners.reshape(1, 4, 2), inv).reshape(4, 2).astype(np.float32)
+    h, w = page.image.shape[:2]
+    if src[:, 0].min() < -2 or src[:, 1].min() < -2 or src[:, 0].max() > w + 2 or src[:, 1].max() > h + 2:
+        return None
+    width, height = max(2, round(x1 - x0)), max(2, round(y1 - y0))
+    dst = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
+    crop = np.asarray(
+        cv2.warpPerspective(
+            page.image,
+            cv2.getPerspectiveTransform(src, dst),
+            (width, height),
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+    )
+    (text, score, *_rest), *_ = _engine().text_rec([crop], False)[0]
+    if not text or float(score) < 0.5:
+        return None
+    quad = ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
+    return OcrLine(str(text), float(score), quad, crop)

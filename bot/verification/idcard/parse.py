@@ -1,0 +1,349 @@
+"""Fields of either card side from OCR lines, using the printed labels and the card's layout.
+
+OCR confusions are repaired only where the card itself gives independent evidence: the ID number's
+check character and the birth date printed on the same side, the closed list of ethnicities, and the
+fixed formats of dates. Nothing is guessed without such evidence; an unreadable field stays None.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from datetime import date
+from statistics import median
+
+from bot.verification.idcard.fields import ETHNICITIES, BackFields, FrontFields, Side
+from bot.verification.idcard.ocr import OcrLine, OcrPage, rank_candidates, read_region
+from bot.verification.ids import resident_id_check_char
+from bot.verification.regions import is_known_region
+
+__all__ = ["Row", "detect_side", "group_rows", "parse_back", "parse_front"]
+
+
+@dataclass
+class Row:
+    lines: list[OcrLine]
+
+    @property
+    def text(self) -> str:
+        return "".join(line.text for line in sorted(self.lines, key=lambda ln: ln.x0))
+
+    @property
+    def cy(self) -> float:
+        return sum(line.cy for line in self.lines) / len(self.lines)
+
+    @property
+    def x0(self) -> float:
+        return min(line.x0 for line in self.lines)
+
+    @property
+    def x1(self) -> float:
+        return max(line.x1 for line in self.lines)
+
+
+def group_rows(lines: list[OcrLine]) -> list[Row]:
+    """Lines whose vertical centres are within half a text height form one row, top to bottom."""
+    if not lines:
+        return []
+    h = median(line.height for line in lines) or 1.0
+    rows: list[Row] = []
+    for line in sorted(lines, key=lambda ln: ln.cy):
+        if rows and abs(line.cy - rows[-1].cy) < 0.5 * h:
+            rows[-1].lines.append(line)
+        else:
+            rows.append(Row([line]))
+    return rows
+
+
+def _clean(text: str) -> str:
+    return re.sub(r"[\s:：,，、'\"“”‘’`]", "", text)
+
+
+# --- side detection -----------------------------------------------------------------------------------
+
+_FRONT_MARKS = ("姓名", "性别", "民族", "出生", "住址", "公民身份号码", "身份号码")
+_BACK_MARKS = ("中华人民共和国", "居民身份证", "签发机关", "有效期限", "长期")
+_DIGITS_18 = re.compile(r"\d{17}[\dXx]")
+_DATE_RANGE = re.compile(r"\d{4}\.?\d{2}\.?\d{2}-")
+
+
+def detect_side(lines: list[OcrLine]) -> Side | None:
+    """By content: labels of each side plus the ID number or the validity period."""
+    text = _clean("".join(line.text for line in lines))
+    front = sum(mark in text for mark in _FRONT_MARKS) + 2 * bool(_DIGITS_18.search(text))
+    back = sum(mark in text for mark in _BACK_MARKS) + 2 * bool(_DATE_RANGE.search(text))
+    if max(front, back) < 2:
+        return None
+    return "front" if front > back else "back"
+
+
+# --- ID number ----------------------------------------------------------------------------------------
+
+# Characters the recogniser produces for digits in OCR-B-like print.
+_DIGIT_LOOKALIKES = str.maketrans(
+    {"O": "0", "o": "0", "D": "0", "Q": "0", "I": "1", "l": "1", "|": "1", "i": "1", "!": "1", "Z": "2",
+     "z": "2", "S": "5", "s": "5", "B": "8", "G": "6", "b": "6", "q": "9", "g": "9", "x": "X", "×": "X"}
+)  # fmt: skip
+# When a read number fails its check, these are the digit pairs worth trying (visually close glyphs).
+_CONFUSABLE = {
+    "0": "689", "1": "74", "2": "7", "3": "859", "4": "1", "5": "63", "6": "085", "7": "12",
+    "8": "0369", "9": "083", "X": "",
+}  # fmt: skip
+
+
+def _number_candidates(rows: list[Row]) -> list[tuple[str, float, Row]]:
+    found: list[tuple[str, float, Row]] = []
+    for row in rows:
+        raw = " ".join(line.text for line in sorted(row.lines, key=lambda ln: ln.x0))
+        raw = re.sub(r"^.*?(号码|号|码)", "", raw) if re.search(r"号码|身份", raw) else raw
+        mapped = raw.translate(_DIGIT_LOOKALIKES)
+        score = min(line.score for line in row.lines)
+        for m in re.finditer(r"[\dX][\dX ]{14,24}", mapped):
+            run = m.group().strip()
+            # A stray mark separated by a space ("4 3309...") is not part of the number.
+            pieces = [p for p in run.split() if len(p) == 18]
+            found.append((pieces[0] if pieces else run.replace(" ", ""), score, row))
+    return found
+
+
+def _birth_from_number(n: str) -> date | None:
+    try:
+        return date(int(n[6:10]), int(n[10:12]), int(n[12:14]))
+    except ValueError:
+        return None
+
+
+def repair_number(raw: str, printed_birth: date | None) -> str | None:
+    """An 18-character number from a read run, repaired when one character was misread.
+
+    A repair is accepted only when exactly one single-character change among visually close glyphs
+    makes the check character, the region and the printed birth date all agree.
+    """
+    if not 17 <= len(raw) <= 19:
+        return None
+
+    def consistent(n: str) -> bool:
+        if "X" in n[:17] or resident_id_check_char(n[:17]) != n[17]:
+            return False
+        if not is_known_region(n[:6]):
+            return False
+        born = _birth_from_number(n)
+        return born is not None and (printed_birth is None or born == printed_birth)
+
+    if len(raw) == 18 and consistent(raw):
+        return raw
+    fixes: set[str] = set()
+    if len(raw) == 19:  # a stray or doubled character
+        fixes = {n for i in range(19) if consistent(n := raw[:i] + raw[i + 1 :])}
+        return fixes.pop() if len(fixes) == 1 else None
+    if len(raw) == 17:  # a dropped character
+        fixes = {n for i in range(18) for alt in "0123456789X" if consistent(n := raw[:i] + alt + raw[i:])}
+        return fixes.pop() if len(fixes) == 1 else None
+    for i, ch in enumerate(raw):
+        options = "0123456789X" if i == 17 else _CONFUSABLE.get(ch, "")
+        for alt in options:
+            if alt == ch:
+                continue
+            n = raw[:i] + alt + raw[i + 1 :]
+            if consistent(n):
+                fixes.add(n)
+    if len(fixes) == 1:
+        return fixes.pop()
+    return raw  # unrepaired: the checks will report the checksum problem
+
+
+# --- front --------------------------------------------------------------------------------------------
+
+_BIRTH_RE = re.compile(r"(\d{4})\D{0,2}?(\d{1,2})\D{1,2}?(\d{1,2})")
+_CJK = re.compile(r"[\u4e00-\u9fff·]+")
+
+
+def _after(text: str, labels: tuple[str, ...]) -> str | None:
+    for label in labels:
+        idx = text.find(label)
+        if idx >= 0:
+            return text[idx + len(label) :]
+    return None
+
+
+def _parse_birth(text: str) -> date | None:
+    t = _clean(text).translate(_DIGIT_LOOKALIKES)
+    t = re.sub(r"^.*?生", "", t)
+    m = re.search(r"(\d{4})年?(\d{1,2})月?(\d{1,2})日?", t)
+    if m is None:
+        m = _BIRTH_RE.search(t)
+    if m is None:
+        return None
+    try:
+        return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        return None
+
+
+def _match_ethnicity(text: str) -> str | None:
+    t = "".join(_CJK.findall(text)).removesuffix("族")
+    if not t:
+        return None
+    if t in ETHNICITIES:
+        return t
+    close = difflib.get_close_matches(t, ETHNICITIES, n=2, cutoff=0.5)
+    # Accept only an unambiguous nearest name (e.g. 维吾儿 → 维吾尔).
+    if len(close) == 1 or (len(close) > 1 and difflib.SequenceMatcher(None, t, close[0]).ratio() >= 0.75):
+        return close[0]
+    return None
+
+
+# How much less likely than the free reading a list value may be and still be taken (natural log).
+_CLOSED_LIST_MARGIN = 6.0
+_CLOSED_LIST_TIE = 3.0
+
+
+def _read_ethnicity(row: Row) -> str | None:
+    """The ethnicity, read against the closed list of 56 names.
+
+    The free reading is tried first; when it is not a listed name, the line's crop is re-scored
+    with each name in place of the free value (CTC likelihood) and the best one is taken if it is
+    nearly as likely as the free reading itself: that repairs a rare character read as a common
+    look-alike (畲 → 备) without inventing a value for an unreadable or non-listed one.
+    """
+    lines = sorted(row.lines, key=lambda ln: ln.x0)
+    text = _clean(row.text)
+    free = _after(text, ("民族", "族"))
+    if free is None:
+        free = text.split("男")[-1].split("女")[-1].lstrip("民")
+    direct = _match_ethnicity(free) if free in ETHNICITIES else None
+    if direct is not None:
+        return direct
+    # The line that carries the value: the one with 族, else the rightmost one.
+    line = next((ln for ln in lines if "族" in ln.text), lines[-1])
+    raw = re.sub(r"\s", "", line.text)
+    idx = raw.find("族")
+    prefix = raw[: idx + 1] if idx >= 0 else ""
+    listed = [prefix + e for e in ETHNICITIES]
+    scores = dict((cand, score) for score, cand in rank_candidates(line, [*listed, raw]))
+    if scores:
+        best, second = sorted(listed, key=lambda cand: scores[cand], reverse=True)[:2]
+        # Two names about equally likely (仡佬 / 仫佬, whose 仫 the recogniser lacks): leave it to
+        # the user rather than pick one.
+        unambiguous = scores[best] - scores[second] > _CLOSED_LIST_TIE
+        if unambiguous and scores[best] >= scores[raw] - _CLOSED_LIST_MARGIN:
+            return best[len(prefix) :]
+    return _match_ethnicity(free)
+
+
+def _find_row(rows: list[Row], labels: tuple[str, ...]) -> int | None:
+    """First row holding the first label found, trying the labels in order (full label first, then
+    the single characters that survive a partial misreading)."""
+    texts = [_clean(row.text) for row in rows]
+    for label in labels:
+        for i, text in enumerate(texts):
+            if label in text:
+                return i
+    return None
+
+
+def _value_right_of(page: OcrPage | None, rows: list[Row], label: str) -> str | None:
+    """Re-read the place right of ``label`` (a short value the detector missed)."""
+    if page is None:
+        return None
+    for row in rows:
+        for line in row.lines:
+            if _clean(line.text).endswith(label):
+                h = line.height
+                found = read_region(
+                    page, (line.x1 + 0.1 * h, line.y0 - 0.25 * h, line.x1 + 3.2 * h, line.y1 + 0.25 * h)
+                )
+                return _clean(found.text) if found else None
+    return None
+
+
+def parse_front(lines: list[OcrLine], page: OcrPage | None = None) -> FrontFields:
+    """Fields of the portrait side; ``page`` enables re-reading a value the detector missed."""
+    rows = group_rows(lines)
+    f = FrontFields()
+    i_name = _find_row(rows, ("姓名", "姓", "名"))
+    i_sex = _find_row(rows, ("性别", "民族", "性", "族"))
+    i_eth = _find_row(rows, ("民族", "族"))
+    i_birth = _find_row(rows, ("出生",))
+    i_addr = _find_row(rows, ("住址", "住", "址"))
+    numbers = _number_candidates(rows)
+    i_number = rows.index(numbers[-1][2]) if numbers else _find_row(rows, ("公民身份号码", "身份号码"))
+
+    if i_birth is None:
+        i_birth = next((i for i, row in enumerate(rows) if _parse_birth(row.text) and "年" in row.text), None)
+    if i_birth is not None:
+        f.birth_date = _parse_birth(rows[i_birth].text)
+    if i_name is None and i_sex is not None and i_sex > 0:
+        i_name = i_sex - 1
+    if i_name is not None:
+        text = _clean(rows[i_name].text)
+        rest = _after(text, ("姓名", "名")) if ("姓名" in text or text.startswith("名")) else text
+        name = "".join(_CJK.findall(rest or ""))
+        f.name = name or None
+    if i_sex is not None:
+        text = _clean(rows[i_sex].text)
+        f.sex = "男" if "男" in text else "女" if "女" in text else None
+        if f.sex is None:
+            sex_value = _value_right_of(page, rows, "性别") or ""
+            f.sex = "男" if "男" in sex_value else "女" if "女" in sex_value else None
+    i_eth = i_eth if i_eth is not None else i_sex
+    if i_eth is not None:
+        f.ethnicity = _read_ethnicity(rows[i_eth])
+        if f.ethnicity is None and (eth_value := _value_right_of(page, rows, "民族")):
+            f.ethnicity = _match_ethnicity(eth_value)
+    if i_addr is not None:
+        end = i_number if i_number is not None and i_number > i_addr else len(rows)
+        first = rows[i_addr]
+        parts = [_after(_clean(first.text), ("住址", "址")) or _clean(first.text)]
+        for row in rows[i_addr + 1 : end]:
+            text = _clean(row.text)
+            # Continuation lines start under the first line's value, about 3 character heights right
+            # of the label; anything read in the portrait (14 heights right) is not address.
+            if text and row.x0 < first.x0 + 6 * (row.lines[0].height or 1):
+                parts.append(text)
+        # A stray mark read from the label's edge ("L", "|") is not part of the address.
+        address = re.sub(r"^[^\u4e00-\u9fff]+", "", "".join(parts))
+        f.address = address or None
+    if numbers:
+        raw = numbers[-1][0]
+        f.id_number = repair_number(raw, f.birth_date)
+    return f
+
+
+# --- back ---------------------------------------------------------------------------------------------
+
+_PERIOD_RE = re.compile(r"(\d{4})\.?(\d{2})\.?(\d{2})[^\d长]*(?:(\d{4})\.?(\d{2})\.?(\d{2})|(长期))")
+
+
+def _date(y: str, m: str, d: str) -> date | None:
+    try:
+        return date(int(y), int(m), int(d))
+    except ValueError:
+        return None
+
+
+def parse_back(lines: list[OcrLine]) -> BackFields:
+    rows = group_rows(lines)
+    b = BackFields()
+    i_auth = _find_row(rows, ("签发机关", "机关"))
+    i_period = _find_row(rows, ("有效期限", "期限"))
+    if i_auth is not None:
+        rest = _after(_clean(rows[i_auth].text), ("签发机关", "机关")) or ""
+        b.authority = "".join(_CJK.findall(rest)) or None
+    period_rows = [rows[i_period]] if i_period is not None else []
+    period_rows += [r for r in rows if r not in period_rows]
+    for row in period_rows:
+        text = _clean(row.text).translate(_DIGIT_LOOKALIKES)
+        text = text.replace("一", "-").replace("—", "-").replace("~", "-").replace("至", "-")
+        text = text.replace("长朝", "长期").replace("长明", "长期")
+        m = _PERIOD_RE.search(text)
+        if m is None:
+            continue
+        b.valid_from = _date(m.group(1), m.group(2), m.group(3))
+        if m.group(7):
+            b.long_term = True
+        else:
+            b.valid_to = _date(m.group(4), m.group(5), m.group(6))
+        break
+    return b

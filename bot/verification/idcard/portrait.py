@@ -1,0 +1,129 @@
+"""Crop the portrait from the front of the card.
+
+The photo sits at a fixed place of the ID-1 card, right of the text column. The card frame is
+recovered from the printed text (left edge of the labels, the name row, the ID-number line), which
+survives perspective and background clutter better than the card outline, and the crop is then
+centred on the face found by dlib's HOG detector inside that box when there is one.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from bot.verification.idcard.ocr import OcrLine
+
+__all__ = ["CardFrame", "PortraitCrop", "card_frame", "crop_portrait"]
+
+Array = npt.NDArray[Any]
+
+# Layout of the front, in mm from the card's top-left corner (ID-1: 85.6 x 54 mm).
+_LABEL_LEFT_MM = 7.0  # left edge of 姓名 / 性别 / 出生 / 住址 / 公民身份号码
+_NAME_TOP_MM = 7.5  # top of the 姓名 row
+_NUMBER_RIGHT_MM = 81.0  # right end of the ID number
+_NUMBER_BOTTOM_MM = 49.0  # bottom of the ID number
+_PORTRAIT_MM = (54.0, 6.0, 80.0, 40.0)
+
+
+@dataclass(frozen=True)
+class CardFrame:
+    """Maps card millimetres to pixels of the upright image."""
+
+    left: float
+    top: float
+    px_per_mm_x: float
+    px_per_mm_y: float
+
+    def to_px(self, x_mm: float, y_mm: float) -> tuple[float, float]:
+        return (
+            self.left + (x_mm - _LABEL_LEFT_MM) * self.px_per_mm_x,
+            self.top + (y_mm - _NAME_TOP_MM) * self.px_per_mm_y,
+        )
+
+    def box(self, box_mm: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        x0, y0 = self.to_px(box_mm[0], box_mm[1])
+        x1, y1 = self.to_px(box_mm[2], box_mm[3])
+        return x0, y0, x1, y1
+
+
+@dataclass(frozen=True)
+class PortraitCrop:
+    jpeg_box: tuple[int, int, int, int]  # in the upright image
+    face_found: bool
+
+
+def card_frame(name_line: OcrLine | None, label_left: float, number_line: OcrLine) -> CardFrame | None:
+    """The card frame from the labels' left edge, the name row and the number line."""
+    width_px = number_line.x1 - label_left
+    if width_px <= 0:
+        return None
+    sx = width_px / (_NUMBER_RIGHT_MM - _LABEL_LEFT_MM)
+    if name_line is not None and number_line.y1 - name_line.y0 > 0:
+        sy = (number_line.y1 - name_line.y0) / (_NUMBER_BOTTOM_MM - _NAME_TOP_MM)
+        top = name_line.y0
+    else:
+        sy = sx
+        top = number_line.y1 - (_NUMBER_BOTTOM_MM - _NAME_TOP_MM) * sy
+    # A frame much out of the ID-1 proportions means the anchors were misread.
+    if not 0.6 < sy / sx < 1.6:
+        sy = sx
+    return CardFrame(left=label_left, top=top, px_per_mm_x=sx, px_per_mm_y=sy)
+
+
+@functools.cache
+def _face_detector() -> Any:
+    import dlib
+
+    return dlib.get_frontal_face_detector()
+
+
+def _largest_face(rgb: Array) -> tuple[int, int, int, int] | None:
+    # Upsample small crops once so that a ~60 px face is still found; bigger ones are fast as is.
+    upsample = 1 if max(rgb.shape[:2]) < 400 else 0
+    rects = _face_detector()(rgb, upsample)
+    if not rects:
+        return None
+    r = max(rects, key=lambda r: r.width() * r.height())
+    return int(r.left()), int(r.top()), int(r.right()), int(r.bottom())
+
+
+def crop_portrait(upright_bgr: Array, frame: CardFrame) -> tuple[Array, bool] | None:
+    """The portrait as a BGR array and whether a face was found in it; None when the expected box
+    falls outside the photo (card cut off)."""
+    h, w = upright_bgr.shape[:2]
+    x0, y0, x1, y1 = frame.box(_PORTRAIT_MM)
+    bw, bh = x1 - x0, y1 - y0
+    if bw < 16 or bh < 16:
+        return None
+    # Search a margin around the expected box: the anchors are only as precise as the OCR boxes.
+    mx, my = 0.2 * bw, 0.12 * bh
+    sx0, sy0 = max(0, int(x0 - mx)), max(0, int(y0 - my))
+    sx1, sy1 = min(w, int(x1 + mx)), min(h, int(y1 + my))
+    if sx1 - sx0 < 0.5 * bw or sy1 - sy0 < 0.5 * bh:
+        return None
+    region = upright_bgr[sy0:sy1, sx0:sx1]
+    face = _largest_face(np.ascontiguousarray(region[:, :, ::-1]))
+    if face is not None:
+        fx0, fy0, fx1, fy1 = face
+        fcx, fcy = sx0 + (fx0 + fx1) / 2, sy0 + (fy0 + fy1) / 2
+        # Head-and-shoulders proportions of an ID photo, centred on the detected face.
+        cw = max(bw * 0.9, (fx1 - fx0) * 2.2)
+        ch = cw * (bh / bw)
+        cx0, cy0 = fcx - cw / 2, fcy - ch * 0.45
+        box = (cx0, cy0, cx0 + cw, cy0 + ch)
+    else:
+        box = (x0, y0, x1, y1)
+    bx0, by0 = max(0, int(box[0])), max(0, int(box[1]))
+    bx1, by1 = min(w, int(box[2])), min(h, int(box[3]))
+    if bx1 - bx0 < 16 or by1 - by0 < 16:
+        return None
+    return np.ascontiguousarray(upright_bgr[by0:by1, bx0:bx1]), face is not None
+
+
+def to_rgb(bgr: Array) -> Array:
+    return np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))

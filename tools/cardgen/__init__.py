@@ -1,0 +1,33 @@
+"""Generator of fictitious resident ID cards for tests and benchmarks (see ``python -m tools.cardgen``).
+
+Test code composes cards at test time with :func:`render_front` (e.g. with a face photo as the
+portrait); it needs a CJK font, found by :func:`find_cjk_fonts` (skip the test when it is empty).
+"""
+
+from tools.cardgen.distort import Distortion, distort, distort_jpeg, random_distortion
+from tools.cardgen.identities import CardIdentity, random_identity
+from tools.cardgen.render import (
+    CARD_MM,
+    PORTRAIT_BOX_MM,
+    CardFont,
+    find_cjk_fonts,
+    render_back,
+    render_front,
+    synthetic_portrait,
+)
+
+__all__ = [
+    "CARD_MM",
+    "PORTRAIT_BOX_MM",
+    "CardFont",
+    "CardIdentity",
+    "Distortion",
+    "distort",
+    "distort_jpeg",
+    "find_cjk_fonts",
+    "random_distortion",
+    "random_identity",
+    "render_back",
+    "render_front",
+    "synthetic_portrait",
+]

@@ -1,0 +1,328 @@
+"""Draw fictitious second-generation ID cards (both sides) with our own backgrounds and emblem.
+
+Geometry follows the ID-1 card (85.6 x 54 mm) and the field layout of the real card closely enough
+for the engine's layout knowledge (e.g. where the portrait is) to be exercised; nothing is copied
+from a real card or a third-party template.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+from tools.cardgen.identities import CardIdentity
+
+__all__ = [
+    "CARD_MM",
+    "PORTRAIT_BOX_MM",
+    "CardFont",
+    "find_cjk_fonts",
+    "render_back",
+    "render_front",
+    "synthetic_portrait",
+]
+
+CARD_MM = (85.6, 54.0)
+# Where the photo sits on the front, in mm from the top-left corner (x0, y0, x1, y1).
+PORTRAIT_BOX_MM = (54.0, 6.0, 80.0, 40.0)
+LABEL_COLOR = (30, 120, 190)
+TEXT_COLOR = (16, 16, 16)
+
+_FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path.home() / ".fonts")
+_CJK_NAME_HINTS = ("cjk", "wqy", "uming", "ukai", "droidsansfallback", "simhei", "simsun", "msyh", "zenhei")
+
+
+@dataclass(frozen=True)
+class CardFont:
+    """A font file (with its index in a .ttc collection) used for one card."""
+
+    path: str
+    index: int = 0
+
+    def get(self, size: int) -> ImageFont.FreeTypeFont:
+        return _load_font(self.path, self.index, size)
+
+
+@cache
+def _load_font(path: str, index: int, size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(path, size=size, index=index)
+
+
+@cache
+def find_cjk_fonts() -> tuple[CardFont, ...]:
+    """Installed fonts that carry simplified Chinese; empty when none (tests then skip)."""
+    found: list[CardFont] = []
+    try:
+        out = subprocess.run(
+            ["fc-list", ":lang=zh-cn", "file", "index", "family"],
+            capture_output=True, text=True, timeout=10, check=False,
+        ).stdout  # fmt: skip
+        for line in sorted(set(out.splitlines())):
+            # "/path/NotoSansCJK-Regular.ttc: Noto Sans CJK SC:index=2"
+            path, _, rest = line.partition(":")
+            index = int(rest.rsplit("index=", 1)[-1]) if "index=" in rest else 0
+            family = rest.lower()
+            # In a CJK collection choose the SC face so that glyphs are the simplified forms.
+            if ".ttc" in path and "cjk" in path.lower() and " sc" not in family:
+                continue
+            if "mono" in family:
+                continue
+            found.append(CardFont(path, index))
+    except (OSError, subprocess.SubprocessError, ValueError):
+        pass
+    if not found:
+        for root in _FONT_DIRS:
+            if root.is_dir():
+                found.extend(
+                    CardFont(str(p))
+                    for p in sorted(root.rglob("*"))
+                    if p.suffix.lower() in (".ttf", ".ttc", ".otf")
+                    and any(h in p.name.lower() for h in _CJK_NAME_HINTS)
+                )
+    usable = [f for f in found if _has_glyphs(f)]
+    return tuple(dict.fromkeys(usable))
+
+
+def _has_glyphs(font: CardFont) -> bool:
+    try:
+        f = font.get(32)
+        # A font without the glyph returns a zero-width box or a .notdef of the same box for all.
+        boxes = {f.getbbox(ch) for ch in "姓鄂倮"}
+        return len(boxes) > 1 or next(iter(boxes))[2] > 0
+    except OSError:
+        return False
+
+
+class _Canvas:
+    def __init__(self, scale: float) -> None:
+        self.px_per_mm = 10.0 * scale
+        w, h = (round(v * self.px_per_mm) for v in CARD_MM)
+        self.size = (w, h)
+
+    def mm(self, v: float) -> int:
+        return round(v * self.px_per_mm)
+
+
+def _background(canvas: _Canvas, rng: random.Random, *, back: bool) -> Image.Image:
+    """A pale guilloche-like background, drawn from sines (ours, not a scan)."""
+    w, h = canvas.size
+    base = (236, 240, 236) if back else (238, 236, 228)
+    img = Image.new("RGB", canvas.size, base)
+    draw = ImageDraw.Draw(img)
+    tint = (rng.randint(180, 215), rng.randint(200, 225), rng.randint(205, 230))
+    for k in range(26):
+        amp = h * rng.uniform(0.02, 0.07)
+        period = w * rng.uniform(0.2, 0.6)
+        phase = rng.uniform(0, 2 * math.pi)
+        y0 = h * k / 26
+        pts = [(x, y0 + amp * math.sin(2 * math.pi * x / period + phase)) for x in range(0, w + 8, 8)]
+        draw.line(pts, fill=tint, width=max(1, canvas.mm(0.12)))
+    # A faint rosette, the way security prints look from afar.
+    cx, cy = w * rng.uniform(0.3, 0.6), h * rng.uniform(0.35, 0.65)
+    for k in range(18):
+        r = canvas.mm(6 + k * 0.9)
+        draw.ellipse((cx - r, cy - r * 0.8, cx + r, cy + r * 0.8), outline=tint, width=1)
+    return img.filter(ImageFilter.GaussianBlur(0.6))
+
+
+def _rounded_card(img: Image.Image, canvas: _Canvas) -> Image.Image:
+    mask = Image.new("L", img.size, 0)
+    ImageDraw.Draw(mask).rounded_rectangle(
+        (0, 0, img.size[0] - 1, img.size[1] - 1), radius=canvas.mm(3.2), fill=255
+    )
+    out = Image.new("RGBA", img.size, (0, 0, 0, 0))
+    out.paste(img, mask=mask)
+    return out
+
+
+def _text(
+    draw: ImageDraw.ImageDraw,
+    xy: tuple[int, int],
+    text: str,
+    font: ImageFont.FreeTypeFont,
+    fill: tuple[int, int, int],
+    *,
+    spacing: float = 0.0,
+) -> int:
+    """Draw with extra letter spacing (px); returns the x after the text."""
+    x, y = xy
+    if not spacing:
+        draw.text((x, y), text, font=font, fill=fill)
+        return x + round(draw.textlength(text, font=font))
+    for ch in text:
+        draw.text((x, y), ch, font=font, fill=fill)
+        x += round(draw.textlength(ch, font=font) + spacing)
+    return x
+
+
+def _wrap(text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
+    lines, current = [], ""
+    for ch in text:
+        if font.getlength(current + ch) > width and current:
+            lines.append(current)
+            current = ch
+        else:
+            current += ch
+    if current:
+        lines.append(current)
+    return lines
+
+
+def synthetic_portrait(rng: random.Random, size: tuple[int, int] = (260, 340)) -> Image.Image:
+    """A drawn head-and-shoulders figure (no real person), on the card's pale photo background."""
+    w, h = size
+    img = Image.new("RGB", size, (236, 238, 240))
+    d = ImageDraw.Draw(img)
+    skin = (rng.randint(200, 235), rng.randint(160, 195), rng.randint(130, 165))
+    hair = (rng.randint(10, 50),) * 3
+    shirt = (rng.randint(20, 90), rng.randint(20, 90), rng.randint(40, 120))
+    cx = w / 2
+    d.ellipse((cx - w * 0.48, h * 0.78, cx + w * 0.48, h * 1.35), fill=shirt)  # shoulders
+    d.rectangle((cx - w * 0.1, h * 0.62, cx + w * 0.1, h * 0.82), fill=skin)  # neck
+    face = (cx - w * 0.25, h * 0.2, cx + w * 0.25, h * 0.7)
+    d.ellipse((face[0] - w * 0.02, face[1] - h * 0.06, face[2] + w * 0.02, face[1] + h * 0.22), fill=hair)
+    d.ellipse(face, fill=skin)
+    d.chord(
+        (face[0] - w * 0.01, face[1] - h * 0.05, face[2] + w * 0.01, face[1] + h * 0.2), 180, 360, fill=hair
+    )
+    ey = h * 0.42
+    for ex in (cx - w * 0.1, cx + w * 0.1):
+        d.line(
+            (ex - w * 0.06, ey - h * 0.04, ex + w * 0.05, ey - h * 0.045), fill=hair, width=max(2, w // 60)
+        )
+        d.ellipse((ex - w * 0.04, ey - h * 0.015, ex + w * 0.04, ey + h * 0.02), fill=(250, 250, 250))
+        d.ellipse((ex - w * 0.018, ey - h * 0.012, ex + w * 0.018, ey + h * 0.018), fill=(30, 25, 20))
+    shade = tuple(max(0, c - 40) for c in skin)
+    d.line(
+        (cx, ey + h * 0.02, cx - w * 0.03, h * 0.53, cx + w * 0.01, h * 0.54),
+        fill=shade,
+        width=max(2, w // 80),
+    )
+    d.arc(
+        (cx - w * 0.08, h * 0.56, cx + w * 0.08, h * 0.63), 10, 170, fill=(150, 60, 60), width=max(2, w // 70)
+    )
+    return img.filter(ImageFilter.GaussianBlur(0.7))
+
+
+def render_front(
+    identity: CardIdentity,
+    portrait: Image.Image | None = None,
+    *,
+    font: CardFont,
+    number_font: CardFont | None = None,
+    scale: float = 1.0,
+    rng: random.Random | None = None,
+) -> Image.Image:
+    """人像面 as an RGBA image (transparent rounded corners), 856 x 540 px at ``scale`` 1.
+
+    ``portrait`` is fitted into the photo box (cropped to its aspect ratio); None draws a synthetic one.
+    """
+    rng = rng or random.Random(0)
+    c = _Canvas(scale)
+    img = _background(c, rng, back=False)
+    draw = ImageDraw.Draw(img)
+    label = font.get(c.mm(3.0))
+    value = font.get(c.mm(3.4))
+    num_font = (number_font or font).get(c.mm(3.9))
+
+    x0, x1 = c.mm(7.0), c.mm(17.5)
+    _text(draw, (x0, c.mm(7.5)), "姓名", label, LABEL_COLOR, spacing=c.mm(1.2))
+    _text(draw, (x1, c.mm(7.1)), identity.name, value, TEXT_COLOR, spacing=c.mm(0.3))
+    _text(draw, (x0, c.mm(14.0)), "性别", label, LABEL_COLOR, spacing=c.mm(1.2))
+    _text(draw, (x1, c.mm(13.6)), identity.sex, value, TEXT_COLOR)
+    _text(draw, (c.mm(29.5), c.mm(14.0)), "民族", label, LABEL_COLOR, spacing=c.mm(1.2))
+    _text(draw, (c.mm(40.0), c.mm(13.6)), identity.ethnicity, value, TEXT_COLOR)
+    y = c.mm(20.5)
+    _text(draw, (x0, y), "出生", label, LABEL_COLOR, spacing=c.mm(1.2))
+    b = identity.birth_date
+    x = _text(draw, (x1, y - c.mm(0.4)), f"{b.year}", value, TEXT_COLOR) + c.mm(1.0)
+    x = _text(draw, (x, y), "年", label, LABEL_COLOR) + c.mm(1.0)
+    x = _text(draw, (x, y - c.mm(0.4)), f"{b.month}", value, TEXT_COLOR) + c.mm(1.0)
+    x = _text(draw, (x, y), "月", label, LABEL_COLOR) + c.mm(1.0)
+    x = _text(draw, (x, y - c.mm(0.4)), f"{b.day}", value, TEXT_COLOR) + c.mm(1.0)
+    _text(draw, (x, y), "日", label, LABEL_COLOR)
+    y = c.mm(27.0)
+    _text(draw, (x0, y), "住址", label, LABEL_COLOR, spacing=c.mm(1.2))
+    address_lines = _wrap(identity.address, value, c.mm(34.5))
+    if len(address_lines) > 3:
+        raise ValueError("the address does not fit in three lines")
+    for i, line in enumerate(address_lines):
+        _text(draw, (x1, y - c.mm(0.4) + i * c.mm(4.8)), line, value, TEXT_COLOR)
+    _text(draw, (x0, c.mm(45.5)), "公民身份号码", label, LABEL_COLOR, spacing=c.mm(0.4))
+    _text(draw, (c.mm(30.0), c.mm(44.8)), identity.id_number, num_font, TEXT_COLOR, spacing=c.mm(0.6))
+
+    px0, py0, px1, py1 = (c.mm(v) for v in PORTRAIT_BOX_MM)
+    box_w, box_h = px1 - px0, py1 - py0
+    face = portrait if portrait is not None else synthetic_portrait(rng, (box_w, box_h))
+    face = _fit(face.convert("RGB"), (box_w, box_h))
+    # Card photos have a pale background blended into the card: a soft-edged paste.
+    mask = Image.new("L", (box_w, box_h), 0)
+    ImageDraw.Draw(mask).rectangle((2, 2, box_w - 3, box_h - 3), fill=255)
+    img.paste(face, (px0, py0), mask.filter(ImageFilter.GaussianBlur(max(1, c.mm(0.4)))))
+    return _rounded_card(img, c)
+
+
+def _fit(img: Image.Image, size: tuple[int, int]) -> Image.Image:
+    w, h = img.size
+    tw, th = size
+    scale = max(tw / w, th / h)
+    resized = img.resize((max(tw, round(w * scale)), max(th, round(h * scale))), Image.Resampling.LANCZOS)
+    left = (resized.width - tw) // 2
+    top = max(0, (resized.height - th) // 3)  # keep the head: crop more from the bottom
+    return resized.crop((left, top, left + tw, top + th))
+
+
+def _emblem(draw: ImageDraw.ImageDraw, c: _Canvas, box: Sequence[float]) -> None:
+    """A simple red disc with gold stars: recognisably an emblem, not a reproduction."""
+    x0, y0, x1, y1 = (c.mm(v) for v in box)
+    draw.ellipse((x0, y0, x1, y1), fill=(200, 30, 30), outline=(230, 180, 40), width=max(2, c.mm(0.6)))
+    cx, cy, r = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2
+    for k, (dx, dy, rr) in enumerate(
+        ((0, -0.25, 0.28), (0.38, -0.45, 0.1), (0.5, -0.15, 0.1), (0.5, 0.15, 0.1))
+    ):
+        _star(draw, (cx + dx * r, cy + dy * r), rr * r, rotation=k * 0.3)
+    draw.rectangle((cx - r * 0.5, cy + r * 0.2, cx + r * 0.5, cy + r * 0.45), fill=(230, 180, 40))
+
+
+def _star(draw: ImageDraw.ImageDraw, centre: tuple[float, float], r: float, rotation: float = 0.0) -> None:
+    pts = []
+    for i in range(10):
+        a = -math.pi / 2 + rotation + i * math.pi / 5
+        rr = r if i % 2 == 0 else r * 0.4
+        pts.append((centre[0] + rr * math.cos(a), centre[1] + rr * math.sin(a)))
+    draw.polygon(pts, fill=(240, 200, 40))
+
+
+def render_back(
+    identity: CardIdentity,
+    *,
+    font: CardFont,
+    title_font: CardFont | None = None,
+    scale: float = 1.0,
+    rng: random.Random | None = None,
+) -> Image.Image:
+    """国徽面 as an RGBA image, 856 x 540 px at ``scale`` 1."""
+    rng = rng or random.Random(0)
+    c = _Canvas(scale)
+    img = _background(c, rng, back=True)
+    draw = ImageDraw.Draw(img)
+    _emblem(draw, c, (6.0, 5.0, 21.0, 20.0))
+    tf = title_font or font
+    _text(draw, (c.mm(29.0), c.mm(7.0)), "中华人民共和国", tf.get(c.mm(4.4)), TEXT_COLOR, spacing=c.mm(1.6))
+    _text(draw, (c.mm(27.0), c.mm(14.5)), "居民身份证", tf.get(c.mm(7.0)), TEXT_COLOR, spacing=c.mm(2.0))
+    label = font.get(c.mm(3.0))
+    value = font.get(c.mm(3.3))
+    _text(draw, (c.mm(16.0), c.mm(38.0)), "签发机关", label, LABEL_COLOR, spacing=c.mm(0.5))
+    _text(draw, (c.mm(34.0), c.mm(37.6)), identity.authority, value, TEXT_COLOR)
+    _text(draw, (c.mm(16.0), c.mm(45.0)), "有效期限", label, LABEL_COLOR, spacing=c.mm(0.5))
+    start = f"{identity.valid_from:%Y.%m.%d}"
+    end = f"{identity.valid_to:%Y.%m.%d}" if identity.valid_to else "长期"
+    _text(draw, (c.mm(34.0), c.mm(44.6)), f"{start}-{end}", value, TEXT_COLOR)
+    return _rounded_card(img, c)
