@@ -188,7 +188,7 @@ class BotApi:
             rows = markup["inline_keyboard"]
             if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
                 raise bad_request(
-                    "can't parse inline keyboard button: field \"inline_keyboard\" must be an Array"
+                    'can\'t parse inline keyboard button: field "inline_keyboard" must be an Array'
                 )
             for row in rows:
                 for button in row:
@@ -199,7 +199,7 @@ class BotApi:
         if "keyboard" in markup:
             rows = markup["keyboard"]
             if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
-                raise bad_request("can't parse keyboard button: field \"keyboard\" must be an Array")
+                raise bad_request('can\'t parse keyboard button: field "keyboard" must be an Array')
             for row in rows:
                 for button in row:
                     text = button if isinstance(button, str) else (button or {}).get("text")
@@ -213,7 +213,7 @@ class BotApi:
     @staticmethod
     def _check_inline_button(button: Any) -> None:
         if not isinstance(button, dict) or not isinstance(button.get("text"), str):
-            raise bad_request("can't parse inline keyboard button: Field \"text\" must be of type String")
+            raise bad_request('can\'t parse inline keyboard button: Field "text" must be of type String')
         actions = [key for key in _INLINE_ACTIONS if key in button]
         if not actions:
             raise bad_request(

@@ -88,11 +88,11 @@ def parse_html(text: str) -> tuple[str, list[Entity]]:
                 raise _parse_error(f'Unsupported {kind} tag "{name}" at byte offset {_byte_offset(text, i)}')
             if closing:
                 if not stack:
-                    raise _parse_error(f'Unexpected end tag at byte offset {_byte_offset(text, i)}')
+                    raise _parse_error(f"Unexpected end tag at byte offset {_byte_offset(text, i)}")
                 open_name, start, entity = stack.pop()
                 if open_name != name:
                     raise _parse_error(
-                        f'Unmatched end tag at byte offset {_byte_offset(text, i)}, '
+                        f"Unmatched end tag at byte offset {_byte_offset(text, i)}, "
                         f'expected "</{open_name}>", found "</{name}>"'
                     )
                 if entity.get("_skip"):
@@ -125,7 +125,7 @@ def parse_html(text: str) -> tuple[str, list[Entity]]:
                     # <pre><code class="language-x"> is one pre entity with a language, not two.
                     lang = attr_map.get("class", "")
                     if lang.startswith("language-"):
-                        stack[-1][2]["language"] = lang[len("language-"):]
+                        stack[-1][2]["language"] = lang[len("language-") :]
                     entity["_skip"] = True
                 stack.append((name, pos, entity))
             i = m.end()

@@ -115,8 +115,9 @@ def make_router() -> Router:
 
     @router.message(Command("photo"))
     async def photo(message: Message) -> None:
-        await message.answer_photo(BufferedInputFile(png(800, 600), "red.png"), caption="A <b>red</b> square",
-                                   parse_mode="HTML")
+        await message.answer_photo(
+            BufferedInputFile(png(800, 600), "red.png"), caption="A <b>red</b> square", parse_mode="HTML"
+        )
 
     @router.message(Command("album"))
     async def album(message: Message) -> None:
@@ -129,14 +130,19 @@ def make_router() -> Router:
 
     @router.message(Command("doc"))
     async def doc(message: Message) -> None:
-        await message.answer_document(BufferedInputFile("回执 receipt".encode(), "receipt.txt"), caption="receipt")
+        await message.answer_document(
+            BufferedInputFile("回执 receipt".encode(), "receipt.txt"), caption="receipt"
+        )
 
     @router.message(Command("keyboard"))
     async def keyboard(message: Message) -> None:
         await message.answer(
             "Share your phone",
             reply_markup=ReplyKeyboardMarkup(
-                keyboard=[[KeyboardButton(text="📱 Share", request_contact=True)], [KeyboardButton(text="Back")]],
+                keyboard=[
+                    [KeyboardButton(text="📱 Share", request_contact=True)],
+                    [KeyboardButton(text="Back")],
+                ],
                 resize_keyboard=True,
             ),
         )
@@ -177,7 +183,9 @@ def make_router() -> Router:
     async def commands(message: Message) -> None:
         assert message.bot is not None
         await message.bot.set_my_commands([BotCommand(command="start", description="开始")])
-        await message.bot.set_my_commands([BotCommand(command="start", description="Start")], language_code="en")
+        await message.bot.set_my_commands(
+            [BotCommand(command="start", description="Start")], language_code="en"
+        )
         await message.answer("published")
 
     @router.message(F.contact)
@@ -193,7 +201,7 @@ def make_router() -> Router:
         assert data is not None
         forwarded = "forwarded " if message.forward_origin else ""
         await message.answer(
-            f"{forwarded}photo {largest.width}x{largest.height} {len(data.getvalue())} bytes "
+            f"{forwarded}photo {largest.width}x{largest.height} {len(data.read())} bytes "
             f"{len(message.photo)} sizes caption={message.caption}"
         )
 
@@ -213,7 +221,7 @@ def make_router() -> Router:
         assert message.document is not None
         data = await bot.download(message.document)
         assert data is not None
-        await message.answer(f"document {message.document.file_name} {len(data.getvalue())} bytes")
+        await message.answer(f"document {message.document.file_name} {len(data.read())} bytes")
 
     @router.message(F.text)
     async def echo(message: Message) -> None:
@@ -259,8 +267,8 @@ class Control:
         self.http = http
         self.url = url
 
-    async def send(self, user_id: int, *, timeout: float | None = None, **payload: Any) -> tuple[int, Any]:
-        params = {"timeout": str(timeout)} if timeout else None
+    async def send(self, user_id: int, *, wait: float | None = None, **payload: Any) -> tuple[int, Any]:
+        params = {"timeout": str(wait)} if wait else None
         async with self.http.post(
             f"{self.url}/sandbox/api/users/{user_id}/send", json=payload, params=params
         ) as resp:
@@ -273,13 +281,21 @@ class Control:
         return body
 
     async def upload(
-        self, user_id: int, field: str, data: bytes, filename: str, **fields: str
+        self,
+        user_id: int,
+        field: str,
+        data: bytes,
+        filename: str,
+        wait: float | None = None,
+        **fields: str,
     ) -> tuple[int, dict[str, Any]]:
         form = aiohttp.FormData()
         form.add_field(field, data, filename=filename)
         for key, value in fields.items():
             form.add_field(key, value)
-        async with self.http.post(f"{self.url}/sandbox/api/users/{user_id}/send", data=form) as resp:
+        params = {"timeout": str(wait)} if wait else None
+        url = f"{self.url}/sandbox/api/users/{user_id}/send"
+        async with self.http.post(url, data=form, params=params) as resp:
             return resp.status, await resp.json()
 
     async def get(self, path: str, **params: str) -> tuple[int, Any]:

@@ -77,7 +77,9 @@ async def test_callbacks_edit_and_answer(ack_bot: RunningBot, control: Control) 
     assert history[1]["edited"] is True
 
 
-async def test_bot_sends_photo_album_and_document(ack_bot: RunningBot, control: Control, sbx: SandboxServer) -> None:
+async def test_bot_sends_photo_album_and_document(
+    ack_bot: RunningBot, control: Control, sbx: SandboxServer
+) -> None:
     [photo] = (await control.ok(5, text="/photo"))["replies"]
     assert photo["photo"] is True and photo["text"] == "A red square" and photo["file_id"]
     status, data = await control.get(f"/sandbox/api/files/{photo['file_id']}")
@@ -164,13 +166,13 @@ async def test_no_ack_bot_falls_back_to_quiet_period(echo_bot: RunningBot, contr
 
 
 async def test_timeout_when_no_bot_polls(control: Control) -> None:
-    status, body = await control.send(12, text="anyone?", timeout=0.3)
+    status, body = await control.send(12, text="anyone?", wait=0.3)
     assert status == 504 and body["ok"] is False and body["replies"] == []
 
 
 async def test_commands_sms_health_reset(ack_bot: RunningBot, control: Control) -> None:
     await control.ok(2, text="/commands")
-    status, published = await control.get("/sandbox/api/commands")
+    _, published = await control.get("/sandbox/api/commands")
     assert published["by_language"] == {
         "": [{"command": "start", "description": "开始"}],
         "en": [{"command": "start", "description": "Start"}],
@@ -179,12 +181,15 @@ async def test_commands_sms_health_reset(ack_bot: RunningBot, control: Control) 
         f"{control.url}/sandbox/api/sms", json={"phone": "13800138000", "text": "验证码 123456"}
     ) as resp:
         assert resp.status == 200
-    await control.http.post(f"{control.url}/sandbox/api/sms", json={"phone": "13900139000", "text": "other"})
-    status, sms = await control.get("/sandbox/api/sms", phone="13800138000")
+    async with control.http.post(
+        f"{control.url}/sandbox/api/sms", json={"phone": "13900139000", "text": "other"}
+    ) as resp:
+        assert resp.status == 200
+    _status, sms = await control.get("/sandbox/api/sms", phone="13800138000")
     assert [m["text"] for m in sms["messages"]] == ["验证码 123456"]
     assert sms["messages"][0]["sent_at"].endswith("Z")
 
-    status, health = await control.get("/sandbox/api/health")
+    _, health = await control.get("/sandbox/api/health")
     assert health["ok"] and health["users"] == 1 and health["bot_polling"] and health["acking_bots"] == [1001]
 
     async with control.http.post(f"{control.url}/sandbox/api/reset") as resp:
@@ -224,7 +229,7 @@ async def test_event_stream(ack_bot: RunningBot, control: Control) -> None:
 
 async def test_two_hundred_concurrent_users(ack_bot: RunningBot, control: Control) -> None:
     async def user(uid: int) -> list[str]:
-        texts = []
+        texts: list[str] = []
         for n in range(2):
             body = await control.ok(uid, text=f"user {uid} message {n}")
             texts.extend(m["text"] for m in body["replies"])
@@ -256,7 +261,7 @@ async def test_thumbnail_is_an_image(ack_bot: RunningBot, control: Control, sbx:
     small, large = message.payload["photo"]
     assert (large["width"], large["height"]) == (1200, 900)
     assert max(small["width"], small["height"]) == 320
-    status, data = await control.get(f"/sandbox/api/files/{small['file_id']}")
+    _, data = await control.get(f"/sandbox/api/files/{small['file_id']}")
     import io
 
     with Image.open(io.BytesIO(data)) as thumb:
