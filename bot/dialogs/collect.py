@@ -8,7 +8,7 @@ Other documents: type → fields → 保存实名 → consent → identity autho
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from aiogram import F, Router
@@ -29,14 +29,12 @@ from bot.dialogs.base import (
     reasons_text,
     spend_try,
 )
-from bot.dialogs.card_data import CorrectionError, back_from_dict, front_from_dict, parse_date
+from bot.dialogs.card_data import CorrectionError, front_from_dict, parse_date
+from bot.dialogs.records import collected_record, record_media
 from bot.domain.masking import mask_id_number
 from bot.domain.models import (
     CollectedRecord,
     ConsentDocument,
-    IdentityDocument,
-    LivePhoto,
-    PhoneNumber,
     ReviewKind,
 )
 from bot.integrations.identity import IdentityUnavailable
@@ -139,48 +137,11 @@ class CollectFlow:
         return True
 
     # --- saving ------------------------------------------------------------------------------------
-    def _document(self, data: dict[str, Any]) -> IdentityDocument:
-        if data.get("doc_type") == DocumentType.RESIDENT_ID.value:
-            c = data["card"]
-            front, back = front_from_dict(c.get("front")), back_from_dict(c.get("back"))
-            return IdentityDocument(
-                doc_type=DocumentType.RESIDENT_ID,
-                number=front.id_number or "",
-                name=front.name or "",
-                sex=front.sex,
-                ethnicity=front.ethnicity,
-                birth_date=front.birth_date,
-                address=front.address,
-                authority=back.authority,
-                valid_from=back.valid_from,
-                valid_to=back.valid_to,
-                long_term=back.long_term,
-                front_media_id=c.get("front_media"),
-                back_media_id=c.get("back_media"),
-                portrait_media_id=c.get("portrait_media"),
-            )
-        other = data["other"]
-        birth = date.fromisoformat(other["birth_date"]) if other.get("birth_date") else None
-        return IdentityDocument(
-            doc_type=DocumentType(data["doc_type"]),
-            number=other["number"],
-            name=other["name"],
-            birth_date=birth,
-            portrait_media_id=other.get("photo_media"),
-        )
-
     async def _save(self, ctx: Ctx) -> None:
         data = await ctx.get()
-        document = self._document(data)
-        outcome = data["face"]
-        live = LivePhoto(media_id=outcome["media"], encoding=tuple(outcome["encoding"]))
-        record = CollectedRecord(
-            telegram_user_id=ctx.user_id,
-            document=document,
-            consents=consent.as_consents(data.get("consents", [])),
-            phone=PhoneNumber(data["phone"]["number"], datetime.fromisoformat(data["phone"]["verified_at"])),
-            live_photo=live,
-        )
+        # The same builder serves a reviewer's approval of this data (bot/handlers/staff/review.py).
+        record = collected_record(ctx.user_id, data)
+        document, live, outcome = record.document, record.live_photo, data["face"]
         settings = ctx.services.settings
         kind: ReviewKind | None = None
         reasons: list[str] = list(outcome.get("reasons", []))
@@ -202,17 +163,7 @@ class CollectFlow:
             # Someone collected this number between our check and now: never a second record.
             await self._stop_if_collected(ctx, document.doc_type, document.number)
             return
-        kept = frozenset(
-            m
-            for m in (
-                document.front_media_id,
-                document.back_media_id,
-                document.portrait_media_id,
-                live.media_id,
-            )
-            if m
-        )
-        await end_dialog(ctx.state, ctx.services, keep=kept)
+        await end_dialog(ctx.state, ctx.services, keep=record_media(record))
         await ctx.repo.events.record(self.name, "save", EventOutcome.COMPLETED, user_id=ctx.user_id)
         log.info("collection completed for person %s", person.id)
         await ctx.say(ctx.t("collect.success") + "\n\n" + ctx.t("menu.home", name=None), home_keyboard(ctx.t))
