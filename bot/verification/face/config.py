@@ -1,0 +1,155 @@
+"""Challenge actions, reason codes and the tunable thresholds of the face engine."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+__all__ = [
+    "Action",
+    "FaceConfig",
+    "FaceReason",
+    "MirrorPolicy",
+    "parse_challenge",
+    "random_challenge",
+]
+
+
+class Action(StrEnum):
+    """What the user is asked to do in the selfie video.
+
+    ``turn_left`` / ``turn_right`` are the user's **own** left and right (turn the head so the face
+    points to your left shoulder). See :class:`MirrorPolicy` for how that maps onto the image.
+    ``nod`` is a clear pitch movement of the head (down or up) and back.
+    """
+
+    BLINK = "blink"
+    OPEN_MOUTH = "open_mouth"
+    TURN_LEFT = "turn_left"
+    TURN_RIGHT = "turn_right"
+    NOD = "nod"
+
+
+FACIAL_ACTIONS = (Action.BLINK, Action.OPEN_MOUTH)
+HEAD_ACTIONS = (Action.TURN_LEFT, Action.TURN_RIGHT, Action.NOD)
+
+
+class FaceReason(StrEnum):
+    # still images and the face itself
+    NO_FACE = "face_not_found"
+    MULTIPLE_FACES = "face_multiple"
+    TOO_SMALL = "face_too_small"
+    MISMATCH = "face_mismatch"
+    MATCH_UNCERTAIN = "face_match_uncertain"
+    # the video container
+    VIDEO_EMPTY = "video_empty"
+    VIDEO_TOO_LARGE = "video_too_large"
+    VIDEO_TOO_MANY_PIXELS = "video_too_many_pixels"
+    VIDEO_TOO_LONG = "video_too_long"
+    VIDEO_TOO_SHORT = "video_too_short"
+    VIDEO_UNDECODABLE = "video_undecodable"
+    VIDEO_NO_FACE = "video_no_usable_face"
+    VIDEO_ALREADY_SUBMITTED = "video_already_submitted"
+    # the liveness challenge and presentation-attack checks
+    NO_ACTION = "liveness_no_action"
+    WRONG_ACTION = "liveness_wrong_action"
+    WRONG_ORDER = "liveness_wrong_order"
+    MULTIPLE_PEOPLE = "liveness_multiple_faces"
+    FACE_LOST = "liveness_face_lost"
+    FACE_CHANGED = "liveness_face_changed"
+    STILL_PHOTO = "liveness_still_photo"
+    FLAT_PHOTO = "liveness_flat_photo"
+    SCREEN_OR_PRINT = "liveness_screen_or_print"
+
+
+MirrorPolicy = Literal["raw", "mirrored", "either"]
+"""How the image relates to the user's own left and right.
+
+``raw``: the video is what the front camera saw (not mirrored); a user turning to their own left
+shows a face pointing to the **image right**. ``mirrored``: the video was flipped like the preview.
+``either`` (default): Telegram clients and phones differ and no metadata says which, so the challenge
+passes when it is satisfied under one of the two readings; a challenge holding both turns must still
+show them in opposite directions, in the right order, under the same reading.
+"""
+
+
+@dataclass(frozen=True)
+class FaceConfig:
+    # --- match against a reference (ID portrait or stored live face); dlib distance, 0.6 is dlib's
+    # own same-person threshold on LFW. pass < threshold - margin <= review < threshold + margin <= fail
+    match_threshold: float = 0.55
+    review_margin: float = 0.05
+    # --- video limits (a Telegram video note is at most 60 s; a challenge needs a few seconds)
+    max_video_bytes: int = 20 * 1024 * 1024
+    max_video_seconds: float = 30.0
+    min_video_seconds: float = 1.0
+    max_video_pixels: int = 1920 * 1088
+    sample_fps: float = 15.0  # short blinks last ~0.12 s: fewer samples would miss them
+    work_short_side: int = 480  # frames larger than this are scaled down before any analysis
+    detect_short_side: int = 360  # dlib HOG at this size finds faces from ~22 % of the short side
+    min_face_px: int = 80  # in the work frame; smaller faces carry too little detail to judge
+    # --- face tracking
+    min_face_fraction: float = 0.6  # share of samples where the tracked face must be visible
+    max_face_gap_seconds: float = 3.0  # a strong head turn loses the frontal detector for a while
+    second_face_ratio: float = 0.45  # another face at least this size (width) counts as a person
+    multi_face_seconds: float = 0.3  # ... for at least this long
+    same_person_distance: float = 0.6
+    identity_checks: int = 3  # extra encodings, one per stretch of uninterrupted tracking
+    full_detect_interval: float = 0.25  # seconds between full-frame detector passes
+    # --- actions (thresholds on the landmark measures, relative to the clip's own baseline)
+    blink_ear_ratio: float = 0.75  # closed when EAR < ratio * median EAR
+    blink_max_seconds: float = 2.5
+    mouth_open_mar: float = 0.45  # inner-lip MAR; closed ~0.0-0.2, wide open ~0.7-1.0
+    turn_yaw_delta: float = 0.15  # nose position between jaw corners, 0.5 = frontal
+    nod_pitch_delta: float = 0.08  # nose position between eye line and chin
+    pose_still_delta: float = 0.07  # blinks only count with the head near its baseline pose
+    mirror: MirrorPolicy = "either"
+    # --- presentation attacks
+    still_motion_px: float = 1.5  # landmark motion (RMS, px at 100 px inter-ocular) below = still
+    flat_residual: float = 0.045  # homography residual / inter-ocular distance below = a flat photo
+    spoof_threshold: float = 1.0  # passive score at or above = screen / print replay
+    # --- outputs
+    best_frames: int = 2  # frames encoded and averaged for the match
+    review_frames: int = 3
+    jpeg_quality: int = 85
+
+
+def parse_challenge(text: str) -> list[Action]:
+    """``"blink,open_mouth"`` -> ``[Action.BLINK, Action.OPEN_MOUTH]``.
+
+    Raises ``ValueError`` for an empty challenge, an unknown action or a repeated one.
+    """
+    parts = [p.strip().lower() for p in text.replace(";", ",").split(",")]
+    parts = [p for p in parts if p]
+    if not parts:
+        raise ValueError("empty challenge")
+    actions: list[Action] = []
+    for part in parts:
+        try:
+            action = Action(part.replace("-", "_"))
+        except ValueError:
+            known = ", ".join(a.value for a in Action)
+            raise ValueError(f"unknown action {part!r}; known: {known}") from None
+        if action in actions:
+            raise ValueError(f"action {part!r} is repeated")
+        actions.append(action)
+    if len(actions) > len(Action):
+        raise ValueError("too many actions")
+    return actions
+
+
+def random_challenge(rng: random.Random, k: int | None = None) -> list[Action]:
+    """2-3 distinct actions: at least one facial action (blink / open mouth: non-rigid, a photo
+    cannot do it) and at least one head movement (turn / nod: shows the face is not flat), shuffled."""
+    if k is None:
+        k = rng.choice((2, 3))
+    if not 2 <= k <= 3:
+        raise ValueError("a challenge has 2 or 3 actions")
+    chosen: list[Action] = [rng.choice(FACIAL_ACTIONS), rng.choice(HEAD_ACTIONS)]
+    rest: Sequence[Action] = [a for a in Action if a not in chosen]
+    chosen += rng.sample(list(rest), k - 2)
+    rng.shuffle(chosen)
+    return chosen

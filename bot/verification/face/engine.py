@@ -1,0 +1,433 @@
+"""The two entry points: a still image to an encoding, a selfie video to a verdict."""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import itertools
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from ..images import ImageLimits, ImageRejected, decode_image, to_bgr_array
+from . import antispoof
+from .config import Action, FaceConfig, FaceReason
+from .detect import DetectedFace, detect_faces, detect_near, encode, landmarks
+from .liveness import (
+    LivenessResult,
+    Observation,
+    check_order,
+    extract_events,
+    eye_aspect_ratio,
+    mouth_aspect_ratio,
+    rigidity,
+    yaw_ratio,
+)
+from .match import Decision, MatchResult, decide, distance, min_distance
+from .video import Frame, VideoInfo, VideoRejected, sample_frames
+
+__all__ = ["FaceEncodingResult", "FaceVerdict", "compare_images", "encode_face_image", "verify_selfie_video"]
+
+U8 = npt.NDArray[np.uint8]
+F64 = npt.NDArray[np.float64]
+
+_STILL_MAX_SIDE = 1200
+_STILL_LIMITS = ImageLimits()
+
+
+@dataclass(frozen=True)
+class FaceEncodingResult:
+    encoding: tuple[float, ...] | None  # None when rejected
+    reasons: list[str]
+    faces: int  # faces found (of a size that counts)
+    box: tuple[int, int, int, int] | None = None  # in the decoded image's pixels (EXIF applied)
+    face_jpeg: bytes | None = None  # the face with some margin, for showing back to the user
+
+    @property
+    def ok(self) -> bool:
+        return self.encoding is not None
+
+
+@dataclass(frozen=True)
+class FaceVerdict:
+    decision: Decision
+    match_distance: float | None
+    liveness: LivenessResult
+    reasons: list[str]
+    content_hash: str  # sha256 hex of the video bytes: the caller's replay check
+    live_encoding: tuple[float, ...] | None = None
+    best_frame_jpeg: bytes | None = None
+    review_frames_jpeg: list[bytes] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    duration: float = 0.0
+    frames_sampled: int = 0
+
+
+def _jpeg(bgr: U8, quality: int) -> bytes:
+    ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return bytes(buf.tobytes()) if ok else b""
+
+
+def _gray(bgr: U8) -> U8:
+    return np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
+
+
+def _rgb(bgr: U8) -> U8:
+    return np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+
+
+# --- still images ----------------------------------------------------------------------------------
+
+
+def _still_faces(bgr: U8) -> tuple[U8, float, list[DetectedFace]]:
+    h, w = bgr.shape[:2]
+    s = min(1.0, _STILL_MAX_SIDE / max(h, w))
+    work = bgr
+    if s < 1.0:
+        work = np.asarray(
+            cv2.resize(bgr, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA), np.uint8
+        )
+    gray = _gray(work)
+    # detect at the work size itself; a small face in a big photo (a full-length portrait, a whole
+    # card) needs a second, upsampled pass
+    faces = detect_faces(gray, min(gray.shape[:2]))
+    if not faces:
+        faces = detect_faces(gray, 2 * min(gray.shape[:2]))
+    return work, s, faces
+
+
+def encode_face_image(data: bytes, config: FaceConfig | None = None) -> FaceEncodingResult:
+    """One face in a still image (a portrait cropped from a card, a whole card front, a photo)."""
+    config = config or FaceConfig()
+    try:
+        img = decode_image(data, _STILL_LIMITS)
+    except ImageRejected as exc:
+        return FaceEncodingResult(None, [str(exc.code)], 0)
+    return _encode_pil(img, config)
+
+
+def _encode_pil(img: Image.Image, config: FaceConfig) -> FaceEncodingResult:
+    work, s, faces = _still_faces(to_bgr_array(img))
+    if not faces:
+        return FaceEncodingResult(None, [FaceReason.NO_FACE.value], 0)
+    main = faces[0]
+    counted = [f for f in faces if f.width >= config.second_face_ratio * main.width]
+    box = tuple(round(v / s) for v in main.box)
+    if len(counted) > 1:
+        return FaceEncodingResult(None, [FaceReason.MULTIPLE_FACES.value], len(counted))
+    if main.width < 40:  # dlib's aligned chip is 150 px; below ~40 px the encoding is mostly noise
+        return FaceEncodingResult(None, [FaceReason.TOO_SMALL.value], 1)
+    enc = encode(_rgb(work), main)
+    x0, y0, x1, y1 = main.box
+    m = main.width // 2
+    crop = work[max(0, y0 - m) : y1 + m, max(0, x0 - m) : x1 + m]
+    return FaceEncodingResult(
+        encoding=tuple(float(v) for v in enc),
+        reasons=[],
+        faces=1,
+        box=(box[0], box[1], box[2], box[3]),
+        face_jpeg=_jpeg(crop, config.jpeg_quality),
+    )
+
+
+def compare_images(a: bytes, b: bytes, config: FaceConfig | None = None) -> MatchResult:
+    """Two still images, one face each: same person?"""
+    config = config or FaceConfig()
+    ra, rb = encode_face_image(a, config), encode_face_image(b, config)
+    if ra.encoding is None or rb.encoding is None:
+        return MatchResult("fail", None, [*ra.reasons, *rb.reasons], ra.encoding, rb.encoding)
+    dist = distance(ra.encoding, rb.encoding)
+    decision, reasons = decide(dist, config)
+    return MatchResult(decision, dist, reasons, ra.encoding, rb.encoding)
+
+
+# --- video -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Track:
+    observations: list[Observation] = field(default_factory=list)
+    cues: list[antispoof.FrameCues] = field(default_factory=list)
+    boxes: dict[int, DetectedFace] = field(default_factory=dict)  # observation index -> face
+    kept: dict[int, Frame] = field(default_factory=dict)  # observation index -> frame
+    best: list[tuple[float, int]] = field(default_factory=list)  # min-heap of (quality, obs index)
+    quality: dict[int, float] = field(default_factory=dict)
+    periodic: set[int] = field(default_factory=set)
+    segments: list[list[int]] = field(default_factory=list)  # runs of observations of one face
+    too_small: int = 0
+    last: DetectedFace | None = None
+    last_seen: int | None = None  # observation index of the previous sighting, None after a miss
+    last_full_t: float = -1e9
+
+
+def _pick(faces: list[DetectedFace], last: DetectedFace | None) -> DetectedFace | None:
+    if not faces:
+        return None
+    if last is None:
+        return faces[0]
+    lx, ly = last.center
+
+    def dist(f: DetectedFace) -> float:
+        x, y = f.center
+        return float(np.hypot(x - lx, y - ly))
+
+    near = min(faces, key=dist)
+    # the user moves, but not by more than a face width between two samples; a jump means the
+    # tracked face vanished and something else is there (checked by the identity test later)
+    return near if not _far(near, last) else faces[0]
+
+
+def _far(face: DetectedFace, last: DetectedFace) -> bool:
+    """Too far or too different in size to be the same head a moment later (a cut, a swap)."""
+    (x, y), (lx, ly) = face.center, last.center
+    ratio = face.width / max(last.width, 1)
+    return float(np.hypot(x - lx, y - ly)) >= 1.5 * max(last.width, 1) or not 0.7 <= ratio <= 1.43
+
+
+def _quality(points: F64, gray: U8, face: DetectedFace) -> float:
+    """Frontal, eyes open, mouth closed, sharp: the frame to encode and to show staff."""
+    frontal = max(0.0, 1.0 - 4.0 * abs(yaw_ratio(points) - 0.5))
+    eyes = min(1.0, eye_aspect_ratio(points) / 0.25)
+    mouth = 1.0 if mouth_aspect_ratio(points) < 0.3 else 0.3
+    x0, y0, x1, y1 = face.box
+    crop = gray[y0:y1, x0:x1]
+    sharp = float(cv2.Laplacian(cv2.resize(crop, (96, 96)), cv2.CV_32F).var()) if crop.size else 0.0
+    return frontal * eyes * mouth * min(1.0, sharp / 150.0 + 0.2) * min(1.0, face.width / 160.0)
+
+
+def _observe(frame: Frame, track: _Track, config: FaceConfig) -> None:
+    gray = _gray(frame.bgr)
+    index = len(track.observations)
+    face: DetectedFace | None = None
+    faces: list[DetectedFace] = []
+    # A full-frame pass a few times a second (other people, re-acquiring a lost face); in between,
+    # only a window around the tracked face.
+    full = track.last is None or frame.t - track.last_full_t >= config.full_detect_interval
+    if not full and track.last is not None:
+        face = detect_near(gray, track.last)
+        full = face is None
+    if full:
+        track.last_full_t = frame.t
+        faces = detect_faces(gray, config.detect_short_side)
+        face = _pick(faces, track.last)
+    if face is None or face.width < config.min_face_px:
+        if face is not None:
+            track.too_small += 1
+        track.observations.append(Observation(frame.t, None, len(faces), full_pass=full))
+        track.last_seen = None
+        return
+    other = any(f is not face and f.width >= config.second_face_ratio * face.width for f in faces)
+    points = landmarks(gray, face)
+    track.observations.append(Observation(frame.t, points, len(faces), other, full_pass=full))
+    # A new segment starts when the face comes back after a gap or reappears somewhere else: the
+    # identity check encodes one frame of each segment.
+    jumped = track.last is not None and _far(face, track.last)
+    if track.last_seen is None or jumped:
+        track.segments.append([])
+    track.segments[-1].append(index)
+    track.boxes[index] = face
+    track.last = face
+    track.last_seen = index
+    if index % 2 == 0:
+        track.cues.append(antispoof.frame_cues(frame.bgr, gray, face.box))
+    q = _quality(points, gray, face)
+    # Keep a frame every ~0.5 s (identity checks, staff review) and the best few (the match); drop
+    # the rest at once so a 30 s video does not hold hundreds of frames.
+    if not track.periodic or frame.t - track.observations[max(track.periodic)].t >= 0.5:
+        track.periodic.add(index)
+        track.kept[index] = frame
+    track.quality[index] = q
+    heapq.heappush(track.best, (q, index))
+    track.kept[index] = frame
+    if len(track.best) > config.best_frames:
+        _, dropped = heapq.heappop(track.best)
+        if dropped not in track.periodic:
+            track.kept.pop(dropped, None)
+    elif index not in track.periodic and all(i != index for _, i in track.best):
+        track.kept.pop(index, None)
+
+
+def _longest_run(flags: list[bool], ts: list[float]) -> float:
+    best = 0.0
+    start: float | None = None
+    for flag, t in zip(flags, ts, strict=True):
+        if flag:
+            start = t if start is None else start
+            best = max(best, t - start)
+        else:
+            start = None
+    return best
+
+
+def _fail_early(code: str, content_hash: str, timings: dict[str, float], info: VideoInfo) -> FaceVerdict:
+    return FaceVerdict(
+        decision="fail",
+        match_distance=None,
+        liveness=LivenessResult(False, [], [], None, [code]),
+        reasons=[code],
+        content_hash=content_hash,
+        timings=timings,
+        duration=info.duration,
+        frames_sampled=info.frames_sampled,
+    )
+
+
+def verify_selfie_video(
+    video: bytes,
+    challenge: Sequence[Action],
+    references: Sequence[Sequence[float]] = (),
+    config: FaceConfig | None = None,
+    *,
+    seen_before: bool = False,
+) -> FaceVerdict:
+    """Liveness (the challenge, in order, by one face; no photo, no screen) and, when references
+    (ID portrait, stored live face) are given, the match. With no references: liveness only.
+
+    ``seen_before``: the caller has already stored a submission with this content hash (use
+    :func:`content_hash` or the verdict's field) -- rejected as a replay.
+    """
+    config = config or FaceConfig()
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    challenge = [Action(a) for a in challenge]
+    if not challenge:
+        raise ValueError("the challenge needs at least one action")
+    for ref in references:
+        distance(ref, ref)  # validates the length
+    digest = content_hash(video)
+    info = VideoInfo()
+    if seen_before:
+        return _fail_early(FaceReason.VIDEO_ALREADY_SUBMITTED.value, digest, timings, info)
+
+    track = _Track()
+    try:
+        for frame in sample_frames(video, config, info):
+            _observe(frame, track, config)
+    except VideoRejected as exc:
+        timings["analyse"] = time.perf_counter() - started
+        return _fail_early(exc.code.value, digest, timings, info)
+    timings["analyse"] = time.perf_counter() - started
+    obs = track.observations
+    if info.duration < config.min_video_seconds:
+        return _fail_early(FaceReason.VIDEO_TOO_SHORT.value, digest, timings, info)
+    present = [o.present for o in obs]
+    if not any(present):
+        code = FaceReason.TOO_SMALL if track.too_small else FaceReason.VIDEO_NO_FACE
+        return _fail_early(code.value, digest, timings, info)
+
+    reasons: list[str] = []
+    # the stretches without the face, the start and the end of the clip included
+    seen_t = [0.0, *(o.t for o in obs if o.present), info.duration]
+    gaps = [b - a for a, b in itertools.pairwise(seen_t)]
+    if (
+        sum(present) / len(present) < config.min_face_fraction
+        or max(gaps, default=0.0) > config.max_face_gap_seconds
+    ):
+        reasons.append(FaceReason.FACE_LOST.value)
+    full = [o for o in obs if o.full_pass]
+    if _longest_run([o.other_person for o in full], [o.t for o in full]) >= config.multi_face_seconds - 1e-6:
+        reasons.append(FaceReason.MULTIPLE_PEOPLE.value)
+
+    # Identity: the best frames give the live encoding; frames kept across the clip must all be the
+    # same person as that (a face swapped mid-challenge, a cut, another person stepping in).
+    t_enc = time.perf_counter()
+    best_idx = [i for _, i in sorted(track.best, reverse=True)[: config.best_frames]]
+    encs: dict[int, F64] = {}
+
+    def enc_of(i: int) -> F64:
+        if i not in encs:
+            encs[i] = encode(_rgb(track.kept[i].bgr), track.boxes[i])
+        return encs[i]
+
+    live = np.mean([enc_of(i) for i in best_idx], axis=0)
+    # One frame of every other stretch where the face was tracked without a break (the longest
+    # ones first): a break is where a photo could be swapped in or another person could step in.
+    best_segments = {k for k, seg in enumerate(track.segments) if any(i in seg for i in best_idx)}
+    others = sorted(
+        (seg for k, seg in enumerate(track.segments) if k not in best_segments), key=len, reverse=True
+    )
+    for seg in others[: config.identity_checks]:
+        kept = [i for i in seg if i in track.kept]
+        if not kept:
+            continue
+        i = kept[0]  # right after the break: where a swap would show
+        if float(np.linalg.norm(enc_of(i) - live)) > config.same_person_distance:
+            reasons.append(FaceReason.FACE_CHANGED.value)
+            break
+    timings["encode"] = time.perf_counter() - t_enc
+
+    events = extract_events(obs, config)
+    passed_order, found, mirrored, order_reason = check_order(events, challenge, config.mirror)
+    if order_reason is not None:
+        reasons.append(order_reason.value)
+    motion, flat = rigidity(obs)
+    if motion < config.still_motion_px:
+        reasons.append(FaceReason.STILL_PHOTO.value)
+    elif flat < config.flat_residual:
+        reasons.append(FaceReason.FLAT_PHOTO.value)
+    spoof, cues = antispoof.score(track.cues)
+    if spoof >= config.spoof_threshold:
+        reasons.append(FaceReason.SCREEN_OR_PRINT.value)
+
+    liveness = LivenessResult(
+        passed=not reasons,
+        actions=found,
+        events=[(e.kind, round(e.start, 3), round(e.end, 3)) for e in events],
+        mirrored=mirrored if passed_order else None,
+        reasons=list(reasons),
+        spoof_score=spoof,
+        spoof_cues=cues,
+        flatness=flat,
+        motion=motion,
+    )
+    decision: Decision = "pass" if liveness.passed else "fail"
+    match_dist: float | None = None
+    live_t = tuple(float(v) for v in live)
+    if references:
+        match_dist = min_distance(live_t, references)
+        match_decision, match_reasons = decide(match_dist, config)
+        reasons += match_reasons
+        if decision == "pass":
+            decision = match_decision
+
+    best_frame = track.kept[best_idx[0]].bgr
+    review = _review_frames(track, events, best_idx[0], config)
+    timings["total"] = time.perf_counter() - started
+    return FaceVerdict(
+        decision=decision,
+        match_distance=match_dist,
+        liveness=liveness,
+        reasons=reasons,
+        content_hash=digest,
+        live_encoding=live_t if liveness.passed else None,
+        best_frame_jpeg=_jpeg(best_frame, config.jpeg_quality),
+        review_frames_jpeg=review,
+        timings=timings,
+        duration=info.duration,
+        frames_sampled=info.frames_sampled,
+    )
+
+
+def _review_frames(track: _Track, events: Sequence[object], best: int, config: FaceConfig) -> list[bytes]:
+    """A few frames spread over the clip, for a person to look at when the decision is `review`."""
+    kept = sorted(track.kept)
+    if not kept:
+        return []
+    n = min(config.review_frames, len(kept))
+    pick = {kept[k] for k in np.linspace(0, len(kept) - 1, n).round().astype(int)}
+    pick.discard(best)
+    return [_jpeg(track.kept[i].bgr, config.jpeg_quality) for i in sorted(pick)][: config.review_frames]
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def encode_pil_image(img: Image.Image, config: FaceConfig | None = None) -> FaceEncodingResult:
+    """For callers that already hold a decoded image (the ID engine's cropped portrait)."""
+    return _encode_pil(img, config or FaceConfig())

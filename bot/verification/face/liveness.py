@@ -1,0 +1,266 @@
+"""Active liveness: landmark measures per frame, action events over time, the challenge order.
+
+Measures (all from dlib's 68 points, scale-free):
+
+* EAR, eye aspect ratio, both eyes averaged: ~0.3 open, ~0.15 closed. A blink is a dip below
+  ``blink_ear_ratio`` x the clip's median while the head is near its usual pose (a nod down also
+  narrows the eyes in the image, and must not count as a blink).
+* MAR, inner-lip mouth aspect ratio (points 60-67): ~0.0-0.2 closed, 0.7-1.0 wide open.
+* yaw: the nose tip's position between the jaw corners (points 2, 14, 30), 0.5 when frontal; it grows
+  when the face points to the image right.
+* pitch: the nose tip's position between the eye line and the chin; it grows when the head goes down.
+
+Yaw and pitch are read against the clip's median (the user's own neutral pose). Past ~30 degrees of
+yaw dlib's frontal detector loses the face; a turn is therefore seen on its way out, which is enough.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from .config import Action, FaceConfig, FaceReason, MirrorPolicy
+
+__all__ = [
+    "ActionEvent",
+    "LivenessResult",
+    "Observation",
+    "check_order",
+    "extract_events",
+    "eye_aspect_ratio",
+    "mouth_aspect_ratio",
+    "pitch_ratio",
+    "rigidity",
+    "yaw_ratio",
+]
+
+F64 = npt.NDArray[np.float64]
+
+
+def _d(a: F64, b: F64) -> float:
+    return float(np.hypot(*(a - b)))
+
+
+def eye_aspect_ratio(p: F64) -> float:
+    def one(e: F64) -> float:
+        return (_d(e[1], e[5]) + _d(e[2], e[4])) / (2.0 * max(_d(e[0], e[3]), 1e-6))
+
+    return (one(p[36:42]) + one(p[42:48])) / 2.0
+
+
+def mouth_aspect_ratio(p: F64) -> float:
+    v = _d(p[61], p[67]) + _d(p[62], p[66]) + _d(p[63], p[65])
+    return v / (2.0 * max(_d(p[60], p[64]), 1e-6))
+
+
+def yaw_ratio(p: F64) -> float:
+    left, right = p[2][0], p[14][0]
+    return float((p[30][0] - left) / (right - left)) if abs(right - left) > 1e-6 else 0.5
+
+
+def pitch_ratio(p: F64) -> float:
+    eye_y = float(p[36:48, 1].mean())
+    chin_y = float(p[8][1])
+    return float((p[30][1] - eye_y) / (chin_y - eye_y)) if abs(chin_y - eye_y) > 1e-6 else 0.3
+
+
+def interocular(p: F64) -> float:
+    return _d(p[36:42].mean(axis=0), p[42:48].mean(axis=0))
+
+
+@dataclass(frozen=True)
+class Observation:
+    """The tracked face in one sampled frame (or its absence)."""
+
+    t: float
+    points: F64 | None  # 68x2 landmarks in work-frame pixels, None when the face was not found
+    faces: int = 0  # faces found in the whole frame
+    other_person: bool = False  # another face of comparable size is in the frame
+    full_pass: bool = True  # the whole frame was searched (else only around the tracked face)
+
+    @property
+    def present(self) -> bool:
+        return self.points is not None
+
+
+@dataclass(frozen=True)
+class ActionEvent:
+    """A movement seen in the video. ``kind`` is direction-neutral for turns: ``yaw_image_right`` /
+    ``yaw_image_left``; the challenge check maps them onto turn_left / turn_right per mirror policy."""
+
+    kind: str  # blink | open_mouth | yaw_image_right | yaw_image_left | nod
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class LivenessResult:
+    passed: bool
+    actions: list[str]  # requested actions found, in the order they were found
+    events: list[tuple[str, float, float]]  # every movement seen: (kind, start s, end s)
+    mirrored: bool | None  # the reading under which the challenge passed (None: not decided)
+    reasons: list[str]
+    spoof_score: float = 0.0  # passive presentation-attack score; >= the config threshold = attack
+    spoof_cues: tuple[tuple[str, float], ...] = ()
+    flatness: float = 0.0  # max homography residual / inter-ocular distance (low = a flat picture)
+    motion: float = 0.0  # RMS landmark motion, normalised to 100 px inter-ocular distance
+
+
+def _runs(mask: Sequence[bool]) -> list[tuple[int, int]]:
+    """Inclusive (start, end) index ranges where mask is true."""
+    out: list[tuple[int, int]] = []
+    start = -1
+    for i, m in enumerate(mask):
+        if m and start < 0:
+            start = i
+        elif not m and start >= 0:
+            out.append((start, i - 1))
+            start = -1
+    if start >= 0:
+        out.append((start, len(mask) - 1))
+    return out
+
+
+def extract_events(obs: Sequence[Observation], config: FaceConfig) -> list[ActionEvent]:
+    """Every blink, mouth opening, turn and nod in time order, from the frames where the face is seen."""
+    seen = [o for o in obs if o.points is not None]
+    if len(seen) < 3:
+        return []
+    pts = [o.points for o in seen if o.points is not None]
+    t = np.array([o.t for o in seen])
+    ear = np.array([eye_aspect_ratio(p) for p in pts])
+    mar = np.array([mouth_aspect_ratio(p) for p in pts])
+    yaw = np.array([yaw_ratio(p) for p in pts])
+    pitch = np.array([pitch_ratio(p) for p in pts])
+    dyaw = yaw - float(np.median(yaw))
+    dpitch = pitch - float(np.median(pitch))
+    events: list[ActionEvent] = []
+
+    # Blinks: eyes closed against the clip's own open-eye level, head near neutral, eyes open on both
+    # sides of the dip (a clip that starts or ends with closed eyes proves nothing).
+    still = (np.abs(dyaw) < config.pose_still_delta) & (np.abs(dpitch) < config.pose_still_delta)
+    ear_open = float(np.median(ear[still])) if still.any() else float(np.median(ear))
+    closed = (ear < config.blink_ear_ratio * ear_open) & still
+    for a, b in _runs(list(closed)):
+        if a == 0 or b == len(seen) - 1:
+            continue
+        if t[b] - t[a] > config.blink_max_seconds:
+            continue
+        # open eyes within half a second on both sides (the eyelid takes a frame or two to reopen)
+        before = ear[(t >= t[a] - 0.5) & (t < t[a])]
+        after = ear[(t > t[b]) & (t <= t[b] + 0.5)]
+        if before.size == 0 or after.size == 0:
+            continue
+        if before.max() < 0.85 * ear_open or after.max() < 0.85 * ear_open:
+            continue
+        events.append(ActionEvent("blink", float(t[a]), float(t[b])))
+
+    # Mouth: rising edge above the open level, from a mouth clearly less open before (a smile with
+    # teeth already reads ~0.3, so the level is raised above the clip's own resting mouth).
+    rest = float(np.percentile(mar, 20))
+    level = max(config.mouth_open_mar, rest + 0.2)
+    for a, b in _runs(list(mar > level)):
+        if a == 0 or float(mar[:a].min()) > level - 0.15:
+            continue
+        events.append(ActionEvent("open_mouth", float(t[a]), float(t[b])))
+
+    # Head turns: yaw away from neutral (the face may vanish at the peak; the way out is enough).
+    for sign, kind in ((1.0, "yaw_image_right"), (-1.0, "yaw_image_left")):
+        for a, b in _runs(list(sign * dyaw > config.turn_yaw_delta)):
+            events.append(ActionEvent(kind, float(t[a]), float(t[b])))
+
+    # Nods: pitch away from neutral, up or down, with the yaw near neutral.
+    for a, b in _runs(
+        list((np.abs(dpitch) > config.nod_pitch_delta) & (np.abs(dyaw) < config.turn_yaw_delta))
+    ):
+        events.append(ActionEvent("nod", float(t[a]), float(t[b])))
+
+    events.sort(key=lambda e: (e.start, e.end))
+    return _merge_close(events, gap=0.35)
+
+
+def _merge_close(events: list[ActionEvent], gap: float) -> list[ActionEvent]:
+    """One movement that flickers around a threshold is one event, not several."""
+    out: list[ActionEvent] = []
+    for e in events:
+        prev = next((p for p in reversed(out) if p.kind == e.kind), None)
+        if prev is not None and e.start - prev.end <= gap and e.kind != "blink":
+            out[out.index(prev)] = ActionEvent(e.kind, prev.start, max(prev.end, e.end))
+        else:
+            out.append(e)
+    return out
+
+
+def _as_action(kind: str, mirrored: bool) -> Action | None:
+    if kind == "yaw_image_right":
+        # raw camera: a face pointing to the image right turned to the user's own left
+        return Action.TURN_RIGHT if mirrored else Action.TURN_LEFT
+    if kind == "yaw_image_left":
+        return Action.TURN_LEFT if mirrored else Action.TURN_RIGHT
+    return Action(kind)
+
+
+def _readings(policy: MirrorPolicy) -> tuple[bool, ...]:
+    return {"raw": (False,), "mirrored": (True,), "either": (False, True)}[policy]
+
+
+def check_order(
+    events: Sequence[ActionEvent], challenge: Sequence[Action], policy: MirrorPolicy
+) -> tuple[bool, list[str], bool | None, FaceReason | None]:
+    """Are the challenge's actions seen in order (other movements in between are allowed: people
+    blink all the time)? Returns (passed, actions found in order, mirrored reading, reason)."""
+    best: tuple[list[str], bool | None] = ([], None)
+    for mirrored in _readings(policy):
+        seq = [_as_action(e.kind, mirrored) for e in events]
+        found: list[str] = []
+        i = 0
+        for a in seq:
+            if i < len(challenge) and a == challenge[i]:
+                found.append(challenge[i].value)
+                i += 1
+        if i == len(challenge):
+            return True, found, mirrored, None
+        if len(found) > len(best[0]):
+            best = (found, mirrored)
+    if not events:
+        return False, [], None, FaceReason.NO_ACTION
+    for mirrored in _readings(policy):
+        kinds = {_as_action(e.kind, mirrored) for e in events}
+        if all(a in kinds for a in challenge):
+            return False, best[0], best[1], FaceReason.WRONG_ORDER
+    return False, best[0], best[1], FaceReason.WRONG_ACTION
+
+
+def rigidity(obs: Sequence[Observation]) -> tuple[float, float]:
+    """(motion, flatness) of the tracked face's landmarks across the clip.
+
+    motion: RMS landmark displacement between frames after removing nothing, in px at 100 px
+    inter-ocular distance: a photo on a table gives ~0.
+    flatness: the largest residual of a homography fitted from a reference frame's 68 points to each
+    frame's, over the inter-ocular distance. The 68 points of a picture (printed or on a screen held
+    still) stay on one plane, so a homography explains any way it is moved or tilted; a real head
+    turning, nodding, blinking or opening the mouth does not (the nose moves against the cheeks).
+    """
+    pts = [o.points for o in obs if o.points is not None]
+    if len(pts) < 3:
+        return 0.0, 0.0
+    ref = pts[len(pts) // 2]
+    io = max(interocular(ref), 1e-6)
+    motion_sq = []
+    resid = []
+    for p in pts:
+        motion_sq.append(float(np.mean(np.sum((p - ref) ** 2, axis=1))) * (100.0 / io) ** 2)
+        h, _ = cv2.findHomography(ref.astype(np.float32), p.astype(np.float32), 0)
+        if h is None:
+            continue
+        proj = cv2.perspectiveTransform(ref.reshape(-1, 1, 2).astype(np.float64), h).reshape(-1, 2)
+        err = np.sqrt(np.sum((proj - p) ** 2, axis=1))
+        # 90th percentile, not the max: one jittery point is not depth
+        resid.append(float(np.percentile(err, 90)) / max(interocular(p), 1e-6))
+    motion = float(np.sqrt(np.median(motion_sq))) if motion_sq else 0.0
+    flat = float(np.percentile(resid, 90)) if resid else 0.0
+    return motion, flat
