@@ -13,6 +13,7 @@ from bot.storage.repositories.identity_registry import IdentityRegistryRepo
 from bot.storage.repositories.media_hashes import MediaHashRepo
 from bot.storage.repositories.persons import PersonRepo
 from bot.storage.repositories.review import ReviewRepo
+from bot.storage.repositories.staff import StaffRepo
 from bot.storage.repositories.updates import UpdateRepo
 from bot.storage.repositories.users import UserRepo
 from bot.storage.timeutil import utcnow
@@ -34,3 +35,4 @@ class Repositories:
         self.review = ReviewRepo(db, cipher, self.audit, clock)
         self.events = EventRepo(db, clock)
         self.identity_registry = IdentityRegistryRepo(db, cipher, clock)
+        self.staff = StaffRepo(db, cipher, self.audit, clock)
