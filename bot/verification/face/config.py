@@ -85,7 +85,7 @@ class FaceConfig:
     # --- video limits (a Telegram video note is at most 60 s; a challenge needs a few seconds)
     max_video_bytes: int = 20 * 1024 * 1024
     max_video_seconds: float = 30.0
-    min_video_seconds: float = 1.0
+    min_video_seconds: float = 1.5
     max_video_pixels: int = 1920 * 1088
     sample_fps: float = 15.0  # short blinks last ~0.12 s: fewer samples would miss them
     work_short_side: int = 480  # frames larger than this are scaled down before any analysis
