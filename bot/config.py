@@ -79,6 +79,16 @@ class Settings(BaseSettings):
     integration_timeout: float = 10.0
     integration_retries: int = 2
 
+    # --- staff console and retention ---------------------------------------------------------------
+    retention_enabled: bool = True
+    retention_raw_media_days: int = Field(
+        default=30,
+        ge=1,
+        description="days after which raw card photos, selfie frames and review frames are deleted",
+    )
+    retention_interval_minutes: int = Field(default=60, ge=1, description="how often the retention job runs")
+    register_max_rows: int = Field(default=5000, ge=1, description="rows accepted in one uploaded register")
+
     log_level: str = "INFO"
 
     @field_validator("admin_ids", mode="before")
