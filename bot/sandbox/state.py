@@ -505,7 +505,7 @@ class SandboxState:
         quiet = self.config.quiet_period
         while not waiter.done:
             now = loop.time()
-            if now >= deadline:
+            if now >= deadline or self.closing:
                 return False
             wake = deadline
             if waiter.fetched_at is not None and self._may_guess(waiter):

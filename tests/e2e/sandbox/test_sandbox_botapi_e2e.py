@@ -245,9 +245,7 @@ async def test_download_limits() -> None:
     async with SandboxServer(config=config) as server, aiohttp.ClientSession() as http:
         control = Control(http, server.url)
         await open_chat(control, 71)
-        status, _body = await control.upload(
-            71, "document", b"x" * 2000, "big.bin", wait=0.1, caption="big"
-        )
+        status, _body = await control.upload(71, "document", b"x" * 2000, "big.bin", wait=0.1, caption="big")
         assert status == 504  # nobody polls; the file is stored all the same
         [message] = (await control.get("/sandbox/api/users/71/messages"))[1]["messages"][1:]
         status, err = await control.bot_api(TOKEN, "getFile", file_id=message["document"]["file_id"])
@@ -261,3 +259,42 @@ async def test_download_limits() -> None:
             assert resp.status == 413 and (await resp.json())["description"] == "Request Entity Too Large"
         status, _ = await control.get(f"/file/bot{TOKEN}/documents/nothing.bin")
         assert status == 404
+
+
+async def test_video_caption_and_markup_edits(control: Control) -> None:
+    await open_chat(control, 81)
+    form = aiohttp.FormData()
+    form.add_field("chat_id", "81")
+    form.add_field("caption", "<b>clip</b>")
+    form.add_field("parse_mode", "HTML")
+    form.add_field("duration", "3")
+    form.add_field("video", b"\x00\x00\x00\x18ftypmp42 not really", filename="clip.mp4")
+    async with control.http.post(f"{control.url}/bot{TOKEN}/sendVideo", data=form) as resp:
+        sent = (await resp.json())["result"]
+    assert sent["video"]["duration"] == 3 and sent["video"]["mime_type"] == "video/mp4"
+    assert sent["caption"] == "clip" and sent["caption_entities"][0]["type"] == "bold"
+
+    mid = sent["message_id"]
+    status, body = await call(control, "editMessageCaption", chat_id=81, message_id=mid, caption="new")
+    assert status == 200 and body["result"]["caption"] == "new" and "caption_entities" not in body["result"]
+    status, body = await call(control, "editMessageText", chat_id=81, message_id=mid, text="x")
+    assert body["description"] == "Bad Request: there is no text in the message to edit"
+    markup = {"inline_keyboard": [[{"text": "Go", "callback_data": "go"}]]}
+    status, body = await call(
+        control, "editMessageReplyMarkup", chat_id=81, message_id=mid, reply_markup=markup
+    )
+    assert status == 200 and body["result"]["reply_markup"] == markup
+    status, body = await call(
+        control, "editMessageReplyMarkup", chat_id=81, message_id=mid, reply_markup=markup
+    )
+    assert body["description"].startswith("Bad Request: message is not modified")
+
+    [_, video] = (await control.get("/sandbox/api/users/81/messages"))[1]["messages"]
+    assert video["video"] and video["edited"] and video["text"] == "new"
+    assert video["buttons"] == [[{"text": "Go", "callback_data": "go"}]]
+    status, _ = await control.send(81, callback_data="go", message_id=mid, wait=0.1)
+    assert status == 504  # nobody polls, but the press itself was accepted and queued
+    updates = (await call(control, "getUpdates"))[1]["result"]
+    query = updates[-1]["callback_query"]
+    assert query["data"] == "go" and query["message"]["message_id"] == mid
+    assert (await call(control, "answerCallbackQuery", callback_query_id=query["id"], text="ok"))[0] == 200
