@@ -13,8 +13,7 @@ import pytest
 from PIL import Image
 
 from bot.sandbox import SandboxServer
-
-from .conftest import ACK_TOKEN, Control, RunningBot, jpeg, png
+from tests.e2e.sandbox.harness import ACK_TOKEN, Control, RunningBot, jpeg, png
 
 pytestmark = pytest.mark.e2e
 

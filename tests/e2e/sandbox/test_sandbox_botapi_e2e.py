@@ -11,8 +11,7 @@ import aiohttp
 import pytest
 
 from bot.sandbox import SandboxConfig, SandboxServer
-
-from .conftest import Control, png
+from tests.e2e.sandbox.harness import Control, png
 
 pytestmark = pytest.mark.e2e
 TOKEN = "3003:raw-token_X"
