@@ -123,8 +123,12 @@ async def read_params(request: web.Request, *, max_file_bytes: int, max_text_byt
     ctype = request.content_type
     if request.method not in {"POST", "PUT"} or not request.can_read_body:
         return params
-    if ctype == "application/json":
-        raw = await _read_limited(request, max_text_bytes)
+    if ctype.startswith("multipart/"):
+        await _read_multipart(request, params, max_file_bytes=max_file_bytes, max_text_bytes=max_text_bytes)
+        return params
+    raw = await _read_limited(request, max_text_bytes)
+    # `curl -d '{"text": "/start"}'` sends JSON labelled as a form: accept JSON whatever the label.
+    if ctype == "application/json" or raw.lstrip().startswith(b"{"):
         if raw.strip():
             try:
                 body = json.loads(raw)
@@ -133,11 +137,8 @@ async def read_params(request: web.Request, *, max_file_bytes: int, max_text_byt
             if not isinstance(body, dict):
                 raise MalformedBody("request body must be a JSON object")
             params.values.update(body)
-    elif ctype == "application/x-www-form-urlencoded":
-        raw = await _read_limited(request, max_text_bytes)
+    elif raw.strip():
         params.values.update(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
-    elif ctype.startswith("multipart/"):
-        await _read_multipart(request, params, max_file_bytes=max_file_bytes, max_text_bytes=max_text_bytes)
     return params
 
 

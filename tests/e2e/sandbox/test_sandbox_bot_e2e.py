@@ -279,3 +279,16 @@ async def test_bad_control_requests(control: Control) -> None:
         assert resp.status == 400
     status, body = await control.get("/sandbox/api/files/nope")
     assert status == 404
+
+
+async def test_curl_style_bodies(ack_bot: RunningBot, control: Control) -> None:
+    url = f"{control.url}/sandbox/api/users/19/send"
+    # what `curl -d '{"text": "/start"}'` sends: JSON labelled as a urlencoded form
+    form_type = {"Content-Type": "application/x-www-form-urlencoded"}
+    async with control.http.post(
+        url, data='{"text": "/start", "language_code": "en"}', headers=form_type
+    ) as resp:
+        body = await resp.json()
+        assert resp.status == 200 and body["replies"][0]["text"].endswith("(en)")
+    async with control.http.post(url, data={"text": "form field"}) as resp:
+        assert (await resp.json())["replies"][0]["text"] == "form field"
