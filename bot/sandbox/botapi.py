@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from .params import MalformedBody, Params, TooLarge, Upload, file_too_large, rea
 from .state import Chat, ChatMessage, CommandsEntry, SandboxState, now_ts
 from .uploads import media_object
 
+log = logging.getLogger(__name__)
 TOKEN_RE = re.compile(r"^(\d+):[A-Za-z0-9_-]+$")
 SANDBOX_ACK_METHOD = "sandboxAck"
 MAX_TEXT = 4096
@@ -133,6 +135,10 @@ class BotApi:
             result = await handler(Call(bot_id, params))
         except BotApiError as exc:
             return error_response(exc.error_code, exc.description)
+        except Exception:
+            # A sandbox bug must read as a Bot API failure to the bot, not as a dropped connection.
+            log.exception("sandbox failed on %s", request.match_info["method"])
+            return error_response(500, "Internal Server Error: the sandbox failed, see its log")
         return web.json_response({"ok": True, "result": result})
 
     async def download(self, request: web.Request) -> web.StreamResponse:
@@ -234,7 +240,9 @@ class BotApi:
             allow_missing = bool(parameters.get("allow_sending_without_reply", allow_missing))
         if not reply_to:
             return {}
-        target = chat.messages.get(int(reply_to))
+        if not isinstance(reply_to, int):
+            raise bad_request("invalid reply_parameters specified")
+        target = chat.messages.get(reply_to)
         if target is None or target.deleted:
             if allow_missing:
                 return {}
@@ -403,6 +411,8 @@ class BotApi:
         if not isinstance(ids, list) or not 1 <= len(ids) <= 100:
             raise bad_request("message_ids must be a list of 1-100 identifiers")
         for message_id in ids:
+            if not isinstance(message_id, int | str) or not str(message_id).isdigit():
+                raise bad_request("message_ids must be a list of 1-100 identifiers")
             msg = chat.messages.get(int(message_id))
             if msg is not None and not msg.deleted:
                 msg.deleted = True
@@ -494,7 +504,10 @@ class BotApi:
                 raise bad_request("message caption is too long")
             extra: dict[str, int | None] | None = None
             if kind == "video":
-                extra = {k: int(item[k]) for k in ("width", "height", "duration") if k in item}
+                try:
+                    extra = {k: int(item[k]) for k in ("width", "height", "duration") if k in item}
+                except (TypeError, ValueError):
+                    raise bad_request("wrong video dimensions in the media group") from None
             obj = await media_object(self.state, kind, source, strict=True, extra=extra)
             content: dict[str, Any] = {**reply, "media_group_id": group_id, kind: obj}
             if plain:

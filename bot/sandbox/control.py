@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -17,6 +18,7 @@ from .params import MalformedBody, Params, TooLarge, Upload, read_params
 from .state import Chat, PendingUpdate, SandboxState, Subscriber, now_ts
 from .uploads import media_object
 
+log = logging.getLogger(__name__)
 PREFIX = "/sandbox/api"
 FILE_FIELDS = ("photo", "video", "video_note", "document")
 MAX_USER_ID = 2**52
@@ -37,6 +39,9 @@ def _guarded(handler: ControlHandler) -> ControlHandler:
         except BotApiError as exc:
             # Validation shared with the Bot API (e.g. a caption's markup) reads the same for testers.
             return _json({"ok": False, "error": exc.description}, status=exc.error_code)
+        except Exception:
+            log.exception("sandbox control API failed on %s", request.path)
+            return _json({"ok": False, "error": "internal error of the sandbox, see its log"}, status=500)
 
     return wrapper
 
@@ -140,11 +145,14 @@ class ControlApi:
             contact = p.get_json("contact")
             if not isinstance(contact, dict) or not str(contact.get("phone_number") or "").strip():
                 raise ControlError(400, "contact must be an object with a phone_number")
+            owner = contact.get("user_id") or chat.id
+            if not str(owner).isdigit():
+                raise ControlError(400, "contact.user_id must be a positive integer")
             content: dict[str, Any] = {
                 "contact": {
                     "phone_number": str(contact["phone_number"]),
                     "first_name": str(contact.get("first_name") or chat.user["first_name"]),
-                    "user_id": int(contact.get("user_id") or chat.id),
+                    "user_id": int(owner),
                     **({"last_name": str(contact["last_name"])} if contact.get("last_name") else {}),
                 }
             }

@@ -111,8 +111,9 @@ def parse_html(text: str) -> tuple[str, list[Entity]]:
                     raise _parse_error(f'Unsupported start tag "span" at byte offset {_byte_offset(text, i)}')
                 if name == "a":
                     href = _ENTITY_RE.sub(_unescape_entity, attr_map.get("href", ""))
-                    if href.startswith("tg://user?id="):
-                        entity = {"type": "text_mention", "user": {"id": int(href[13:] or 0)}}
+                    user_id = href[len("tg://user?id=") :]
+                    if href.startswith("tg://user?id=") and user_id.isdigit():
+                        entity = {"type": "text_mention", "user": {"id": int(user_id)}}
                     elif href:
                         entity["url"] = href
                     else:
