@@ -13,7 +13,7 @@ from tests.e2e.sandbox.harness import ACK_TOKEN, ECHO_TOKEN, Control, RunningBot
 
 @pytest.fixture
 async def sbx() -> AsyncIterator[SandboxServer]:
-    async with SandboxServer(config=SandboxConfig(quiet_period=0.25, send_timeout=20)) as server:
+    async with SandboxServer(config=SandboxConfig(quiet_period=0.5, send_timeout=20)) as server:
         yield server
 
 

@@ -57,7 +57,7 @@ async def test_wait_handled_by_ack_and_by_quiet_period() -> None:
 
 
 async def test_bot_activity_extends_the_quiet_period() -> None:
-    state = SandboxState(SandboxConfig(quiet_period=0.15))
+    state = SandboxState(SandboxConfig(quiet_period=0.3))
     update_id = text_update(state, 1, "x")
     chat = state.chats[1]
     waiter = state.waiters[update_id]
