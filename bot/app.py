@@ -13,13 +13,14 @@ from aiogram.types import BotCommand, BotCommandScopeDefault
 
 from bot.config import Settings
 from bot.dialogs import create_dialogs_router
-from bot.handlers import common, errors, fallback, help, language, menu
+from bot.handlers import common, errors, fallback, help, language, menu, mydata, staff
 from bot.i18n import LANGUAGES
-from bot.middlewares import I18nMiddleware, RepositoriesMiddleware, SandboxAckMiddleware
+from bot.middlewares import I18nMiddleware, RepositoriesMiddleware, SandboxAck, SandboxAckMiddleware
 from bot.services import Services
+from bot.services.retention import RetentionJob
 from bot.storage.fsm import SQLiteStorage
 
-COMMANDS = ("start", "help", "cancel", "language")
+COMMANDS = ("start", "help", "cancel", "language", "mydata")
 
 
 def create_bot(settings: Settings, api_base: str | None = None) -> Bot:
@@ -41,6 +42,7 @@ def create_dispatcher(settings: Settings, services: Services) -> Dispatcher:
 
     if settings.mode == "sandbox":
         dp.update.outer_middleware(SandboxAckMiddleware())
+        dp.startup.register(declare_sandbox_acks)
     dp.update.outer_middleware(RepositoriesMiddleware(services.db, services.cipher))
     dp.update.outer_middleware(I18nMiddleware(services.catalog))
 
@@ -51,11 +53,22 @@ def create_dispatcher(settings: Settings, services: Services) -> Dispatcher:
         menu.create_router(),
         help.create_router(),
         language.create_router(),
+        mydata.create_router(),
+        # Staff commands before the dialogs, so a staff member mid-dialog can still use them.
+        staff.create_router(),
         create_dialogs_router(),
         fallback.create_router(),
     )
     dp.startup.register(publish_commands)
+    retention = RetentionJob(services)
+    dp.startup.register(retention.start)
+    dp.shutdown.register(retention.stop)
     return dp
+
+
+async def declare_sandbox_acks(bot: Bot) -> None:
+    """Tell the sandbox this bot acknowledges each update, so it waits for the ack even on the first one."""
+    await bot(SandboxAck())
 
 
 async def publish_commands(bot: Bot, services: Services) -> None:

@@ -30,7 +30,7 @@ class SandboxAck(TelegramMethod[bool]):
     __returning__ = bool
     __api_method__ = "sandboxAck"
 
-    update_id: int
+    update_id: int | None = None  # None: "this bot acknowledges updates" (sent once at start-up)
 
 
 class SandboxAckMiddleware(BaseMiddleware):

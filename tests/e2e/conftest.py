@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiogram import Dispatcher
 
 from bot.app import create_bot, create_dispatcher
 from bot.config import Settings
@@ -30,11 +31,12 @@ class RunningBot:
     verifier: Any = None  # the engines; menu-only tests pass a scripted one to skip loading models
     task: asyncio.Task[None] | None = None
     services: Services | None = None
+    dp: Dispatcher | None = None
 
     async def start(self) -> None:
         self.services = await Services.build(self.settings, sandbox_url=self.sandbox_url, verifier=self.verifier)
         bot = create_bot(self.settings, api_base=self.sandbox_url)
-        dp = create_dispatcher(self.settings, self.services)
+        dp = self.dp = create_dispatcher(self.settings, self.services)
         started = asyncio.Event()
         dp.startup.register(lambda: started.set())
 
@@ -49,10 +51,13 @@ class RunningBot:
         await asyncio.wait_for(started.wait(), 30)
 
     async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
+        # Cancelling start_polling's task would leave aiogram's inner polling loop running: a
+        # restarted bot would then poll beside the old one. stop_polling() ends it properly.
+        if self.task is not None and self.dp is not None:
+            with contextlib.suppress(RuntimeError):
+                await self.dp.stop_polling()
             with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+                await asyncio.wait_for(self.task, 30)
             self.task = None
 
 
