@@ -8,7 +8,9 @@ from datetime import datetime
 from bot.storage.crypto import FieldCipher
 from bot.storage.db import Database
 from bot.storage.repositories.audit import AuditRepo
+from bot.storage.repositories.enterprises import EnterpriseRepo
 from bot.storage.repositories.events import EventRepo
+from bot.storage.repositories.guards import GuardRepo
 from bot.storage.repositories.identity_registry import IdentityRegistryRepo
 from bot.storage.repositories.media_hashes import MediaHashRepo
 from bot.storage.repositories.persons import PersonRepo
@@ -35,4 +37,6 @@ class Repositories:
         self.review = ReviewRepo(db, cipher, self.audit, clock)
         self.events = EventRepo(db, clock)
         self.identity_registry = IdentityRegistryRepo(db, cipher, clock)
+        self.enterprises = EnterpriseRepo(db, cipher, self.audit, clock)
+        self.guards = GuardRepo(db, cipher, clock)
         self.staff = StaffRepo(db, cipher, self.audit, clock)

@@ -1,0 +1,140 @@
+"""Who may see or change whom: the one policy module for the enterprise functions (guide §4–§6).
+
+Decisions are pure functions of an :class:`Actor` (what the register and the bindings say about the
+logged-in person) so every dialog step can ask again cheaply, and a forged button (another
+enterprise's person id) is refused by the same rule as everything else.
+
+Rules:
+
+- **Rights need both** a current binding *and* the register still listing the person in that role:
+  the register is authoritative, so someone removed from it loses the rights their binding gave.
+- **Maintenance (维护)**: legal rep, finance officer or tax handler of the enterprise (bound and
+  listed), with a face step-up younger than the configured minutes; only that enterprise's people.
+- **Bind (绑定)**: only as legal rep or finance officer, only when the register lists the person in
+  that role for that enterprise, the enterprise is active, and the binding does not exist yet.
+- **Unbind (解绑)**: only a tax handler listed in the register for that enterprise, who has a binding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from bot.domain.enterprise import Binding, Enterprise, EnterprisePerson, Role
+
+__all__ = [
+    "ALLOW",
+    "BINDABLE_ROLES",
+    "MAINTAINER_ROLES",
+    "Actor",
+    "Decision",
+    "Denial",
+    "maintainable_enterprises",
+    "maintainer_roles",
+    "may_bind",
+    "may_maintain",
+    "may_unbind",
+    "stepup_valid",
+]
+
+MAINTAINER_ROLES = frozenset({Role.LEGAL_REP, Role.FINANCE_OFFICER, Role.TAX_HANDLER})
+BINDABLE_ROLES = frozenset({Role.LEGAL_REP, Role.FINANCE_OFFICER})
+# A step-up stamped slightly in the future (clock skew between processes) is still accepted.
+_SKEW = timedelta(seconds=5)
+
+
+class Denial(StrEnum):
+    NOT_LOGGED_IN = "policy_not_logged_in"
+    STEPUP_REQUIRED = "policy_stepup_required"
+    NOT_BOUND = "policy_not_bound"
+    OTHER_ENTERPRISE = "policy_other_enterprise"
+    ROLE_NOT_BINDABLE = "policy_role_not_bindable"
+    NOT_LISTED = "policy_not_listed"
+    ENTERPRISE_INACTIVE = "policy_enterprise_inactive"
+    ALREADY_BOUND = "policy_already_bound"
+    NOT_TAX_HANDLER = "policy_not_tax_handler"
+    NO_BINDING = "policy_no_binding"
+
+
+@dataclass(frozen=True)
+class Decision:
+    denial: Denial | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.denial is None
+
+
+ALLOW = Decision()
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The logged-in person as the policies see them; ``person_id`` None = not logged in."""
+
+    person_id: int | None
+    listed: Mapping[int, frozenset[Role]] = field(default_factory=dict)  # enterprise id → register roles
+    bindings: Sequence[Binding] = ()
+    stepup_at: datetime | None = None
+
+
+def stepup_valid(stepup_at: datetime | None, now: datetime, minutes: int) -> bool:
+    return stepup_at is not None and stepup_at - _SKEW <= now <= stepup_at + timedelta(minutes=minutes)
+
+
+def maintainer_roles(actor: Actor, enterprise_id: int) -> frozenset[Role]:
+    """Roles in which the actor may maintain the enterprise: bound, still listed, a maintainer role."""
+    bound = {b.role for b in actor.bindings if b.enterprise_id == enterprise_id}
+    return frozenset(bound & actor.listed.get(enterprise_id, frozenset()) & MAINTAINER_ROLES)
+
+
+def maintainable_enterprises(actor: Actor) -> list[int]:
+    if actor.person_id is None:
+        return []
+    return sorted({b.enterprise_id for b in actor.bindings if maintainer_roles(actor, b.enterprise_id)})
+
+
+def may_maintain(
+    actor: Actor,
+    enterprise_id: int,
+    *,
+    now: datetime,
+    stepup_minutes: int,
+    target: EnterprisePerson | None = None,
+) -> Decision:
+    """May the actor list ``enterprise_id``'s people (and, with ``target``, change that person)?"""
+    if actor.person_id is None:
+        return Decision(Denial.NOT_LOGGED_IN)
+    if not maintainer_roles(actor, enterprise_id):
+        return Decision(Denial.NOT_BOUND)
+    if target is not None and target.enterprise_id != enterprise_id:
+        return Decision(Denial.OTHER_ENTERPRISE)
+    if not stepup_valid(actor.stepup_at, now, stepup_minutes):
+        return Decision(Denial.STEPUP_REQUIRED)
+    return ALLOW
+
+
+def may_bind(actor: Actor, enterprise: Enterprise, role: Role) -> Decision:
+    if actor.person_id is None:
+        return Decision(Denial.NOT_LOGGED_IN)
+    if role not in BINDABLE_ROLES:
+        return Decision(Denial.ROLE_NOT_BINDABLE)
+    if role not in actor.listed.get(enterprise.id, frozenset()):
+        return Decision(Denial.NOT_LISTED)
+    if not enterprise.active:
+        return Decision(Denial.ENTERPRISE_INACTIVE)
+    if any(b.enterprise_id == enterprise.id and b.role is role for b in actor.bindings):
+        return Decision(Denial.ALREADY_BOUND)
+    return ALLOW
+
+
+def may_unbind(actor: Actor, enterprise_id: int) -> Decision:
+    if actor.person_id is None:
+        return Decision(Denial.NOT_LOGGED_IN)
+    if Role.TAX_HANDLER not in actor.listed.get(enterprise_id, frozenset()):
+        return Decision(Denial.NOT_TAX_HANDLER)
+    if not any(b.enterprise_id == enterprise_id and b.role is Role.TAX_HANDLER for b in actor.bindings):
+        return Decision(Denial.NO_BINDING)
+    return ALLOW
