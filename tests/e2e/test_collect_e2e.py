@@ -22,7 +22,7 @@ from PIL import Image
 from bot.config import Settings
 from bot.services import build_verifier
 from bot.services.verifier import Verifier
-from bot.verification.ids import DocumentType
+from bot.verification.ids import DocumentType, add_years, age_on, expected_validity_years
 from tests.e2e.conftest import RunningBot
 from tests.helpers.factory import make_settings
 from tests.helpers.sandbox_user import SandboxUser, texts
@@ -77,7 +77,10 @@ def card_photos(testdata: Path) -> tuple[bytes, bytes, Any]:
         pytest.skip("no CJK font installed to compose a card (Debian: fonts-wqy-zenhei)")
     rng = random.Random(20261127)
     identity = random_identity(rng, today=date(2026, 11, 27))
-    identity = with_fields(identity, valid_from=date(2021, 3, 1), valid_to=date(2041, 3, 1))
+    # Issued in 2021, with the length the rules give for the age at issue, so the card is valid today.
+    issued = date(2021, 3, 1)
+    years = expected_validity_years(age_on(identity.birth_date, issued))
+    identity = with_fields(identity, valid_from=issued, valid_to=add_years(issued, years) if years else None)
     front = render_front(identity, _portrait(testdata), font=fonts[0])
     back = render_back(identity, font=fonts[0])
     # A phone photo of a card lies on something: put it on a plain desk with a margin.
