@@ -34,7 +34,9 @@ class RunningBot:
     dp: Dispatcher | None = None
 
     async def start(self) -> None:
-        self.services = await Services.build(self.settings, sandbox_url=self.sandbox_url, verifier=self.verifier)
+        self.services = await Services.build(
+            self.settings, sandbox_url=self.sandbox_url, verifier=self.verifier
+        )
         bot = create_bot(self.settings, api_base=self.sandbox_url)
         dp = self.dp = create_dispatcher(self.settings, self.services)
         started = asyncio.Event()

@@ -83,6 +83,7 @@ def card_photos(testdata: Path) -> tuple[bytes, bytes, Any]:
     identity = with_fields(identity, valid_from=issued, valid_to=add_years(issued, years) if years else None)
     front = render_front(identity, _portrait(testdata), font=fonts[0])
     back = render_back(identity, font=fonts[0])
+
     # A phone photo of a card lies on something: put it on a plain desk with a margin.
     def on_desk(card: Image.Image) -> bytes:
         desk = Image.new("RGB", (card.width + 160, card.height + 160), (96, 84, 70))
@@ -137,18 +138,42 @@ async def walk_to_video(user: SandboxUser, front: bytes, back: bytes, words: dic
     assert words["challenge"] in texts(replies)
 
 
-ZH = {"collect": "实名信息采集", "start": "开始", "id_card": "身份证采集", "front": "人像面",
-      "front_read": "人像面识别完成", "ok": "确定", "verify": "【信息核实】", "next": "下一步",
-      "agree": "我已阅读并同意", "challenge": "按顺序", "success": "采集成功"}
-EN = {"collect": "Real-name collection", "start": "Start", "id_card": "Resident ID card", "front": "portrait side",
-      "front_read": "Portrait side read", "ok": "OK", "verify": "Check information", "next": "Next",
-      "agree": "I have read and agree", "challenge": "in this order", "success": "Collection successful"}
+ZH = {
+    "collect": "实名信息采集",
+    "start": "开始",
+    "id_card": "身份证采集",
+    "front": "人像面",
+    "front_read": "人像面识别完成",
+    "ok": "确定",
+    "verify": "【信息核实】",
+    "next": "下一步",
+    "agree": "我已阅读并同意",
+    "challenge": "按顺序",
+    "success": "采集成功",
+}
+EN = {
+    "collect": "Real-name collection",
+    "start": "Start",
+    "id_card": "Resident ID card",
+    "front": "portrait side",
+    "front_read": "Portrait side read",
+    "ok": "OK",
+    "verify": "Check information",
+    "next": "Next",
+    "agree": "I have read and agree",
+    "challenge": "in this order",
+    "success": "Collection successful",
+}
 
 
 @pytest.mark.parametrize(("language", "words"), [("zh-hans", ZH), ("en", EN)])
 async def test_collection_with_real_engines(
-    running_bot: RunningBot, make_user: Callable[..., SandboxUser], card_photos: tuple[bytes, bytes, Any],
-    testdata: Path, language: str, words: dict[str, str],
+    running_bot: RunningBot,
+    make_user: Callable[..., SandboxUser],
+    card_photos: tuple[bytes, bytes, Any],
+    testdata: Path,
+    language: str,
+    words: dict[str, str],
 ) -> None:
     """Composed card (fictitious identity, real recorded face) + a real selfie recording of the same man."""
     front, back, identity = card_photos
@@ -165,21 +190,31 @@ async def test_collection_with_real_engines(
 
 
 async def test_screen_replay_is_refused(
-    running_bot: RunningBot, make_user: Callable[..., SandboxUser], card_photos: tuple[bytes, bytes, Any],
+    running_bot: RunningBot,
+    make_user: Callable[..., SandboxUser],
+    card_photos: tuple[bytes, bytes, Any],
     testdata: Path,
 ) -> None:
     """A real recording of a screen replaying a selfie (another person): refused, nothing saved."""
     front, back, identity = card_photos
     user = make_user(502)
+    assert running_bot.services is not None
     await walk_to_video(user, front, back, ZH)
-    replies = await user.upload("video", (testdata / "videos/spoof_screen_replay_of_live_selfie_tran.mp4").read_bytes(),
-                                "replay.mp4")
+    replies = await user.upload(
+        "video", (testdata / "videos/spoof_screen_replay_of_live_selfie_tran.mp4").read_bytes(), "replay.mp4"
+    )
     assert "人脸识别未通过" in texts(replies), texts(replies)
     assert "采集成功" not in texts(replies)
+    from bot.storage.repositories import Repositories
+
+    repo = Repositories(running_bot.services.db, running_bot.services.cipher)
+    assert await repo.persons.find_by_document(DocumentType.RESIDENT_ID, identity.id_number) is None
 
 
 async def test_forwarded_video_is_refused(
-    running_bot: RunningBot, make_user: Callable[..., SandboxUser], card_photos: tuple[bytes, bytes, Any],
+    running_bot: RunningBot,
+    make_user: Callable[..., SandboxUser],
+    card_photos: tuple[bytes, bytes, Any],
     testdata: Path,
 ) -> None:
     front, back, _ = card_photos
@@ -190,9 +225,11 @@ async def test_forwarded_video_is_refused(
 
 
 async def test_wrong_side_and_text_instead_of_photo(
-    running_bot: RunningBot, make_user: Callable[..., SandboxUser], card_photos: tuple[bytes, bytes, Any],
+    running_bot: RunningBot,
+    make_user: Callable[..., SandboxUser],
+    card_photos: tuple[bytes, bytes, Any],
 ) -> None:
-    front, back, _ = card_photos
+    _, back, _ = card_photos
     user = make_user(504)
     home = await user.send("/start")
     tip = await user.press_label(home, "实名信息采集")

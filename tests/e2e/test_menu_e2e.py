@@ -88,3 +88,21 @@ async def test_unknown_input_is_answered(
     user = make_user(3)
     replies = await user.send("随便说点什么")
     assert "/start" in texts(replies)
+
+
+async def test_dialog_continues_after_a_restart(
+    running_bot: RunningBot, make_user: Callable[..., SandboxUser]
+) -> None:
+    """Stop the bot mid-dialog and start a new one on the same data: the user is where they were."""
+    user = make_user(4)
+    home = await user.send("/start")
+    tip = await user.press_label(home, "实名信息采集")
+    choose = await user.press_label(tip, "开始")
+    prompt = await user.press_label(choose, "身份证采集")
+    assert "人像面" in texts(prompt)
+    await running_bot.stop()
+    await running_bot.start()
+    replies = await user.send("你好")
+    assert "人像面" in texts(replies) and "照片" in texts(replies)  # still waiting for the front photo
+    replies = await user.press_label(replies, "返回")
+    assert "请选择证件类型" in texts(replies)
