@@ -52,12 +52,14 @@ def _square(img: U8, size: int) -> U8:
     h, w = img.shape[:2]
     s = min(h, w)
     y, x = (h - s) // 2, (w - s) // 2
-    return cv2.resize(img[y : y + s, x : x + s], (size, size), interpolation=cv2.INTER_AREA)
+    return np.asarray(
+        cv2.resize(img[y : y + s, x : x + s], (size, size), interpolation=cv2.INTER_AREA), np.uint8
+    )
 
 
 def _face_square(img: U8, size: int) -> U8:
     """A square crop around the face (head and shoulders), like a video note."""
-    gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    gray = np.asarray(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
     faces = detect_faces(gray, min(gray.shape[:2]))
     if not faces:
         return _square(img, size)
@@ -66,7 +68,7 @@ def _face_square(img: U8, size: int) -> U8:
     half = max(half, int(0.6 * fw))
     x0, y0 = max(0, int(cx - half)), max(0, int(cy - half))
     crop = img[y0 : y0 + 2 * half, x0 : x0 + 2 * half]
-    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+    return np.asarray(cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA), dtype=np.uint8)
 
 
 def still_photo_video(
@@ -85,12 +87,14 @@ def moving_photo_video(
     rng = random.Random(seed)
     photo = _face_square(face, 300)
     if border:
-        photo = cv2.copyMakeBorder(photo, 18, 18, 18, 18, cv2.BORDER_CONSTANT, value=(245, 245, 245))
+        photo = np.asarray(
+            cv2.copyMakeBorder(photo, 18, 18, 18, 18, cv2.BORDER_CONSTANT, value=(245, 245, 245)), np.uint8
+        )
     ph, pw = photo.shape[:2]
     yy, xx = np.mgrid[0:size, 0:size]
     background = np.dstack([(90 + 40 * np.sin(xx / 37.0)), (110 + 30 * np.cos(yy / 53.0)), 120 + 0 * xx])
     background = background.astype(np.uint8)
-    src = np.float32([[0, 0], [pw, 0], [pw, ph], [0, ph]])
+    src = np.array([[0, 0], [pw, 0], [pw, ph], [0, ph]], dtype=np.float32)
     frames = []
     n = int(seconds * fps)
     for i in range(n):
@@ -110,7 +114,7 @@ def moving_photo_video(
             corners.append(
                 (cx + x * math.cos(rot) - y * math.sin(rot), cy + x * math.sin(rot) + y * math.cos(rot))
             )
-        h = cv2.getPerspectiveTransform(src, np.float32(corners))
+        h = cv2.getPerspectiveTransform(src, np.array(corners, dtype=np.float32))
         warped = cv2.warpPerspective(photo, h, (size, size))
         mask = cv2.warpPerspective(np.full((ph, pw), 255, np.uint8), h, (size, size))
         frame = np.where(mask[..., None] > 0, warped, background)
@@ -139,18 +143,20 @@ def _warp_points(img: U8, src: F64, dst: F64) -> U8:
     for x, y in d_all:
         subdiv.insert((float(min(max(x, 0), w - 1)), float(min(max(y, 0), h - 1))))
     out = img.copy()
-    for tri in subdiv.getTriangleList().reshape(-1, 3, 2):
+    for tri in np.asarray(subdiv.getTriangleList(), dtype=np.float64).reshape(-1, 3, 2):
         idx = [int(np.argmin(np.sum((d_all - p) ** 2, axis=1))) for p in tri]
         if len(set(idx)) < 3:
             continue
-        d_tri, s_tri = np.float32(d_all[idx]), np.float32(s_all[idx])
+        d_tri = np.asarray(d_all[idx], dtype=np.float32)
+        s_tri = np.asarray(s_all[idx], dtype=np.float32)
         x, y, bw, bh = cv2.boundingRect(d_tri)
         if bw <= 0 or bh <= 0:
             continue
-        m = cv2.getAffineTransform(np.float32(s_tri), np.float32(d_tri - [x, y]))
+        offset = np.array([x, y], dtype=np.float32)
+        m = cv2.getAffineTransform(s_tri, d_tri - offset)
         patch = cv2.warpAffine(img, m, (bw, bh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         mask = np.zeros((bh, bw), np.uint8)
-        cv2.fillConvexPoly(mask, np.int32(d_tri - [x, y]), 255)
+        cv2.fillConvexPoly(mask, (d_tri - offset).astype(np.int32), 255)
         x1, y1 = min(x + bw, w), min(y + bh, h)
         region = out[y:y1, x:x1]
         sel = mask[: y1 - y, : x1 - x] > 0
@@ -196,7 +202,7 @@ def warped_actions_video(
     """
     rng = random.Random(seed)
     base = _face_square(face, size)
-    gray = cv2.cvtColor(base, cv2.COLOR_BGR2GRAY)
+    gray = np.asarray(cv2.cvtColor(base, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
     found = detect_faces(gray, min(gray.shape[:2]))
     if not found:
         raise ValueError("no face in the image")
@@ -218,12 +224,12 @@ def warped_actions_video(
             img = _warp_points(base, pts, moved)
             if action == "open_mouth":
                 # the stretched lips alone do not look open: paint the mouth cavity
-                cv2.fillPoly(img, [np.int32(moved[60:68])], (30, 20, 40))
+                cv2.fillPoly(img, [moved[60:68].astype(np.int32)], (30, 20, 40))
         if sway:
             ang = 1.5 * math.sin(i / fps * 2.1)
             m = cv2.getRotationMatrix2D((size / 2, size / 2), ang, 1.0)
             m[0, 2] += 4 * math.sin(i / fps * 1.3)
-            img = cv2.warpAffine(img, m, (size, size), borderMode=cv2.BORDER_REFLECT)
+            img = np.asarray(cv2.warpAffine(img, m, (size, size), borderMode=cv2.BORDER_REFLECT), np.uint8)
         frames.append(_noise(img, rng))
     return write_video(frames, fps)
 
@@ -241,7 +247,7 @@ def crop_square_video(data: bytes, *, size: int = 480, seconds: float = 5.0) -> 
             ok, frame = cap.read()
             if not ok:
                 break
-            frames.append(_square(frame, size))
+            frames.append(_square(np.asarray(frame, dtype=np.uint8), size))
         cap.release()
     if not frames:
         raise ValueError("no frame decoded")

@@ -92,6 +92,33 @@ def test_collection_dialog_case_passes_with_match(testdata: Path, varun_portrait
     assert len(v.review_frames_jpeg) >= 1
 
 
+def test_whole_synthetic_card_front_as_portrait(testdata: Path) -> None:
+    """The dialog's case: a frame of the shake clip as the portrait of a *generated* card front (cardgen,
+    fictitious data), the whole card as the reference image, the open-mouth clip as the selfie."""
+    import datetime
+    import io
+    import random
+
+    from PIL import Image
+
+    from tools.cardgen import find_cjk_fonts, random_identity, render_front
+
+    fonts = find_cjk_fonts()
+    if not fonts:
+        pytest.skip("no CJK font for the card generator")
+    frame = _frame_jpeg(testdata / "videos" / "live_head_shake_left_right_varun.webm", 0.3)
+    portrait = Image.open(io.BytesIO(frame)).convert("RGB")
+    identity = random_identity(random.Random(1), today=datetime.date(2026, 11, 1))
+    card = render_front(identity, portrait, font=fonts[0]).convert("RGB")
+    buf = io.BytesIO()
+    card.save(buf, "JPEG", quality=85)
+    ref = encode_face_image(buf.getvalue())
+    assert ref.encoding is not None, ref.reasons
+    video = (testdata / "videos" / "live_open_mouth_varun.webm").read_bytes()
+    v = verify_selfie_video(video, parse_challenge("open_mouth,blink"), [ref.encoding])
+    assert v.decision == "pass", (v.reasons, v.match_distance)
+
+
 def test_someone_else_fails_the_match(testdata: Path) -> None:
     obama = encode_face_image((testdata / "faces/face_recognition/obama.jpg").read_bytes()).encoding
     assert obama is not None
