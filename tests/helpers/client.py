@@ -13,6 +13,7 @@ from aiogram.types import (
     CallbackQuery,
     Chat,
     Contact,
+    Document,
     InlineKeyboardMarkup,
     Message,
     MessageEntity,
@@ -111,6 +112,18 @@ class BotClient:
             PhotoSize(file_id=file_id, file_unique_id=file_id, width=800, height=500, file_size=len(data))
         ]
         return await self._feed(message=self._message(photo=photo, caption=caption))
+
+    async def send_document(self, data: bytes, file_name: str, mime_type: str | None = None) -> list[Reply]:
+        file_id = f"document{next(_update_ids)}"
+        self.bot.recorder.files[file_id] = data
+        document = Document(
+            file_id=file_id,
+            file_unique_id=file_id,
+            file_name=file_name,
+            mime_type=mime_type,
+            file_size=len(data),
+        )
+        return await self._feed(message=self._message(document=document))
 
     async def send_video(self, data: bytes, duration: int = 5) -> list[Reply]:
         file_id = f"video{next(_update_ids)}"

@@ -23,6 +23,7 @@ from aiogram.methods import (
     GetFile,
     SendChatAction,
     SendDocument,
+    SendMediaGroup,
     SendMessage,
     SendPhoto,
     TelegramMethod,
@@ -82,6 +83,9 @@ class RecordingSession(BaseSession):
                 return self._message(bot, method.chat_id, photo=photo, caption=method.caption)
             case SendDocument():
                 return self._message(bot, method.chat_id, caption=method.caption)
+            case SendMediaGroup():
+                photo = [PhotoSize(file_id="p", file_unique_id="p", width=1, height=1)]
+                return [self._message(bot, method.chat_id, photo=photo) for _ in method.media]
             case EditMessageText():
                 return self._message(bot, method.chat_id or 0, text=method.text)
             case EditMessageReplyMarkup() | AnswerCallbackQuery() | SendChatAction() | DeleteMessage():

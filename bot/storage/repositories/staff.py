@@ -322,7 +322,7 @@ class StaffRepo:
             kind=row[1],
             uploaded_by=int(row[2]),
             file_name=row[3],
-            rows=json.loads(self._cipher.decrypt_text(row[4], context=_ROWS)),
+            rows=[] if row[4] is None else json.loads(self._cipher.decrypt_text(row[4], context=_ROWS)),
             accepted=int(row[5]),
             rejected=int(row[6]),
             status=row[7],
@@ -336,7 +336,7 @@ class StaffRepo:
         status = "applied" if applied else "cancelled"
         async with self._db.transaction() as conn:
             cursor = await conn.execute(
-                "UPDATE register_loads SET status = ?, decided_at = ?, rows_enc = ''"
+                "UPDATE register_loads SET status = ?, decided_at = ?, rows_enc = NULL"
                 " WHERE id = ? AND status = 'pending'",
                 (status, to_db(self._clock()), load_id),
             )
@@ -393,9 +393,13 @@ class StaffRepo:
                 "UPDATE review_cases SET media_ids_json = '[]' WHERE id = ?", [(i,) for i in ids]
             )
 
-    async def referenced_media(self) -> set[str]:
-        """Every media id a record or an open review case still points to (never swept as orphan)."""
+    async def referenced_media(self, *, decided_cases: bool) -> set[str]:
+        """Media ids that documents, live photos and open review cases (and decided cases that
+        still list media, with ``decided_cases``) point to: never deleted as unneeded."""
         found: set[str] = set()
+        cases = "SELECT media_ids_json FROM review_cases WHERE media_ids_json != '[]'"
+        if not decided_cases:
+            cases += " AND status = 'open'"
         async with self._db.read() as conn:
             for query in (
                 "SELECT front_media_id, back_media_id, portrait_media_id FROM documents",
@@ -403,8 +407,6 @@ class StaffRepo:
             ):
                 for row in await (await conn.execute(query)).fetchall():
                     found.update(v for v in row if v)
-            for row in await (
-                await conn.execute("SELECT media_ids_json FROM review_cases WHERE media_ids_json != '[]'")
-            ).fetchall():
+            for row in await (await conn.execute(cases)).fetchall():
                 found.update(json.loads(row[0]))
         return found

@@ -1,0 +1,181 @@
+"""/person <document number | phone | telegram id> and /enterprise <taxpayer id>: masked records.
+
+Every look-up is audited (who looked at whom): staff access to personal information is itself
+processing of it under PIPL.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aiogram import Router
+from aiogram.filters import Command
+from aiogram.types import Message
+
+from bot.domain.masking import mask_address, mask_free_text, mask_id_number, mask_name
+from bot.domain.models import Person
+from bot.handlers.staff.common import ANY_STAFF, HasRole, command_args
+from bot.i18n import Translator
+from bot.storage.repositories import Repositories
+from bot.verification.ids import DocumentType, normalize_number, validate_document_number, validate_uscc
+
+MAX_SHOWN = 5  # a phone shared by a family may match several people
+AUDIT_SHOWN = 10
+_PHONE = re.compile(r"^(?:\+?86)?1[3-9]\d{9}$")
+_TELEGRAM = re.compile(r"^(?:tg:)?(\d{1,15})$", re.IGNORECASE)
+
+
+async def find_people(repo: Repositories, query: str) -> list[Person]:
+    """Document number first (the most specific), then phone, then Telegram id."""
+    value = re.sub(r"[\s-]", "", query)
+    if value.lower().startswith("tg:"):
+        match = _TELEGRAM.match(value)
+        person = await repo.persons.find_by_telegram(int(match.group(1))) if match else None
+        return [person] if person else []
+    number = normalize_number(value)
+    for doc_type in DocumentType:
+        if not validate_document_number(doc_type, number):
+            found = await repo.persons.find_by_document(doc_type, number)
+            if found is not None:
+                return [found]
+    if _PHONE.match(value):
+        return (await repo.persons.find_by_phone(value))[:MAX_SHOWN]
+    if value.isdigit() and len(value) <= 15:
+        person = await repo.persons.find_by_telegram(int(value))
+        return [person] if person else []
+    return []
+
+
+async def person_text(t: Translator, repo: Repositories, person: Person) -> str:
+    doc = person.document
+    lines = [t("staff.person.header", person_id=person.id)]
+    validity = t("card.long_term") if doc.long_term else (doc.valid_to.isoformat() if doc.valid_to else "—")
+    lines += [
+        t("staff.field.doc_type", value=t("doc_type." + doc.doc_type.value)),
+        t("staff.field.number", value=mask_id_number(doc.number)),
+        t("staff.field.name", value=mask_name(doc.name)),
+        t("staff.field.valid_to", value=validity),
+    ]
+    if person.phone is not None:
+        lines.append(t("staff.field.phone", value=person.phone.masked()))
+    if person.residence:
+        lines.append(t("staff.field.residence", value=mask_address(person.residence)))
+    photo = t("staff.person.photo_yes") if person.live_photo else t("staff.person.photo_no")
+    lines.append(t("staff.person.live_photo", value=photo))
+    lines.append(t("staff.person.created", at=person.created_at.strftime("%Y-%m-%d %H:%M UTC")))
+    lines.append("")
+    lines.append(t("staff.person.consents"))
+    lines += [
+        t(
+            "staff.person.consent_row",
+            document=t("staff.consent." + c.document.value),
+            version=c.version,
+            at=c.agreed_at.strftime("%Y-%m-%d %H:%M UTC"),
+        )
+        for c in person.consents
+    ] or [t("staff.none")]
+    accounts = await repo.staff.telegram_users_of(person.id)
+    lines.append(t("staff.person.accounts", ids=", ".join(map(str, accounts)) or "—"))
+    bindings = await _bindings(repo, person.id)
+    lines.append(t("staff.person.bindings"))
+    lines += bindings or [t("staff.none")]
+    lines.append("")
+    lines.append(t("staff.person.audit"))
+    entries = await repo.audit.for_subject("person", person.id, limit=AUDIT_SHOWN)
+    lines += [
+        t(
+            "staff.person.audit_row",
+            at=e.at.strftime("%Y-%m-%d %H:%M"),
+            action=e.action,
+            actor=e.actor_user_id if e.actor_user_id is not None else "system",
+        )
+        for e in entries
+    ] or [t("staff.none")]
+    return "\n".join(lines)
+
+
+async def _bindings(repo: Repositories, person_id: int) -> list[str]:
+    """The person's enterprise bindings, when the enterprise register is part of this deployment."""
+    enterprises: Any = getattr(repo, "enterprises", None)
+    if enterprises is None or not hasattr(enterprises, "bindings_of_person"):
+        return []
+    out: list[str] = []
+    for binding in await enterprises.bindings_of_person(person_id):
+        enterprise = await enterprises.get(binding.enterprise_id)
+        name = enterprise.name if enterprise is not None else "?"
+        taxpayer_id = enterprise.taxpayer_id if enterprise is not None else "?"
+        out.append(f"• {name} ({taxpayer_id}) — {binding.role}")
+    return out
+
+
+def create_router() -> Router:
+    router = Router(name="staff.lookup")
+    router.message.filter(HasRole(ANY_STAFF))
+
+    @router.message(Command("person"))
+    async def person(message: Message, t: Translator, repo: Repositories) -> None:
+        assert message.from_user is not None
+        query = command_args(message)
+        if not query:
+            await message.answer(t("staff.person.usage"))
+            return
+        people = await find_people(repo, query)
+        # The query itself is personal data: the audit row keeps it masked.
+        await repo.audit.write(
+            message.from_user.id,
+            "staff.lookup.person",
+            "person",
+            people[0].id if len(people) == 1 else None,
+            None,
+            {"query": mask_free_text(query), "found": [p.id for p in people]},
+        )
+        if not people:
+            await message.answer(t("staff.person.not_found"))
+            return
+        for found in people:
+            await message.answer(await person_text(t, repo, found))
+
+    @router.message(Command("enterprise"))
+    async def enterprise(message: Message, t: Translator, repo: Repositories) -> None:
+        assert message.from_user is not None
+        taxpayer_id = normalize_number(command_args(message))
+        if not taxpayer_id:
+            await message.answer(t("staff.enterprise.usage"))
+            return
+        if validate_uscc(taxpayer_id):
+            await message.answer(t("staff.enterprise.invalid"))
+            return
+        await repo.audit.write(
+            message.from_user.id, "staff.lookup.enterprise", "enterprise", taxpayer_id, None, None
+        )
+        text = await enterprise_text(t, repo, taxpayer_id)
+        await message.answer(text or t("staff.enterprise.not_found"))
+
+    return router
+
+
+async def enterprise_text(t: Translator, repo: Repositories, taxpayer_id: str) -> str | None:
+    enterprises: Any = getattr(repo, "enterprises", None)
+    if enterprises is None:
+        return None
+    enterprise = await enterprises.find(taxpayer_id)
+    if enterprise is None:
+        return None
+    lines = [
+        t("staff.enterprise.header", name=enterprise.name, taxpayer_id=enterprise.taxpayer_id),
+        t("staff.enterprise.status", status=t("staff.enterprise.status_" + str(enterprise.status))),
+        "",
+        t("staff.enterprise.people"),
+    ]
+    people = await enterprises.people(enterprise.id)
+    lines += [
+        t(
+            "staff.enterprise.person_row",
+            role=t("staff.enterprise.role_" + str(p.role)),
+            name=mask_name(p.name),
+            number=mask_id_number(p.number),
+        )
+        for p in people
+    ] or [t("staff.none")]
+    return "\n".join(lines)

@@ -1,0 +1,189 @@
+"""Register loading (admins): send a CSV or XLSX as a document; every row is checked and reported,
+the accepted rows are staged, and nothing is loaded until the admin confirms. Loading is one
+transaction with closing the staged load, so a double press loads once and a failure loads nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from datetime import date
+from typing import Any
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, Message
+
+from bot.config import Settings
+from bot.domain.enterprise import RegisterRow
+from bot.handlers.staff.common import ADMIN, HasRole, StaffAct, staff_button
+from bot.handlers.staff.period import CHINA
+from bot.i18n import Translator
+from bot.services.registers import (
+    ENTERPRISES,
+    IDENTITY_REGISTRY,
+    RegisterError,
+    RegisterReport,
+    read_table,
+    validate_register,
+)
+from bot.storage.repositories import Repositories
+from bot.storage.repositories.identity_registry import IdentityRecord
+from bot.storage.timeutil import utcnow
+from bot.ui import rows
+from bot.verification.ids import DocumentType
+
+log = logging.getLogger(__name__)
+
+MAX_FILE_BYTES = 5 * 1024 * 1024
+REJECTED_SHOWN = 30  # a Telegram message holds 4096 characters
+SUFFIXES = (".csv", ".xlsx")
+
+
+class _Decided(Exception):
+    """The staged load was confirmed or cancelled already."""
+
+
+def _is_register(message: Message) -> bool:
+    name = (message.document.file_name or "") if message.document else ""
+    return name.lower().endswith(SUFFIXES)
+
+
+def report_text(t: Translator, report: RegisterReport, file_name: str) -> str:
+    lines = [
+        t(
+            "staff.register.report",
+            file=file_name,
+            kind=t("staff.register.kind_" + report.kind),
+            accepted=len(report.accepted),
+            rejected=len(report.rejected),
+        )
+    ]
+    for rejected in report.rejected[:REJECTED_SHOWN]:
+        reasons = "; ".join(t.reason(code) for code in rejected.reasons)
+        lines.append(t("staff.register.rejected_row", line=rejected.line, reasons=reasons))
+    if len(report.rejected) > REJECTED_SHOWN:
+        lines.append(t("staff.register.more", count=len(report.rejected) - REJECTED_SHOWN))
+    return "\n".join(lines)
+
+
+def _enterprise_loader(repo: Repositories) -> Any:
+    """The enterprise register's repository, when this deployment has it."""
+    return getattr(repo, "enterprises", None)
+
+
+async def apply_rows(repo: Repositories, kind: str, rows_: list[dict[str, Any]], loaded_by: int) -> int:
+    if kind == IDENTITY_REGISTRY:
+        records = [
+            IdentityRecord(
+                DocumentType(r["doc_type"]),
+                r["number"],
+                r["name"],
+                date.fromisoformat(r["birth_date"]) if r.get("birth_date") else None,
+            )
+            for r in rows_
+        ]
+        return await repo.identity_registry.load(records, loaded_by=loaded_by)
+    loader = _enterprise_loader(repo)
+    result = await loader.load([RegisterRow(**r) for r in rows_], loaded_by=loaded_by)
+    return int(result) if isinstance(result, int) else len(rows_)
+
+
+def create_router() -> Router:
+    router = Router(name="staff.register")
+    router.message.filter(HasRole(ADMIN))
+    router.callback_query.filter(HasRole(ADMIN))
+
+    @router.message(Command("register"))
+    async def usage(message: Message, t: Translator) -> None:
+        await message.answer(t("staff.register.usage"))
+
+    @router.message(F.document, _is_register)
+    async def upload(
+        message: Message, bot: Bot, t: Translator, repo: Repositories, settings: Settings
+    ) -> None:
+        assert message.from_user is not None and message.document is not None
+        document = message.document
+        file_name = document.file_name or "register.csv"
+        if document.file_size is not None and document.file_size > MAX_FILE_BYTES:
+            await message.answer(t.reason("register_too_large"))
+            return
+        buffer = io.BytesIO()
+        try:
+            await bot.download(document.file_id, destination=buffer)
+        except Exception:
+            log.warning("register download failed", exc_info=True)
+            await message.answer(t.reason("upload_failed"))
+            return
+        if len(buffer.getvalue()) > MAX_FILE_BYTES:
+            await message.answer(t.reason("register_too_large"))
+            return
+        try:
+            table = read_table(buffer.getvalue(), file_name)
+            # The bureau's day (China time) decides card expiry.
+            report = validate_register(
+                table, today=utcnow().astimezone(CHINA).date(), max_rows=settings.register_max_rows
+            )
+        except RegisterError as exc:
+            await message.answer(t.reason(exc.code))
+            return
+        if report.kind == ENTERPRISES and _enterprise_loader(repo) is None:
+            await message.answer(t("staff.register.not_available"))
+            return
+        text = report_text(t, report, file_name)
+        if not report.accepted:
+            await repo.audit.write(
+                message.from_user.id,
+                "register.refused",
+                "register_load",
+                None,
+                None,
+                {"kind": report.kind, "rejected": len(report.rejected)},
+            )
+            await message.answer(text + "\n\n" + t("staff.register.nothing"))
+            return
+        load_id = await repo.staff.stage_load(
+            report.kind,
+            report.accepted,
+            uploaded_by=message.from_user.id,
+            file_name=file_name,
+            rejected=len(report.rejected),
+        )
+        await message.answer(
+            text + "\n\n" + t("staff.register.confirm", accepted=len(report.accepted)),
+            reply_markup=rows(
+                [staff_button(t("staff.register.apply"), "reg_ok", load_id)],
+                [staff_button(t("common.cancel"), "reg_no", load_id)],
+            ),
+        )
+
+    @router.callback_query(StaffAct.filter(F.a == "reg_ok"))
+    async def apply(
+        query: CallbackQuery, callback_data: StaffAct, bot: Bot, t: Translator, repo: Repositories
+    ) -> None:
+        load = await repo.staff.get_load(callback_data.n)
+        if load is None or load.status != "pending" or load.uploaded_by != query.from_user.id:
+            await query.answer(t("staff.register.already_decided"), show_alert=True)
+            return
+        try:
+            async with repo.db.transaction():
+                if not await repo.staff.finish_load(load.id, applied=True, actor_user_id=query.from_user.id):
+                    raise _Decided
+                count = await apply_rows(repo, load.kind, load.rows, query.from_user.id)
+        except _Decided:
+            await query.answer(t("staff.register.already_decided"), show_alert=True)
+            return
+        await query.answer()
+        await bot.send_message(query.from_user.id, t("staff.register.applied", count=count, load_id=load.id))
+
+    @router.callback_query(StaffAct.filter(F.a == "reg_no"))
+    async def cancel(
+        query: CallbackQuery, callback_data: StaffAct, bot: Bot, t: Translator, repo: Repositories
+    ) -> None:
+        if not await repo.staff.finish_load(callback_data.n, applied=False, actor_user_id=query.from_user.id):
+            await query.answer(t("staff.register.already_decided"), show_alert=True)
+            return
+        await query.answer()
+        await bot.send_message(query.from_user.id, t("staff.register.cancelled"))
+
+    return router

@@ -1,0 +1,311 @@
+"""/review: the next verification the engines sent to a human; approve, or reject with a reason.
+
+Approving a collection case saves the record from the case's payload with the same builder the
+dialog uses (:func:`bot.dialogs.records.collected_record`), in the transaction that closes the case,
+so two reviewers pressing at once cannot both save, and a failed save leaves the case open.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command
+from aiogram.types import BufferedInputFile, CallbackQuery, InputMediaPhoto, Message
+
+from bot.dialogs.records import collected_record, document_from_data
+from bot.domain.masking import mask_address, mask_id_number, mask_name, mask_phone
+from bot.domain.models import ReviewCase
+from bot.handlers.staff.common import ANY_STAFF, HasRole, StaffAct, notify_user, staff_button, translator_for
+from bot.i18n import Translator
+from bot.services import Services
+from bot.storage.media import MediaNotFound
+from bot.storage.repositories import Repositories
+from bot.storage.repositories.events import EventOutcome
+from bot.storage.repositories.persons import DuplicatePerson
+from bot.ui import home_keyboard, rows
+
+log = logging.getLogger(__name__)
+
+# The reasons a reviewer may give; each has `reasons.<code>` and the taxpayer's advice
+# `staff.advice.<code>` in both locales.
+REJECT_REASONS = (
+    "review_reject_face_mismatch",
+    "review_reject_photo_unclear",
+    "review_reject_not_live",
+    "review_reject_document_invalid",
+    "review_reject_identity_conflict",
+)
+ALREADY_COLLECTED = "review_reject_already_collected"
+# Media kinds (the prefix of a media id) in the order a reviewer wants to see them.
+MEDIA_ORDER = (
+    "idcard_front",
+    "idcard_back",
+    "idcard_portrait",
+    "authority_photo",
+    "live_photo",
+    "review_frame",
+)
+ALBUM_MAX = 10  # Telegram's limit for one media group
+
+
+class _Decided(Exception):
+    """Another reviewer closed the case first."""
+
+
+def _kind(media_id: str) -> str:
+    return media_id.rsplit("-", 1)[0]
+
+
+def case_text(t: Translator, case: ReviewCase, missing: int) -> str:
+    """The case as a reviewer sees it: every read field masked, reasons in words."""
+    payload: dict[str, Any] = dict(case.payload)
+    lines = [
+        t("staff.review.header", case_id=case.id, kind=t("staff.review.kind." + case.kind.value)),
+        t("staff.review.created", at=case.created_at.strftime("%Y-%m-%d %H:%M UTC")),
+    ]
+    try:
+        doc = document_from_data(payload)
+    except (KeyError, TypeError, ValueError):
+        doc = None
+    if doc is not None:
+        validity = None
+        if doc.valid_from is not None:
+            end = (
+                t("card.long_term") if doc.long_term else (doc.valid_to.isoformat() if doc.valid_to else "?")
+            )
+            validity = f"{doc.valid_from.isoformat()} – {end}"
+        fields = {
+            "doc_type": t("doc_type." + doc.doc_type.value),
+            "number": mask_id_number(doc.number),
+            "name": mask_name(doc.name),
+            "sex": doc.sex,
+            "ethnicity": doc.ethnicity,
+            "address": mask_address(doc.address) if doc.address else None,
+            "authority": doc.authority,
+            "validity": validity,
+        }
+        for key, value in fields.items():
+            if value:
+                lines.append(t("staff.field." + key, value=value))
+    phone = payload.get("phone") or {}
+    if phone.get("number"):
+        lines.append(t("staff.field.phone", value=mask_phone(str(phone["number"]))))
+    face = payload.get("face") or {}
+    if face.get("distance") is not None:
+        lines.append(t("staff.review.distance", distance=f"{float(face['distance']):.3f}"))
+    if case.person_id is not None:
+        lines.append(t("staff.review.collides", person_id=case.person_id))
+    if case.reasons:
+        lines.append(t("staff.review.reasons"))
+        lines += [f"• {t.reason(code)}" for code in dict.fromkeys(case.reasons)]
+    if missing:
+        lines.append(t("staff.review.media_missing", count=missing))
+    return "\n".join(lines)
+
+
+async def _send_media(bot: Bot, chat_id: int, t: Translator, services: Services, case: ReviewCase) -> int:
+    """The case's photos as one album; returns how many files are gone (retention, erasure)."""
+    order = {kind: i for i, kind in enumerate(MEDIA_ORDER)}
+    media_ids = sorted(case.media_ids, key=lambda m: order.get(_kind(m), len(order)))
+    photos: list[InputMediaPhoto] = []
+    missing = 0
+    for media_id in media_ids:
+        try:
+            data = await services.media.get(media_id)
+        except (MediaNotFound, ValueError):
+            missing += 1
+            continue
+        kind = _kind(media_id)
+        caption = t("staff.media." + kind) if kind in order else kind
+        photos.append(InputMediaPhoto(media=BufferedInputFile(data, f"{kind}.jpg"), caption=caption))
+    for start in range(0, len(photos), ALBUM_MAX):
+        chunk = photos[start : start + ALBUM_MAX]
+        if len(chunk) == 1:
+            await bot.send_photo(chat_id, chunk[0].media, caption=chunk[0].caption)
+        else:
+            await bot.send_media_group(chat_id, media=list(chunk))
+    return missing
+
+
+def _case_keyboard(t: Translator, case_id: int) -> Any:
+    return rows(
+        [staff_button(t("staff.review.approve"), "rv_ok", case_id)],
+        [staff_button(t("staff.review.reject"), "rv_no", case_id)],
+        [staff_button(t("staff.review.skip"), "rv_next", case_id)],
+    )
+
+
+async def show_next(
+    bot: Bot,
+    chat_id: int,
+    staff_id: int,
+    t: Translator,
+    services: Services,
+    repo: Repositories,
+    after: int = 0,
+) -> None:
+    case = await repo.review.next_open(after_id=after)
+    if case is None and after:
+        case = await repo.review.next_open()  # wrap around to cases skipped earlier
+    if case is None:
+        await bot.send_message(chat_id, t("staff.review.empty"))
+        return
+    await repo.audit.write(staff_id, "review.view", "review_case", case.id, None, None)
+    backlog = await repo.review.count_open()
+    missing = await _send_media(bot, chat_id, t, services, case)
+    text = case_text(t, case, missing) + "\n\n" + t("staff.review.backlog", count=backlog)
+    await bot.send_message(chat_id, text, reply_markup=_case_keyboard(t, case.id))
+
+
+async def _approve(case: ReviewCase, staff_id: int, repo: Repositories) -> tuple[str, str | None]:
+    """Close the case as approved and finish the record; (outcome, reason code) where outcome is
+    approved | already_decided | duplicate."""
+    flow = case.payload.get("flow") or "collect"
+    try:
+        async with repo.db.transaction():
+            if await repo.review.decide(case.id, approved=True, staff_user_id=staff_id) is None:
+                raise _Decided
+            if flow == "collect" and case.payload:
+                record = collected_record(case.user_id, case.payload)
+                await repo.persons.save_collected(record, actor_user_id=staff_id)
+    except _Decided:
+        return "already_decided", None
+    except DuplicatePerson:
+        # Collected by someone else meanwhile: there must never be a second record for one number.
+        decided = await repo.review.decide(
+            case.id, approved=False, staff_user_id=staff_id, reason=ALREADY_COLLECTED
+        )
+        return ("duplicate", ALREADY_COLLECTED) if decided else ("already_decided", None)
+    await repo.events.record(flow, "save", EventOutcome.COMPLETED, user_id=case.user_id)
+    return "approved", None
+
+
+async def _tell_taxpayer(
+    bot: Bot, services: Services, repo: Repositories, case: ReviewCase, reason: str | None
+) -> bool:
+    ut = await translator_for(case.user_id, services, repo)
+    if reason is None:
+        text = ut("staff.notify.approved") + "\n\n" + ut("menu.home", name=None)
+    else:
+        text = ut("staff.notify.rejected", reason=ut.reason(reason)) + "\n" + ut("staff.advice." + reason)
+    return await notify_user(bot, case.user_id, text, reply_markup=home_keyboard(ut))
+
+
+def create_router() -> Router:
+    router = Router(name="staff.review")
+    router.message.filter(HasRole(ANY_STAFF))
+    router.callback_query.filter(HasRole(ANY_STAFF))
+
+    @router.message(Command("review"))
+    async def review(
+        message: Message, bot: Bot, t: Translator, services: Services, repo: Repositories
+    ) -> None:
+        assert message.from_user is not None
+        await show_next(bot, message.chat.id, message.from_user.id, t, services, repo)
+
+    @router.callback_query(StaffAct.filter(F.a == "rv_next"))
+    async def skip(
+        query: CallbackQuery,
+        callback_data: StaffAct,
+        bot: Bot,
+        t: Translator,
+        services: Services,
+        repo: Repositories,
+    ) -> None:
+        await query.answer()
+        await show_next(bot, query.from_user.id, query.from_user.id, t, services, repo, after=callback_data.n)
+
+    @router.callback_query(StaffAct.filter(F.a == "rv_ok"))
+    async def approve(
+        query: CallbackQuery,
+        callback_data: StaffAct,
+        bot: Bot,
+        t: Translator,
+        services: Services,
+        repo: Repositories,
+    ) -> None:
+        case = await repo.review.get(callback_data.n)
+        if case is None or case.status != "open":
+            await query.answer(t("staff.review.already_decided"), show_alert=True)
+            return
+        outcome, reason = await _approve(case, query.from_user.id, repo)
+        if outcome == "already_decided":
+            await query.answer(t("staff.review.already_decided"), show_alert=True)
+            return
+        await query.answer()
+        delivered = await _tell_taxpayer(bot, services, repo, case, reason)
+        key = "staff.review.approved" if outcome == "approved" else "staff.review.duplicate"
+        await _after_decision(bot, query, t, key, case.id, delivered)
+
+    @router.callback_query(StaffAct.filter(F.a == "rv_no"))
+    async def reject_reasons(query: CallbackQuery, callback_data: StaffAct, bot: Bot, t: Translator) -> None:
+        await query.answer()
+        # The reason travels as its index: callback data is limited to 64 bytes.
+        choices = [
+            [staff_button(t.reason(code), "rv_rs", callback_data.n, str(i))]
+            for i, code in enumerate(REJECT_REASONS)
+        ]
+        markup = rows(*choices, [staff_button(t("common.back"), "rv_show", callback_data.n)])
+        await bot.send_message(query.from_user.id, t("staff.review.choose_reason"), reply_markup=markup)
+
+    @router.callback_query(StaffAct.filter(F.a == "rv_show"))
+    async def show_again(
+        query: CallbackQuery,
+        callback_data: StaffAct,
+        bot: Bot,
+        t: Translator,
+        services: Services,
+        repo: Repositories,
+    ) -> None:
+        await query.answer()
+        case = await repo.review.get(callback_data.n)
+        if case is None or case.status != "open":
+            await bot.send_message(query.from_user.id, t("staff.review.already_decided"))
+            return
+        await bot.send_message(
+            query.from_user.id, case_text(t, case, 0), reply_markup=_case_keyboard(t, case.id)
+        )
+
+    @router.callback_query(StaffAct.filter(F.a == "rv_rs"))
+    async def reject(
+        query: CallbackQuery,
+        callback_data: StaffAct,
+        bot: Bot,
+        t: Translator,
+        services: Services,
+        repo: Repositories,
+    ) -> None:
+        if not callback_data.v.isdigit() or int(callback_data.v) >= len(REJECT_REASONS):
+            await query.answer(t("common.stale_button"), show_alert=True)
+            return
+        reason = REJECT_REASONS[int(callback_data.v)]
+        case = await repo.review.decide(
+            callback_data.n, approved=False, staff_user_id=query.from_user.id, reason=reason
+        )
+        if case is None:
+            await query.answer(t("staff.review.already_decided"), show_alert=True)
+            return
+        await query.answer()
+        flow = case.payload.get("flow") or "collect"
+        await repo.events.record(
+            flow, "review", EventOutcome.REJECTED, user_id=case.user_id, reason_code=reason
+        )
+        delivered = await _tell_taxpayer(bot, services, repo, case, reason)
+        await _after_decision(bot, query, t, "staff.review.rejected", case.id, delivered)
+
+    return router
+
+
+async def _after_decision(
+    bot: Bot, query: CallbackQuery, t: Translator, key: str, case_id: int, delivered: bool
+) -> None:
+    text = t(key, case_id=case_id)
+    if not delivered:
+        text += "\n" + t("staff.review.not_delivered")
+    await bot.send_message(
+        query.from_user.id,
+        text,
+        reply_markup=rows([staff_button(t("staff.review.next"), "rv_next", case_id)]),
+    )

@@ -1,0 +1,94 @@
+"""/staff (what the user may do), /grant and /revoke (admins only)."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command
+from aiogram.types import Message
+
+from bot.config import Settings
+from bot.handlers.staff.common import ADMIN, ANY_STAFF, HasRole, command_args
+from bot.i18n import Translator
+from bot.storage.repositories import Repositories
+from bot.storage.repositories.staff import Role
+
+# Commands by the least role that may use them, in the order /staff lists them.
+REVIEWER_COMMANDS = ("staff", "review", "person", "enterprise")
+ADMIN_COMMANDS = ("grant", "revoke", "stats", "audit", "deletions", "register")
+
+
+def create_router() -> Router:
+    router = Router(name="staff.roles")
+    router.message.filter(HasRole(ANY_STAFF))
+
+    @router.message(Command("staff"))
+    async def staff(message: Message, t: Translator, staff_role: Role, repo: Repositories) -> None:
+        assert message.from_user is not None
+        commands = REVIEWER_COMMANDS + (ADMIN_COMMANDS if staff_role is Role.ADMIN else ())
+        lines = [t("staff.help.title", role=t("staff.role." + staff_role.value)), ""]
+        lines += [t("staff.help." + c) for c in commands]
+        if staff_role is Role.ADMIN:
+            members = await repo.staff.members()
+            lines += ["", t("staff.members.title")]
+            lines += [
+                t("staff.members.row", user_id=m.user_id, role=t("staff.role." + m.role.value))
+                for m in members
+            ] or [t("staff.members.none")]
+        await repo.audit.write(
+            message.from_user.id, "staff.help", "telegram_user", message.from_user.id, None, None
+        )
+        await message.answer("\n".join(lines))
+
+    @router.message(Command("grant"), HasRole(ADMIN))
+    async def grant(message: Message, t: Translator, repo: Repositories, settings: Settings) -> None:
+        assert message.from_user is not None
+        parts = command_args(message).split()
+        if len(parts) != 2 or not parts[0].isdigit() or parts[1] not in {r.value for r in Role}:
+            await message.answer(t("staff.grant.usage"))
+            return
+        user_id, role = int(parts[0]), Role(parts[1])
+        if user_id in settings.admin_ids:
+            await message.answer(t("staff.grant.settings_admin", user_id=user_id))
+            return
+        before = await repo.staff.grant(user_id, role, granted_by=message.from_user.id)
+        await message.answer(
+            t(
+                "staff.grant.done",
+                user_id=user_id,
+                role=t("staff.role." + role.value),
+                before=t("staff.role." + before.value) if before else "",
+            )
+        )
+
+    @router.message(Command("revoke"), HasRole(ADMIN))
+    async def revoke(message: Message, t: Translator, repo: Repositories, settings: Settings) -> None:
+        assert message.from_user is not None
+        arg = command_args(message)
+        if not arg.isdigit():
+            await message.answer(t("staff.revoke.usage"))
+            return
+        user_id = int(arg)
+        if user_id in settings.admin_ids:
+            await message.answer(t("staff.grant.settings_admin", user_id=user_id))
+            return
+        before = await repo.staff.revoke(user_id, revoked_by=message.from_user.id)
+        key = "staff.revoke.done" if before else "staff.revoke.none"
+        await message.answer(t(key, user_id=user_id))
+
+    @router.message(Command(*ADMIN_COMMANDS), HasRole((Role.REVIEWER,)))
+    async def admin_only(message: Message, t: Translator, repo: Repositories) -> None:
+        # Reached only by reviewers (admins matched the handlers above or in the admin routers):
+        # they know the console exists, so a clear refusal, recorded, rather than "unknown command".
+        assert message.from_user is not None
+        command = (message.text or "").split(maxsplit=1)[0].lstrip("/").split("@")[0]
+        await repo.audit.write(
+            message.from_user.id,
+            "staff.denied",
+            "telegram_user",
+            message.from_user.id,
+            None,
+            {"command": command},
+        )
+        await message.answer(t("staff.admin_only"))
+
+    return router
