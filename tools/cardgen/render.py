@@ -31,7 +31,7 @@ __all__ = [
 
 CARD_MM = (85.6, 54.0)
 # Where the photo sits on the front, in mm from the top-left corner (x0, y0, x1, y1).
-PORTRAIT_BOX_MM = (54.0, 6.0, 80.0, 40.0)
+PORTRAIT_BOX_MM = (55.5, 6.5, 81.5, 40.0)
 LABEL_COLOR = (30, 120, 190)
 TEXT_COLOR = (16, 16, 16)
 
@@ -230,16 +230,16 @@ def render_front(
     draw = ImageDraw.Draw(img)
     label = font.get(c.mm(3.0))
     value = font.get(c.mm(3.4))
-    num_font = (number_font or font).get(c.mm(3.9))
+    num_font = (number_font or font).get(c.mm(3.6))
 
     x0, x1 = c.mm(7.0), c.mm(17.5)
-    _text(draw, (x0, c.mm(7.5)), "姓名", label, LABEL_COLOR, spacing=c.mm(1.2))
-    _text(draw, (x1, c.mm(7.1)), identity.name, value, TEXT_COLOR, spacing=c.mm(0.3))
-    _text(draw, (x0, c.mm(14.0)), "性别", label, LABEL_COLOR, spacing=c.mm(1.2))
-    _text(draw, (x1, c.mm(13.6)), identity.sex, value, TEXT_COLOR)
-    _text(draw, (c.mm(29.5), c.mm(14.0)), "民族", label, LABEL_COLOR, spacing=c.mm(1.2))
-    _text(draw, (c.mm(40.0), c.mm(13.6)), identity.ethnicity, value, TEXT_COLOR)
-    y = c.mm(20.5)
+    _text(draw, (x0, c.mm(8.8)), "姓名", label, LABEL_COLOR, spacing=c.mm(1.2))
+    _text(draw, (x1, c.mm(8.4)), identity.name, value, TEXT_COLOR, spacing=c.mm(0.3))
+    _text(draw, (x0, c.mm(15.2)), "性别", label, LABEL_COLOR, spacing=c.mm(1.2))
+    _text(draw, (x1, c.mm(14.8)), identity.sex, value, TEXT_COLOR)
+    _text(draw, (c.mm(29.5), c.mm(15.2)), "民族", label, LABEL_COLOR, spacing=c.mm(1.2))
+    _text(draw, (c.mm(40.0), c.mm(14.8)), identity.ethnicity, value, TEXT_COLOR)
+    y = c.mm(21.5)
     _text(draw, (x0, y), "出生", label, LABEL_COLOR, spacing=c.mm(1.2))
     b = identity.birth_date
     x = _text(draw, (x1, y - c.mm(0.4)), f"{b.year}", value, TEXT_COLOR) + c.mm(1.0)
@@ -248,15 +248,15 @@ def render_front(
     x = _text(draw, (x, y), "月", label, LABEL_COLOR) + c.mm(1.0)
     x = _text(draw, (x, y - c.mm(0.4)), f"{b.day}", value, TEXT_COLOR) + c.mm(1.0)
     _text(draw, (x, y), "日", label, LABEL_COLOR)
-    y = c.mm(27.0)
+    y = c.mm(27.8)
     _text(draw, (x0, y), "住址", label, LABEL_COLOR, spacing=c.mm(1.2))
     address_lines = _wrap(identity.address, value, c.mm(34.5))
     if len(address_lines) > 3:
         raise ValueError("the address does not fit in three lines")
     for i, line in enumerate(address_lines):
         _text(draw, (x1, y - c.mm(0.4) + i * c.mm(4.8)), line, value, TEXT_COLOR)
-    _text(draw, (x0, c.mm(45.5)), "公民身份号码", label, LABEL_COLOR, spacing=c.mm(0.4))
-    _text(draw, (c.mm(30.0), c.mm(44.8)), identity.id_number, num_font, TEXT_COLOR, spacing=c.mm(0.6))
+    _text(draw, (x0, c.mm(44.6)), "公民身份号码", label, LABEL_COLOR, spacing=c.mm(0.4))
+    _text(draw, (c.mm(30.0), c.mm(44.0)), identity.id_number, num_font, TEXT_COLOR, spacing=c.mm(0.3))
 
     px0, py0, px1, py1 = (c.mm(v) for v in PORTRAIT_BOX_MM)
     box_w, box_h = px1 - px0, py1 - py0

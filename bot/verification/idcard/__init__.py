@@ -58,6 +58,7 @@ _MIN_PHOTO_SIDE = 240
 _MIN_SHARPNESS = 25.0
 _MIN_BRIGHTNESS = 45.0
 _MAX_GLARE = 0.04
+_MIN_CONTRAST = 8.0
 
 _FRONT_FIELDS = ("name", "sex", "ethnicity", "birth_date", "address", "id_number")
 
@@ -84,7 +85,8 @@ def read_side(data: bytes, *, today: date, limits: ImageLimits | None = None) ->
     side = detect_side(page.lines)
     reading = SideReading(side=side, timings=timings)
     if side is None:
-        reading.problems = _quality_problems(page, whole=True) or [str(IdCardReason.NOT_FOUND)]
+        # Say why, when the photo shows it (dark, blurred), and that no card was found.
+        reading.problems = [*_quality_problems(page, whole=True), str(IdCardReason.NOT_FOUND)]
     elif side == "front":
         reading.front = parse_front(page.lines, page)
         reading.problems = validate_front(reading.front, today=today)
@@ -148,6 +150,8 @@ def _quality_problems(page: OcrPage, *, whole: bool = False) -> list[str]:
         if x1 - x0 > 16 and y1 - y0 > 16:
             gray = gray[y0:y1, x0:x1]
     problems: list[str] = []
+    if whole and float(gray.std()) < _MIN_CONTRAST:
+        return problems  # a blank picture: nothing to be sharp about, it simply shows no card
     if brightness(gray) < _MIN_BRIGHTNESS:
         problems.append(str(ImageReason.TOO_DARK))
     if sharpness(gray) < _MIN_SHARPNESS:

@@ -16,7 +16,7 @@ from statistics import median
 from bot.verification.idcard.fields import ETHNICITIES, BackFields, FrontFields, Side
 from bot.verification.idcard.ocr import OcrLine, OcrPage, rank_candidates, read_region
 from bot.verification.ids import resident_id_check_char
-from bot.verification.regions import is_known_region
+from bot.verification.regions import correct_region_prefix, is_known_region
 
 __all__ = ["Row", "detect_side", "group_rows", "parse_back", "parse_front"]
 
@@ -229,7 +229,8 @@ def _read_ethnicity(row: Row) -> str | None:
         unambiguous = scores[best] - scores[second] > _CLOSED_LIST_TIE
         if unambiguous and scores[best] >= scores[raw] - _CLOSED_LIST_MARGIN:
             return best[len(prefix) :]
-    return _match_ethnicity(free)
+    # Not a listed name: keep what is printed, for the checks to report it as unknown.
+    return _match_ethnicity(free) or ("".join(_CJK.findall(free)).removesuffix("族") or None)
 
 
 def _find_row(rows: list[Row], labels: tuple[str, ...]) -> int | None:
@@ -279,7 +280,8 @@ def parse_front(lines: list[OcrLine], page: OcrPage | None = None) -> FrontField
     if i_name is not None:
         text = _clean(rows[i_name].text)
         rest = _after(text, ("姓名", "名")) if ("姓名" in text or text.startswith("名")) else text
-        name = "".join(_CJK.findall(rest or ""))
+        # Latin letters are kept so that a non-Chinese name is reported as such, not as missing.
+        name = "".join(re.findall(r"[\u4e00-\u9fff·A-Za-z]+", rest or ""))
         f.name = name or None
     if i_sex is not None:
         text = _clean(rows[i_sex].text)
@@ -303,7 +305,7 @@ def parse_front(lines: list[OcrLine], page: OcrPage | None = None) -> FrontField
             if text and row.x0 < first.x0 + 6 * (row.lines[0].height or 1):
                 parts.append(text)
         # A stray mark read from the label's edge ("L", "|") is not part of the address.
-        address = re.sub(r"^[^\u4e00-\u9fff]+", "", "".join(parts))
+        address = correct_region_prefix(re.sub(r"^[^\u4e00-\u9fff]+", "", "".join(parts)))
         f.address = address or None
     if numbers:
         raw = numbers[-1][0]
@@ -330,7 +332,7 @@ def parse_back(lines: list[OcrLine]) -> BackFields:
     i_period = _find_row(rows, ("有效期限", "期限"))
     if i_auth is not None:
         rest = _after(_clean(rows[i_auth].text), ("签发机关", "机关")) or ""
-        b.authority = "".join(_CJK.findall(rest)) or None
+        b.authority = correct_region_prefix("".join(_CJK.findall(rest))) or None
     period_rows = [rows[i_period]] if i_period is not None else []
     period_rows += [r for r in rows if r not in period_rows]
     for row in period_rows:
