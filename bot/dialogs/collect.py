@@ -73,7 +73,7 @@ class CollectFlow:
                 ),
             )
             return
-        await ctx.state.clear()
+        await end_dialog(ctx.state, ctx.services)  # a dialog left half-way is abandoned, its uploads too
         await ctx.put(flow=self.name)
         await self.ask_document(ctx)
 
