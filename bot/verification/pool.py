@@ -136,13 +136,23 @@ class VerificationPool:
         gen = self._gen
         await asyncio.gather(*(loop.run_in_executor(gen.executor, _noop) for _ in range(self.workers)))
 
-    async def close(self) -> None:
+    async def close(self, grace: float = 5.0) -> None:
+        """Stop taking calls; wait up to ``grace`` seconds for running ones, then terminate workers."""
         self._closed = True
         gen, self._gen = self._gen, None
         for task in list(self._retiring):
             task.cancel()
-        if gen is not None:
-            await asyncio.to_thread(gen.executor.shutdown, True, cancel_futures=True)
+        if gen is None:
+            return
+        pending = [asyncio.wrap_future(f) for f in list(gen.running) if not f.done()]
+        for fut in pending:
+            # these are only watched here; their callers get the outcome from their own wrapper. An
+            # exception left unread is logged from __del__, at any moment (even inside an import).
+            fut.add_done_callback(_swallow)
+        if pending:
+            await asyncio.wait(pending, timeout=grace)
+        _terminate(gen.executor)
+        await asyncio.to_thread(functools.partial(gen.executor.shutdown, wait=True, cancel_futures=True))
 
     async def __aenter__(self) -> VerificationPool:
         await self.start()
@@ -222,11 +232,17 @@ class VerificationPool:
         others = [asyncio.wrap_future(f) for f in list(gen.running) if f is not stuck and not f.done()]
         if others:
             await asyncio.gather(*others, return_exceptions=True)
-        processes = getattr(gen.executor, "_processes", None) or {}
-        for proc in list(processes.values()):
-            with contextlib.suppress(Exception):
+        _terminate(gen.executor)
+        await asyncio.to_thread(functools.partial(gen.executor.shutdown, wait=True, cancel_futures=True))
+
+
+def _terminate(executor: ProcessPoolExecutor) -> None:
+    """Kill the executor's workers that are still busy (the public API can only wait for them)."""
+    processes = getattr(executor, "_processes", None) or {}
+    for proc in list(processes.values()):
+        with contextlib.suppress(Exception):
+            if proc.is_alive():
                 proc.terminate()
-        await asyncio.to_thread(functools.partial(gen.executor.shutdown, wait=False, cancel_futures=True))
 
 
 def _swallow(fut: asyncio.Future[Any]) -> None:

@@ -63,6 +63,7 @@ class FaceReason(StrEnum):
     STILL_PHOTO = "liveness_still_photo"
     FLAT_PHOTO = "liveness_flat_photo"
     SCREEN_OR_PRINT = "liveness_screen_or_print"
+    SPOOF_SUSPECTED = "liveness_spoof_suspected"  # decision `review`: staff look at the frames
 
 
 MirrorPolicy = Literal["raw", "mirrored", "either"]
@@ -111,6 +112,7 @@ class FaceConfig:
     still_motion_px: float = 1.5  # landmark motion (RMS, px at 100 px inter-ocular) below = still
     flat_residual: float = 0.045  # homography residual / inter-ocular distance below = a flat photo
     spoof_threshold: float = 1.0  # passive score at or above = screen / print replay
+    spoof_review: float = 0.6  # passive score in [review, threshold) = staff review
     # --- outputs
     best_frames: int = 2  # frames encoded and averaged for the match
     review_frames: int = 3

@@ -373,9 +373,15 @@ def verify_selfie_video(
     spoof, cues = antispoof.score(track.cues)
     if spoof >= config.spoof_threshold:
         reasons.append(FaceReason.SCREEN_OR_PRINT.value)
+    hard = list(reasons)
+    # Passive cues are heuristics: in the band below the threshold a person looks at the frames
+    # (a real user in front of a door frame should not be turned away by a rule).
+    suspected = not hard and spoof >= config.spoof_review
+    if suspected:
+        reasons.append(FaceReason.SPOOF_SUSPECTED.value)
 
     liveness = LivenessResult(
-        passed=not reasons,
+        passed=not hard,
         actions=found,
         events=[(e.kind, round(e.start, 3), round(e.end, 3)) for e in events],
         mirrored=mirrored if passed_order else None,
@@ -386,13 +392,15 @@ def verify_selfie_video(
         motion=motion,
     )
     decision: Decision = "pass" if liveness.passed else "fail"
+    if suspected:
+        decision = "review"
     match_dist: float | None = None
     live_t = tuple(float(v) for v in live)
     if references:
         match_dist = min_distance(live_t, references)
         match_decision, match_reasons = decide(match_dist, config)
         reasons += match_reasons
-        if decision == "pass":
+        if match_decision == "fail" or (decision == "pass" and match_decision == "review"):
             decision = match_decision
 
     best_frame = track.kept[best_idx[0]].bgr

@@ -119,6 +119,14 @@ def test_whole_synthetic_card_front_as_portrait(testdata: Path) -> None:
     assert v.decision == "pass", (v.reasons, v.match_distance)
 
 
+def test_passive_review_band_goes_to_staff(testdata: Path) -> None:
+    """Between spoof_review and spoof_threshold the decision is `review`, the encoding is kept."""
+    video = (testdata / "videos" / "live_open_mouth_varun.webm").read_bytes()
+    v = verify_selfie_video(video, [Action.OPEN_MOUTH], (), FaceConfig(spoof_review=0.0))
+    assert v.decision == "review" and v.reasons == ["liveness_spoof_suspected"]
+    assert v.liveness.passed and v.live_encoding is not None
+
+
 def test_someone_else_fails_the_match(testdata: Path) -> None:
     obama = encode_face_image((testdata / "faces/face_recognition/obama.jpg").read_bytes()).encoding
     assert obama is not None

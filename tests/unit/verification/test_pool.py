@@ -84,3 +84,17 @@ async def test_eight_videos_while_the_loop_keeps_answering(testdata: Path) -> No
     assert all(v.decision == "pass" for v in verdicts)
     assert len({v.content_hash for v in verdicts}) == 1
     assert worst < 0.05 * 4, f"event loop stalled {worst * 1000:.0f} ms"
+
+
+async def test_close_does_not_hang_on_a_stuck_call() -> None:
+    pool = VerificationPool(workers=1, timeout=60)
+    await pool.start()
+    stuck = asyncio.create_task(pool.run(time.sleep, 60))
+    await asyncio.sleep(0.3)
+    started = time.perf_counter()
+    await pool.close(grace=0.5)
+    assert time.perf_counter() - started < 10
+    with pytest.raises(VerificationCrashed):
+        await stuck
+    with pytest.raises(RuntimeError):
+        await pool.run(math.factorial, 3)
