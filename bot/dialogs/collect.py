@@ -314,46 +314,28 @@ def create_router(flow: CollectFlow) -> Router:
     async def document_unexpected(message: Message, ctx: Ctx) -> None:
         await flow.ask_document(ctx)
 
-    # --- consent ------------------------------------------------------------------------------------
-    @router.callback_query(CollectSG.consent, Act.filter(F.a == "full"))
-    async def full(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
-        await consent.show_full(ctx, ConsentDocument.PERSONAL_INFO)
-
-    @router.callback_query(CollectSG.consent, Act.filter(F.a == "agree"))
-    async def agree(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
-        await consent.record(ctx, ConsentDocument.PERSONAL_INFO)
+    # --- 《个人信息保护告知同意书》 ------------------------------------------------------------------
+    async def consent_agreed(ctx: Ctx) -> None:
         data = await ctx.get()
-        await ctx.put(
-            face_refs=[data["card"]["portrait_encoding"]] if data.get("card") else data.get("face_refs", [])
-        )
         if data.get("doc_type") == DocumentType.RESIDENT_ID.value:
+            await ctx.put(face_refs=[data["card"]["portrait_encoding"]])
             await phone.begin(ctx)
         else:
             await flow.check_authority(ctx)
 
-    @router.callback_query(CollectSG.consent, Act.filter(F.a == "decline"))
-    async def decline(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
-        await end_dialog(ctx.state, ctx.services)
-        await ctx.repo.events.record(
-            flow.name, "consent", EventOutcome.CANCELLED, user_id=ctx.user_id, reason_code="consent_declined"
-        )
-        await ctx.say(ctx.t("consent.declined"), keyboard([home_button(ctx.t)]))
-
-    @router.callback_query(CollectSG.consent, Act.filter(F.a == "back"))
-    async def consent_back(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
-        data = await ctx.get()
-        if data.get("doc_type") == DocumentType.RESIDENT_ID.value:
+    async def consent_back(ctx: Ctx) -> None:
+        if (await ctx.get()).get("doc_type") == DocumentType.RESIDENT_ID.value:
             await card.show_verify(ctx)
         else:
             await flow.show_other_confirm(ctx)
 
-    @router.message(CollectSG.consent)
-    async def consent_unexpected(message: Message, ctx: Ctx) -> None:
-        await message.answer(ctx.t("consent.use_buttons"), reply_markup=consent.consent_keyboard(ctx))
+    consent.register_step(
+        router,
+        CollectSG.consent,
+        ConsentDocument.PERSONAL_INFO,
+        on_agree=consent_agreed,
+        on_back=consent_back,
+    )
 
     # --- other documents ------------------------------------------------------------------------
     @router.callback_query(CollectSG.other_type, Act.filter(F.a == "type"))

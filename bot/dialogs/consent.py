@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from aiogram.types import InlineKeyboardMarkup
+from aiogram import F, Router
+from aiogram.fsm.state import State
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-from bot.dialogs.base import Ctx, act, back_row, keyboard
+from bot.dialogs.base import Act, Ctx, act, back_row, end_dialog, home_button, keyboard
 from bot.domain.models import Consent, ConsentDocument
 from bot.i18n import Catalog
+from bot.storage.repositories.events import EventOutcome
+
+Step = Callable[[Ctx], Awaitable[None]]
 
 # Catalogue key of each document; the Chinese full text is the authoritative one that gets hashed.
 KEYS = {ConsentDocument.PERSONAL_INFO: "consent.pi", ConsentDocument.FACE_RECOGNITION: "consent.face"}
@@ -63,3 +69,44 @@ def as_consents(items: list[dict[str, Any]]) -> tuple[Consent, ...]:
         )
         for c in items
     )
+
+
+def register_step(
+    router: Router, state: State, document: ConsentDocument, *, on_agree: Step, on_back: Step
+) -> None:
+    """The signing step of `document` in `state`: full text, agree (recorded, then `on_agree`), decline
+    (the dialog ends and keeps nothing), back, and an answer to anything else."""
+
+    @router.callback_query(state, Act.filter(F.a == "full"))
+    async def full(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await show_full(ctx, document)
+
+    @router.callback_query(state, Act.filter(F.a == "agree"))
+    async def agree(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await record(ctx, document)
+        await on_agree(ctx)
+
+    @router.callback_query(state, Act.filter(F.a == "decline"))
+    async def decline(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        flow = str((await ctx.get()).get("flow", "unknown"))
+        await end_dialog(ctx.state, ctx.services)
+        await ctx.repo.events.record(
+            flow,
+            f"consent_{document.value}",
+            EventOutcome.CANCELLED,
+            user_id=ctx.user_id,
+            reason_code="consent_declined",
+        )
+        await ctx.say(ctx.t("consent.declined"), keyboard([home_button(ctx.t)]))
+
+    @router.callback_query(state, Act.filter(F.a == "back"))
+    async def back(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await on_back(ctx)
+
+    @router.message(state)
+    async def unexpected(message: Message, ctx: Ctx) -> None:
+        await message.answer(ctx.t("consent.use_buttons"), reply_markup=consent_keyboard(ctx))

@@ -23,8 +23,6 @@ from bot.dialogs.base import (
     DownloadRefused,
     back_row,
     download,
-    end_dialog,
-    home_button,
     keep_temp_media,
     keyboard,
     pause,
@@ -71,32 +69,17 @@ async def _challenge(ctx: Ctx, *, note: str | None = None) -> None:
 def create_router() -> Router:
     router = Router(name="face")
 
-    @router.callback_query(FaceSG.agreement, Act.filter(F.a == "full"))
-    async def full(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
-        await consent.show_full(ctx, ConsentDocument.FACE_RECOGNITION)
-
-    @router.callback_query(FaceSG.agreement, Act.filter(F.a == "agree"))
-    async def agree(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
-        await consent.record(ctx, ConsentDocument.FACE_RECOGNITION)
-        await _challenge(ctx)
-
-    @router.callback_query(FaceSG.agreement, Act.filter(F.a == "decline"))
-    async def decline(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
-        await end_dialog(ctx.state, ctx.services)
-        await ctx.say(ctx.t("consent.declined"), keyboard([home_button(ctx.t)]))
-
-    @router.callback_query(FaceSG.agreement, Act.filter(F.a == "back"))
-    @router.callback_query(FaceSG.video, Act.filter(F.a == "back"))
-    async def back(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
+    async def back(ctx: Ctx) -> None:
         await (await ctx.flow()).back(ctx, "face")
 
-    @router.message(FaceSG.agreement)
-    async def agreement_unexpected(message: Message, ctx: Ctx) -> None:
-        await message.answer(ctx.t("consent.use_buttons"), reply_markup=consent.consent_keyboard(ctx))
+    consent.register_step(
+        router, FaceSG.agreement, ConsentDocument.FACE_RECOGNITION, on_agree=_challenge, on_back=back
+    )
+
+    @router.callback_query(FaceSG.video, Act.filter(F.a == "back"))
+    async def video_back(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await back(ctx)
 
     @router.message(FaceSG.video)
     async def video(message: Message, ctx: Ctx) -> None:
@@ -104,8 +87,7 @@ def create_router() -> Router:
         if (
             upload is None
             or upload.kind not in VIDEO_KINDS
-            or (upload.kind == "document"
-            and not (upload.mime or "").startswith("video/"))
+            or (upload.kind == "document" and not (upload.mime or "").startswith("video/"))
         ):
             await message.answer(ctx.t("face.expect_video"), reply_markup=keyboard(back_row(ctx.t)))
             return
