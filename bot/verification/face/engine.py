@@ -157,7 +157,7 @@ class _Track:
     kept: dict[int, Frame] = field(default_factory=dict)  # observation index -> frame
     best: list[tuple[float, int]] = field(default_factory=list)  # min-heap of (quality, obs index)
     quality: dict[int, float] = field(default_factory=dict)
-    periodic: set[int] = field(default_factory=set)
+    periodic: set[int] = field(default_factory=set)  # kept for good: every ~0.5 s, segment starts
     segments: list[list[int]] = field(default_factory=list)  # runs of observations of one face
     too_small: int = 0
     last: DetectedFace | None = None
@@ -227,7 +227,8 @@ def _observe(frame: Frame, track: _Track, config: FaceConfig) -> None:
     # A new segment starts when the face comes back after a gap or reappears somewhere else: the
     # identity check encodes one frame of each segment.
     jumped = track.last is not None and _far(face, track.last)
-    if track.last_seen is None or jumped:
+    new_segment = track.last_seen is None or jumped
+    if new_segment:
         track.segments.append([])
     track.segments[-1].append(index)
     track.boxes[index] = face
@@ -238,9 +239,8 @@ def _observe(frame: Frame, track: _Track, config: FaceConfig) -> None:
     q = _quality(points, gray, face)
     # Keep a frame every ~0.5 s (identity checks, staff review) and the best few (the match); drop
     # the rest at once so a 30 s video does not hold hundreds of frames.
-    if not track.periodic or frame.t - track.observations[max(track.periodic)].t >= 0.5:
-        track.periodic.add(index)
-        track.kept[index] = frame
+    if new_segment or not track.periodic or frame.t - track.observations[max(track.periodic)].t >= 0.5:
+        track.periodic.add(index)  # the first frame after a break is where a swap would show
     track.quality[index] = q
     heapq.heappush(track.best, (q, index))
     track.kept[index] = frame
@@ -248,8 +248,6 @@ def _observe(frame: Frame, track: _Track, config: FaceConfig) -> None:
         _, dropped = heapq.heappop(track.best)
         if dropped not in track.periodic:
             track.kept.pop(dropped, None)
-    elif index not in track.periodic and all(i != index for _, i in track.best):
-        track.kept.pop(index, None)
 
 
 def _longest_run(flags: list[bool], ts: list[float]) -> float:
