@@ -20,6 +20,7 @@ from .engine import (
     encode_pil_image,
     verify_selfie_video,
 )
+from .fingerprint import same_recording
 from .liveness import LivenessResult
 from .match import Decision, MatchResult
 from .replay import InMemoryReplayGuard, ReplayGuard
@@ -43,6 +44,7 @@ __all__ = [
     "load_models",
     "parse_challenge",
     "random_challenge",
+    "same_recording",
     "verify_selfie_video",
     "warmup",
 ]

@@ -15,7 +15,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from ..images import ImageLimits, ImageRejected, decode_image, to_bgr_array
-from . import antispoof
+from . import antispoof, fingerprint
 from .config import Action, FaceConfig, FaceReason
 from .detect import DetectedFace, detect_faces, detect_near, encode, landmarks
 from .liveness import (
@@ -66,6 +66,9 @@ class FaceVerdict:
     timings: dict[str, float] = field(default_factory=dict)
     duration: float = 0.0
     frames_sampled: int = 0
+    # dHash (256 bits) of 8 frames across the clip: compare with :func:`same_recording` to catch a re-encoded
+    # copy of an earlier submission (the content hash only catches identical bytes)
+    fingerprint: tuple[int, ...] = ()
 
 
 def _jpeg(bgr: U8, quality: int) -> bytes:
@@ -262,7 +265,9 @@ def _longest_run(flags: list[bool], ts: list[float]) -> float:
     return best
 
 
-def _fail_early(code: str, content_hash: str, timings: dict[str, float], info: VideoInfo) -> FaceVerdict:
+def _fail_early(
+    code: str, content_hash: str, timings: dict[str, float], info: VideoInfo, fp: tuple[int, ...] = ()
+) -> FaceVerdict:
     return FaceVerdict(
         decision="fail",
         match_distance=None,
@@ -272,6 +277,7 @@ def _fail_early(code: str, content_hash: str, timings: dict[str, float], info: V
         timings=timings,
         duration=info.duration,
         frames_sampled=info.frames_sampled,
+        fingerprint=fp,
     )
 
 
@@ -303,20 +309,23 @@ def verify_selfie_video(
         return _fail_early(FaceReason.VIDEO_ALREADY_SUBMITTED.value, digest, timings, info)
 
     track = _Track()
+    hashes: list[int] = []
     try:
         for frame in sample_frames(video, config, info):
+            hashes.append(fingerprint.dhash(frame.bgr))
             _observe(frame, track, config)
     except VideoRejected as exc:
         timings["analyse"] = time.perf_counter() - started
         return _fail_early(exc.code.value, digest, timings, info)
     timings["analyse"] = time.perf_counter() - started
+    fp = fingerprint.pick(hashes)
     obs = track.observations
     if info.duration < config.min_video_seconds:
-        return _fail_early(FaceReason.VIDEO_TOO_SHORT.value, digest, timings, info)
+        return _fail_early(FaceReason.VIDEO_TOO_SHORT.value, digest, timings, info, fp)
     present = [o.present for o in obs]
     if not any(present):
         code = FaceReason.TOO_SMALL if track.too_small else FaceReason.VIDEO_NO_FACE
-        return _fail_early(code.value, digest, timings, info)
+        return _fail_early(code.value, digest, timings, info, fp)
 
     reasons: list[str] = []
     # the stretches without the face, the start and the end of the clip included
@@ -416,6 +425,7 @@ def verify_selfie_video(
         timings=timings,
         duration=info.duration,
         frames_sampled=info.frames_sampled,
+        fingerprint=fp,
     )
 
 

@@ -125,3 +125,15 @@ def test_every_code_and_action_has_a_message(lang: str) -> None:
         assert data["liveness"]["action"].get(action.value), action
     prefixes = ("face_", "liveness_", "video_")
     assert all(code.value.startswith(prefixes) for code in FaceReason)
+
+
+def test_same_recording_rule() -> None:
+    from bot.verification.face import same_recording
+
+    a = tuple(range(1, 9))
+    assert same_recording(a, a)
+    flipped = tuple(x ^ ((1 << 40) - 1) for x in a)  # 40 bits differ in every frame
+    assert not same_recording(a, flipped)
+    one_off = (*a[:7], a[7] ^ ((1 << 40) - 1))  # one frame differs: still the same recording
+    assert same_recording(a, one_off)
+    assert not same_recording((), ()) and not same_recording(a, a[:4])

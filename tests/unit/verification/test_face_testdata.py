@@ -21,6 +21,7 @@ from bot.verification.face import (
     compare_images,
     encode_face_image,
     parse_challenge,
+    same_recording,
     verify_selfie_video,
 )
 from bot.verification.face.detect import load_models
@@ -31,6 +32,7 @@ from tools.facegen import (
     moving_photo_video,
     still_photo_video,
     warped_actions_video,
+    write_video,
 )
 
 pytestmark = pytest.mark.slow
@@ -151,6 +153,27 @@ def test_two_faces(testdata: Path) -> None:
         (testdata / "videos" / "spoof_phone_replay_zubair.webm").read_bytes(), [Action.BLINK]
     )
     assert "liveness_multiple_faces" in v.reasons
+
+
+def test_reencoded_copy_is_recognised_by_fingerprint(testdata: Path) -> None:
+    """A copy re-encoded at 3/4 size and another codec: new bytes, same recording."""
+    path = testdata / "videos" / "live_open_mouth_varun.webm"
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(np.asarray(cv2.resize(frame, (480, 360), interpolation=cv2.INTER_AREA), np.uint8))
+    cap.release()
+    copy = write_video(frames, 30.0)
+    a = verify_selfie_video(path.read_bytes(), [Action.OPEN_MOUTH])
+    b = verify_selfie_video(copy, [Action.OPEN_MOUTH])
+    nod = (testdata / "videos" / "live_nod_up_down_varun.webm").read_bytes()
+    other = verify_selfie_video(nod, [Action.NOD])
+    assert a.content_hash != b.content_hash and len(a.fingerprint) == 8
+    assert same_recording(a.fingerprint, b.fingerprint)
+    assert not same_recording(a.fingerprint, other.fingerprint)
 
 
 # --- synthetic attacks, built from a still photo ------------------------------------------------
