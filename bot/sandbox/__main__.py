@@ -32,6 +32,7 @@ async def _serve(args: argparse.Namespace) -> None:
         print(f"Telegram sandbox: {server.url}", flush=True)
         print(f"  Bot API:     {server.url}/bot<token>/<method>", flush=True)
         print(f"  control API: {server.url}/sandbox/api/", flush=True)
+        print(f"  web chat:    {server.url}/", flush=True)
         await asyncio.Event().wait()
 
 

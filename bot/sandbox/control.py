@@ -53,6 +53,7 @@ class ControlApi:
 
     def register(self, router: web.UrlDispatcher) -> None:
         routes: list[tuple[str, str, ControlHandler]] = [
+            ("GET", "/users", self.users),
             ("POST", "/users/{user_id}/send", self.send),
             ("GET", "/users/{user_id}/messages", self.messages),
             ("GET", "/users/{user_id}/events", self.events),
@@ -226,6 +227,21 @@ class ControlApi:
         update = self.state.enqueue_update("callback_query", payload, chat)
         record.update_id = update.update_id
         return update
+
+    async def users(self, request: web.Request) -> web.StreamResponse:
+        listed = []
+        for chat in self.state.chats.values():
+            last = next(reversed(chat.messages.values()), None)
+            listed.append(
+                {
+                    "id": chat.id,
+                    "first_name": chat.user["first_name"],
+                    "language_code": chat.user["language_code"],
+                    "messages": len(chat.messages),
+                    "last_date": last.payload.get("date") if last else None,
+                }
+            )
+        return _json({"users": listed})
 
     async def messages(self, request: web.Request) -> web.StreamResponse:
         chat = self.state.chats.get(self._user_id(request))

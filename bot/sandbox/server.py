@@ -11,14 +11,16 @@ from .botapi import BotApi
 from .config import SandboxConfig
 from .control import ControlApi
 from .state import SandboxState
+from .webchat import register_web_chat
 
 SANDBOX_STATE_KEY = web.AppKey("sandbox_state", SandboxState)
 log = logging.getLogger(__name__)
 
 
 def create_sandbox_app(config: SandboxConfig | None = None) -> web.Application:
-    """The Bot API (``/bot{token}/{method}``, ``/file/bot{token}/{path}``) and the control API
-    (``/sandbox/api/...``) on one application; its state is ``app[SANDBOX_STATE_KEY]``."""
+    """The Bot API (``/bot{token}/{method}``, ``/file/bot{token}/{path}``), the control API
+    (``/sandbox/api/...``) and the web chat page (``/``) on one application; its state is
+    ``app[SANDBOX_STATE_KEY]``."""
     state = SandboxState(config or SandboxConfig())
     # Uploads are streamed with their own caps; this limit covers JSON and urlencoded bodies.
     app = web.Application(client_max_size=state.config.max_request_text_bytes)
@@ -27,6 +29,7 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> web.Application:
     app.router.add_route("*", "/bot{token}/{method}", botapi.handle)
     app.router.add_get("/file/bot{token}/{path:.+}", botapi.download)
     ControlApi(state).register(app.router)
+    register_web_chat(app.router)  # the web chat page at /
 
     async def on_shutdown(_: web.Application) -> None:
         # Long polls and event streams would otherwise hold the shutdown for their whole timeout.

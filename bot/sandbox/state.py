@@ -56,6 +56,7 @@ _FILE_FOLDER = {
     "video": "videos",
     "video_note": "video_notes",
 }
+_REPLY_KEYBOARD_OPTIONS = ("is_persistent", "resize_keyboard", "one_time_keyboard", "input_field_placeholder")
 
 
 def now_ts() -> int:
@@ -118,6 +119,16 @@ class ChatMessage:
             [b if isinstance(b, str) else str(b.get("text", "")) for b in row]
             for row in markup.get("keyboard") or []
         ]
+        reply_keyboard = None
+        if markup.get("keyboard"):
+            # The whole reply keyboard (request_contact and friends), for clients that draw it.
+            reply_keyboard = {
+                "keyboard": [
+                    [{"text": b} if isinstance(b, str) else dict(b) for b in row]
+                    for row in markup["keyboard"]
+                ],
+                **{key: markup[key] for key in _REPLY_KEYBOARD_OPTIONS if key in markup},
+            }
         return {
             "message_id": self.message_id,
             "from": self.sender,
@@ -137,8 +148,10 @@ class ChatMessage:
             "forwarded": "forward_origin" in p,
             "buttons": buttons,
             "keyboard": keyboard,
+            "reply_keyboard": reply_keyboard,
             "remove_keyboard": bool(markup.get("remove_keyboard")),
             "force_reply": bool(markup.get("force_reply")),
+            "input_field_placeholder": markup.get("input_field_placeholder"),
             "edited": self.edited,
             "deleted": self.deleted,
         }

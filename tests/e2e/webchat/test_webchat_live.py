@@ -1,0 +1,236 @@
+"""The web chat's controls and live updates in headless Chromium, against a scripted bot.
+
+The test itself plays the bot over the Bot API (getUpdates, sendMessage, editMessageText, ...), so every
+kind of change is produced on purpose and what the page sends is checked exactly: Telegram HTML rendered
+safely, inline buttons by keyboard, callback alerts, typing, edits, deletions, a one-time reply keyboard
+with a request_contact button, a photo, an SMS code used from the inbox, and a video note recorded with
+Chromium's synthetic camera (MediaRecorder). English user, so the page speaks English.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import pytest
+from PIL import Image
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page
+
+    from tests.e2e.webchat.conftest import Screenshot
+
+pytestmark = [pytest.mark.e2e]
+
+USER = 901
+
+
+class ScriptedBot:
+    """A bot that acks (sandboxAck), so each send of the page returns once the test has answered."""
+
+    token = "4242:webchat-scripted"
+
+    def __init__(self, http: aiohttp.ClientSession, base: str) -> None:
+        self.http, self.base, self.offset = http, base, 0
+
+    async def call(self, method: str, **params: Any) -> Any:
+        async with self.http.post(f"{self.base}/bot{self.token}/{method}", json=params) as resp:
+            body = await resp.json()
+        assert body["ok"], (method, body)
+        return body["result"]
+
+    async def send_photo(self, chat_id: int, data: bytes, caption: str) -> dict[str, Any]:
+        form = aiohttp.FormData()
+        form.add_field("chat_id", str(chat_id))
+        form.add_field("photo", data, filename="photo.jpg", content_type="image/jpeg")
+        form.add_field("caption", caption)
+        form.add_field("parse_mode", "HTML")
+        async with self.http.post(f"{self.base}/bot{self.token}/sendPhoto", data=form) as resp:
+            body = await resp.json()
+        assert body["ok"], body
+        result: dict[str, Any] = body["result"]
+        return result
+
+    async def next_update(self) -> dict[str, Any]:
+        async with asyncio.timeout(20):
+            while True:
+                updates = await self.call("getUpdates", offset=self.offset, timeout=5, limit=1)
+                if updates:
+                    self.offset = updates[0]["update_id"] + 1
+                    update: dict[str, Any] = updates[0]
+                    return update
+
+    async def ack(self, update: dict[str, Any]) -> None:
+        await self.call("sandboxAck", update_id=update["update_id"])
+
+
+HTML = (
+    "<b>Welcome</b>, <i>Alice</i>: <u>under</u> <s>old</s> <code>a&lt;b</code>\n"
+    "<pre>line 1\n  line 2</pre>\n"
+    '<a href="https://example.com/help">help page</a> <a href="javascript:alert(1)">trap</a> '
+    "&lt;script&gt;alert(1)&lt;/script&gt; &amp; <tg-spoiler>secret</tg-spoiler>"
+)
+MENU = {
+    "inline_keyboard": [
+        [{"text": "Collect", "callback_data": "collect"}, {"text": "Help", "callback_data": "help"}],
+        [{"text": "Website", "url": "https://example.com"}],
+    ]
+}
+
+
+def _jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (320, 200), (40, 120, 200)).save(out, "JPEG")
+    return out.getvalue()
+
+
+async def test_live_chat_controls(
+    sandbox: str, http: aiohttp.ClientSession, page: Page, shot: Screenshot
+) -> None:
+    from playwright.async_api import expect
+
+    bot = ScriptedBot(http, sandbox)
+    await bot.call("sandboxAck")  # "I ack every update": sends wait for the test's answers
+    await page.goto(sandbox + "/")
+
+    # A new English-speaking user; the page switches its labels to English.
+    await page.get_by_label("用户 ID").fill(str(USER))
+    await page.get_by_label("名字").fill("Alice")
+    await page.get_by_role("radio", name="English (en)").check()
+    await page.get_by_role("button", name="进入聊天").click()
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await page.get_by_role("button", name="Start /start").click()
+    update = await bot.next_update()
+    message = update["message"]
+    assert message["text"] == "/start" and message["entities"][0]["type"] == "bot_command"
+    assert message["from"]["first_name"] == "Alice" and message["from"]["language_code"] == "en"
+
+    # Telegram HTML: the allowed tags become elements, everything else stays visible text.
+    hello = await bot.call("sendMessage", chat_id=USER, text=HTML, parse_mode="HTML", reply_markup=MENU)
+    await bot.ack(update)
+    node = page.locator(f"#m-{hello['message_id']}")
+    text = node.locator(".text")
+    await expect(text.locator("b")).to_have_text("Welcome")
+    await expect(text.locator("i")).to_have_text("Alice")
+    await expect(text.locator("code")).to_have_text("a<b")
+    await expect(text.locator("pre")).to_have_text("line 1\n  line 2")
+    assert await text.locator("a", has_text="help page").get_attribute("href") == "https://example.com/help"
+    assert await text.locator("a", has_text="trap").get_attribute("href") is None
+    assert "<script>alert(1)</script> &" in await text.inner_text()
+    assert await page.locator("#messages script").count() == 0
+    await expect(node.get_by_role("link", name="Website")).to_have_attribute("href", "https://example.com/")
+    await shot("html-and-buttons")
+
+    # Inline keyboard by keyboard: one tab stop, arrows move, Enter presses.
+    await node.get_by_role("button", name="Collect").focus()
+    await page.keyboard.press("ArrowRight")
+    await expect(node.get_by_role("button", name="Help")).to_be_focused()
+    await page.keyboard.press("Enter")
+    update = await bot.next_update()
+    query = update["callback_query"]
+    assert query["data"] == "help" and query["message"]["message_id"] == hello["message_id"]
+    await bot.call("sendChatAction", chat_id=USER, action="typing")
+    await expect(page.locator("#typing")).to_have_text("the bot is typing…")
+    await bot.call(
+        "answerCallbackQuery", callback_query_id=query["id"], text="Help is coming", show_alert=True
+    )
+    await bot.call(
+        "editMessageText",
+        chat_id=USER,
+        message_id=hello["message_id"],
+        text="<i>Edited</i> menu",
+        parse_mode="HTML",
+        reply_markup={"inline_keyboard": [[{"text": "Back", "callback_data": "back"}]]},
+    )
+    await bot.ack(update)
+    alert = page.get_by_role("alertdialog")
+    await expect(alert).to_contain_text("Help is coming")
+    await expect(text.locator("i")).to_have_text("Edited")
+    await expect(node.locator(".meta")).to_contain_text("edited")
+    await expect(node.get_by_role("button", name="Back")).to_be_visible()
+    await shot("alert-and-edit")
+    await page.keyboard.press("Enter")
+    await expect(alert).to_be_hidden()
+
+    # Deletion.
+    doomed = await bot.call("sendMessage", chat_id=USER, text="This will vanish")
+    await expect(page.locator(f"#m-{doomed['message_id']}")).to_be_visible()
+    await bot.call("deleteMessage", chat_id=USER, message_id=doomed["message_id"])
+    await expect(page.locator(f"#m-{doomed['message_id']}")).to_have_count(0)
+
+    # A one-time reply keyboard with a request_contact button.
+    await bot.call(
+        "sendMessage",
+        chat_id=USER,
+        text="Your phone, please",
+        reply_markup={
+            "keyboard": [[{"text": "Share my phone", "request_contact": True}], ["Type it"]],
+            "one_time_keyboard": True,
+            "resize_keyboard": True,
+            "input_field_placeholder": "Phone number",
+        },
+    )
+    keyboard = page.locator("#reply-keyboard")
+    composer = page.get_by_role("textbox", name="Message")
+    await expect(keyboard).to_be_visible()
+    await expect(composer).to_have_attribute("placeholder", "Phone number")
+    await shot("reply-keyboard")
+    await keyboard.get_by_role("button", name="Type it").click()
+    update = await bot.next_update()
+    assert update["message"]["text"] == "Type it"
+    await bot.ack(update)
+    await expect(keyboard).to_be_hidden()  # one-time: folded after use, the toggle brings it back
+    await page.get_by_role("button", name="Keyboard buttons").click()
+    await keyboard.get_by_role("button", name="Share my phone").click()
+    dialog = page.get_by_role("dialog", name="Share your phone number")
+    await dialog.get_by_label("Phone number").fill("12")
+    await dialog.get_by_role("button", name="Share").click()
+    await expect(dialog.get_by_role("alert")).to_have_text("Type a valid phone number")
+    await dialog.get_by_label("Phone number").fill("+86 138 0013 8000")
+    await dialog.get_by_role("button", name="Share").click()
+    update = await bot.next_update()
+    contact = update["message"]["contact"]
+    assert contact["phone_number"] == "+86 138 0013 8000" and contact["user_id"] == USER
+    await bot.call("sendMessage", chat_id=USER, text="Thanks", reply_markup={"remove_keyboard": True})
+    await bot.ack(update)
+    await expect(page.locator("#messages .msg.user .contact-card")).to_contain_text("+86 138 0013 8000")
+    await expect(page.get_by_role("button", name="Keyboard buttons")).to_be_hidden()
+
+    # A photo from the bot; an SMS code taken from the inbox into the message box.
+    photo = await bot.send_photo(USER, _jpeg(), "<b>Your</b> portrait")
+    image = page.locator(f"#m-{photo['message_id']} img.media")
+    await expect(image).to_be_visible()
+    assert await image.evaluate("img => img.complete && img.naturalWidth") == 320
+    sms = {"phone": "+8613800138000", "text": "Your code is 654321"}
+    async with http.post(f"{sandbox}/sandbox/api/sms", data=json.dumps(sms)) as resp:
+        assert resp.status == 200
+    await page.get_by_role("button", name="Use code 654321").click()
+    await expect(composer).to_have_value("654321")
+    await composer.press("Enter")
+    update = await bot.next_update()
+    assert update["message"]["text"] == "654321"
+    await bot.ack(update)
+    await shot("photo-and-sms")
+
+    # A video note from the (synthetic) webcam.
+    await page.get_by_role("button", name="Record a video note").click()
+    recorder = page.get_by_role("dialog", name="Record a video note")
+    await expect(recorder.locator("#record-status")).to_have_text("Camera ready")
+    await recorder.get_by_role("button", name="Start recording").click()
+    await page.wait_for_timeout(1500)
+    await shot("recording")
+    await recorder.get_by_role("button", name="Stop recording").click()
+    await recorder.get_by_role("button", name="Send").click()
+    update = await bot.next_update()
+    note = update["message"]["video_note"]
+    assert note["file_size"] > 1000
+    await bot.ack(update)
+    await expect(page.locator("#messages .msg.user video.round-video")).to_have_count(1)
+    await expect(composer).to_be_focused()
+
+    # A phone-sized screen.
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await shot("phone-layout")
