@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     face_match_threshold: float = 0.55
     face_review_margin: float = 0.05
     max_step_retries: int = 3
+    # 实名信息维护 needs a face step-up no older than this.
+    face_stepup_minutes: int = 5
+    # 实名信息变更: face comparisons that did not pass before the function pauses, and for how long.
+    change_face_attempts: int = 3
+    change_pause_minutes: int = 30
 
     # --- integrations ---------------------------------------------------------------------------
     sms_gateway_url: str | None = None
@@ -88,6 +93,16 @@ class Settings(BaseSettings):
     )
     retention_interval_minutes: int = Field(default=60, ge=1, description="how often the retention job runs")
     register_max_rows: int = Field(default=5000, ge=1, description="rows accepted in one uploaded register")
+
+    # --- abuse and fault limits (issue 8) --------------------------------------------------------
+    # Per user: a burst of updates, then a steady rate; updates carrying a photo, video or file (OCR,
+    # face checks) have their own, tighter bucket because each costs seconds of a worker process.
+    throttle_burst: int = Field(default=30, ge=1, description="updates a user may send at once")
+    throttle_rate: float = Field(default=2.0, gt=0, description="updates per second refilled per user")
+    throttle_media_burst: int = Field(default=10, ge=1, description="photos/videos/files at once")
+    throttle_media_per_minute: float = Field(default=10.0, gt=0, description="media refilled per minute")
+    # Telegram redelivers an update for up to 24 hours; a claim older than that can be forgotten.
+    update_claim_hours: float = Field(default=24.0, gt=0)
 
     log_level: str = "INFO"
 

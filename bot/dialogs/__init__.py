@@ -4,17 +4,29 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.dialogs import card, collect, face, phone
+from bot.dialogs import bind, card, change, collect, face, maintain, phone, supplement, unbind
 from bot.dialogs.base import DialogMiddleware, Flow
 
 
 def create_dialogs_router() -> Router:
     collect_flow = collect.CollectFlow()
-    flows: dict[str, Flow] = {collect_flow.name: collect_flow}
+    supplement_flow = supplement.SupplementFlow()
+    change_flow = change.ChangeFlow()
+    maintain_flow = maintain.MaintainFlow()
+    bind_flow = bind.BindFlow()
+    unbind_flow = unbind.UnbindFlow()
+    flows: dict[str, Flow] = {
+        f.name: f for f in (collect_flow, supplement_flow, change_flow, maintain_flow, bind_flow, unbind_flow)
+    }
     middleware = DialogMiddleware(flows)
     root = Router(name="dialogs")
     for child in (
         collect.create_router(collect_flow),
+        supplement.create_router(supplement_flow),
+        change.create_router(change_flow),
+        maintain.create_router(maintain_flow),
+        bind.create_router(bind_flow),
+        unbind.create_router(unbind_flow),
         card.create_router(),
         phone.create_router(),
         face.create_router(),

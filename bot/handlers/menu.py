@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from aiogram import F, Router
 from aiogram.filters import CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-from bot.dialogs.base import end_dialog
+from bot.dialogs.base import CHINA, end_dialog
+from bot.dialogs.supplement import login_reminder, reminder_keyboard
 from bot.handlers.replies import edit_or_send
 from bot.i18n import Translator
 from bot.services import Services
+from bot.storage.repositories import Repositories
 from bot.ui import (
     Nav,
     Node,
@@ -49,11 +53,18 @@ def create_router() -> Router:
     router = Router(name="menu")
 
     @router.message(CommandStart())
-    async def start(message: Message, state: FSMContext, t: Translator, services: Services) -> None:
+    async def start(
+        message: Message, state: FSMContext, t: Translator, services: Services, repo: Repositories
+    ) -> None:
         # /start always leads home: an abandoned dialog must not trap the user.
         await end_dialog(state, services)
         name = message.from_user.first_name if message.from_user else None
         await message.answer(home_text(t, name), reply_markup=home_keyboard(t))
+        if message.from_user is not None:
+            # Every login (= /start of a linked account) reminds a person whose ID card has expired.
+            reminder = await login_reminder(repo, t, message.from_user.id, datetime.now(CHINA).date())
+            if reminder is not None:
+                await message.answer(reminder, reply_markup=reminder_keyboard(t))
 
     @router.callback_query(Nav.filter())
     async def navigate(
@@ -73,7 +84,9 @@ def create_router() -> Router:
         await query.answer()
 
     @router.message(StateFilter(None), F.text.in_({"首页", "菜单", "menu", "Menu", "home", "Home"}))
-    async def home_word(message: Message, state: FSMContext, t: Translator, services: Services) -> None:
-        await start(message, state, t, services)
+    async def home_word(
+        message: Message, state: FSMContext, t: Translator, services: Services, repo: Repositories
+    ) -> None:
+        await start(message, state, t, services, repo)
 
     return router

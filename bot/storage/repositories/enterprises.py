@@ -116,7 +116,7 @@ class EnterpriseRepo:
             name = row.enterprise_name.strip()
             batch = batches.setdefault(taxpayer_id, _Batch(name, row.status, {}))
             if (batch.name, batch.status) != (name, row.status):
-                raise RegisterError(i, ["register_enterprise_conflict"])
+                raise RegisterError(i, ["register_conflicting_enterprise"])
             if row.role:
                 key = (row.role, str(row.doc_type), normalize_number(row.doc_number or ""))
                 batch.people[key] = row

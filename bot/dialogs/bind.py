@@ -1,0 +1,210 @@
+"""法人(财务负责人)绑定管理 (guide §5): a logged-in person who is an enterprise's registered legal
+representative or finance officer binds themself to it.
+
+纳税人识别号 (checked with GB 32100) → 身份类型 法定代表人 / 财务负责人 → 【绑定】 → the enterprises that
+match → choose → "绑定成功". Refused with the reason (``bot.domain.policies.may_bind``) when the register
+does not list the person in that role for that enterprise, the enterprise is not active, or the
+binding exists already.
+"""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message
+
+from bot.dialogs.account import actor_for, ask_to_collect, logged_in, refuse, role_name
+from bot.dialogs.base import Act, Ctx, act, back_row, end_dialog, keyboard
+from bot.domain.enterprise import Role
+from bot.domain.policies import BINDABLE_ROLES, Denial, may_bind
+from bot.storage.repositories.enterprises import BindingExists
+from bot.storage.repositories.events import EventOutcome
+from bot.ui import Function, Go, Node, home_keyboard, tip_keyboard, tip_text
+from bot.verification.ids import normalize_number, validate_uscc
+
+ROLE_ORDER = (Role.LEGAL_REP, Role.FINANCE_OFFICER)
+
+
+class BindSG(StatesGroup):
+    taxpayer_id = State()
+    role = State()  # 身份类型, then 【绑定】
+    choose = State()  # the enterprises that match
+
+
+async def ask_taxpayer_id(ctx: Ctx, *, note: str | None = None) -> None:
+    """Shared with 企业办税人解绑: the same input, the same checks."""
+    text = ctx.t("functions.taxpayer_id_prompt")
+    await ctx.say((note + "\n\n" + text) if note else text, keyboard(back_row(ctx.t)))
+
+
+def taxpayer_id_problem(ctx: Ctx, text: str) -> tuple[str, str | None]:
+    """The normalised number and the message of its first problem (None when valid)."""
+    number = normalize_number("".join(ch for ch in text if ch.isprintable()))
+    problems = validate_uscc(number)
+    return number, (ctx.t("functions.taxpayer_id_" + problems[0]) if problems else None)
+
+
+class BindFlow:
+    name = "bind"
+
+    async def start(self, ctx: Ctx) -> None:
+        if await logged_in(ctx) is None:
+            await ask_to_collect(ctx)
+            return
+        await ctx.state.clear()
+        await ctx.put(flow=self.name)
+        await ctx.state.set_state(BindSG.taxpayer_id)
+        await ask_taxpayer_id(ctx)
+
+    async def show_role(self, ctx: Ctx) -> None:
+        data = await ctx.get()
+        chosen = data.get("role")
+        rows = [
+            [act(("✅ " if chosen == role.value else "") + role_name(ctx, role), "role", role.value)]
+            for role in ROLE_ORDER
+        ]
+        if chosen:
+            rows.append([act(ctx.t("bind.bind"), "bind")])
+        await ctx.state.set_state(BindSG.role)
+        await ctx.say(
+            ctx.t("bind.choose_role", taxpayer_id=data.get("taxpayer_id")), keyboard(*rows, back_row(ctx.t))
+        )
+
+    async def show_matches(self, ctx: Ctx) -> None:
+        data = await ctx.get()
+        enterprise = await ctx.repo.enterprises.get(str(data.get("taxpayer_id")))
+        if enterprise is None:
+            await ctx.repo.events.record(
+                self.name,
+                "query",
+                EventOutcome.REJECTED,
+                user_id=ctx.user_id,
+                reason_code="enterprise_not_found",
+            )
+            await ctx.state.set_state(BindSG.taxpayer_id)
+            await ask_taxpayer_id(ctx, note=ctx.t("functions.enterprise_not_found"))
+            return
+        await ctx.state.set_state(BindSG.choose)
+        await ctx.say(
+            ctx.t("bind.choose_enterprise"),
+            keyboard(
+                [act(f"{enterprise.name}（{enterprise.taxpayer_id}）", "ent", str(enterprise.id))],
+                back_row(ctx.t),
+            ),
+        )
+
+    async def bind(self, ctx: Ctx, enterprise_id: str) -> None:
+        data = await ctx.get()
+        person = await logged_in(ctx)
+        if person is None:
+            await refuse(ctx, Denial.NOT_LOGGED_IN, flow=self.name)
+            return
+        enterprise = await ctx.repo.enterprises.get(str(data.get("taxpayer_id")))
+        role_value = data.get("role")
+        # The button must name the enterprise of the number typed: a forged id is treated as unlisted.
+        if (
+            enterprise is None
+            or str(enterprise.id) != enterprise_id
+            or role_value not in {r.value for r in BINDABLE_ROLES}
+        ):
+            await refuse(ctx, Denial.NOT_LISTED, flow=self.name)
+            return
+        role = Role(role_value)
+        decision = may_bind(await actor_for(ctx, person), enterprise, role)
+        if decision.denial is not None:
+            await refuse(ctx, decision.denial, flow=self.name)
+            return
+        try:
+            await ctx.repo.enterprises.bind(person.id, enterprise.id, role, bound_by=ctx.user_id)
+        except BindingExists:  # bound from another chat since the check
+            await refuse(ctx, Denial.ALREADY_BOUND, flow=self.name)
+            return
+        await end_dialog(ctx.state, ctx.services)
+        await ctx.repo.events.record(self.name, "bind", EventOutcome.COMPLETED, user_id=ctx.user_id)
+        await ctx.say(
+            ctx.t(
+                "bind.success",
+                enterprise=enterprise.name,
+                taxpayer_id=enterprise.taxpayer_id,
+                role=role_name(ctx, role),
+            )
+            + "\n\n"
+            + ctx.t("menu.home", name=None),
+            home_keyboard(ctx.t),
+        )
+
+    async def finished(self, ctx: Ctx, part: str) -> None:
+        """No sub-dialogs: nothing hands back here."""
+
+    async def back(self, ctx: Ctx, part: str) -> None:
+        """No sub-dialogs: nothing hands back here."""
+
+
+def create_router(flow: BindFlow) -> Router:
+    router = Router(name="bind")
+
+    @router.callback_query(Go.filter(F.attr_("func") == Function.BIND))
+    async def go(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await ctx.repo.events.record(flow.name, "start", EventOutcome.STARTED, user_id=ctx.user_id)
+        await flow.start(ctx)
+
+    @router.message(BindSG.taxpayer_id, F.text)
+    async def taxpayer_id(message: Message, ctx: Ctx) -> None:
+        number, problem = taxpayer_id_problem(ctx, message.text or "")
+        if problem is not None:
+            await ask_taxpayer_id(ctx, note=problem)
+            return
+        await ctx.put(taxpayer_id=number, role=None)
+        await flow.show_role(ctx)
+
+    @router.callback_query(BindSG.taxpayer_id, Act.filter(F.a == "back"))
+    async def taxpayer_id_back(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await end_dialog(ctx.state, ctx.services)
+        await ctx.say(tip_text(ctx.t, Function.BIND), tip_keyboard(ctx.t, Function.BIND, Node.MINE))
+
+    @router.message(BindSG.taxpayer_id)
+    async def taxpayer_id_unexpected(message: Message, ctx: Ctx) -> None:
+        await ask_taxpayer_id(ctx)
+
+    @router.callback_query(BindSG.role, Act.filter(F.a == "role"))
+    async def role(query: CallbackQuery, callback_data: Act, ctx: Ctx) -> None:
+        await query.answer()
+        if callback_data.v in {r.value for r in ROLE_ORDER}:
+            await ctx.put(role=callback_data.v)
+        await flow.show_role(ctx)
+
+    @router.callback_query(BindSG.role, Act.filter(F.a == "bind"))
+    async def bind_pressed(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        if not (await ctx.get()).get("role"):
+            await flow.show_role(ctx)
+            return
+        await flow.show_matches(ctx)
+
+    @router.callback_query(BindSG.role, Act.filter(F.a == "back"))
+    async def role_back(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await ctx.state.set_state(BindSG.taxpayer_id)
+        await ask_taxpayer_id(ctx)
+
+    @router.callback_query(BindSG.choose, Act.filter(F.a == "ent"))
+    async def choose(query: CallbackQuery, callback_data: Act, ctx: Ctx) -> None:
+        await query.answer()
+        await flow.bind(ctx, callback_data.v)
+
+    @router.callback_query(BindSG.choose, Act.filter(F.a == "back"))
+    async def choose_back(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await flow.show_role(ctx)
+
+    @router.message(BindSG.role)
+    @router.message(BindSG.choose)
+    async def use_buttons(message: Message, ctx: Ctx) -> None:
+        await message.answer(ctx.t("functions.use_buttons"))
+
+    return router
+
+
+__all__ = ["BindFlow", "BindSG", "ask_taxpayer_id", "create_router", "taxpayer_id_problem"]

@@ -1,0 +1,222 @@
+"""实名信息变更 (guide §3): without logging in, identity proven by ID card + face comparison against
+the stored live face; then residence and phone (the new phone verified by code, the old one not
+needed) → "实名信息修改保存成功", and this Telegram account is re-linked to the person.
+
+Guards:
+- "No record" is only answered after both sides of a card were read (that takes the physical card), so
+  the function cannot be used to find out who has collected.
+- Face comparisons are bounded: a comparison counts as failed when it *starts* and is cleared when it
+  passes (abandoning one counts too); after ``change_face_attempts`` the function pauses for
+  ``change_pause_minutes``, per Telegram account and per document, in the database: /start, a new
+  dialog or another Telegram account do not restart the count.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from aiogram import F, Router
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message
+
+from bot.dialogs import card, face, phone
+from bot.dialogs.account import clean_residence, collect_button, save_edits, show_edits
+from bot.dialogs.base import Act, Ctx, back_row, end_dialog, home_button, keyboard
+from bot.dialogs.card_data import front_from_dict
+from bot.domain.models import Person
+from bot.storage.repositories.events import EventOutcome
+from bot.storage.timeutil import utcnow
+from bot.ui import Function, Go, Node, home_keyboard, tip_keyboard, tip_text
+from bot.verification.ids import DocumentType
+
+SCOPE = "change_face"
+
+
+class ChangeSG(StatesGroup):
+    edit = State()  # current values, 【修改手机号码】 【修改居住地】 【下一步】
+    residence = State()
+
+
+def _minutes_left(until: datetime) -> int:
+    return max(1, int((until - utcnow()).total_seconds() + 59) // 60)
+
+
+class ChangeFlow:
+    name = "change"
+
+    def _pause(self, ctx: Ctx) -> timedelta:
+        return timedelta(minutes=ctx.services.settings.change_pause_minutes)
+
+    async def _paused(self, ctx: Ctx, keys: list[str]) -> bool:
+        until = await ctx.repo.guards.paused_until(SCOPE, keys)
+        if until is None:
+            return False
+        await end_dialog(ctx.state, ctx.services)
+        await ctx.repo.events.record(
+            self.name, "start", EventOutcome.REJECTED, user_id=ctx.user_id, reason_code="change_paused"
+        )
+        await ctx.say(ctx.t("change.paused", minutes=_minutes_left(until)), keyboard([home_button(ctx.t)]))
+        return True
+
+    async def start(self, ctx: Ctx) -> None:
+        if await self._paused(ctx, [ctx.repo.guards.user_key(ctx.user_id)]):
+            return
+        await ctx.state.clear()
+        await ctx.put(flow=self.name, doc_type=DocumentType.RESIDENT_ID.value)
+        await card.begin(ctx)
+
+    async def verified_person(self, ctx: Ctx) -> Person | None:
+        """The person proven by card and face in this dialog; None (dialog ended) otherwise."""
+        data = await ctx.get()
+        person_id = data.get("person_id")
+        person = await ctx.repo.persons.get(int(person_id)) if data.get("verified") and person_id else None
+        if person is None:
+            await end_dialog(ctx.state, ctx.services)
+            await ctx.say(ctx.t("change.not_verified"), keyboard([home_button(ctx.t)]))
+        return person
+
+    async def show(self, ctx: Ctx, *, note: str | None = None) -> None:
+        person = await self.verified_person(ctx)
+        if person is not None:
+            await show_edits(ctx, ChangeSG.edit, person, note=note)
+
+    # --- sub-dialogs hand back here ---------------------------------------------------------------
+    async def finished(self, ctx: Ctx, part: str) -> None:
+        if part == "card":
+            await self._after_card(ctx)
+        elif part == "face":
+            await self._after_face(ctx)
+        elif part == "phone":
+            data = await ctx.get()
+            await ctx.put(edits={**data.get("edits", {}), "phone": data["phone"]})
+            await self.show(ctx)
+
+    async def back(self, ctx: Ctx, part: str) -> None:
+        if part == "card":
+            await end_dialog(ctx.state, ctx.services)
+            await ctx.say(
+                tip_text(ctx.t, Function.CHANGE), tip_keyboard(ctx.t, Function.CHANGE, Node.REALNAME)
+            )
+        elif part == "face":
+            await card.show_verify(ctx)
+        elif part == "phone":
+            await self.show(ctx)
+
+    async def _after_card(self, ctx: Ctx) -> None:
+        data = await ctx.get()
+        number = front_from_dict(data["card"].get("front")).id_number or ""
+        guards = ctx.repo.guards
+        keys = [guards.user_key(ctx.user_id), guards.document_key(DocumentType.RESIDENT_ID, number)]
+        if await self._paused(ctx, keys):
+            return
+        person = await ctx.repo.persons.find_by_document(DocumentType.RESIDENT_ID, number)
+        if person is None:
+            await end_dialog(ctx.state, ctx.services)
+            await ctx.repo.events.record(
+                self.name,
+                "card",
+                EventOutcome.REJECTED,
+                user_id=ctx.user_id,
+                reason_code="change_not_collected",
+            )
+            await ctx.say(ctx.t("change.not_collected"), keyboard(collect_button(ctx), [home_button(ctx.t)]))
+            return
+        # The stored live face is who collected; without one, the portrait of the card just read.
+        refs = (
+            [list(person.live_photo.encoding)] if person.live_photo else [data["card"]["portrait_encoding"]]
+        )
+        await ctx.put(person_id=person.id, face_refs=refs, guard_keys=keys)
+        pause = self._pause(ctx)
+        await guards.fail(
+            SCOPE, keys, limit=ctx.services.settings.change_face_attempts, window=pause, pause=pause
+        )
+        await face.begin(ctx)
+
+    async def _after_face(self, ctx: Ctx) -> None:
+        data = await ctx.get()
+        if data["face"]["decision"] != "pass":
+            # Near the threshold is no proof of identity; the attempt stays counted as failed.
+            await end_dialog(ctx.state, ctx.services)
+            await ctx.repo.events.record(
+                self.name,
+                "face",
+                EventOutcome.REJECTED,
+                user_id=ctx.user_id,
+                reason_code="face_match_uncertain",
+            )
+            await ctx.say(ctx.t("change.face_not_matched"), keyboard([home_button(ctx.t)]))
+            return
+        await ctx.repo.guards.succeed(SCOPE, list(data.get("guard_keys", [])))
+        await ctx.repo.events.record(self.name, "face", EventOutcome.PASSED, user_id=ctx.user_id)
+        await ctx.put(verified=True, edits={})
+        await self.show(ctx, note=ctx.t("change.verified"))
+
+    async def save(self, ctx: Ctx) -> None:
+        person = await self.verified_person(ctx)
+        if person is None:
+            return
+        await save_edits(ctx, person.id, relink=True)
+        await end_dialog(ctx.state, ctx.services)
+        await ctx.repo.events.record(self.name, "save", EventOutcome.COMPLETED, user_id=ctx.user_id)
+        await ctx.say(ctx.t("functions.saved") + "\n\n" + ctx.t("menu.home", name=None), home_keyboard(ctx.t))
+
+
+def create_router(flow: ChangeFlow) -> Router:
+    router = Router(name="change")
+
+    @router.callback_query(Go.filter(F.attr_("func") == Function.CHANGE))
+    async def go(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await ctx.repo.events.record(flow.name, "start", EventOutcome.STARTED, user_id=ctx.user_id)
+        await flow.start(ctx)
+
+    @router.callback_query(ChangeSG.edit, Act.filter(F.a == "edit_phone"))
+    async def edit_phone(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        if await flow.verified_person(ctx) is not None:
+            await phone.begin(ctx)
+
+    @router.callback_query(ChangeSG.edit, Act.filter(F.a == "edit_residence"))
+    async def edit_residence(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        if await flow.verified_person(ctx) is not None:
+            await ctx.state.set_state(ChangeSG.residence)
+            await ctx.say(ctx.t("functions.residence_prompt"), keyboard(back_row(ctx.t)))
+
+    @router.callback_query(ChangeSG.edit, Act.filter(F.a == "save"))
+    async def save(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await flow.save(ctx)
+
+    @router.callback_query(ChangeSG.edit, Act.filter(F.a == "back"))
+    async def edit_back(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await end_dialog(ctx.state, ctx.services)
+        await ctx.say(ctx.t("functions.not_saved"), home_keyboard(ctx.t))
+
+    @router.message(ChangeSG.edit)
+    async def edit_unexpected(message: Message, ctx: Ctx) -> None:
+        await flow.show(ctx, note=ctx.t("functions.use_buttons"))
+
+    @router.message(ChangeSG.residence, F.text)
+    async def residence(message: Message, ctx: Ctx) -> None:
+        value = clean_residence(message.text or "")
+        if value is None:
+            await message.answer(ctx.t("functions.residence_invalid"), reply_markup=keyboard(back_row(ctx.t)))
+            return
+        await ctx.put(edits={**(await ctx.get()).get("edits", {}), "residence": value})
+        await flow.show(ctx)
+
+    @router.callback_query(ChangeSG.residence, Act.filter(F.a == "back"))
+    async def residence_back(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await flow.show(ctx)
+
+    @router.message(ChangeSG.residence)
+    async def residence_unexpected(message: Message, ctx: Ctx) -> None:
+        await message.answer(ctx.t("functions.residence_prompt"), reply_markup=keyboard(back_row(ctx.t)))
+
+    return router
+
+
+__all__ = ["ChangeFlow", "ChangeSG", "create_router"]

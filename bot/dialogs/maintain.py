@@ -1,0 +1,342 @@
+"""实名信息维护 (guide §4): a legal rep, finance officer or tax handler bound to an enterprise (and still
+listed in its register) maintains the phone and residence of the enterprise's people.
+
+Entry needs a face step-up (a "face login" against the stored live face) no older than
+``face_stepup_minutes``; its time is stored in the database. Then: the enterprise (when several) →
+its people, masked → one → 【维护】 → phone (new phone verified by code) and residence → 【下一步】 →
+"实名信息修改保存成功".
+
+Every step asks ``bot.domain.policies.may_maintain`` again with fresh data, so a binding removed, a
+register reloaded, an expired step-up or a forged button (another enterprise's person id) is refused
+wherever it happens.
+"""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardButton, Message
+
+from bot.dialogs import face, phone
+from bot.dialogs.account import (
+    actor_for,
+    ask_to_collect,
+    clean_residence,
+    logged_in,
+    refuse,
+    role_name,
+    save_edits,
+    show_edits,
+)
+from bot.dialogs.base import Act, Ctx, act, back_row, end_dialog, home_button, keyboard
+from bot.domain.enterprise import EnterprisePerson
+from bot.domain.masking import mask_address, mask_id_number, mask_name, mask_phone
+from bot.domain.models import Person
+from bot.domain.policies import Actor, Decision, Denial, maintainable_enterprises, may_maintain, stepup_valid
+from bot.storage.repositories.events import EventOutcome
+from bot.storage.timeutil import utcnow
+from bot.ui import Function, Go, Node, Tip, button, home_keyboard
+
+MAX_PEOPLE_BUTTONS = 50  # a Telegram keyboard stays usable; larger registers are rare for one enterprise
+
+
+class MaintainSG(StatesGroup):
+    enterprise = State()
+    people = State()
+    person = State()  # details + 【维护】
+    edit = State()
+    residence = State()
+
+
+def _int(value: str) -> int | None:
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else None
+
+
+class MaintainFlow:
+    name = "maintain"
+
+    async def start(self, ctx: Ctx) -> None:
+        person = await logged_in(ctx)
+        if person is None:
+            await ask_to_collect(ctx)
+            return
+        actor = await actor_for(ctx, person)
+        if not maintainable_enterprises(actor):
+            await refuse(ctx, Denial.NOT_BOUND, flow=self.name)
+            return
+        if person.live_photo is None:
+            await end_dialog(ctx.state, ctx.services)
+            await ctx.say(
+                ctx.t("maintain.no_live_photo"),
+                keyboard(
+                    [button(ctx.t("menu.supplement"), Tip(func=Function.SUPPLEMENT, parent=Node.REALNAME))],
+                    [home_button(ctx.t)],
+                ),
+            )
+            return
+        await ctx.state.clear()
+        await ctx.put(flow=self.name, maintainer_id=person.id)
+        if stepup_valid(actor.stepup_at, utcnow(), ctx.services.settings.face_stepup_minutes):
+            await self.choose_enterprise(ctx)
+            return
+        await ctx.put(face_refs=[list(person.live_photo.encoding)])
+        await ctx.say(ctx.t("maintain.stepup"))
+        # A face *login*: the agreement was signed at collection; asking again at every entry is noise.
+        await face.begin(ctx, with_agreement=False)
+
+    async def authorize(
+        self, ctx: Ctx, enterprise_id: int | None, target: EnterprisePerson | None = None
+    ) -> tuple[Person, Actor] | None:
+        """The maintainer when every rule holds now (for ``enterprise_id``, or for any enterprise when
+        None); otherwise the dialog ends with the reason."""
+        data = await ctx.get()
+        person = await logged_in(ctx)
+        if person is None or person.id != data.get("maintainer_id"):
+            await refuse(ctx, Denial.NOT_LOGGED_IN, flow=self.name)
+            return None
+        actor = await actor_for(ctx, person)
+        ids = [enterprise_id] if enterprise_id is not None else maintainable_enterprises(actor)
+        minutes = ctx.services.settings.face_stepup_minutes
+        decision = (
+            may_maintain(actor, ids[0], now=utcnow(), stepup_minutes=minutes, target=target)
+            if ids
+            else Decision(Denial.NOT_BOUND)
+        )
+        if decision.denial is not None:
+            await refuse(ctx, decision.denial, flow=self.name)
+            return None
+        return person, actor
+
+    # --- steps ------------------------------------------------------------------------------------
+    async def choose_enterprise(self, ctx: Ctx) -> None:
+        authorised = await self.authorize(ctx, None)
+        if authorised is None:
+            return
+        ids = maintainable_enterprises(authorised[1])
+        if len(ids) == 1:
+            await self.show_people(ctx, ids[0])
+            return
+        rows = []
+        for enterprise_id in ids:
+            enterprise = await ctx.repo.enterprises.get_by_id(enterprise_id)
+            if enterprise is not None:
+                rows.append([act(enterprise.name, "ent", str(enterprise.id))])
+        await ctx.state.set_state(MaintainSG.enterprise)
+        await ctx.say(ctx.t("maintain.choose_enterprise"), keyboard(*rows, back_row(ctx.t)))
+
+    async def show_people(self, ctx: Ctx, enterprise_id: int) -> None:
+        if await self.authorize(ctx, enterprise_id) is None:
+            return
+        enterprise = await ctx.repo.enterprises.get_by_id(enterprise_id)
+        people = await ctx.repo.enterprises.people(enterprise_id)
+        await ctx.put(enterprise_id=enterprise_id, target_id=None, target_person_id=None, edits={})
+        lines: list[str] = []
+        rows: list[list[InlineKeyboardButton]] = []
+        for entry in people:
+            collected = await ctx.repo.persons.find_by_document(entry.doc_type, entry.number)
+            lines.append(
+                ctx.t(
+                    "maintain.person_line",
+                    role=role_name(ctx, entry.role),
+                    name=mask_name(entry.name),
+                    number=mask_id_number(entry.number),
+                    collected=collected is not None,
+                )
+            )
+            if len(rows) < MAX_PEOPLE_BUTTONS:
+                rows.append(
+                    [act(f"{role_name(ctx, entry.role)}｜{mask_name(entry.name)}", "person", str(entry.id))]
+                )
+        await ctx.state.set_state(MaintainSG.people)
+        await ctx.say(
+            ctx.t("maintain.people", enterprise=enterprise.name if enterprise else "", people=lines),
+            keyboard(*rows, back_row(ctx.t)),
+        )
+
+    async def target(self, ctx: Ctx, target_id: int | None) -> tuple[Person, EnterprisePerson] | None:
+        """The chosen register entry, authorised for this maintainer and enterprise."""
+        data = await ctx.get()
+        entry = await ctx.repo.enterprises.person(target_id) if target_id is not None else None
+        enterprise_id = data.get("enterprise_id")
+        if entry is None or not isinstance(enterprise_id, int):
+            # An id that names nobody is treated like one of another enterprise: no hint either way.
+            await refuse(ctx, Denial.OTHER_ENTERPRISE, flow=self.name)
+            return None
+        if await self.authorize(ctx, enterprise_id, entry) is None:
+            return None
+        collected = await ctx.repo.persons.find_by_document(entry.doc_type, entry.number)
+        if collected is None:
+            await ctx.say(ctx.t("maintain.not_collected"), keyboard(back_row(ctx.t)))
+            return None
+        return collected, entry
+
+    async def show_person(self, ctx: Ctx, target_id: int | None) -> None:
+        data = await ctx.get()
+        entry = await ctx.repo.enterprises.person(target_id) if target_id is not None else None
+        enterprise_id = data.get("enterprise_id")
+        if entry is None or not isinstance(enterprise_id, int):
+            await refuse(ctx, Denial.OTHER_ENTERPRISE, flow=self.name)
+            return
+        if await self.authorize(ctx, enterprise_id, entry) is None:
+            return
+        collected = await ctx.repo.persons.find_by_document(entry.doc_type, entry.number)
+        await ctx.put(target_id=entry.id, target_person_id=collected.id if collected else None, edits={})
+        await ctx.state.set_state(MaintainSG.person)
+        text = ctx.t(
+            "maintain.person",
+            role=role_name(ctx, entry.role),
+            name=mask_name(entry.name),
+            number=mask_id_number(entry.number),
+            collected=collected is not None,
+            phone=mask_phone(collected.phone.number) if collected and collected.phone else None,
+            residence=mask_address(collected.residence) if collected and collected.residence else None,
+        )
+        rows = [[act(ctx.t("maintain.maintain"), "maintain")]] if collected else []
+        await ctx.say(text, keyboard(*rows, back_row(ctx.t)))
+
+    async def show_edits(self, ctx: Ctx) -> None:
+        found = await self.target(ctx, (await ctx.get()).get("target_id"))
+        if found is not None:
+            await show_edits(ctx, MaintainSG.edit, found[0])
+
+    async def save(self, ctx: Ctx) -> None:
+        data = await ctx.get()
+        found = await self.target(ctx, data.get("target_id"))
+        if found is None:
+            return
+        person, entry = found
+        if person.id != data.get("target_person_id"):
+            await refuse(ctx, Denial.OTHER_ENTERPRISE, flow=self.name)
+            return
+        await save_edits(
+            ctx,
+            person.id,
+            audit={
+                "action": "enterprise.maintain",
+                "enterprise_id": entry.enterprise_id,
+                "enterprise_person_id": entry.id,
+                "role": str(entry.role),
+            },
+        )
+        await end_dialog(ctx.state, ctx.services)
+        await ctx.repo.events.record(self.name, "save", EventOutcome.COMPLETED, user_id=ctx.user_id)
+        await ctx.say(ctx.t("functions.saved") + "\n\n" + ctx.t("menu.home", name=None), home_keyboard(ctx.t))
+
+    # --- sub-dialogs hand back here ---------------------------------------------------------------
+    async def finished(self, ctx: Ctx, part: str) -> None:
+        data = await ctx.get()
+        if part == "face":
+            maintainer_id = data.get("maintainer_id")
+            if data["face"]["decision"] != "pass" or not isinstance(maintainer_id, int):
+                await refuse(ctx, Denial.STEPUP_REQUIRED, flow=self.name)
+                return
+            await ctx.repo.guards.record_stepup(ctx.user_id, maintainer_id)
+            await ctx.repo.events.record(self.name, "stepup", EventOutcome.PASSED, user_id=ctx.user_id)
+            await self.choose_enterprise(ctx)
+        elif part == "phone":
+            await ctx.put(edits={**data.get("edits", {}), "phone": data["phone"]})
+            await self.show_edits(ctx)
+
+    async def back(self, ctx: Ctx, part: str) -> None:
+        if part == "face":
+            await end_dialog(ctx.state, ctx.services)
+            await ctx.say(ctx.t("menu.realname_title"), home_keyboard(ctx.t))
+        elif part == "phone":
+            await self.show_edits(ctx)
+
+
+def create_router(flow: MaintainFlow) -> Router:
+    router = Router(name="maintain")
+
+    @router.callback_query(Go.filter(F.attr_("func") == Function.MAINTAIN))
+    async def go(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await ctx.repo.events.record(flow.name, "start", EventOutcome.STARTED, user_id=ctx.user_id)
+        await flow.start(ctx)
+
+    @router.callback_query(MaintainSG.enterprise, Act.filter(F.a == "ent"))
+    async def enterprise(query: CallbackQuery, callback_data: Act, ctx: Ctx) -> None:
+        await query.answer()
+        enterprise_id = _int(callback_data.v)
+        if enterprise_id is None:
+            await refuse(ctx, Denial.NOT_BOUND, flow=flow.name)
+            return
+        await flow.show_people(ctx, enterprise_id)
+
+    @router.callback_query(MaintainSG.people, Act.filter(F.a == "person"))
+    async def person(query: CallbackQuery, callback_data: Act, ctx: Ctx) -> None:
+        await query.answer()
+        await flow.show_person(ctx, _int(callback_data.v))
+
+    @router.callback_query(MaintainSG.person, Act.filter(F.a == "maintain"))
+    async def maintain(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await flow.show_edits(ctx)
+
+    @router.callback_query(MaintainSG.edit, Act.filter(F.a == "edit_phone"))
+    async def edit_phone(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        if await flow.target(ctx, (await ctx.get()).get("target_id")) is not None:
+            await phone.begin(ctx)
+
+    @router.callback_query(MaintainSG.edit, Act.filter(F.a == "edit_residence"))
+    async def edit_residence(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        if await flow.target(ctx, (await ctx.get()).get("target_id")) is not None:
+            await ctx.state.set_state(MaintainSG.residence)
+            await ctx.say(ctx.t("functions.residence_prompt"), keyboard(back_row(ctx.t)))
+
+    @router.callback_query(MaintainSG.edit, Act.filter(F.a == "save"))
+    async def save(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await flow.save(ctx)
+
+    # --- back -------------------------------------------------------------------------------------
+    @router.callback_query(MaintainSG.enterprise, Act.filter(F.a == "back"))
+    @router.callback_query(MaintainSG.people, Act.filter(F.a == "back"))
+    async def list_back(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await end_dialog(ctx.state, ctx.services)
+        await ctx.say(ctx.t("menu.realname_title"), home_keyboard(ctx.t))
+
+    @router.callback_query(MaintainSG.person, Act.filter(F.a == "back"))
+    async def person_back(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        enterprise_id = (await ctx.get()).get("enterprise_id")
+        await flow.show_people(ctx, enterprise_id if isinstance(enterprise_id, int) else -1)
+
+    @router.callback_query(MaintainSG.edit, Act.filter(F.a == "back"))
+    async def edit_back(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await flow.show_person(ctx, (await ctx.get()).get("target_id"))
+
+    @router.callback_query(MaintainSG.residence, Act.filter(F.a == "back"))
+    async def residence_back(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await flow.show_edits(ctx)
+
+    # --- input ------------------------------------------------------------------------------------
+    @router.message(MaintainSG.residence, F.text)
+    async def residence(message: Message, ctx: Ctx) -> None:
+        value = clean_residence(message.text or "")
+        if value is None:
+            await message.answer(ctx.t("functions.residence_invalid"), reply_markup=keyboard(back_row(ctx.t)))
+            return
+        await ctx.put(edits={**(await ctx.get()).get("edits", {}), "residence": value})
+        await flow.show_edits(ctx)
+
+    @router.message(MaintainSG.residence)
+    async def residence_unexpected(message: Message, ctx: Ctx) -> None:
+        await message.answer(ctx.t("functions.residence_prompt"), reply_markup=keyboard(back_row(ctx.t)))
+
+    @router.message(MaintainSG.enterprise)
+    @router.message(MaintainSG.people)
+    @router.message(MaintainSG.person)
+    @router.message(MaintainSG.edit)
+    async def use_buttons(message: Message, ctx: Ctx) -> None:
+        await message.answer(ctx.t("functions.use_buttons"))
+
+    return router
+
+
+__all__ = ["MaintainFlow", "MaintainSG", "create_router"]

@@ -1,0 +1,220 @@
+"""实名采集信息补录 (guide §2): for a logged-in person whose record is incomplete.
+
+- complete record → "该证件已实名采集";
+- no on-site photo → "该证件已实名采集，但缺少现场照片" → 【确定】 → face capture with liveness (against
+  the stored ID portrait when there is one) → "实名信息补采保存成功";
+- expired ID card → "身份证已过期，请重新采集" → front and back of the new card → 【信息核实】 →
+  【下一步】 → face check against the stored live face (the new card must be the same person: same
+  number, same face) → "实名信息补采保存成功".
+
+Also the reminder shown at every login (/start) of an account whose person's ID card is expired.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+from aiogram import F, Router
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+
+from bot.dialogs import card, face
+from bot.dialogs.account import ask_to_collect, logged_in
+from bot.dialogs.base import Act, Ctx, act, back_row, end_dialog, home_button, keyboard
+from bot.dialogs.card_data import front_from_dict
+from bot.dialogs.records import document_from_data
+from bot.domain.models import LivePhoto, Person
+from bot.i18n import Translator
+from bot.storage.repositories import Repositories
+from bot.storage.repositories.events import EventOutcome
+from bot.ui import Function, Go, Node, Tip, button, home_keyboard, tip_keyboard, tip_text
+from bot.verification.ids import DocumentType, normalize_number
+
+log = logging.getLogger(__name__)
+
+
+class SupplementSG(StatesGroup):
+    expired = State()  # 身份证已过期，请重新采集 → 【确定】
+    photo = State()  # 该证件已实名采集，但缺少现场照片 → 【确定】
+
+
+def card_expired(person: Person, today: date) -> bool:
+    return person.document.doc_type is DocumentType.RESIDENT_ID and person.document.is_expired(today)
+
+
+async def login_reminder(repo: Repositories, t: Translator, user_id: int, today: date) -> str | None:
+    """The reminder of every login (/start) when the linked person's current ID card is expired."""
+    person = await repo.persons.find_by_telegram(user_id)
+    if person is None or not card_expired(person, today):
+        return None
+    return t("supplement.login_reminder")
+
+
+def reminder_keyboard(t: Translator) -> InlineKeyboardMarkup:
+    return keyboard([button(t("menu.supplement"), Tip(func=Function.SUPPLEMENT, parent=Node.REALNAME))])
+
+
+class SupplementFlow:
+    name = "supplement"
+
+    async def start(self, ctx: Ctx) -> None:
+        person = await logged_in(ctx)
+        if person is None:
+            await ask_to_collect(ctx)
+            return
+        await ctx.state.clear()
+        await ctx.put(flow=self.name, person_id=person.id)
+        if card_expired(person, ctx.today()):
+            await ctx.put(path="expired", doc_type=DocumentType.RESIDENT_ID.value)
+            await self.ask(ctx, SupplementSG.expired, "supplement.expired")
+        elif person.missing_live_photo:
+            await ctx.put(path="photo")
+            await self.ask(ctx, SupplementSG.photo, "supplement.missing_photo")
+        else:
+            await end_dialog(ctx.state, ctx.services)
+            await ctx.say(ctx.t("supplement.complete"), keyboard([home_button(ctx.t)]))
+
+    async def ask(self, ctx: Ctx, state: State, key: str) -> None:
+        await ctx.state.set_state(state)
+        await ctx.say(ctx.t(key), keyboard([act(ctx.t("supplement.ok"), "ok")], back_row(ctx.t)))
+
+    async def current_person(self, ctx: Ctx) -> Person | None:
+        """The logged-in person, and the same one the dialog started with (else the dialog ends)."""
+        person = await logged_in(ctx)
+        if person is None or person.id != (await ctx.get()).get("person_id"):
+            await ask_to_collect(ctx)
+            return None
+        return person
+
+    async def begin_photo(self, ctx: Ctx) -> None:
+        person = await self.current_person(ctx)
+        if person is None:
+            return
+        refs: list[list[float]] = []
+        portrait = person.document.portrait_media_id
+        if portrait:
+            try:
+                encoded = await ctx.services.verifier.encode_face(await ctx.services.media.get(portrait))
+                if encoded.ok and encoded.encoding:
+                    refs = [list(encoded.encoding)]
+            except Exception:  # no usable portrait: liveness only, as for a permit without a photo
+                log.warning("stored portrait unusable for person %s", person.id)
+        await ctx.put(face_refs=refs)
+        await face.begin(ctx)
+
+    # --- sub-dialogs hand back here ---------------------------------------------------------------
+    async def finished(self, ctx: Ctx, part: str) -> None:
+        if part == "card":
+            await self._after_card(ctx)
+        elif part == "face":
+            await self._save(ctx)
+
+    async def back(self, ctx: Ctx, part: str) -> None:
+        data = await ctx.get()
+        if part == "card":
+            await self.ask(ctx, SupplementSG.expired, "supplement.expired")
+        elif part == "face" and data.get("path") == "expired":
+            await card.show_verify(ctx)
+        else:
+            await self.ask(ctx, SupplementSG.photo, "supplement.missing_photo")
+
+    async def _after_card(self, ctx: Ctx) -> None:
+        person = await self.current_person(ctx)
+        if person is None:
+            return
+        data = await ctx.get()
+        number = front_from_dict(data["card"].get("front")).id_number or ""
+        if normalize_number(number) != normalize_number(person.document.number):
+            await self._stop(ctx, "supplement.other_number", "card_other_number")
+            return
+        # The stored live face is who collected; the new card's portrait alone could be anyone's.
+        if person.live_photo is not None:
+            refs = [list(person.live_photo.encoding)]
+        else:
+            refs = [data["card"]["portrait_encoding"]]
+        await ctx.put(face_refs=refs)
+        await face.begin(ctx)
+
+    async def _stop(self, ctx: Ctx, key: str, reason: str) -> None:
+        await end_dialog(ctx.state, ctx.services)
+        await ctx.repo.events.record(
+            self.name, "check", EventOutcome.REJECTED, user_id=ctx.user_id, reason_code=reason
+        )
+        await ctx.say(ctx.t(key), keyboard([home_button(ctx.t)]))
+
+    async def _save(self, ctx: Ctx) -> None:
+        person = await self.current_person(ctx)
+        if person is None:
+            return
+        data = await ctx.get()
+        outcome = data["face"]
+        if outcome["decision"] != "pass":
+            # Near the threshold is no proof that the new card or the photo is this person's.
+            await self._stop(ctx, "supplement.face_uncertain", "face_match_uncertain")
+            return
+        live = LivePhoto(media_id=outcome["media"], encoding=tuple(outcome["encoding"]))
+        threshold = ctx.services.settings.face_match_threshold
+        other = await ctx.repo.persons.nearest_face(live.encoding, threshold, exclude_person_id=person.id)
+        if other is not None:
+            await self._stop(ctx, "supplement.face_other_person", "review_same_face_other_number")
+            return
+        kept = {live.media_id}
+        async with ctx.repo.db.transaction():
+            if data.get("path") == "expired":
+                document = document_from_data(data)
+                await ctx.repo.persons.replace_document(person.id, document, actor_user_id=ctx.user_id)
+                kept |= {
+                    m
+                    for m in (document.front_media_id, document.back_media_id, document.portrait_media_id)
+                    if m
+                }
+            await ctx.repo.persons.replace_live_photo(person.id, live, actor_user_id=ctx.user_id)
+        await end_dialog(ctx.state, ctx.services, keep=frozenset(kept))
+        await ctx.repo.events.record(self.name, "save", EventOutcome.COMPLETED, user_id=ctx.user_id)
+        await ctx.say(
+            ctx.t("supplement.success") + "\n\n" + ctx.t("menu.home", name=None), home_keyboard(ctx.t)
+        )
+
+
+def create_router(flow: SupplementFlow) -> Router:
+    router = Router(name="supplement")
+
+    @router.callback_query(Go.filter(F.attr_("func") == Function.SUPPLEMENT))
+    async def go(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await ctx.repo.events.record(flow.name, "start", EventOutcome.STARTED, user_id=ctx.user_id)
+        await flow.start(ctx)
+
+    @router.callback_query(SupplementSG.expired, Act.filter(F.a == "ok"))
+    async def expired_ok(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        if await flow.current_person(ctx) is not None:
+            await card.begin(ctx)
+
+    @router.callback_query(SupplementSG.photo, Act.filter(F.a == "ok"))
+    async def photo_ok(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await flow.begin_photo(ctx)
+
+    @router.callback_query(SupplementSG.expired, Act.filter(F.a == "back"))
+    @router.callback_query(SupplementSG.photo, Act.filter(F.a == "back"))
+    async def back(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await end_dialog(ctx.state, ctx.services)
+        await ctx.say(
+            tip_text(ctx.t, Function.SUPPLEMENT), tip_keyboard(ctx.t, Function.SUPPLEMENT, Node.REALNAME)
+        )
+
+    @router.message(SupplementSG.expired)
+    async def expired_unexpected(message: Message, ctx: Ctx) -> None:
+        await flow.ask(ctx, SupplementSG.expired, "supplement.expired")
+
+    @router.message(SupplementSG.photo)
+    async def photo_unexpected(message: Message, ctx: Ctx) -> None:
+        await flow.ask(ctx, SupplementSG.photo, "supplement.missing_photo")
+
+    return router
+
+
+__all__ = ["SupplementFlow", "SupplementSG", "create_router", "login_reminder", "reminder_keyboard"]

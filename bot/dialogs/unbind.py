@@ -1,0 +1,192 @@
+"""企业办税人解绑 (guide §6): a logged-in tax handler, listed as such in the enterprise's register
+(企业核心表), ends their binding to it.
+
+纳税人识别号 → 【查询】 → the binding shown → 【解绑】 → confirmation → "解绑成功" → home. Refused with the
+reason (``bot.domain.policies.may_unbind``) otherwise; the rule is asked again at the confirmation.
+"""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message
+
+from bot.dialogs.account import actor_for, ask_to_collect, logged_in, refuse, role_name
+from bot.dialogs.base import CHINA, Act, Ctx, act, back_row, end_dialog, keyboard
+from bot.dialogs.bind import ask_taxpayer_id, taxpayer_id_problem
+from bot.domain.enterprise import Binding, Enterprise, Role
+from bot.domain.masking import mask_name
+from bot.domain.models import Person
+from bot.domain.policies import Denial, may_unbind
+from bot.storage.repositories.events import EventOutcome
+from bot.ui import Function, Go, Node, home_keyboard, tip_keyboard, tip_text
+
+
+class UnbindSG(StatesGroup):
+    taxpayer_id = State()
+    query = State()  # 【查询】
+    shown = State()  # the binding, 【解绑】
+    confirm = State()  # 确定解绑?
+
+
+class UnbindFlow:
+    name = "unbind"
+
+    async def start(self, ctx: Ctx) -> None:
+        if await logged_in(ctx) is None:
+            await ask_to_collect(ctx)
+            return
+        await ctx.state.clear()
+        await ctx.put(flow=self.name)
+        await ctx.state.set_state(UnbindSG.taxpayer_id)
+        await ask_taxpayer_id(ctx)
+
+    async def checked(self, ctx: Ctx) -> tuple[Person, Enterprise, Binding] | None:
+        """Person, enterprise and binding when the rule holds now; otherwise the dialog ends."""
+        person = await logged_in(ctx)
+        if person is None:
+            await refuse(ctx, Denial.NOT_LOGGED_IN, flow=self.name)
+            return None
+        enterprise = await ctx.repo.enterprises.get(str((await ctx.get()).get("taxpayer_id")))
+        if enterprise is None:
+            await ctx.repo.events.record(
+                self.name,
+                "query",
+                EventOutcome.REJECTED,
+                user_id=ctx.user_id,
+                reason_code="enterprise_not_found",
+            )
+            await ctx.state.set_state(UnbindSG.taxpayer_id)
+            await ask_taxpayer_id(ctx, note=ctx.t("functions.enterprise_not_found"))
+            return None
+        decision = may_unbind(await actor_for(ctx, person), enterprise.id)
+        binding = await ctx.repo.enterprises.binding(person.id, enterprise.id, Role.TAX_HANDLER)
+        if decision.denial is not None or binding is None:
+            await refuse(ctx, decision.denial or Denial.NO_BINDING, flow=self.name)
+            return None
+        return person, enterprise, binding
+
+    async def show_query(self, ctx: Ctx) -> None:
+        await ctx.state.set_state(UnbindSG.query)
+        await ctx.say(
+            ctx.t("unbind.query", taxpayer_id=(await ctx.get()).get("taxpayer_id")),
+            keyboard([act(ctx.t("unbind.query_button"), "query")], back_row(ctx.t)),
+        )
+
+    async def show_binding(self, ctx: Ctx) -> None:
+        found = await self.checked(ctx)
+        if found is None:
+            return
+        person, enterprise, binding = found
+        await ctx.state.set_state(UnbindSG.shown)
+        await ctx.say(
+            ctx.t(
+                "unbind.binding",
+                enterprise=enterprise.name,
+                taxpayer_id=enterprise.taxpayer_id,
+                name=mask_name(person.name),
+                role=role_name(ctx, binding.role),
+                bound_at=binding.bound_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M"),
+            ),
+            keyboard([act(ctx.t("unbind.unbind"), "unbind")], back_row(ctx.t)),
+        )
+
+    async def confirm(self, ctx: Ctx) -> None:
+        found = await self.checked(ctx)
+        if found is None:
+            return
+        await ctx.state.set_state(UnbindSG.confirm)
+        await ctx.say(
+            ctx.t("unbind.confirm", enterprise=found[1].name),
+            keyboard([act(ctx.t("unbind.confirm_yes"), "yes"), act(ctx.t("unbind.confirm_no"), "no")]),
+        )
+
+    async def unbind(self, ctx: Ctx) -> None:
+        found = await self.checked(ctx)
+        if found is None:
+            return
+        person, enterprise, _ = found
+        if not await ctx.repo.enterprises.unbind(
+            person.id, enterprise.id, Role.TAX_HANDLER, unbound_by=ctx.user_id
+        ):
+            await refuse(ctx, Denial.NO_BINDING, flow=self.name)
+            return
+        await end_dialog(ctx.state, ctx.services)
+        await ctx.repo.events.record(self.name, "unbind", EventOutcome.COMPLETED, user_id=ctx.user_id)
+        await ctx.say(
+            ctx.t("unbind.success", enterprise=enterprise.name) + "\n\n" + ctx.t("menu.home", name=None),
+            home_keyboard(ctx.t),
+        )
+
+    async def finished(self, ctx: Ctx, part: str) -> None:
+        """No sub-dialogs: nothing hands back here."""
+
+    async def back(self, ctx: Ctx, part: str) -> None:
+        """No sub-dialogs: nothing hands back here."""
+
+
+def create_router(flow: UnbindFlow) -> Router:
+    router = Router(name="unbind")
+
+    @router.callback_query(Go.filter(F.attr_("func") == Function.UNBIND))
+    async def go(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await ctx.repo.events.record(flow.name, "start", EventOutcome.STARTED, user_id=ctx.user_id)
+        await flow.start(ctx)
+
+    @router.message(UnbindSG.taxpayer_id, F.text)
+    async def taxpayer_id(message: Message, ctx: Ctx) -> None:
+        number, problem = taxpayer_id_problem(ctx, message.text or "")
+        if problem is not None:
+            await ask_taxpayer_id(ctx, note=problem)
+            return
+        await ctx.put(taxpayer_id=number)
+        await flow.show_query(ctx)
+
+    @router.callback_query(UnbindSG.taxpayer_id, Act.filter(F.a == "back"))
+    async def taxpayer_id_back(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await end_dialog(ctx.state, ctx.services)
+        await ctx.say(tip_text(ctx.t, Function.UNBIND), tip_keyboard(ctx.t, Function.UNBIND, Node.MINE))
+
+    @router.message(UnbindSG.taxpayer_id)
+    async def taxpayer_id_unexpected(message: Message, ctx: Ctx) -> None:
+        await ask_taxpayer_id(ctx)
+
+    @router.callback_query(UnbindSG.query, Act.filter(F.a == "query"))
+    async def query_pressed(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await flow.show_binding(ctx)
+
+    @router.callback_query(UnbindSG.query, Act.filter(F.a == "back"))
+    @router.callback_query(UnbindSG.shown, Act.filter(F.a == "back"))
+    async def back_to_number(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await ctx.state.set_state(UnbindSG.taxpayer_id)
+        await ask_taxpayer_id(ctx)
+
+    @router.callback_query(UnbindSG.shown, Act.filter(F.a == "unbind"))
+    async def unbind_pressed(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await flow.confirm(ctx)
+
+    @router.callback_query(UnbindSG.confirm, Act.filter(F.a == "yes"))
+    async def yes(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await flow.unbind(ctx)
+
+    @router.callback_query(UnbindSG.confirm, Act.filter(F.a == "no"))
+    async def no(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await flow.show_binding(ctx)
+
+    @router.message(UnbindSG.query)
+    @router.message(UnbindSG.shown)
+    @router.message(UnbindSG.confirm)
+    async def use_buttons(message: Message, ctx: Ctx) -> None:
+        await message.answer(ctx.t("functions.use_buttons"))
+
+    return router
+
+
+__all__ = ["UnbindFlow", "UnbindSG", "create_router"]

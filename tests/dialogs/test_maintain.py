@@ -1,0 +1,192 @@
+"""实名信息维护 through the real dispatcher: face step-up, the enterprise's people masked, the rules
+of who may see and change whom (``bot.domain.policies``), forged buttons."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from aiogram import Dispatcher
+
+from bot.config import Settings
+from bot.dialogs.base import Act
+from bot.domain.enterprise import Role
+from bot.services import Services
+from bot.storage.repositories import Repositories
+from bot.ui import Function, Go
+from bot.verification.ids import DocumentType
+from tests.helpers.client import BotClient
+from tests.helpers.fakes import FakeSms, FakeVerifier, verdict
+from tests.helpers.functions import has_button, press, repos, text, verify_phone
+from tests.helpers.mocked_bot import MockedBot
+from tests.helpers.register import (
+    LI,
+    WANG,
+    WU,
+    XINGHE,
+    YUNSHAN,
+    ZHAO,
+    ZHOU,
+    collected_person,
+    load_register,
+    register_rows,
+)
+
+GO = Go(func=Function.MAINTAIN).pack()
+NEW_PHONE = "13912345678"
+WANG_USER, ZHAO_USER, LI_USER, WU_USER = 1001, 7000, 8000, 9000  # 1001 = the default client
+
+
+def encoding(seed: int) -> tuple[float, ...]:
+    return tuple(((i * seed) % 17) / 17 for i in range(128))
+
+
+async def enterprise_id(repo: Repositories, taxpayer_id: str) -> int:
+    found = await repo.enterprises.get(taxpayer_id)
+    assert found is not None
+    return found.id
+
+
+@pytest.fixture
+async def world(services: Services, verifier: FakeVerifier) -> Repositories:
+    """XINGHE: WANG (legal rep, bound), LI (finance officer), ZHAO (tax handler, not bound).
+    YUNSHAN: WU (tax handler, bound)."""
+    verifier.verdicts[b"selfie"] = verdict("pass")
+    repo = repos(services)
+    await load_register(repo)
+    wang = await collected_person(repo, WANG_USER, WANG, "王小明")
+    await collected_person(repo, ZHAO_USER, ZHAO, "赵强", encoding=encoding(3))
+    await collected_person(repo, LI_USER, LI, "李丽", encoding=encoding(5), phone="13900000001")
+    wu = await collected_person(repo, WU_USER, WU, "吴芳", encoding=encoding(7))
+    await repo.enterprises.bind(
+        wang.id, await enterprise_id(repo, XINGHE), Role.LEGAL_REP, bound_by=WANG_USER
+    )
+    await repo.enterprises.bind(wu.id, await enterprise_id(repo, YUNSHAN), Role.TAX_HANDLER, bound_by=None)
+    return repo
+
+
+async def to_people(client: BotClient) -> str:
+    replies = await client.press(GO)
+    assert "刷脸登录" in text(replies) and "按顺序" in text(replies)
+    assert "《人脸识别服务协议》" not in text(replies)
+    replies = await client.send_video(b"selfie")
+    return text(replies)
+
+
+async def test_legal_rep_maintains_a_persons_phone(
+    client: BotClient, world: Repositories, sms: FakeSms, verifier: FakeVerifier
+) -> None:
+    screen = await to_people(client)
+    assert "辽宁星河商贸有限公司" in screen
+    # masked: surnames and the ends of the numbers only
+    assert "李*" in screen and "210***********0020" in screen
+    for secret in (LI, ZHAO, "李丽", "赵强", "13900000001"):
+        assert secret not in screen
+    assert "沈阳云杉" not in screen and "吴*" not in screen  # the other enterprise's people
+    assert [c[1][2] for c in verifier.calls if c[0] == "video"] == [1]  # type: ignore[index]
+    replies = await client.press(GO)  # the step-up stays valid: straight to the list
+    assert "刷脸登录" not in text(replies)
+    replies = await press(client, replies, "财务负责人｜李*")
+    assert "139****0001" in text(replies)
+    replies = await press(client, replies, "维护")
+    replies = await press(client, replies, "修改手机号码")
+    replies = await verify_phone(client, sms, NEW_PHONE)
+    assert "139****5678" in text(replies)
+    replies = await press(client, replies, "修改居住地")
+    replies = await client.send("辽宁省沈阳市和平区")
+    replies = await press(client, replies, "下一步")
+    assert "实名信息修改保存成功" in text(replies)
+    li = await world.persons.find_by_document(DocumentType.RESIDENT_ID, LI)
+    assert li is not None and li.phone is not None and li.phone.number == NEW_PHONE
+    assert li.residence == "辽宁省沈阳市和平区"
+    entries = await world.audit.for_subject("person", li.id)
+    maintain = [e for e in entries if e.action == "enterprise.maintain"]
+    assert maintain and maintain[0].actor_user_id == WANG_USER
+    assert maintain[0].after is not None and maintain[0].after["changed"] == ["phone", "residence"]
+    # the maintainer's own record and Telegram link are untouched
+    wang = await world.persons.find_by_telegram(WANG_USER)
+    assert wang is not None and wang.document.number == WANG
+
+
+async def test_forged_button_with_another_enterprises_person_is_refused(
+    dp: Dispatcher, bot: MockedBot, world: Repositories
+) -> None:
+    """A tax handler of YUNSHAN cannot see or change XINGHE's people, even with a forged callback."""
+    wu_client = BotClient(dp, bot, user_id=WU_USER)
+    screen = await to_people(wu_client)
+    assert "沈阳云杉科技有限公司" in screen and "辽宁星河" not in screen and "李*" not in screen
+    xinghe_people = await world.enterprises.people(await enterprise_id(world, XINGHE))
+    li_entry = next(p for p in xinghe_people if p.number == LI)
+    replies = await wu_client.press(Act(a="person", v=str(li_entry.id)).pack())
+    assert "无权查看或维护该人员的信息" in text(replies)
+    assert "李*" not in text(replies) and "139****0001" not in text(replies)
+    # the dialog ended: nothing further can be done with a follow-up button
+    replies = await wu_client.press(Act(a="maintain").pack())
+    assert "失效" in text(replies)
+
+
+async def test_forged_enterprise_id_is_refused(dp: Dispatcher, bot: MockedBot, world: Repositories) -> None:
+    # WANG is bound to two enterprises here, so the enterprise is chosen from a list
+    wang = await world.persons.find_by_telegram(WANG_USER)
+    assert wang is not None
+    await world.enterprises.bind(
+        wang.id, await enterprise_id(world, YUNSHAN), Role.FINANCE_OFFICER, bound_by=1
+    )
+    client = BotClient(dp, bot, user_id=WANG_USER)
+    screen = await to_people(client)
+    assert "请选择要维护的企业" in screen
+    haiou_like = await enterprise_id(world, "91210200MA0RNP8L2U")  # listed there, not bound
+    replies = await client.press(Act(a="ent", v=str(haiou_like)).pack())
+    assert "仅限已绑定企业" in text(replies)
+
+
+async def test_unknown_person_id_is_refused(client: BotClient, world: Repositories) -> None:
+    await to_people(client)
+    replies = await client.press(Act(a="person", v="999999").pack())
+    assert "无权查看或维护该人员的信息" in text(replies)
+
+
+async def test_expired_stepup_is_refused_mid_dialog(
+    client: BotClient, world: Repositories, settings: Settings
+) -> None:
+    await to_people(client)
+    settings.face_stepup_minutes = -1  # as if the minutes had passed
+    replies = await client.press(Act(a="person", v="1").pack())
+    assert "刷脸验证未通过或已超时" in text(replies)
+
+
+async def test_stepup_failure_goes_no_further(client: BotClient, world: Repositories) -> None:
+    replies = await client.press(GO)
+    replies = await client.send_video(b"someone-else")
+    assert "人脸识别未通过" in text(replies)
+    assert "辽宁星河" not in text(replies)
+
+
+async def test_listed_but_not_bound_is_refused(dp: Dispatcher, bot: MockedBot, world: Repositories) -> None:
+    zhao_client = BotClient(dp, bot, user_id=ZHAO_USER)
+    replies = await zhao_client.press(GO)
+    assert "仅限已绑定企业的法定代表人、财务负责人、办税人使用" in text(replies)
+    assert has_button(replies, "首页")
+
+
+async def test_removed_from_the_register_loses_the_right(client: BotClient, world: Repositories) -> None:
+    rows = [r for r in register_rows() if r.taxpayer_id == XINGHE and r.doc_number != WANG]
+    rows.append(replace(rows[0], role="legal_rep", doc_number=ZHOU, person_name="周建国"))
+    await world.enterprises.load(rows, loaded_by=None)
+    replies = await client.press(GO)
+    assert "仅限已绑定企业" in text(replies)
+
+
+async def test_needs_login(dp: Dispatcher, bot: MockedBot, world: Repositories) -> None:
+    stranger = BotClient(dp, bot, user_id=123456)
+    replies = await stranger.press(GO)
+    assert "需要先登录" in text(replies) and has_button(replies, "实名信息采集")
+
+
+async def test_not_collected_person_has_nothing_to_maintain(client: BotClient, world: Repositories) -> None:
+    await to_people(client)
+    replies = await client.press(GO)
+    assert "未实名采集" in text(replies)  # 孙婷, the invoice buyer
+    replies = await press(client, replies, "购票人｜孙*")
+    assert "尚未完成实名采集" in text(replies)
+    assert not has_button(replies, "维护")
