@@ -7,7 +7,6 @@ processing of it under PIPL.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from aiogram import Router
 from aiogram.filters import Command
@@ -77,7 +76,7 @@ async def person_text(t: Translator, repo: Repositories, person: Person) -> str:
     ] or [t("staff.none")]
     accounts = await repo.staff.telegram_users_of(person.id)
     lines.append(t("staff.person.accounts", ids=", ".join(map(str, accounts)) or "—"))
-    bindings = await _bindings(repo, person.id)
+    bindings = await _bindings(t, repo, person.id)
     lines.append(t("staff.person.bindings"))
     lines += bindings or [t("staff.none")]
     lines.append("")
@@ -95,17 +94,19 @@ async def person_text(t: Translator, repo: Repositories, person: Person) -> str:
     return "\n".join(lines)
 
 
-async def _bindings(repo: Repositories, person_id: int) -> list[str]:
-    """The person's enterprise bindings, when the enterprise register is part of this deployment."""
-    enterprises: Any = getattr(repo, "enterprises", None)
-    if enterprises is None or not hasattr(enterprises, "bindings_of_person"):
-        return []
+async def _bindings(t: Translator, repo: Repositories, person_id: int) -> list[str]:
     out: list[str] = []
-    for binding in await enterprises.bindings_of_person(person_id):
-        enterprise = await enterprises.get(binding.enterprise_id)
-        name = enterprise.name if enterprise is not None else "?"
-        taxpayer_id = enterprise.taxpayer_id if enterprise is not None else "?"
-        out.append(f"• {name} ({taxpayer_id}) — {binding.role}")
+    for binding in await repo.enterprises.bindings_of(person_id):
+        enterprise = await repo.enterprises.get_by_id(binding.enterprise_id)
+        out.append(
+            t(
+                "staff.person.binding_row",
+                name=enterprise.name if enterprise else "?",
+                taxpayer_id=enterprise.taxpayer_id if enterprise else "?",
+                role=t("staff.enterprise.role_" + binding.role.value),
+                at=binding.bound_at.strftime("%Y-%m-%d"),
+            )
+        )
     return out
 
 
@@ -156,26 +157,32 @@ def create_router() -> Router:
 
 
 async def enterprise_text(t: Translator, repo: Repositories, taxpayer_id: str) -> str | None:
-    enterprises: Any = getattr(repo, "enterprises", None)
-    if enterprises is None:
-        return None
-    enterprise = await enterprises.find(taxpayer_id)
+    enterprise = await repo.enterprises.get(taxpayer_id)
     if enterprise is None:
         return None
     lines = [
         t("staff.enterprise.header", name=enterprise.name, taxpayer_id=enterprise.taxpayer_id),
-        t("staff.enterprise.status", status=t("staff.enterprise.status_" + str(enterprise.status))),
+        t("staff.enterprise.status", status=t("staff.enterprise.status_" + enterprise.status.value)),
         "",
         t("staff.enterprise.people"),
     ]
-    people = await enterprises.people(enterprise.id)
     lines += [
         t(
             "staff.enterprise.person_row",
-            role=t("staff.enterprise.role_" + str(p.role)),
+            role=t("staff.enterprise.role_" + p.role.value),
             name=mask_name(p.name),
             number=mask_id_number(p.number),
         )
-        for p in people
+        for p in await repo.enterprises.people(enterprise.id)
+    ] or [t("staff.none")]
+    lines += ["", t("staff.enterprise.bindings")]
+    lines += [
+        t(
+            "staff.enterprise.binding_row",
+            person_id=b.person_id,
+            role=t("staff.enterprise.role_" + b.role.value),
+            at=b.bound_at.strftime("%Y-%m-%d"),
+        )
+        for b in await repo.enterprises.bindings_for(enterprise.id)
     ] or [t("staff.none")]
     return "\n".join(lines)

@@ -28,6 +28,7 @@ from bot.services.registers import (
     validate_register,
 )
 from bot.storage.repositories import Repositories
+from bot.storage.repositories.enterprises import RegisterError as EnterpriseRegisterError
 from bot.storage.repositories.identity_registry import IdentityRecord
 from bot.storage.timeutil import utcnow
 from bot.ui import rows
@@ -67,12 +68,8 @@ def report_text(t: Translator, report: RegisterReport, file_name: str) -> str:
     return "\n".join(lines)
 
 
-def _enterprise_loader(repo: Repositories) -> Any:
-    """The enterprise register's repository, when this deployment has it."""
-    return getattr(repo, "enterprises", None)
-
-
 async def apply_rows(repo: Repositories, kind: str, rows_: list[dict[str, Any]], loaded_by: int) -> int:
+    """Load the staged rows; joins the caller's transaction. Returns the number of rows loaded."""
     if kind == IDENTITY_REGISTRY:
         records = [
             IdentityRecord(
@@ -84,9 +81,14 @@ async def apply_rows(repo: Repositories, kind: str, rows_: list[dict[str, Any]],
             for r in rows_
         ]
         return await repo.identity_registry.load(records, loaded_by=loaded_by)
-    loader = _enterprise_loader(repo)
-    result = await loader.load([RegisterRow(**r) for r in rows_], loaded_by=loaded_by)
-    return int(result) if isinstance(result, int) else len(rows_)
+    # The rows were checked when staged; checked again by the repository (its rules may be newer).
+    await repo.enterprises.load([RegisterRow(**r) for r in rows_], loaded_by=loaded_by, today=_today())
+    return len(rows_)
+
+
+def _today() -> date:
+    # The bureau's day (China time) decides card expiry.
+    return utcnow().astimezone(CHINA).date()
 
 
 def create_router() -> Router:
@@ -120,15 +122,9 @@ def create_router() -> Router:
             return
         try:
             table = read_table(buffer.getvalue(), file_name)
-            # The bureau's day (China time) decides card expiry.
-            report = validate_register(
-                table, today=utcnow().astimezone(CHINA).date(), max_rows=settings.register_max_rows
-            )
+            report = validate_register(table, today=_today(), max_rows=settings.register_max_rows)
         except RegisterError as exc:
             await message.answer(t.reason(exc.code))
-            return
-        if report.kind == ENTERPRISES and _enterprise_loader(repo) is None:
-            await message.answer(t("staff.register.not_available"))
             return
         text = report_text(t, report, file_name)
         if not report.accepted:
@@ -149,8 +145,13 @@ def create_router() -> Router:
             file_name=file_name,
             rejected=len(report.rejected),
         )
+        confirm = t("staff.register.confirm", accepted=len(report.accepted))
+        if report.kind == ENTERPRISES:
+            # Loading replaces the people of every enterprise the file names: say so before the press.
+            named = len({r["taxpayer_id"] for r in report.accepted})
+            confirm = t("staff.register.replaces", enterprises=named) + "\n" + confirm
         await message.answer(
-            text + "\n\n" + t("staff.register.confirm", accepted=len(report.accepted)),
+            text + "\n\n" + confirm,
             reply_markup=rows(
                 [staff_button(t("staff.register.apply"), "reg_ok", load_id)],
                 [staff_button(t("common.cancel"), "reg_no", load_id)],
@@ -172,6 +173,12 @@ def create_router() -> Router:
                 count = await apply_rows(repo, load.kind, load.rows, query.from_user.id)
         except _Decided:
             await query.answer(t("staff.register.already_decided"), show_alert=True)
+            return
+        except EnterpriseRegisterError as exc:
+            # Nothing was written (one transaction); the staged load stays pending for a retry.
+            await query.answer()
+            reasons = "; ".join(t.reason(code) for code in exc.codes)
+            await bot.send_message(query.from_user.id, t("staff.register.failed", reasons=reasons))
             return
         await query.answer()
         await bot.send_message(query.from_user.id, t("staff.register.applied", count=count, load_id=load.id))

@@ -1,0 +1,153 @@
+"""Look-ups, statistics and the audit export through the real dispatcher."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from aiogram import Dispatcher
+from aiogram.methods import SendDocument, SendPhoto
+from aiogram.types import BufferedInputFile
+
+from bot.config import Settings
+from bot.services import Services
+from bot.storage.repositories import Repositories
+from bot.storage.repositories.events import EventOutcome
+from tests.helpers.client import BotClient
+from tests.helpers.factory import make_settings
+from tests.helpers.fakes import FakeSms, FakeVerifier, valid_number
+from tests.helpers.mocked_bot import MockedBot
+from tests.helpers.register import WANG, XINGHE, load_register
+from tests.helpers.staff import ADMIN_ID, collect_into_review, press, text
+
+TAXPAYER_ID = 5001
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path, admin_ids=[ADMIN_ID])
+
+
+@pytest.fixture
+def admin(dp: Dispatcher, bot: MockedBot) -> BotClient:
+    return BotClient(dp, bot, user_id=ADMIN_ID)
+
+
+def repos(services: Services) -> Repositories:
+    return Repositories(services.db, services.cipher)
+
+
+async def approved_person(
+    admin: BotClient, verifier: FakeVerifier, sms: FakeSms, dp: Dispatcher, bot: MockedBot
+) -> None:
+    taxpayer = BotClient(dp, bot, user_id=TAXPAYER_ID)
+    await collect_into_review(taxpayer, verifier, sms)
+    replies = await admin.send("/review")
+    await press(admin, replies, "通过")
+
+
+# --- /person, /enterprise -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("query", [valid_number(), "138 0013 8000", str(TAXPAYER_ID), f"tg:{TAXPAYER_ID}"])
+async def test_person_lookup_by_number_phone_or_telegram_id_is_masked(
+    query: str,
+    admin: BotClient,
+    verifier: FakeVerifier,
+    sms: FakeSms,
+    dp: Dispatcher,
+    bot: MockedBot,
+    services: Services,
+) -> None:
+    await approved_person(admin, verifier, sms, dp, bot)
+    (reply,) = await admin.send(f"/person {query}")
+    assert "个人 #1" in reply.text
+    assert valid_number() not in reply.text and "110***********" in reply.text
+    assert "王**" in reply.text and "138****8000" in reply.text
+    assert "《个人信息保护告知同意书》" in reply.text and "《人脸识别服务协议》" in reply.text
+    assert str(TAXPAYER_ID) in reply.text  # the linked account
+    assert "person.collect" in reply.text  # the audit trail
+    entries = await repos(services).audit.for_subject("person", 1)
+    lookups = [e for e in entries if e.action == "staff.lookup.person"]
+    assert lookups and lookups[0].actor_user_id == ADMIN_ID
+    assert "13800138000" not in str(lookups[0].after) and valid_number() not in str(lookups[0].after)
+
+
+async def test_person_not_found_and_usage(admin: BotClient) -> None:
+    (missing,) = await admin.send("/person 13912345678")
+    assert "没有找到" in missing.text
+    (usage,) = await admin.send("/person")
+    assert "用法" in usage.text
+
+
+async def test_enterprise_lookup_shows_people_masked(admin: BotClient, services: Services) -> None:
+    await load_register(repos(services))
+    (reply,) = await admin.send(f"/enterprise {XINGHE}")
+    assert "辽宁星河商贸有限公司" in reply.text and "正常" in reply.text
+    assert "法定代表人：王**" in reply.text
+    assert WANG not in reply.text and "110***********1233" in reply.text
+    assert "财务负责人" in reply.text and "办税人" in reply.text and "购票人" in reply.text
+    (missing,) = await admin.send("/enterprise 91210102MA0QWE7R2T")
+    assert "校验位" in missing.text or "没有找到" in missing.text
+
+
+# --- /stats ------------------------------------------------------------------------------------------------
+
+
+async def test_stats_text_and_png_chart(
+    admin: BotClient, verifier: FakeVerifier, sms: FakeSms, dp: Dispatcher, bot: MockedBot, services: Services
+) -> None:
+    await approved_person(admin, verifier, sms, dp, bot)
+    repo = repos(services)
+    await repo.events.record("collect", "start", EventOutcome.STARTED, user_id=6001)
+    await repo.events.record(
+        "collect", "card", EventOutcome.REJECTED, user_id=6001, reason_code="idcard_blurry"
+    )
+    before = len(bot.recorder.requests)
+    replies = await admin.send("/stats 7d")
+    body = text(replies)
+    assert "统计" in body and "collect" in body
+    assert "开始 2" in body and "完成 1" in body and "中途放弃 1" in body
+    assert "idcard_blurry" in body
+    assert "当前待审核案件：0" in body
+    photos = [m for m in bot.recorder.requests[before:] if isinstance(m, SendPhoto)]
+    assert len(photos) == 1
+    assert isinstance(photos[0].photo, BufferedInputFile)
+    assert photos[0].photo.data.startswith(b"\x89PNG")
+    actions = [e.action for e in await repo.audit.between(*_wide())]
+    assert "staff.stats" in actions
+
+
+async def test_stats_rejects_a_bad_period(admin: BotClient) -> None:
+    (reply,) = await admin.send("/stats yesterday-ish")
+    assert "无法识别的期间" in reply.text
+
+
+# --- /audit -------------------------------------------------------------------------------------------------
+
+
+async def test_audit_export_is_a_masked_csv(
+    admin: BotClient, verifier: FakeVerifier, sms: FakeSms, dp: Dispatcher, bot: MockedBot
+) -> None:
+    await approved_person(admin, verifier, sms, dp, bot)
+    await admin.send(f"/person {valid_number()}")
+    before = len(bot.recorder.requests)
+    await admin.send("/audit today")
+    (document,) = [m for m in bot.recorder.requests[before:] if isinstance(m, SendDocument)]
+    assert isinstance(document.document, BufferedInputFile)
+    assert (document.document.filename or "").endswith(".csv")
+    content = document.document.data.decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(content)))
+    actions = {r["action"] for r in rows}
+    assert {"review.open", "review.decide", "person.collect", "staff.lookup.person"} <= actions
+    assert valid_number() not in content and "13800138000" not in content and "王小明" not in content
+    (usage,) = await admin.send("/audit")
+    assert "用法" in usage.text
+
+
+def _wide() -> tuple[datetime, datetime]:
+    now = datetime.now(UTC)
+    return now - timedelta(days=1), now + timedelta(days=1)
