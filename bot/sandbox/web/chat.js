@@ -688,6 +688,7 @@
     const panel = $(id);
     panel.classList.add("open");
     $("scrim").hidden = false;
+    $("chat").inert = true;  // a modal drawer: Tab stays in the panel and the top bar
     const toggle = id === "users-panel" ? $("users-toggle") : $("sms-toggle");
     toggle.setAttribute("aria-expanded", "true");
     if (id === "sms-panel") { state.smsUnread = 0; $("sms-badge").hidden = true; }
@@ -706,6 +707,7 @@
     $("users-toggle").setAttribute("aria-expanded", "false");
     $("sms-toggle").setAttribute("aria-expanded", "false");
     $("scrim").hidden = true;
+    $("chat").inert = false;
     if (closed && returnFocus) (closed === "users-panel" ? $("users-toggle") : $("sms-toggle")).focus();
   }
 
@@ -885,8 +887,10 @@
       typeof window.MediaRecorder === "function";
   }
 
-  function recordMime() {
-    const choices = ["video/webm;codecs=vp8,opus", "video/webm;codecs=vp8", "video/webm", "video/mp4"];
+  function recordMime(withAudio) {
+    const choices = withAudio
+      ? ["video/webm;codecs=vp8,opus", "video/webm", "video/mp4"]
+      : ["video/webm;codecs=vp8", "video/webm", "video/mp4"];
     return choices.find((type) => MediaRecorder.isTypeSupported && MediaRecorder.isTypeSupported(type)) || "";
   }
 
@@ -958,7 +962,7 @@
       video.muted = true;
       video.play().catch(() => {});
     }
-    const mime = recordMime();
+    const mime = recordMime(recorder.stream.getAudioTracks().length > 0);
     const media = new MediaRecorder(recorder.stream, mime ? { mimeType: mime } : undefined);
     recorder.media = media;
     recorder.chunks = [];

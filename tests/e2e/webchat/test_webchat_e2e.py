@@ -137,8 +137,10 @@ async def test_collection_up_to_phone_in_the_browser(
     # A phone-sized screen: one column, the SMS inbox behind a button.
     await page.set_viewport_size({"width": 390, "height": 844})
     await shot("phone-layout")
-    await page.get_by_role("button", name="短信").click()
+    sms_button = page.get_by_role("button", name="短信")
+    await sms_button.click()
     await page.locator("#sms-panel").get_by_role("heading", name="短信收件箱").wait_for()
     await shot("phone-sms-inbox")
     await page.keyboard.press("Escape")
     await page.locator("#sms-panel").wait_for(state="hidden")
+    assert await sms_button.evaluate("el => el === document.activeElement")

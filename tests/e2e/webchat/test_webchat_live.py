@@ -81,6 +81,16 @@ MENU = {
 }
 
 
+# Every visible control needs an accessible name (label, aria-label or text).
+UNNAMED_CONTROLS = """() => [
+  ...document.querySelectorAll("button, input, select, textarea, a[href], [tabindex]")]
+  .filter((el) => el.checkVisibility() && el.type !== "hidden")
+  .filter((el) => !(el.getAttribute("aria-label") || el.getAttribute("aria-labelledby")
+    || (el.labels && el.labels.length) || el.textContent.trim() || el.getAttribute("title")
+    || el.getAttribute("alt") || el.querySelector("img[alt]:not([alt=''])")))
+  .map((el) => el.outerHTML.slice(0, 120))"""
+
+
 def _jpeg() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (320, 200), (40, 120, 200)).save(out, "JPEG")
@@ -122,6 +132,7 @@ async def test_live_chat_controls(
     assert "<script>alert(1)</script> &" in await text.inner_text()
     assert await page.locator("#messages script").count() == 0
     await expect(node.get_by_role("link", name="Website")).to_have_attribute("href", "https://example.com/")
+    assert await page.evaluate(UNNAMED_CONTROLS) == []
     await shot("html-and-buttons")
 
     # Inline keyboard by keyboard: one tab stop, arrows move, Enter presses.
@@ -231,6 +242,14 @@ async def test_live_chat_controls(
     await expect(page.locator("#messages .msg.user video.round-video")).to_have_count(1)
     await expect(composer).to_be_focused()
 
-    # A phone-sized screen.
+    # A phone-sized screen: the side panels become drawers, Escape closes them and focus goes back.
     await page.set_viewport_size({"width": 390, "height": 844})
     await shot("phone-layout")
+    users = page.get_by_role("button", name="Users")
+    await users.click()
+    await expect(page.get_by_label("Pick a user")).to_be_focused()
+    assert await page.evaluate(UNNAMED_CONTROLS) == []
+    await shot("phone-users-drawer")
+    await page.keyboard.press("Escape")
+    await expect(users).to_be_focused()
+    await expect(page.locator("#users-panel")).to_be_hidden()
