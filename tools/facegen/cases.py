@@ -42,7 +42,7 @@ VIDEO_CASES: tuple[VideoCase, ...] = (
         "live_occluded_by_paper_varun.webm",
         "turn_right",
         True,
-        "genuine: paper swept twice, small turn ~3.5 s",
+        "genuine: paper swept twice, small turn ~3.5 s (SOURCES gives no direction: either reading)",
     ),
     VideoCase(
         "tran_live",

@@ -4,7 +4,30 @@ Pure and synchronous: bytes in, picklable dataclasses out (plain types only), so
 process pool (see :mod:`bot.verification.pool`). dlib's models load once per process.
 
 Which way is left: :class:`Action` ``turn_left`` is the user's own left. Whether a video is mirrored
-is not known (see :data:`MirrorPolicy`); by default both readings are tried.
+is not known (see :data:`MirrorPolicy`); by default both readings are tried, one reading per video.
+
+How a selfie video is judged (:func:`verify_selfie_video`):
+
+1. limits: bytes, pixels, duration (``video_*``); frames sampled at ``sample_fps`` (15/s by default,
+   enough for a 0.12 s blink), scaled to a 480 px short side;
+2. one face tracked through the clip (full-frame dlib HOG a few times a second, a window around the
+   face in between); the face must be visible in most frames, with no long gap, no second person of
+   comparable size, and the same identity after every break in tracking (``liveness_face_*``,
+   ``liveness_multiple_faces``);
+3. the requested actions, in order, from 68-point landmarks (``liveness_no_action`` /
+   ``_wrong_action`` / ``_wrong_order``); other movements in between are allowed (people blink);
+4. presentation attacks: a still picture (no landmark motion), a flat one (a homography explains
+   every frame's 68 points: a print or photo moved and tilted), a screen or print seen by its
+   passive cues (bezel / border edges, glare, blur; ``liveness_screen_or_print``, with a band below
+   the threshold that goes to staff review as ``liveness_spoof_suspected``);
+5. the match of the best frames' mean encoding against the references (``face_mismatch`` /
+   ``face_match_uncertain``).
+
+Replays: the verdict carries the sha256 ``content_hash`` and a perceptual ``fingerprint``; the caller
+keeps them and passes ``seen_before=True`` (:class:`ReplayGuard`, :func:`same_recording`).
+
+Known limits: a 2-D animation of a photo (landmark-warped frames) shown directly to the engine passes
+the action checks; the passive cues were tuned on three public replay clips and one print still.
 """
 
 from __future__ import annotations
