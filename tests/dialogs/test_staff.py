@@ -129,6 +129,7 @@ async def test_admin_from_settings_sees_every_command(admin: BotClient) -> None:
     ):
         assert command in reply.text
     assert "管理员" in reply.text
+    assert "待审核案件：0 个" in reply.text and "待处理的删除申请：0 个" in reply.text
 
 
 async def test_reviewer_sees_only_reviewer_commands_and_cannot_grant(

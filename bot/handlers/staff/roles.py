@@ -27,6 +27,11 @@ def create_router() -> Router:
         commands = REVIEWER_COMMANDS + (ADMIN_COMMANDS if staff_role is Role.ADMIN else ())
         lines = [t("staff.help.title", role=t("staff.role." + staff_role.value)), ""]
         lines += [t("staff.help." + c) for c in commands]
+        # What is waiting, so a staff member sees at a glance whether there is work.
+        lines += ["", t("staff.help.waiting_review", count=await repo.review.count_open())]
+        if staff_role is Role.ADMIN:
+            pending = len(await repo.staff.open_deletion_requests())
+            lines.append(t("staff.help.waiting_deletions", count=pending))
         if staff_role is Role.ADMIN:
             members = await repo.staff.members()
             lines += ["", t("staff.members.title")]
