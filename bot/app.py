@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -15,7 +17,14 @@ from bot.config import Settings
 from bot.dialogs import create_dialogs_router
 from bot.handlers import common, errors, fallback, help, language, menu, mydata, staff
 from bot.i18n import LANGUAGES
-from bot.middlewares import I18nMiddleware, RepositoriesMiddleware, SandboxAck, SandboxAckMiddleware
+from bot.middlewares import (
+    I18nMiddleware,
+    IdempotencyMiddleware,
+    RepositoriesMiddleware,
+    SandboxAck,
+    SandboxAckMiddleware,
+    ThrottlingMiddleware,
+)
 from bot.services import Services
 from bot.services.retention import RetentionJob
 from bot.storage.fsm import SQLiteStorage
@@ -43,8 +52,13 @@ def create_dispatcher(settings: Settings, services: Services) -> Dispatcher:
     if settings.mode == "sandbox":
         dp.update.outer_middleware(SandboxAckMiddleware())
         dp.startup.register(declare_sandbox_acks)
+    # Claimed before anything writes, so a redelivered update changes nothing.
+    dp.update.outer_middleware(
+        IdempotencyMiddleware(services.db, timedelta(hours=settings.update_claim_hours))
+    )
     dp.update.outer_middleware(RepositoriesMiddleware(services.db, services.cipher))
     dp.update.outer_middleware(I18nMiddleware(services.catalog))
+    dp.update.outer_middleware(ThrottlingMiddleware(settings))
 
     # Order matters: /cancel before the dialogs' state handlers, the fallback after everything.
     dp.include_routers(

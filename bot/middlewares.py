@@ -1,20 +1,31 @@
-"""Outer update middlewares: sandbox acknowledgement, repositories per update, language per user."""
+"""Outer update middlewares: sandbox acknowledgement, duplicate updates, repositories per update,
+language per user, per-user throttling."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import logging
+import math
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
 from aiogram.methods import TelegramMethod
-from aiogram.types import TelegramObject, Update, User
+from aiogram.types import CallbackQuery, Message, TelegramObject, Update, User
 
-from bot.i18n import Catalog, language_for
+from bot.config import Settings
+from bot.i18n import Catalog, Translator, language_for
 from bot.storage.crypto import FieldCipher
 from bot.storage.db import Database
 from bot.storage.repositories import Repositories
+from bot.storage.repositories.updates import UpdateRepo
 from bot.storage.timeutil import utcnow
+
+log = logging.getLogger(__name__)
 
 TOUCH_INTERVAL = timedelta(minutes=5)
 
@@ -74,3 +85,166 @@ class I18nMiddleware(BaseMiddleware):
         data["t"] = self.catalog.translator(lang)
         data["lang"] = lang
         return await handler(event, data)
+
+
+# --- hardening (issue 8): duplicate updates and per-user throttling ---------------------------------
+
+
+def update_fingerprint(update: Update) -> int:
+    """The key a claim is stored under: the update id *and* what identifies the event it carries.
+
+    Telegram redelivers an update with the same id and the same content, so the key is stable for a
+    redelivery. The update id alone is not enough: the local sandbox numbers updates from 1 again
+    each time it restarts (in `make run` it lives in the bot's process), and a bare id would make a
+    restarted bot drop every new update as "already handled". A signed 63-bit value fits SQLite's
+    INTEGER.
+    """
+    event = update.event
+    user = getattr(event, "from_user", None)
+    parts = [str(update.update_id), update.event_type, str(user.id if user else "")]
+    if isinstance(event, Message):
+        parts += [str(event.message_id), str(int(event.date.timestamp()))]
+    elif isinstance(event, CallbackQuery):
+        parts.append(event.id)
+    digest = hashlib.blake2b("|".join(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class IdempotencyMiddleware(BaseMiddleware):
+    """The same update delivered twice (a webhook retried, polling restarted before the offset was
+    confirmed) is handled once: a claim row is written before the handlers run.
+
+    A handler that fails gives its claim back, so a redelivery gets another chance. Claims older than
+    the redelivery window are pruned now and then, which keeps the table small.
+    """
+
+    PRUNE_EVERY = 1000
+
+    def __init__(self, db: Database, window: timedelta) -> None:
+        self.repo = UpdateRepo(db)
+        self.window = window
+        self._since_prune = 0
+        self.duplicates = 0
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        bot: Bot | None = data.get("bot")
+        if not isinstance(event, Update) or bot is None:
+            return await handler(event, data)
+        key = update_fingerprint(event)
+        if not await self.repo.claim(bot.id, key):
+            self.duplicates += 1
+            log.info("update %s delivered again: ignored", event.update_id)
+            return None
+        self._since_prune += 1
+        if self._since_prune >= self.PRUNE_EVERY:
+            self._since_prune = 0
+            await self.repo.prune(utcnow() - self.window)
+        try:
+            return await handler(event, data)
+        except Exception:
+            with contextlib.suppress(Exception):  # the database may be the thing that failed
+                await self.repo.release(bot.id, key)
+            raise
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    stamp: float
+    warned: bool = False
+
+
+class TokenBuckets:
+    """Per-user token buckets in memory: `capacity` at once, then `rate` per second.
+
+    One process serves a bot, so memory is the right place; full buckets are forgotten when the map
+    grows, which bounds it by the number of users active in the last few seconds.
+    """
+
+    MAX_USERS = 100_000
+
+    def __init__(self, capacity: float, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.capacity, self.rate, self.clock = capacity, rate, clock
+        self._buckets: dict[int, _Bucket] = {}
+
+    def take(self, user_id: int) -> tuple[bool, float, bool]:
+        """(allowed, seconds until the next token, first refusal since the last allowed one)."""
+        now = self.clock()
+        bucket = self._buckets.get(user_id)
+        if bucket is None:
+            if len(self._buckets) >= self.MAX_USERS:
+                self._forget_full(now)
+            bucket = self._buckets[user_id] = _Bucket(self.capacity, now)
+        bucket.tokens = min(self.capacity, bucket.tokens + (now - bucket.stamp) * self.rate)
+        bucket.stamp = now
+        if bucket.tokens >= 1:
+            bucket.tokens -= 1
+            bucket.warned = False
+            return True, 0.0, False
+        first = not bucket.warned
+        bucket.warned = True
+        return False, (1 - bucket.tokens) / self.rate, first
+
+    def _forget_full(self, now: float) -> None:
+        full = [
+            uid for uid, b in self._buckets.items() if b.tokens + (now - b.stamp) * self.rate >= self.capacity
+        ]
+        for uid in full:
+            del self._buckets[uid]
+        if len(self._buckets) >= self.MAX_USERS:  # everyone is mid-burst: forget the oldest
+            for uid in sorted(self._buckets, key=lambda u: self._buckets[u].stamp)[: self.MAX_USERS // 10]:
+                del self._buckets[uid]
+
+
+def is_expensive(event: Update) -> bool:
+    """Updates whose handling may run OCR or a face check: anything carrying a file."""
+    message = event.message
+    if message is None:
+        return False
+    return bool(
+        message.photo
+        or message.video
+        or message.video_note
+        or message.document
+        or message.animation
+    )
+
+
+class ThrottlingMiddleware(BaseMiddleware):
+    """Per-user limits: every update, and separately updates that carry a photo, video or file.
+
+    The first refused update gets a localized "wait N seconds" (a callback gets it as an alert);
+    further ones in the same flood are dropped silently, so a flood cannot make the bot flood back.
+    Runs after the language middleware (it needs `t`).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.updates = TokenBuckets(settings.throttle_burst, settings.throttle_rate)
+        self.media = TokenBuckets(settings.throttle_media_burst, settings.throttle_media_per_minute / 60)
+        self.refused = 0
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        user: User | None = data.get("event_from_user")
+        if not isinstance(event, Update) or user is None:
+            return await handler(event, data)
+        allowed, wait, first = self.updates.take(user.id)
+        key = "throttle.messages"
+        if allowed and is_expensive(event):
+            allowed, wait, first = self.media.take(user.id)
+            key = "throttle.media"
+        if allowed:
+            return await handler(event, data)
+        self.refused += 1
+        if first:
+            t: Translator = data["t"]
+            text = t(key, seconds=max(1, math.ceil(wait)))
+            with contextlib.suppress(Exception):  # a refusal must never raise
+                if event.callback_query is not None:
+                    await event.callback_query.answer(text, show_alert=True)
+                elif event.message is not None:
+                    await event.message.answer(text)
+        elif event.callback_query is not None:
+            # Telegram shows a spinner until a callback is answered: end it even for a dropped one.
+            with contextlib.suppress(Exception):
+                await event.callback_query.answer()
+        return None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import sqlite3
 
 from aiogram import Router
 from aiogram.types import ErrorEvent
@@ -10,6 +12,29 @@ from aiogram.types import ErrorEvent
 from bot.i18n import Catalog, language_for
 
 log = logging.getLogger(__name__)
+
+
+def apology_key(exc: BaseException) -> str:
+    """Which apology fits: storage faults the user can do nothing about but wait get their own words.
+
+    SQLite says "database is locked" / "database is busy" when another process held the file longer
+    than the busy timeout, and "database or disk is full" (SQLITE_FULL); writing a media file on a full
+    disk raises ENOSPC (or EDQUOT over a quota).
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sqlite3.OperationalError):
+            message = str(current).lower()
+            if "full" in message:
+                return "errors.disk_full"
+            if "locked" in message or "busy" in message:
+                return "errors.busy"
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
+            return "errors.disk_full"
+        current = current.__cause__ or current.__context__
+    return "common.error"
 
 
 def create_router() -> Router:
@@ -31,7 +56,7 @@ def create_router() -> Router:
             return True
         t = catalog.translator(language_for(user.language_code, catalog.default))
         try:
-            await update.bot.send_message(user.id, t("common.error"))
+            await update.bot.send_message(user.id, t(apology_key(event.exception)))
         except Exception:  # the apology itself must never raise out of the error handler
             log.warning("could not send the apology for update %s", update.update_id)
         return True
