@@ -27,7 +27,15 @@ class Row:
 
     @property
     def text(self) -> str:
-        return "".join(line.text for line in sorted(self.lines, key=lambda ln: ln.x0))
+        ordered = sorted(self.lines, key=lambda ln: ln.x0)
+        parts: list[str] = []
+        for prev, line in zip([None, *ordered], ordered, strict=False):
+            text = line.text
+            # Two detections overlapping on one character read it twice ("住址云" + "云南省...").
+            if prev is not None and prev.x1 > line.x0 + 0.3 * line.height and prev.text[-1:] == text[:1]:
+                text = text[1:]
+            parts.append(text)
+        return "".join(parts)
 
     @property
     def cy(self) -> float:
@@ -259,12 +267,21 @@ def _value_right_of(page: OcrPage | None, rows: list[Row], label: str) -> str | 
     return None
 
 
+def _read_left_part(page: OcrPage | None, name_row: Row, cy: float) -> OcrLine | None:
+    """Read the label column's first ~5 characters at height ``cy`` (where 性别 and its value are)."""
+    if page is None:
+        return None
+    h = min(ln.height for ln in name_row.lines)
+    x0 = name_row.x0
+    return read_region(page, (x0 - 0.3 * h, cy - 0.6 * h, x0 + 5.5 * h, cy + 0.6 * h))
+
+
 def parse_front(lines: list[OcrLine], page: OcrPage | None = None) -> FrontFields:
     """Fields of the portrait side; ``page`` enables re-reading a value the detector missed."""
     rows = group_rows(lines)
     f = FrontFields()
     i_name = _find_row(rows, ("姓名", "姓", "名"))
-    i_sex = _find_row(rows, ("性别", "民族", "性", "族"))
+    i_sex = _find_row(rows, ("性别", "性"))
     i_eth = _find_row(rows, ("民族", "族"))
     i_birth = _find_row(rows, ("出生",))
     i_addr = _find_row(rows, ("住址", "住", "址"))
@@ -282,13 +299,24 @@ def parse_front(lines: list[OcrLine], page: OcrPage | None = None) -> FrontField
         rest = _after(text, ("姓名", "名")) if ("姓名" in text or text.startswith("名")) else text
         # Latin letters are kept so that a non-Chinese name is reported as such, not as missing.
         name = "".join(re.findall(r"[\u4e00-\u9fff·A-Za-z]+", rest or ""))
+        # A guilloche stroke before the name reads as 一; no surname is written that way on a card.
+        if name.startswith("一") and len(name) >= 3:
+            name = name[1:]
         f.name = name or None
     if i_sex is not None:
         text = _clean(rows[i_sex].text)
         f.sex = "男" if "男" in text else "女" if "女" in text else None
-        if f.sex is None:
-            sex_value = _value_right_of(page, rows, "性别") or ""
-            f.sex = "男" if "男" in sex_value else "女" if "女" in sex_value else None
+    if f.sex is None:
+        sex_value = _value_right_of(page, rows, "性别") or ""
+        if not sex_value and i_name is not None:
+            # The detector missed the 性别 label and value: read the left part of that row where
+            # the layout puts it (the 民族 row, else midway between 姓名 and 出生).
+            row_cy = rows[i_eth].cy if i_eth is not None else None
+            if row_cy is None and i_birth is not None:
+                row_cy = (rows[i_name].cy + rows[i_birth].cy) / 2
+            found = _read_left_part(page, rows[i_name], row_cy) if row_cy is not None else None
+            sex_value = _clean(found.text) if found else ""
+        f.sex = "男" if "男" in sex_value else "女" if "女" in sex_value else None
     i_eth = i_eth if i_eth is not None else i_sex
     if i_eth is not None:
         f.ethnicity = _read_ethnicity(rows[i_eth])
