@@ -310,6 +310,8 @@
   }
 
   async function loadHistory(gen) {
+    // Also after a reconnect: the snapshot is not news for a screen reader.
+    $("messages").setAttribute("aria-busy", "true");
     try {
       const response = await fetch(`${API}/users/${state.user.id}/messages`);
       const body = await response.json();
@@ -336,6 +338,8 @@
     if (msg.deleted) { removeMessage(msg.message_id, kind === "deleted"); return; }
     const nearEnd = state.stick;
     const old = state.nodes.get(msg.message_id);
+    const known = state.messages.get(msg.message_id);
+    if (old && known && JSON.stringify(known) === JSON.stringify(msg)) return;  // a snapshot of the same
     state.messages.set(msg.message_id, msg);
     const focus = old ? focusInside(old) : null;
     const node = renderMessage(msg);
@@ -417,7 +421,7 @@
       el("time", { datetime: msg.date ? new Date(msg.date * 1000).toISOString() : null, text: timeOf(msg.date) })));
     const node = el("article", {
       class: `msg ${mine ? "user" : "bot"}`, id: `m-${msg.message_id}`,
-      "data-id": String(msg.message_id), "aria-label": mine ? t("you") : t("bot"),
+      "data-id": String(msg.message_id),
     }, bubble);
     if (msg.buttons && msg.buttons.length) node.append(renderInlineKeyboard(msg));
     return node;
@@ -630,15 +634,16 @@
     if (state.smsStream) state.smsStream.close();
     const stream = new EventSource(`${API}/sms/events`);
     state.smsStream = stream;
-    let first = true;
     stream.addEventListener("open", async () => {
+      // Subscribed first, snapshot second (as for the chat): rebuilt from the snapshot, so a reset of
+      // the sandbox empties the inbox too; events that raced it are deduplicated.
       try {
         const body = await (await fetch(`${API}/sms`)).json();
-        const list = $("sms-list");
-        if (first) { list.replaceChildren(); state.smsSeen.clear(); }
+        $("sms-list").replaceChildren();
+        state.smsSeen.clear();
         for (const sms of body.messages) addSms(sms, false);
+        $("sms-empty").hidden = body.messages.length > 0;
       } catch (err) { console.error("sms", err); }
-      first = false;
     });
     stream.addEventListener("sms", (event) => {
       try { addSms(JSON.parse(event.data), true); } catch (err) { console.error("sms event", err); }
@@ -774,7 +779,15 @@
     applyLabels();
     loadCommands();
     if (!sameChat || !state.stream) connect();
-    else { for (const msg of [...state.messages.values()]) upsert(msg, "snapshot"); }
+    else {
+      // Same chat, maybe another language: redraw the labels inside the messages.
+      for (const [id, node] of state.nodes) {
+        const fresh = renderMessage(state.messages.get(id));
+        node.replaceWith(fresh);
+        state.nodes.set(id, fresh);
+      }
+      renderReplyKeyboard();
+    }
   }
 
   // -- dialogs -----------------------------------------------------------------------------------

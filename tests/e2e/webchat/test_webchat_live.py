@@ -253,3 +253,11 @@ async def test_live_chat_controls(
     await page.keyboard.press("Escape")
     await expect(users).to_be_focused()
     await expect(page.locator("#users-panel")).to_be_hidden()
+
+    # A reset of the sandbox: both streams reconnect and the page shows the now empty chat and inbox.
+    async with http.post(f"{sandbox}/sandbox/api/reset") as resp:
+        assert resp.status == 200
+    await expect(page.locator("#messages .msg")).to_have_count(0, timeout=20_000)
+    await expect(page.get_by_role("button", name="Start /start")).to_be_visible()
+    await expect(page.locator("#sms-list li")).to_have_count(0, timeout=20_000)
+    await shot("after-reset")
