@@ -278,3 +278,24 @@ def test_dlib_johns_same_vs_different(testdata: Path) -> None:
     cfg = FaceConfig()
     assert np.mean([d < cfg.match_threshold + cfg.review_margin for d in same]) > 0.9
     assert np.mean([d >= cfg.match_threshold - cfg.review_margin for d in diff]) > 0.95
+
+
+def test_cli_json(testdata: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from bot.verification.face.__main__ import main
+
+    portrait = tmp_path / "portrait.jpg"
+    portrait.write_bytes(_frame_jpeg(testdata / "videos" / "live_nod_up_down_varun.webm", 0.3))
+    video = testdata / "videos" / "live_open_mouth_varun.webm"
+    args = ["--portrait", str(portrait), "--video", str(video), "--challenge", "open_mouth,blink", "--json"]
+    code = main(args)
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["decision"] == "pass" and out["reasons"] == []
+    assert set(out) == {"decision", "match_distance", "liveness", "reasons"}
+    assert out["liveness"] == {"passed": True, "actions": ["open_mouth", "blink"]}
+    assert isinstance(out["match_distance"], float)
+    faces = testdata / "faces" / "face_recognition"
+    code = main(["--portrait", str(faces / "obama.jpg"), "--photo", str(faces / "biden2.jpg"), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 1 and out["decision"] == "fail" and out["reasons"] == ["face_mismatch"]
