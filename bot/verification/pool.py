@@ -179,6 +179,8 @@ class VerificationPool:
             self._waiting -= 1
         self._running += 1
         try:
+            if self._closed:
+                raise RuntimeError("the pool is closed")
             gen = self._current()
             try:
                 cfut = gen.executor.submit(fn, *args)
