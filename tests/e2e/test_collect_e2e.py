@@ -96,7 +96,7 @@ def card_photos(testdata: Path) -> tuple[bytes, bytes, Any]:
 @pytest.fixture(scope="session")
 async def engines() -> AsyncIterator[Verifier]:
     """One process pool for every end-to-end test: models load once per worker."""
-    verifier = build_verifier(Settings(_env_file=None, bot_token=None))
+    verifier = build_verifier(Settings(_env_file=None, bot_token=None))  # type: ignore[call-arg]
     await verifier.pool.start()
     yield verifier
     await verifier.pool.close()
