@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from aiogram import Dispatcher
 from aiogram.enums import MessageOriginType
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import (
@@ -30,11 +31,17 @@ from aiogram.types import (
 from PIL import Image
 
 import bot.dialogs
+from bot.services import Services
+from bot.storage.repositories import Repositories
+from bot.storage.repositories.identity_registry import IdentityRecord
+from bot.ui import Function, Go
 from bot.verification.face import Action, FaceVerdict
 from bot.verification.idcard import SideReading
+from bot.verification.ids import DocumentType
 from bot.verification.images import ImageRejected, decode_image
 from tests.helpers.client import BotClient, Reply
-from tests.helpers.fakes import FakeVerifier, back_reading, front_reading, verdict
+from tests.helpers.fakes import FakeSms, FakeVerifier, back_reading, front_reading, valid_number, verdict
+from tests.helpers.mocked_bot import MockedBot
 
 _ids = itertools.count(10_000_000)
 
@@ -113,8 +120,9 @@ class HostileClient(BotClient):
         )
         extra: dict[str, Any] = {}
         if forwarded:
+            sender = User(id=777, is_bot=False, first_name="x")
             extra["forward_origin"] = MessageOriginUser(
-                type=MessageOriginType.USER, date=datetime.now(UTC), sender_user=User(id=777, is_bot=False, first_name="x")
+                type=MessageOriginType.USER, date=datetime.now(UTC), sender_user=sender
             )
         return await self.feed_message(video=video, **extra)
 
@@ -230,3 +238,114 @@ class Walk:
 
 
 HappyStep = Callable[[Walk, dict[str, Any]], Awaitable[list[Reply]]]
+
+
+# --- the happy walk, one action per state -------------------------------------------------------------
+
+
+@dataclass
+class Identity:
+    """A fresh identity per run: numbers, phones, uploads and selfies are unique, so one run's record
+    (or its "video already submitted" hash) never changes the next run's path."""
+
+    n: int
+    path: str  # "id" | "other"
+
+    @property
+    def number(self) -> str:
+        # Born 1990-03-07 and male, as the scripted card says; region and sequence make it unique.
+        region = ("110101", "110102", "110105", "110106", "110107", "110108")[self.n // 500 % 6]
+        return valid_number(f"{region}19900307{(self.n % 500) * 2 + 1:03d}")
+
+    @property
+    def permit(self) -> str:
+        return f"H{10_000_000 + self.n:08d}"
+
+    @property
+    def phone(self) -> str:
+        return f"139{self.n:08d}"
+
+    def upload(self, what: str) -> bytes:
+        return f"{what}-{self.n}".encode()
+
+
+async def happy(walk: Walk, state: str, ident: Identity, sms: FakeSms, data: dict[str, Any]) -> list[Reply]:
+    c = walk.client
+    match state:
+        case "CollectSG:document":
+            return await walk.press("身份证采集" if ident.path == "id" else "其他证件")
+        case "CardSG:front":
+            return walk.note(await c.send_photo(ident.upload("front")))
+        case "CardSG:portrait":
+            return await walk.press("确定")
+        case "CardSG:back":
+            return walk.note(await c.send_photo(ident.upload("back")))
+        case "CardSG:verify":
+            if not data.get("_edited"):
+                data["_edited"] = True  # pass through the correction state once
+                return await walk.press("修改姓名")
+            return await walk.press("下一步")
+        case "CardSG:edit":
+            return walk.note(await c.send("王小明"))
+        case "CollectSG:consent" | "FaceSG:agreement":
+            return await walk.press("我已阅读并同意")
+        case "CollectSG:other_type":
+            return await walk.press("港澳居民来往内地通行证")
+        case "CollectSG:other_field":
+            value = {"name": "陈大文", "number": ident.permit, "birth_date": "1990-03-07"}[
+                data["other_field"]
+            ]
+            return walk.note(await c.send(value))
+        case "CollectSG:other_confirm":
+            return await walk.press("保存实名")
+        case "PhoneSG:number":
+            return walk.note(await c.send(ident.phone))
+        case "PhoneSG:code":
+            return walk.note(await c.send(sms.code_for(ident.phone)))
+        case "FaceSG:video":
+            return walk.note(await c.send_video(ident.upload("selfie")))
+    raise AssertionError(f"no happy action for {state}")
+
+
+async def current(dp: Dispatcher, bot: MockedBot, user_id: int) -> tuple[str | None, dict[str, Any]]:
+    ctx = dp.fsm.get_context(bot, chat_id=user_id, user_id=user_id)
+    return await ctx.get_state(), await ctx.get_data()
+
+
+async def walk_until(
+    walk: Walk, dp: Dispatcher, ident: Identity, sms: FakeSms, target: str | None, scratch: dict[str, Any]
+) -> list[Reply]:
+    """Happy actions from wherever the user is, until `target` is current (None: until the end)."""
+    c = walk.client
+    replies = walk.note(await c.press(Go(func=Function.COLLECT).pack())) if target is not None else []
+    for _ in range(40):
+        state, data = await current(dp, c.bot, c.user.id)
+        if state == target:
+            return replies
+        if state is None:
+            raise AssertionError(f"dialog ended before {target}: {text(replies)}")
+        replies = await happy(walk, state, ident, sms, _merge(data, scratch))
+    raise AssertionError(f"never reached {target}")
+
+
+def _merge(data: dict[str, Any], scratch: dict[str, Any]) -> dict[str, Any]:
+    # `scratch` is the test's own memory (e.g. "already corrected once"); writes go to it.
+    class View(dict[str, Any]):
+        def __setitem__(self, key: str, value: Any) -> None:
+            scratch[key] = value
+            super().__setitem__(key, value)
+
+    return View({**data, **scratch})
+
+
+def script(verifier: FakeVerifier, ident: Identity) -> None:
+    verifier.readings[ident.upload("front")] = front_reading(ident.number)
+    verifier.readings[ident.upload("back")] = back_reading()
+    verifier.verdicts[ident.upload("selfie")] = verdict(
+        "pass", encoding=tuple(((ident.n * 7919 + i * 104729) % 1000) / 1000.0 for i in range(128))
+    )
+
+
+async def load_permit(services: Services, ident: Identity) -> None:
+    record = IdentityRecord(DocumentType.HK_MACAU_PERMIT, ident.permit, "陈大文", date(1990, 3, 7))
+    await Repositories(services.db, services.cipher).identity_registry.load([record], loaded_by=None)
