@@ -37,7 +37,7 @@ from bot.storage.repositories.events import EventOutcome
 from bot.storage.timeutil import utcnow
 from bot.ui import Function, Go, Node, Tip, button, home_keyboard
 
-MAX_PEOPLE_BUTTONS = 50  # a Telegram keyboard stays usable; larger registers are rare for one enterprise
+MAX_PEOPLE = 40  # fits one message (4096 characters) and one keyboard
 
 
 class MaintainSG(StatesGroup):
@@ -130,26 +130,23 @@ class MaintainFlow:
         enterprise = await ctx.repo.enterprises.get_by_id(enterprise_id)
         people = await ctx.repo.enterprises.people(enterprise_id)
         await ctx.put(enterprise_id=enterprise_id, target_id=None, target_person_id=None, edits={})
-        lines: list[str] = []
+        # One message and one keyboard: an enterprise lists a handful of people; more are cut, said so.
+        shown = people[:MAX_PEOPLE]
+        lines: list[tuple[str, str, str, bool]] = []
         rows: list[list[InlineKeyboardButton]] = []
-        for entry in people:
+        for entry in shown:
             collected = await ctx.repo.persons.find_by_document(entry.doc_type, entry.number)
-            lines.append(
-                ctx.t(
-                    "maintain.person_line",
-                    role=role_name(ctx, entry.role),
-                    name=mask_name(entry.name),
-                    number=mask_id_number(entry.number),
-                    collected=collected is not None,
-                )
-            )
-            if len(rows) < MAX_PEOPLE_BUTTONS:
-                rows.append(
-                    [act(f"{role_name(ctx, entry.role)}｜{mask_name(entry.name)}", "person", str(entry.id))]
-                )
+            role, name = role_name(ctx, entry.role), mask_name(entry.name)
+            lines.append((role, name, mask_id_number(entry.number), collected is not None))
+            rows.append([act(f"{role}｜{name}", "person", str(entry.id))])
         await ctx.state.set_state(MaintainSG.people)
         await ctx.say(
-            ctx.t("maintain.people", enterprise=enterprise.name if enterprise else "", people=lines),
+            ctx.t(
+                "maintain.people",
+                enterprise=enterprise.name if enterprise else "",
+                people=lines,
+                more=len(people) - len(shown),
+            ),
             keyboard(*rows, back_row(ctx.t)),
         )
 
