@@ -200,9 +200,14 @@ def create_router(flow: BindFlow) -> Router:
         await flow.show_role(ctx)
 
     @router.message(BindSG.role)
-    @router.message(BindSG.choose)
-    async def use_buttons(message: Message, ctx: Ctx) -> None:
+    async def role_unexpected(message: Message, ctx: Ctx) -> None:
         await message.answer(ctx.t("functions.use_buttons"))
+        await flow.show_role(ctx)
+
+    @router.message(BindSG.choose)
+    async def choose_unexpected(message: Message, ctx: Ctx) -> None:
+        await message.answer(ctx.t("functions.use_buttons"))
+        await flow.show_matches(ctx)
 
     return router
 

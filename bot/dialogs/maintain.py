@@ -35,7 +35,7 @@ from bot.domain.models import Person
 from bot.domain.policies import Actor, Decision, Denial, maintainable_enterprises, may_maintain, stepup_valid
 from bot.storage.repositories.events import EventOutcome
 from bot.storage.timeutil import utcnow
-from bot.ui import Function, Go, Node, Tip, button, home_keyboard
+from bot.ui import Function, Go, Node, Tip, button, home_keyboard, tip_keyboard, tip_text
 
 MAX_PEOPLE = 40  # fits one message (4096 characters) and one keyboard
 
@@ -237,7 +237,9 @@ class MaintainFlow:
     async def back(self, ctx: Ctx, part: str) -> None:
         if part == "face":
             await end_dialog(ctx.state, ctx.services)
-            await ctx.say(ctx.t("menu.realname_title"), home_keyboard(ctx.t))
+            await ctx.say(
+                tip_text(ctx.t, Function.MAINTAIN), tip_keyboard(ctx.t, Function.MAINTAIN, Node.REALNAME)
+            )
         elif part == "phone":
             await self.show_edits(ctx)
 
@@ -294,7 +296,9 @@ def create_router(flow: MaintainFlow) -> Router:
     async def list_back(query: CallbackQuery, ctx: Ctx) -> None:
         await query.answer()
         await end_dialog(ctx.state, ctx.services)
-        await ctx.say(ctx.t("menu.realname_title"), home_keyboard(ctx.t))
+        await ctx.say(
+            tip_text(ctx.t, Function.MAINTAIN), tip_keyboard(ctx.t, Function.MAINTAIN, Node.REALNAME)
+        )
 
     @router.callback_query(MaintainSG.person, Act.filter(F.a == "back"))
     async def person_back(query: CallbackQuery, ctx: Ctx) -> None:
@@ -326,12 +330,27 @@ def create_router(flow: MaintainFlow) -> Router:
     async def residence_unexpected(message: Message, ctx: Ctx) -> None:
         await message.answer(ctx.t("functions.residence_prompt"), reply_markup=keyboard(back_row(ctx.t)))
 
+    # Unexpected input: say so and show the step again (every step re-checks the rules).
     @router.message(MaintainSG.enterprise)
-    @router.message(MaintainSG.people)
-    @router.message(MaintainSG.person)
-    @router.message(MaintainSG.edit)
-    async def use_buttons(message: Message, ctx: Ctx) -> None:
+    async def enterprise_unexpected(message: Message, ctx: Ctx) -> None:
         await message.answer(ctx.t("functions.use_buttons"))
+        await flow.choose_enterprise(ctx)
+
+    @router.message(MaintainSG.people)
+    async def people_unexpected(message: Message, ctx: Ctx) -> None:
+        await message.answer(ctx.t("functions.use_buttons"))
+        enterprise_id = (await ctx.get()).get("enterprise_id")
+        await flow.show_people(ctx, enterprise_id if isinstance(enterprise_id, int) else -1)
+
+    @router.message(MaintainSG.person)
+    async def person_unexpected(message: Message, ctx: Ctx) -> None:
+        await message.answer(ctx.t("functions.use_buttons"))
+        await flow.show_person(ctx, (await ctx.get()).get("target_id"))
+
+    @router.message(MaintainSG.edit)
+    async def edit_unexpected(message: Message, ctx: Ctx) -> None:
+        await message.answer(ctx.t("functions.use_buttons"))
+        await flow.show_edits(ctx)
 
     return router
 

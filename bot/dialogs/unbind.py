@@ -181,10 +181,19 @@ def create_router(flow: UnbindFlow) -> Router:
         await flow.show_binding(ctx)
 
     @router.message(UnbindSG.query)
-    @router.message(UnbindSG.shown)
-    @router.message(UnbindSG.confirm)
-    async def use_buttons(message: Message, ctx: Ctx) -> None:
+    async def query_unexpected(message: Message, ctx: Ctx) -> None:
         await message.answer(ctx.t("functions.use_buttons"))
+        await flow.show_query(ctx)
+
+    @router.message(UnbindSG.shown)
+    async def shown_unexpected(message: Message, ctx: Ctx) -> None:
+        await message.answer(ctx.t("functions.use_buttons"))
+        await flow.show_binding(ctx)
+
+    @router.message(UnbindSG.confirm)
+    async def confirm_unexpected(message: Message, ctx: Ctx) -> None:
+        await message.answer(ctx.t("functions.use_buttons"))
+        await flow.confirm(ctx)
 
     return router
 

@@ -157,3 +157,17 @@ async def test_unbind_unknown_enterprise_and_login(
     assert "未查询到该纳税人识别号对应的企业" in text(replies)
     replies = await BotClient(dp, bot, user_id=434343).press(UNBIND)
     assert "需要先登录" in text(replies)
+
+
+async def test_back_and_unexpected_input(client: BotClient, world: Repositories) -> None:
+    replies = await client.press(BIND)
+    replies = await client.send(XINGHE)
+    replies = await client.send("hello")  # text where a button is expected
+    assert "按钮" in text(replies)
+    replies = await press(client, replies, "返回")  # back from the role to the number
+    assert "纳税人识别号" in text(replies)
+    replies = await press(client, replies, "返回")
+    assert "温馨提示" in text(replies)
+    replies = await client.press(UNBIND)
+    replies = await client.send_photo(b"not text")
+    assert "纳税人识别号" in text(replies)

@@ -150,3 +150,18 @@ async def test_forged_edit_button_without_verification(client: BotClient, verifi
     scripted(verifier)
     replies = await client.press("d:save:")
     assert "失效" in text(replies) and "实名信息修改保存成功" not in text(replies)
+
+
+async def test_back_from_the_card_and_from_the_edit_screen(
+    client: BotClient, services: Services, verifier: FakeVerifier
+) -> None:
+    scripted(verifier)
+    await collected_person(repos(services), 5000, WANG)
+    replies = await client.press(GO)
+    replies = await press(client, replies, "返回")
+    assert "温馨提示" in text(replies)
+    await to_face(client)
+    replies = await client.send_video(b"selfie")
+    replies = await press(client, replies, "返回")
+    assert "未保存" in text(replies)
+    assert await repos(services).persons.find_by_telegram(client.user.id) is None

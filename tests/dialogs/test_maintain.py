@@ -190,3 +190,24 @@ async def test_not_collected_person_has_nothing_to_maintain(client: BotClient, w
     replies = await press(client, replies, "购票人｜孙*")
     assert "尚未完成实名采集" in text(replies)
     assert not has_button(replies, "维护")
+
+
+async def test_back_walks_out_to_the_tip(client: BotClient, world: Repositories) -> None:
+    await to_people(client)
+    replies = await client.press(GO)
+    replies = await press(client, replies, "财务负责人｜李*")
+    replies = await press(client, replies, "维护")
+    replies = await press(client, replies, "返回")
+    assert "人员信息" in text(replies)
+    replies = await press(client, replies, "返回")
+    assert "关联人员" in text(replies)
+    replies = await press(client, replies, "返回")
+    assert "温馨提示" in text(replies)
+
+
+async def test_text_where_a_button_is_expected_shows_the_step_again(
+    client: BotClient, world: Repositories
+) -> None:
+    await to_people(client)
+    replies = await client.send("李丽")
+    assert "请使用按钮" in text(replies) and has_button(replies, "财务负责人｜李*")
