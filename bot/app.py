@@ -74,6 +74,7 @@ def create_dispatcher(settings: Settings, services: Services) -> Dispatcher:
         fallback.create_router(),
     )
     dp.startup.register(publish_commands)
+    dp.startup.register(remove_stale_temp_files)
     retention = RetentionJob(services)
     dp.startup.register(retention.start)
     dp.shutdown.register(retention.stop)
@@ -83,6 +84,11 @@ def create_dispatcher(settings: Settings, services: Services) -> Dispatcher:
 async def declare_sandbox_acks(bot: Bot) -> None:
     """Tell the sandbox this bot acknowledges each update, so it waits for the ack even on the first one."""
     await bot(SandboxAck())
+
+
+async def remove_stale_temp_files(services: Services) -> None:
+    """Half-written media files of a process killed mid-write (never renamed into place): garbage."""
+    await services.media.remove_stale_temp_files()
 
 
 async def publish_commands(bot: Bot, services: Services) -> None:
