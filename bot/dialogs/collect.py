@@ -275,6 +275,9 @@ class CollectFlow:
                 await progress.edit_text(ctx.t("other.failed"))
                 await pause(ctx, "other.too_many_tries")
             return
+        if await self._stop_if_collected(ctx, DocumentType(data["doc_type"]), other["number"]):
+            await progress.edit_text(ctx.t("other.passed"))
+            return
         refs: list[list[float]] = []
         if check.photo:
             encoding = await ctx.services.verifier.encode_face(check.photo)
@@ -374,8 +377,9 @@ def create_router(flow: CollectFlow) -> Router:
                         reasons_text(ctx.t, problems), reply_markup=keyboard(back_row(ctx.t))
                     )
                     return
-                if await flow._stop_if_collected(ctx, doc_type, number):
-                    return
+                # Whether this number is already collected is told only after the identity authority
+                # has matched number, name and birth date (check_authority): answering here would let
+                # anyone enumerate collected document numbers by typing them.
                 other["number"] = number
             elif field == "birth_date":
                 birth = parse_date(text)
