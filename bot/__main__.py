@@ -84,4 +84,8 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 1:  # operator commands (`python -m bot rotate-keys`) live in bot/cli.py
+        from bot.cli import main as cli_main
+
+        sys.exit(cli_main(sys.argv[1:]))
     sys.exit(asyncio.run(main()))
