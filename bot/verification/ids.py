@@ -78,7 +78,9 @@ class ResidentIdInfo:
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
-_ID_RE = re.compile(r"\d{17}[\dX]")
+# re.ASCII: `\d` would also match Arabic-Indic, Devanagari... digits, which int() accepts and the
+# check-digit code does not (a crash), and which no document carries.
+_ID_RE = re.compile(r"\d{17}[\dX]", re.ASCII)
 
 # Full-width digits/letters and the separators people type or OCR leaves in.
 _FULLWIDTH = {
@@ -145,8 +147,8 @@ def validate_resident_id(number: str, *, today: date | None = None) -> list[str]
     return problems
 
 
-_HK_MACAU_RE = re.compile(r"[HM](\d{8}|\d{10})")
-_TAIWAN_RE = re.compile(r"\d{8}")
+_HK_MACAU_RE = re.compile(r"[HM](\d{8}|\d{10})", re.ASCII)
+_TAIWAN_RE = re.compile(r"\d{8}", re.ASCII)
 _HMT_REGIONS = ("810000", "820000", "830000")
 
 
