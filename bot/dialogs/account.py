@@ -129,7 +129,8 @@ async def save_edits(
         if relink:
             await ctx.repo.users.link_person(ctx.user_id, person_id, actor_user_id=ctx.user_id)
         if audit is not None:
+            details = {k: v for k, v in audit.items() if k != "action"}
             await ctx.repo.audit.write(
-                ctx.user_id, audit.pop("action"), "person", person_id, None, {**audit, "changed": changed}
+                ctx.user_id, str(audit["action"]), "person", person_id, None, {**details, "changed": changed}
             )
     return changed
