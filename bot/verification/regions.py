@@ -13,6 +13,9 @@ from importlib import resources
 __all__ = ["RegionName", "correct_region_prefix", "is_known_region", "region_full_name", "region_names"]
 
 
+_PLACEHOLDERS = frozenset({"市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划"})
+
+
 @dataclass(frozen=True)
 class RegionName:
     name: str
@@ -56,35 +59,36 @@ def region_full_name(code: str) -> str | None:
     for prefix_code in (code[:2] + "0000", code[:4] + "00", code):
         name = _latest(prefix_code)
         # 市辖区 / 县 are placeholders of municipalities, not real names.
-        if (
-            name
-            and name not in ("市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划")
-            and (not parts or parts[-1] != name)
-        ):
+        if name and name not in _PLACEHOLDERS and (not parts or parts[-1] != name):
             parts.append(name)
     return "".join(parts) or None
 
 
 @functools.cache
-def _names_by_head() -> dict[str, tuple[str, ...]]:
+def _names_by_head() -> dict[str, tuple[tuple[str, bool], ...]]:
     """Every full name (province+prefecture+county) and the same without the province, grouped by
-    their first character, longest first."""
-    names: set[str] = set()
+    their first character, longest first, each with whether it names a county-level division."""
+    names: dict[str, bool] = {}
     for code in _table():
         full = region_full_name(code)
         if not full:
             continue
-        names.add(full)
+        county = not code.endswith("00") and _latest(code) not in _PLACEHOLDERS
+        variants = [full]
         for suffix in ("省", "自治区"):
             if suffix in full[:8]:
                 rest = full.split(suffix, 1)[1]
                 if len(rest) >= 2:
-                    names.add(rest)
-    grouped: dict[str, list[str]] = {}
-    for name in names:
+                    variants.append(rest)
+        for name in variants:
+            names[name] = names.get(name, False) or county
+    grouped: dict[str, list[tuple[str, bool]]] = {}
+    for name, county in names.items():
         if len(name) >= 2:
-            grouped.setdefault(name[:1], []).append(name)
-    return {head: tuple(sorted(group, key=len, reverse=True)) for head, group in grouped.items()}
+            grouped.setdefault(name[:1], []).append((name, county))
+    return {
+        head: tuple(sorted(group, key=lambda nc: len(nc[0]), reverse=True)) for head, group in grouped.items()
+    }
 
 
 def _one_edit_prefix(name: str, text: str) -> int | None:
@@ -114,10 +118,22 @@ def correct_region_prefix(text: str) -> str:
     prefix is within one edit: rare characters of place names (甸, 邺, 犁, 赉) are what OCR misreads,
     and the GB/T 2260 table is the closed list they come from.
     """
+    for skip in (1, 2):
+        # A stray mark read before the name ("号鄂州市..."): drop it when a known name follows.
+        if not any(text.startswith(name) for name, _c in _names_by_head().get(text[:1], ())) and any(
+            len(name) >= 3 and text[skip:].startswith(name)
+            for name, _c in _names_by_head().get(text[skip:][:1], ())
+        ):
+            text = text[skip:]
+            break
     group = _names_by_head().get(text[:1], ())
-    exact = max((len(name) for name in group if text.startswith(name)), default=0)
+    matched = [(name, county) for name, county in group if text.startswith(name)]
+    # Down to a county that exists: nothing to repair (湖南省常德市澧县 is not a misread 临澧县).
+    if any(county for _name, county in matched):
+        return text
+    exact = max((len(name) for name, _county in matched), default=0)
     fixes: dict[str, int] = {}
-    for name in group:
+    for name, _county in group:
         if len(name) <= exact or len(name) < 4:
             continue
         used = _one_edit_prefix(name, text)
