@@ -14,7 +14,7 @@ import numpy as np
 from bot.verification.idcard.fields import ETHNICITIES, BackFields, FrontFields, Side, SideReading
 from bot.verification.idcard.ocr import OcrPage, read_lines, warm_up
 from bot.verification.idcard.parse import detect_side, group_rows, parse_back, parse_front
-from bot.verification.idcard.portrait import card_frame, crop_portrait, to_rgb
+from bot.verification.idcard.portrait import card_frame, crop_portrait, search_box, to_rgb
 from bot.verification.idcard.validate import (
     IdCardReason,
     side_problems,
@@ -127,7 +127,9 @@ def _portrait(page: OcrPage) -> tuple[bytes | None, list[str]]:
     frame = card_frame(name_line, min(lefts), number_line)
     if frame is None:
         return None, [str(IdCardReason.PORTRAIT_NOT_FOUND)]
-    crop = crop_portrait(page.upright_image(), frame)
+    sx0, sy0, sx1, sy1 = search_box(frame)
+    region = page.upright_crop((sx0, sy0, sx1, sy1))
+    crop = crop_portrait(region, frame.shifted(sx0, sy0)) if region is not None else None
     if crop is None:
         return None, [str(IdCardReason.PORTRAIT_NOT_FOUND)]
     bgr, face_found = crop

@@ -73,6 +73,22 @@ class OcrPage:
     image: Array  # the BGR photo the coordinates refer to (at REC_MAX_SIDE at most)
     angle_deg: float  # reading direction that was undone (counter-clockwise, degrees)
 
+    def upright_crop(self, box: tuple[float, float, float, float]) -> Array | None:
+        """The pixels of an upright-frame box (x0, y0, x1, y1), warped straight from the photo (cheaper
+        than turning the whole photo); None for a box of less than 2 px."""
+        x0, y0, x1, y1 = box
+        width, height = round(x1 - x0), round(y1 - y0)
+        if width < 2 or height < 2:
+            return None
+        corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)
+        inv = cv2.invertAffineTransform(self.upright)
+        src = cv2.transform(corners.reshape(1, 4, 2), inv).reshape(4, 2).astype(np.float32)
+        dst = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
+        m = cv2.getPerspectiveTransform(src, dst)
+        return np.asarray(
+            cv2.warpPerspective(self.image, m, (width, height), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+        )
+
     def upright_image(self) -> Array:
         return np.asarray(
             cv2.warpAffine(

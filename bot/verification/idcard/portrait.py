@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from bot.verification.idcard.ocr import OcrLine
 
-__all__ = ["CardFrame", "PortraitCrop", "card_frame", "crop_portrait"]
+__all__ = ["CardFrame", "card_frame", "crop_portrait", "search_box"]
 
 Array = npt.NDArray[Any]
 
@@ -46,16 +46,13 @@ class CardFrame:
             self.top + (y_mm - _NAME_TOP_MM) * self.px_per_mm_y,
         )
 
+    def shifted(self, dx: float, dy: float) -> CardFrame:
+        return CardFrame(self.left - dx, self.top - dy, self.px_per_mm_x, self.px_per_mm_y)
+
     def box(self, box_mm: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
         x0, y0 = self.to_px(box_mm[0], box_mm[1])
         x1, y1 = self.to_px(box_mm[2], box_mm[3])
         return x0, y0, x1, y1
-
-
-@dataclass(frozen=True)
-class PortraitCrop:
-    jpeg_box: tuple[int, int, int, int]  # in the upright image
-    face_found: bool
 
 
 def card_frame(name_line: OcrLine | None, label_left: float, number_line: OcrLine) -> CardFrame | None:
@@ -92,25 +89,31 @@ def _largest_face(rgb: Array) -> tuple[int, int, int, int] | None:
     return int(r.left()), int(r.top()), int(r.right()), int(r.bottom())
 
 
-def crop_portrait(upright_bgr: Array, frame: CardFrame) -> tuple[Array, bool] | None:
-    """The portrait as a BGR array and whether a face was found in it; None when the expected box
-    falls outside the photo (card cut off)."""
-    h, w = upright_bgr.shape[:2]
+def search_box(frame: CardFrame) -> tuple[float, float, float, float]:
+    """Where to look for the portrait: the expected photo box with a margin for imprecise anchors."""
+    x0, y0, x1, y1 = frame.box(_PORTRAIT_MM)
+    mx, my = 0.3 * (x1 - x0), 0.15 * (y1 - y0)
+    return x0 - mx, y0 - my, x1 + mx, y1 + my
+
+
+def crop_portrait(region_bgr: Array, frame: CardFrame) -> tuple[Array, bool] | None:
+    """The portrait as a BGR array and whether a face was found in it.
+
+    ``region_bgr`` holds the upright pixels of :func:`search_box` (black outside the photo) and
+    ``frame`` is relative to it. None when the expected box falls outside the photo (card cut off).
+    """
+    h, w = region_bgr.shape[:2]
     x0, y0, x1, y1 = frame.box(_PORTRAIT_MM)
     bw, bh = x1 - x0, y1 - y0
     if bw < 16 or bh < 16:
         return None
-    # Search a margin around the expected box: the anchors are only as precise as the OCR boxes.
-    mx, my = 0.2 * bw, 0.12 * bh
-    sx0, sy0 = max(0, int(x0 - mx)), max(0, int(y0 - my))
-    sx1, sy1 = min(w, int(x1 + mx)), min(h, int(y1 + my))
-    if sx1 - sx0 < 0.5 * bw or sy1 - sy0 < 0.5 * bh:
-        return None
-    region = upright_bgr[sy0:sy1, sx0:sx1]
-    face = _largest_face(np.ascontiguousarray(region[:, :, ::-1]))
+    visible = region_bgr[max(0, int(y0)) : int(y1), max(0, int(x0)) : int(x1)]
+    if visible.size == 0 or float(np.count_nonzero(visible.max(axis=2))) < 0.6 * bw * bh:
+        return None  # most of the photo box is outside the picture
+    face = _largest_face(np.ascontiguousarray(region_bgr[:, :, ::-1]))
     if face is not None:
         fx0, fy0, fx1, fy1 = face
-        fcx, fcy = sx0 + (fx0 + fx1) / 2, sy0 + (fy0 + fy1) / 2
+        fcx, fcy = (fx0 + fx1) / 2, (fy0 + fy1) / 2
         # Head-and-shoulders proportions of an ID photo, centred on the detected face.
         cw = max(bw * 0.9, (fx1 - fx0) * 2.2)
         ch = cw * (bh / bw)
@@ -122,7 +125,7 @@ def crop_portrait(upright_bgr: Array, frame: CardFrame) -> tuple[Array, bool] | 
     bx1, by1 = min(w, int(box[2])), min(h, int(box[3]))
     if bx1 - bx0 < 16 or by1 - by0 < 16:
         return None
-    return np.ascontiguousarray(upright_bgr[by0:by1, bx0:bx1]), face is not None
+    return np.ascontiguousarray(region_bgr[by0:by1, bx0:bx1]), face is not None
 
 
 def to_rgb(bgr: Array) -> Array:
