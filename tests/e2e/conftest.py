@@ -16,7 +16,9 @@ from aiogram import Dispatcher
 from bot.app import create_bot, create_dispatcher
 from bot.config import Settings
 from bot.sandbox import SandboxServer
-from bot.services import Services
+from bot.services import Services, build_verifier
+from bot.services.verifier import Verifier
+from tests.e2e.cards import compose_card_photos
 from tests.helpers.factory import make_settings
 from tests.helpers.fakes import FakeVerifier
 from tests.helpers.sandbox_user import SandboxUser
@@ -95,3 +97,18 @@ def make_user(http: aiohttp.ClientSession, sandbox: str) -> Callable[..., Sandbo
         return SandboxUser(http, sandbox, user_id, language_code)
 
     return factory
+
+
+@pytest.fixture(scope="session")
+async def engines() -> AsyncIterator[Verifier]:
+    """One process pool for every end-to-end test that needs the real engines: models load once per worker."""
+    verifier = build_verifier(Settings(_env_file=None, bot_token=None))  # type: ignore[call-arg]
+    await verifier.pool.start()
+    yield verifier
+    await verifier.pool.close()
+
+
+@pytest.fixture(scope="session")
+def card_photos(testdata: Path) -> tuple[bytes, bytes, Any]:
+    """Front and back photos of a card composed at test time, and the identity printed on it."""
+    return compose_card_photos(testdata)

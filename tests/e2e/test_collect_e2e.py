@@ -9,97 +9,21 @@ composed is said in each test.
 
 from __future__ import annotations
 
-import io
-import random
 from collections.abc import AsyncIterator, Callable
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
 
 from bot.config import Settings
-from bot.services import build_verifier
 from bot.services.verifier import Verifier
-from bot.verification.ids import DocumentType, add_years, age_on, expected_validity_years
+from bot.verification.ids import DocumentType
+from tests.e2e.cards import SELFIE
 from tests.e2e.conftest import RunningBot
 from tests.helpers.factory import make_settings
 from tests.helpers.sandbox_user import SandboxUser, texts
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-SELFIE = "videos/live_open_mouth_varun.webm"
-PORTRAIT_CLIP = "videos/live_nod_up_down_varun.webm"  # same man, another recording
-
-
-def _frame(path: Path, seconds: float) -> Image.Image:
-    import cv2
-
-    capture = cv2.VideoCapture(str(path))
-    capture.set(cv2.CAP_PROP_POS_MSEC, seconds * 1000)
-    ok, bgr = capture.read()
-    capture.release()
-    assert ok, path
-    return Image.fromarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-
-
-def _portrait(testdata: Path) -> Image.Image:
-    """The face of a frontal frame, cropped like an ID photo (head and shoulders, 3:4)."""
-    import dlib
-
-    frame = _frame(testdata / PORTRAIT_CLIP, 0.5)
-    import numpy as np
-
-    faces = dlib.get_frontal_face_detector()(np.asarray(frame), 1)
-    assert faces, "no face in the portrait frame"
-    f = max(faces, key=lambda r: r.width())
-    cx, cy, w = (f.left() + f.right()) / 2, (f.top() + f.bottom()) / 2, f.width()
-    box = (int(cx - w * 0.9), int(cy - w * 1.15), int(cx + w * 0.9), int(cy + w * 1.25))
-    return frame.crop(box)
-
-
-def _jpeg(img: Image.Image, quality: int = 90) -> bytes:
-    out = io.BytesIO()
-    img.convert("RGB").save(out, "JPEG", quality=quality)
-    return out.getvalue()
-
-
-@pytest.fixture(scope="session")
-def card_photos(testdata: Path) -> tuple[bytes, bytes, Any]:
-    try:
-        from tools.cardgen.identities import random_identity, with_fields
-        from tools.cardgen.render import find_cjk_fonts, render_back, render_front
-    except ImportError:
-        pytest.skip("the card generator is not available")
-    fonts = find_cjk_fonts()
-    if not fonts:
-        pytest.skip("no CJK font installed to compose a card (Debian: fonts-wqy-zenhei)")
-    rng = random.Random(20261127)
-    identity = random_identity(rng, today=date(2026, 11, 27))
-    # Issued in 2021, with the length the rules give for the age at issue, so the card is valid today.
-    issued = date(2021, 3, 1)
-    years = expected_validity_years(age_on(identity.birth_date, issued))
-    identity = with_fields(identity, valid_from=issued, valid_to=add_years(issued, years) if years else None)
-    front = render_front(identity, _portrait(testdata), font=fonts[0])
-    back = render_back(identity, font=fonts[0])
-
-    # A phone photo of a card lies on something: put it on a plain desk with a margin.
-    def on_desk(card: Image.Image) -> bytes:
-        desk = Image.new("RGB", (card.width + 160, card.height + 160), (96, 84, 70))
-        desk.paste(card, (80, 80), card if card.mode == "RGBA" else None)
-        return _jpeg(desk)
-
-    return on_desk(front), on_desk(back), identity
-
-
-@pytest.fixture(scope="session")
-async def engines() -> AsyncIterator[Verifier]:
-    """One process pool for every end-to-end test: models load once per worker."""
-    verifier = build_verifier(Settings(_env_file=None, bot_token=None))  # type: ignore[call-arg]
-    await verifier.pool.start()
-    yield verifier
-    await verifier.pool.close()
 
 
 @pytest.fixture

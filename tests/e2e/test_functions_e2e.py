@@ -24,16 +24,14 @@ from bot.services.verifier import Verifier
 from bot.storage.repositories import Repositories
 from bot.storage.timeutil import utcnow
 from bot.verification.ids import DocumentType
+from tests.e2e.cards import SELFIE, jpeg, portrait
 from tests.e2e.conftest import RunningBot
-from tests.e2e.test_collect_e2e import SELFIE, _jpeg, _portrait, card_photos, engines
 from tests.helpers.factory import make_settings
 from tests.helpers.fakes import verdict
 from tests.helpers.register import LI, WANG, WU, XINGHE, YUNSHAN, ZHAO, collected_person, load_register
 from tests.helpers.sandbox_user import SandboxUser, texts
 
 pytestmark = [pytest.mark.e2e]
-
-__all__ = ["card_photos", "engines"]  # fixtures shared with test_collect_e2e
 
 Replies = list[dict[str, Any]]
 
@@ -203,7 +201,7 @@ async def test_change_with_real_face_comparison(
     front, back, identity = card_photos
     repo = repo_of(real_bot)
     person_id = await stored_person(
-        repo, engines, identity, _jpeg(_portrait(testdata)), user_id=None, valid_to=date(2041, 3, 1)
+        repo, engines, identity, jpeg(portrait(testdata)), user_id=None, valid_to=date(2041, 3, 1)
     )
     user = make_user(811)
     replies = await open_function(user, "办税", "实名信息", "实名信息变更")
@@ -254,7 +252,7 @@ async def test_supplement_of_an_expired_card_with_real_engines(
     front, back, identity = card_photos
     repo = repo_of(real_bot)
     person_id = await stored_person(
-        repo, engines, identity, _jpeg(_portrait(testdata)), user_id=813, valid_to=date(2021, 3, 1)
+        repo, engines, identity, jpeg(portrait(testdata)), user_id=813, valid_to=date(2021, 3, 1)
     )
     user = make_user(813)
     replies = await user.send("/start")

@@ -26,10 +26,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 BOT_TIMEOUT_MS = 120_000  # OCR of a card on a loaded 2-core machine
 PHONE = "13800138000"
 
-# Fixtures shared with the collection test: the composed card photos, the real engines (one pool per
-# session) and the bot that uses them.
-card_photos = collect.card_photos
-engines = collect.engines
+# The collection test's bot (real engines from tests/e2e/conftest.py, challenge pinned to the selfie clip).
 e2e_settings = collect.e2e_settings
 running_bot = collect.running_bot
 
