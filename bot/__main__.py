@@ -55,7 +55,7 @@ async def run_sandbox(settings: Settings) -> None:
     from bot.sandbox import SandboxServer
 
     async with SandboxServer(host=settings.sandbox_host, port=settings.sandbox_port) as sandbox:
-        print(f"Local Telegram sandbox: {sandbox.url}", flush=True)
+        print(f"Local Telegram sandbox: {sandbox.url}  (web chat: {sandbox.url}/)", flush=True)
         print(
             f"  try: curl -X POST {sandbox.url}/sandbox/api/users/1/send "
             "-H 'Content-Type: application/json' -d '{\"text\":\"/start\"}'",
