@@ -1,0 +1,479 @@
+"""Load benchmark: simulated users driving the local sandbox at once, against the real bot.
+
+    .venv/bin/python bench/bench_load.py [--users 1000] [--media-users 20] [--video-users 5]
+                                         [--markdown bench/RESULTS-load.md]
+
+Three processes, like production: the sandbox (`python -m bot.sandbox`, standing in for Telegram),
+the bot (this file with `--serve-bot`: `bot.__main__.run_polling`, i.e. the real factory, SQLite, the
+real OCR and face engines in their process pool) and the users (this process, over HTTP).
+
+Phases, in one run on one sandbox:
+1. **echo**: a bare aiogram bot that echoes text (plus the sandbox's ack, so the sandbox does not wait
+   for its quiet period) gets the same number of plain updates as phase 2, from the same users.
+2. **plain**: every user walks the menus and the first steps of 实名信息采集 (other documents: type,
+   name, number, birth date, back); the ratio of updates/s to phase 1 is printed.
+3. **mixed**: the same walk for most users, while `--media-users` send ID-card photos (real OCR) and
+   `--video-users` go through the other-document path to the face step and send a selfie video (real
+   liveness check; identity registry preloaded, phone codes read from the sandbox's SMS).
+
+Printed: updates/s, p50/p99 reply latency of plain steps and of verification steps (photo/video
+upload → the bot's answer, queue wait included), errors (any non-200, timeout, silence, apology or
+throttle notice; must be 0), and peak memory (RSS of the bot process plus its engine workers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import platform
+import random
+import signal
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+APOLOGIES = ("抱歉，系统", "过于频繁", "系统繁忙")  # common.error, errors.*, throttle.*
+SELFIE = "videos/live_open_mouth_varun.webm"  # mouth, then a blink: the challenge is pinned to it
+CARD_PHOTOS = ("idcards/synthetic_zhangsan_color_front_back.jpg", "idcards/blank_template_front_back.jpg")
+
+
+def testdata() -> Path:
+    root = Path(os.environ.get("SHIMING_TESTDATA") or REPO.parent / "shared" / "testdata")
+    if not root.is_dir():
+        sys.exit("needs ../shared/testdata (or SHIMING_TESTDATA) for the photos and the selfie video")
+    return root
+
+
+# --- the bots under test (child processes) -----------------------------------------------------------
+
+
+def serve_bot(url: str, data_dir: str) -> None:
+    from bot.__main__ import run_polling
+    from bot.config import Settings
+
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        bot_token=None,
+        data_dir=Path(data_dir),
+        liveness_challenge="open_mouth,blink",  # type: ignore[arg-type]
+        log_level="WARNING",
+    )
+    with contextlib.suppress(KeyboardInterrupt):  # the benchmark stops it with SIGINT
+        asyncio.run(run_polling(settings, api_base=url))
+
+
+def serve_echo(url: str) -> None:
+    from aiogram import Bot, Dispatcher
+    from aiogram.client.session.aiohttp import AiohttpSession
+    from aiogram.client.telegram import TelegramAPIServer
+    from aiogram.types import CallbackQuery, Message
+
+    from bot.middlewares import SandboxAck, SandboxAckMiddleware
+
+    async def main() -> None:
+        bot = Bot("200000:ECHO-bench", session=AiohttpSession(api=TelegramAPIServer.from_base(url)))
+        dp = Dispatcher()
+        dp.update.outer_middleware(SandboxAckMiddleware())
+
+        @dp.message()
+        async def echo(message: Message) -> None:
+            await message.answer(message.text or "?")
+
+        @dp.callback_query()
+        async def pressed(query: CallbackQuery) -> None:
+            await query.answer()
+
+        async def declare(bot: Bot) -> None:
+            await bot(SandboxAck())
+
+        dp.startup.register(declare)
+        await dp.start_polling(bot, handle_signals=False, polling_timeout=1)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
+
+
+# --- measuring ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Stats:
+    plain: list[float] = field(default_factory=list)
+    verification: list[float] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)
+    updates: int = 0
+
+    def error(self, kind: str) -> None:
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class User:
+    def __init__(self, http: aiohttp.ClientSession, url: str, uid: int, stats: Stats) -> None:
+        self.http, self.url, self.uid, self.stats = http, url, uid, stats
+        self.last: list[dict[str, Any]] = []
+
+    async def _post(self, kind: str, check: bool = True, **kwargs: Any) -> list[dict[str, Any]]:
+        started = time.perf_counter()
+        try:
+            async with self.http.post(
+                f"{self.url}/sandbox/api/users/{self.uid}/send", params={"timeout": "300"}, **kwargs
+            ) as resp:
+                body = await resp.json()
+                status = resp.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self.stats.error(type(exc).__name__)
+            return []
+        elapsed = time.perf_counter() - started
+        self.stats.updates += 1
+        (self.stats.verification if kind == "verification" else self.stats.plain).append(elapsed)
+        if status != 200:
+            self.stats.error(f"http {status}")
+            return []
+        replies = list(body.get("replies") or [])
+        answer = body.get("callback_answer") or {}
+        shown = " ".join([r.get("text") or "" for r in replies] + [answer.get("text") or ""])
+        if check and not replies and not answer:
+            self.stats.error("silence")
+        if any(a in shown for a in APOLOGIES):
+            self.stats.error("apology or throttle")
+        if replies:
+            self.last = replies
+        return replies
+
+    async def send(self, text: str, check: bool = True) -> list[dict[str, Any]]:
+        return await self._post("plain", check, json={"text": text})
+
+    async def press(self, label: str) -> list[dict[str, Any]]:
+        for message in reversed(self.last):
+            for row in message.get("buttons") or []:
+                for b in row:
+                    if label in b["text"]:
+                        return await self._post(
+                            "plain",
+                            json={"callback_data": b["callback_data"], "message_id": message["message_id"]},
+                        )
+        self.stats.error(f"no button {label}")
+        return []
+
+    async def upload(self, kind: str, data: bytes, name: str) -> list[dict[str, Any]]:
+        form = aiohttp.FormData()
+        form.add_field(kind, data, filename=name)
+        return await self._post("verification", data=form)
+
+    async def sms_code(self, phone: str) -> str:
+        async with self.http.get(f"{self.url}/sandbox/api/sms", params={"phone": phone}) as resp:
+            messages = (await resp.json())["messages"]
+        return "".join(ch for ch in messages[-1]["text"] if ch.isdigit())[:6] if messages else "000000"
+
+
+def permit(uid: int) -> str:
+    return f"H{uid:08d}"
+
+
+async def walk_menus(user: User) -> None:
+    """Menus and the first steps of a collection by other documents: plain steps only."""
+    await user.send("/start")
+    await user.press("办税")
+    await user.press("实名信息")
+    await user.press("实名采集信息补录")
+    await user.press("返回")
+    await user.send("/start")
+    await user.press("我的")
+    await user.press("企业办税人解绑")
+    await user.send("/start")
+    await user.press("实名信息采集")
+    await user.press("开始")
+    await user.press("其他证件")
+    await user.press("港澳居民来往内地通行证")
+    await user.send("陈大文")
+    await user.send(permit(user.uid))
+    await user.send("1990-03-07")
+    await user.press("返回")
+    await user.send("/cancel")
+
+
+async def echo_walk(user: User, steps: int) -> None:
+    for i in range(steps):
+        await user.send(f"echo {i}")
+
+
+async def photo_user(user: User, photos: list[bytes]) -> None:
+    await user.send("/start")
+    await user.press("实名信息采集")
+    await user.press("开始")
+    await user.press("身份证采集")
+    for i, photo in enumerate(photos):
+        await user.upload("photo", photo, f"card{i}.jpg")
+    await user.send("/cancel")
+
+
+async def video_user(user: User, video: bytes) -> None:
+    await user.send("/start")
+    await user.press("实名信息采集")
+    await user.press("开始")
+    await user.press("其他证件")
+    await user.press("港澳居民来往内地通行证")
+    await user.send("陈大文")
+    await user.send(permit(user.uid))
+    await user.send("1990-03-07")
+    await user.press("保存实名")
+    await user.press("我已阅读并同意")  # consent, then the (sandbox) identity authority
+    phone = f"137{user.uid:08d}"
+    await user.send(phone)
+    await user.send(await user.sms_code(phone))
+    await user.press("我已阅读并同意")  # the face-recognition agreement
+    replies = await user.upload("video_note", video, "selfie.mp4")
+    if not any("采集成功" in (r.get("text") or "") or "人脸识别" in (r.get("text") or "") for r in replies):
+        user.stats.error("no face verdict")
+
+
+async def run_phase(
+    url: str, users: list[tuple[int, Callable[[User], Awaitable[None]]]], stats: Stats
+) -> float:
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=600)) as http:
+        rng = random.Random(7)
+
+        async def one(uid: int, script: Callable[[User], Awaitable[None]]) -> None:
+            await asyncio.sleep(rng.uniform(0, 1.0))  # users do not all press at the same millisecond
+            await script(User(http, url, uid, stats))
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(uid, script) for uid, script in users))
+        return time.perf_counter() - started
+
+
+# --- processes ----------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def spawn(*args: str) -> asyncio.subprocess.Process:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return await asyncio.create_subprocess_exec(sys.executable, *args, cwd=REPO, env=env)
+
+
+async def wait_polling(http: aiohttp.ClientSession, url: str, patience: float = 300) -> None:
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        with contextlib.suppress(aiohttp.ClientError):
+            async with http.get(f"{url}/sandbox/api/health") as resp:
+                if (await resp.json()).get("bot_polling"):
+                    return
+        await asyncio.sleep(0.3)
+    raise TimeoutError("the bot did not start polling")
+
+
+def tree_rss(pid: int) -> int:
+    """Resident bytes of a process and all its descendants (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(entry))
+    total, stack = 0, [pid]
+    while stack:
+        current = stack.pop()
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        stack.extend(children.get(current, []))
+    return total
+
+
+async def stop(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            await asyncio.wait_for(proc.wait(), 20)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+def summary(name: str, stats: Stats, seconds: float) -> dict[str, Any]:
+    return {
+        "phase": name,
+        "updates": stats.updates,
+        "seconds": seconds,
+        "ups": stats.updates / seconds if seconds else 0.0,
+        "plain_p50": pct(stats.plain, 0.50) * 1000,
+        "plain_p99": pct(stats.plain, 0.99) * 1000,
+        "verif_n": len(stats.verification),
+        "verif_p50": pct(stats.verification, 0.50) * 1000,
+        "verif_p99": pct(stats.verification, 0.99) * 1000,
+        "errors": sum(stats.errors.values()),
+        "error_kinds": dict(stats.errors),
+    }
+
+
+async def preload_registry(data_dir: Path, uids: list[int]) -> None:
+    from bot.config import Settings
+    from bot.services import Services
+    from bot.storage.repositories import Repositories
+    from bot.storage.repositories.identity_registry import IdentityRecord
+    from bot.verification.ids import DocumentType
+
+    settings = Settings(_env_file=None, bot_token=None, data_dir=data_dir)  # type: ignore[call-arg]
+    services = await Services.build(settings, sandbox_url="http://127.0.0.1:9", verifier=object())
+    try:
+        records = [
+            IdentityRecord(DocumentType.HK_MACAU_PERMIT, permit(u), "陈大文", date(1990, 3, 7)) for u in uids
+        ]
+        await Repositories(services.db, services.cipher).identity_registry.load(records, loaded_by=None)
+    finally:
+        await services.close()
+
+
+async def bench(args: argparse.Namespace) -> list[dict[str, Any]]:
+    root = testdata()
+    photos = [(root / p).read_bytes() for p in CARD_PHOTOS]
+    video = (root / SELFIE).read_bytes()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    sandbox = await spawn("-m", "bot.sandbox", "--port", str(port), "--send-timeout", "300")
+    results: list[dict[str, Any]] = []
+    plain_steps = 18  # the length of walk_menus
+    n = args.users
+    try:
+        async with aiohttp.ClientSession() as http:
+            await asyncio.sleep(1.5)
+            # 1. echo
+            echo = await spawn(__file__, "--serve-echo", url)
+            try:
+                await wait_polling(http, url)
+                await run_phase(url, [(99_999, lambda usr: echo_walk(usr, 3))], Stats())
+                stats = Stats()
+                secs = await run_phase(
+                    url, [(100_000 + u, lambda usr: echo_walk(usr, plain_steps)) for u in range(n)], stats
+                )
+                results.append(summary("echo (bare aiogram)", stats, secs))
+            finally:
+                await stop(echo)
+            print(results[-1], flush=True)
+            with tempfile.TemporaryDirectory(prefix="bench-load-") as data:
+                video_uids = [300_000 + u for u in range(args.video_users)]
+                await preload_registry(Path(data), video_uids)
+                bot = await spawn(__file__, "--serve-bot", url, data)
+                peak = 0
+                sampling = True
+
+                async def sample() -> None:
+                    nonlocal peak
+                    while sampling:
+                        peak = max(peak, tree_rss(bot.pid))
+                        await asyncio.sleep(0.25)
+
+                sampler = asyncio.create_task(sample())
+                try:
+                    await wait_polling(http, url)
+                    # Warm-up, not measured: the engine workers load their models at start.
+                    await run_phase(url, [(199_999, walk_menus)], Stats())
+                    await asyncio.sleep(args.warmup)
+                    # 2. plain: the same number of users and plain updates as the echo phase
+                    stats = Stats()
+                    secs = await run_phase(url, [(200_000 + u, walk_menus) for u in range(n)], stats)
+                    results.append(summary("bot, plain steps", stats, secs))
+                    print(results[-1], flush=True)
+                    # 3. mixed
+                    stats = Stats()
+                    media = args.media_users
+                    users: list[tuple[int, Callable[[User], Awaitable[None]]]] = []
+                    users += [(uid, lambda usr: video_user(usr, video)) for uid in video_uids]
+                    users += [(310_000 + u, lambda usr: photo_user(usr, photos)) for u in range(media)]
+                    users += [(400_000 + u, walk_menus) for u in range(n - media - len(video_uids))]
+                    secs = await run_phase(url, users, stats)
+                    results.append(summary("bot, mixed (menus + photos + videos)", stats, secs))
+                    print(results[-1], flush=True)
+                finally:
+                    sampling = False
+                    await sampler
+                    await stop(bot)
+                for r in results[1:]:
+                    r["peak_rss_mb"] = peak / 2**20
+    finally:
+        await stop(sandbox)
+    return results
+
+
+def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    echo, plain = results[0], results[1]
+    lines = [
+        f"# Load benchmark ({date.today().isoformat()})",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
+        f"{args.users} simulated users at once, {args.media_users} sending ID-card photos (real OCR), "
+        f"{args.video_users} going to the face step with a selfie video (real liveness). "
+        "Sandbox, bot (+ engine workers) and users in three processes on the same machine.",
+        "",
+        "| phase | updates | s | updates/s | plain p50 ms | plain p99 ms | verif. n | verif. p50 ms "
+        "| verif. p99 ms | errors | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['phase']} | {r['updates']} | {r['seconds']:.1f} | {r['ups']:.0f} | {r['plain_p50']:.0f} "
+            f"| {r['plain_p99']:.0f} | {r['verif_n']} | {r['verif_p50']:.0f} | {r['verif_p99']:.0f} "
+            f"| {r['errors']} | {r.get('peak_rss_mb', float('nan')):.0f} |"
+        )
+    ratio = plain["ups"] / echo["ups"] if echo["ups"] else float("nan")
+    lines += ["", f"Plain-step throughput, bot / bare echo bot: **{ratio:.2f}**", ""]
+    kinds = {k: v for r in results for k, v in r["error_kinds"].items()}
+    if kinds:
+        lines.append(f"Errors by kind: {kinds}")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument("--media-users", type=int, default=20)
+    parser.add_argument("--video-users", type=int, default=5)
+    parser.add_argument("--warmup", type=float, default=15.0, help="seconds for the engines to load")
+    parser.add_argument("--markdown", type=Path)
+    parser.add_argument("--serve-bot", nargs=2, metavar=("URL", "DATA_DIR"), help=argparse.SUPPRESS)
+    parser.add_argument("--serve-echo", metavar="URL", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_bot:
+        serve_bot(*args.serve_bot)
+        return
+    if args.serve_echo:
+        serve_echo(args.serve_echo)
+        return
+    results = asyncio.run(bench(args))
+    text = report(results, args)
+    print(text)
+    if args.markdown:
+        args.markdown.write_text(text, encoding="utf-8")
+    if any(r["errors"] for r in results):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
