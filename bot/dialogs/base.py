@@ -16,10 +16,11 @@ from datetime import date, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from aiogram import BaseMiddleware, Bot
+from aiogram import BaseMiddleware, Bot, F, Router
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.types import (
+    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
@@ -32,7 +33,8 @@ from aiogram.types import (
 from bot.i18n import Translator
 from bot.services import Services
 from bot.storage.repositories import Repositories
-from bot.ui import Nav, Node, button
+from bot.storage.repositories.events import EventOutcome
+from bot.ui import FUNCTION_PARENT, Function, Go, Nav, Node, button, tip_keyboard, tip_text
 
 log = logging.getLogger(__name__)
 
@@ -257,3 +259,28 @@ async def download(ctx: Ctx, upload: Upload, max_bytes: int = MAX_DOWNLOAD_BYTES
 def reasons_text(t: Translator, codes: list[str]) -> str:
     unique = list(dict.fromkeys(codes))
     return "\n".join(f"• {t.reason(code)}" for code in unique)
+
+
+# --- entering and leaving a function ---------------------------------------------------------------
+
+
+class Startable(Protocol):
+    name: str
+
+    async def start(self, ctx: Ctx) -> None: ...
+
+
+def register_entry(router: Router, flow: Startable, func: Function) -> None:
+    """The tip screen's 【开始】 of `func` starts `flow` (and counts a start for the statistics)."""
+
+    @router.callback_query(Go.filter(F.attr_("func") == func))
+    async def go(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await ctx.repo.events.record(flow.name, "start", EventOutcome.STARTED, user_id=ctx.user_id)
+        await flow.start(ctx)
+
+
+async def back_to_tip(ctx: Ctx, func: Function) -> None:
+    """ "Back" from a function's first step: leave the dialog, show the function's tip again."""
+    await end_dialog(ctx.state, ctx.services)
+    await ctx.say(tip_text(ctx.t, func), tip_keyboard(ctx.t, func, FUNCTION_PARENT.get(func, Node.HOME)))

@@ -14,12 +14,12 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
 from bot.dialogs.account import actor_for, ask_to_collect, logged_in, refuse, role_name
-from bot.dialogs.base import Act, Ctx, act, back_row, end_dialog, keyboard
+from bot.dialogs.base import Act, Ctx, act, back_row, back_to_tip, end_dialog, keyboard, register_entry
 from bot.domain.enterprise import Role
 from bot.domain.policies import BINDABLE_ROLES, Denial, may_bind
 from bot.storage.repositories.enterprises import BindingExists
 from bot.storage.repositories.events import EventOutcome
-from bot.ui import Function, Go, Node, home_keyboard, tip_keyboard, tip_text
+from bot.ui import Function, home_keyboard
 from bot.verification.ids import normalize_number, validate_uscc
 
 ROLE_ORDER = (Role.LEGAL_REP, Role.FINANCE_OFFICER)
@@ -143,11 +143,7 @@ class BindFlow:
 def create_router(flow: BindFlow) -> Router:
     router = Router(name="bind")
 
-    @router.callback_query(Go.filter(F.attr_("func") == Function.BIND))
-    async def go(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
-        await ctx.repo.events.record(flow.name, "start", EventOutcome.STARTED, user_id=ctx.user_id)
-        await flow.start(ctx)
+    register_entry(router, flow, Function.BIND)
 
     @router.message(BindSG.taxpayer_id, F.text)
     async def taxpayer_id(message: Message, ctx: Ctx) -> None:
@@ -161,8 +157,7 @@ def create_router(flow: BindFlow) -> Router:
     @router.callback_query(BindSG.taxpayer_id, Act.filter(F.a == "back"))
     async def taxpayer_id_back(query: CallbackQuery, ctx: Ctx) -> None:
         await query.answer()
-        await end_dialog(ctx.state, ctx.services)
-        await ctx.say(tip_text(ctx.t, Function.BIND), tip_keyboard(ctx.t, Function.BIND, Node.MINE))
+        await back_to_tip(ctx, Function.BIND)
 
     @router.message(BindSG.taxpayer_id)
     async def taxpayer_id_unexpected(message: Message, ctx: Ctx) -> None:

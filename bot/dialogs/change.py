@@ -21,12 +21,21 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.dialogs import card, face, phone
 from bot.dialogs.account import clean_residence, collect_button, save_edits, show_edits
-from bot.dialogs.base import Act, Ctx, back_row, end_dialog, home_button, keyboard
+from bot.dialogs.base import (
+    Act,
+    Ctx,
+    back_row,
+    back_to_tip,
+    end_dialog,
+    home_button,
+    keyboard,
+    register_entry,
+)
 from bot.dialogs.card_data import front_from_dict
 from bot.domain.models import Person
 from bot.storage.repositories.events import EventOutcome
 from bot.storage.timeutil import utcnow
-from bot.ui import Function, Go, Node, home_keyboard, tip_keyboard, tip_text
+from bot.ui import Function, home_keyboard
 from bot.verification.ids import DocumentType
 
 SCOPE = "change_face"
@@ -93,10 +102,7 @@ class ChangeFlow:
 
     async def back(self, ctx: Ctx, part: str) -> None:
         if part == "card":
-            await end_dialog(ctx.state, ctx.services)
-            await ctx.say(
-                tip_text(ctx.t, Function.CHANGE), tip_keyboard(ctx.t, Function.CHANGE, Node.REALNAME)
-            )
+            await back_to_tip(ctx, Function.CHANGE)
         elif part == "face":
             await card.show_verify(ctx)
         elif part == "phone":
@@ -164,11 +170,7 @@ class ChangeFlow:
 def create_router(flow: ChangeFlow) -> Router:
     router = Router(name="change")
 
-    @router.callback_query(Go.filter(F.attr_("func") == Function.CHANGE))
-    async def go(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
-        await ctx.repo.events.record(flow.name, "start", EventOutcome.STARTED, user_id=ctx.user_id)
-        await flow.start(ctx)
+    register_entry(router, flow, Function.CHANGE)
 
     @router.callback_query(ChangeSG.edit, Act.filter(F.a == "edit_phone"))
     async def edit_phone(query: CallbackQuery, ctx: Ctx) -> None:

@@ -21,12 +21,14 @@ from bot.dialogs.base import (
     Ctx,
     act,
     back_row,
+    back_to_tip,
     end_dialog,
     home_button,
     keep_temp_media,
     keyboard,
     pause,
     reasons_text,
+    register_entry,
     spend_try,
 )
 from bot.dialogs.card_data import CorrectionError, front_from_dict, parse_date
@@ -40,7 +42,7 @@ from bot.domain.models import (
 from bot.integrations.identity import IdentityUnavailable
 from bot.storage.repositories.events import EventOutcome
 from bot.storage.repositories.persons import DuplicatePerson
-from bot.ui import Function, Go, Node, Tip, button, home_keyboard, tip_keyboard, tip_text
+from bot.ui import Function, Node, Tip, button, home_keyboard
 from bot.verification.ids import DocumentType, normalize_number, validate_document_number
 
 log = logging.getLogger(__name__)
@@ -292,11 +294,7 @@ class CollectFlow:
 def create_router(flow: CollectFlow) -> Router:
     router = Router(name="collect")
 
-    @router.callback_query(Go.filter(F.attr_("func") == Function.COLLECT))
-    async def go(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
-        await ctx.repo.events.record(flow.name, "start", EventOutcome.STARTED, user_id=ctx.user_id)
-        await flow.start(ctx)
+    register_entry(router, flow, Function.COLLECT)
 
     @router.callback_query(CollectSG.document, Act.filter(F.a == "doc"))
     async def document(query: CallbackQuery, callback_data: Act, ctx: Ctx) -> None:
@@ -310,8 +308,7 @@ def create_router(flow: CollectFlow) -> Router:
     @router.callback_query(CollectSG.document, Act.filter(F.a == "back"))
     async def document_back(query: CallbackQuery, ctx: Ctx) -> None:
         await query.answer()
-        await end_dialog(ctx.state, ctx.services)
-        await ctx.say(tip_text(ctx.t, Function.COLLECT), tip_keyboard(ctx.t, Function.COLLECT, Node.HOME))
+        await back_to_tip(ctx, Function.COLLECT)
 
     @router.message(CollectSG.document)
     async def document_unexpected(message: Message, ctx: Ctx) -> None:

@@ -28,14 +28,24 @@ from bot.dialogs.account import (
     save_edits,
     show_edits,
 )
-from bot.dialogs.base import Act, Ctx, act, back_row, end_dialog, home_button, keyboard
+from bot.dialogs.base import (
+    Act,
+    Ctx,
+    act,
+    back_row,
+    back_to_tip,
+    end_dialog,
+    home_button,
+    keyboard,
+    register_entry,
+)
 from bot.domain.enterprise import EnterprisePerson
 from bot.domain.masking import mask_address, mask_id_number, mask_name, mask_phone
 from bot.domain.models import Person
 from bot.domain.policies import Actor, Decision, Denial, maintainable_enterprises, may_maintain, stepup_valid
 from bot.storage.repositories.events import EventOutcome
 from bot.storage.timeutil import utcnow
-from bot.ui import Function, Go, Node, Tip, button, home_keyboard, tip_keyboard, tip_text
+from bot.ui import Function, Node, Tip, button, home_keyboard
 
 MAX_PEOPLE = 40  # fits one message (4096 characters) and one keyboard
 
@@ -236,10 +246,7 @@ class MaintainFlow:
 
     async def back(self, ctx: Ctx, part: str) -> None:
         if part == "face":
-            await end_dialog(ctx.state, ctx.services)
-            await ctx.say(
-                tip_text(ctx.t, Function.MAINTAIN), tip_keyboard(ctx.t, Function.MAINTAIN, Node.REALNAME)
-            )
+            await back_to_tip(ctx, Function.MAINTAIN)
         elif part == "phone":
             await self.show_edits(ctx)
 
@@ -247,11 +254,7 @@ class MaintainFlow:
 def create_router(flow: MaintainFlow) -> Router:
     router = Router(name="maintain")
 
-    @router.callback_query(Go.filter(F.attr_("func") == Function.MAINTAIN))
-    async def go(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
-        await ctx.repo.events.record(flow.name, "start", EventOutcome.STARTED, user_id=ctx.user_id)
-        await flow.start(ctx)
+    register_entry(router, flow, Function.MAINTAIN)
 
     @router.callback_query(MaintainSG.enterprise, Act.filter(F.a == "ent"))
     async def enterprise(query: CallbackQuery, callback_data: Act, ctx: Ctx) -> None:
@@ -295,10 +298,7 @@ def create_router(flow: MaintainFlow) -> Router:
     @router.callback_query(MaintainSG.people, Act.filter(F.a == "back"))
     async def list_back(query: CallbackQuery, ctx: Ctx) -> None:
         await query.answer()
-        await end_dialog(ctx.state, ctx.services)
-        await ctx.say(
-            tip_text(ctx.t, Function.MAINTAIN), tip_keyboard(ctx.t, Function.MAINTAIN, Node.REALNAME)
-        )
+        await back_to_tip(ctx, Function.MAINTAIN)
 
     @router.callback_query(MaintainSG.person, Act.filter(F.a == "back"))
     async def person_back(query: CallbackQuery, ctx: Ctx) -> None:

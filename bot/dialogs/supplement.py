@@ -21,14 +21,24 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.dialogs import card, face
 from bot.dialogs.account import ask_to_collect, logged_in
-from bot.dialogs.base import Act, Ctx, act, back_row, end_dialog, home_button, keyboard
+from bot.dialogs.base import (
+    Act,
+    Ctx,
+    act,
+    back_row,
+    back_to_tip,
+    end_dialog,
+    home_button,
+    keyboard,
+    register_entry,
+)
 from bot.dialogs.card_data import front_from_dict
 from bot.dialogs.records import document_from_data
 from bot.domain.models import LivePhoto, Person
 from bot.i18n import Translator
 from bot.storage.repositories import Repositories
 from bot.storage.repositories.events import EventOutcome
-from bot.ui import Function, Go, Node, Tip, button, home_keyboard, tip_keyboard, tip_text
+from bot.ui import Function, Node, Tip, button, home_keyboard
 from bot.verification.ids import DocumentType, normalize_number
 
 log = logging.getLogger(__name__)
@@ -180,11 +190,7 @@ class SupplementFlow:
 def create_router(flow: SupplementFlow) -> Router:
     router = Router(name="supplement")
 
-    @router.callback_query(Go.filter(F.attr_("func") == Function.SUPPLEMENT))
-    async def go(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
-        await ctx.repo.events.record(flow.name, "start", EventOutcome.STARTED, user_id=ctx.user_id)
-        await flow.start(ctx)
+    register_entry(router, flow, Function.SUPPLEMENT)
 
     @router.callback_query(SupplementSG.expired, Act.filter(F.a == "ok"))
     async def expired_ok(query: CallbackQuery, ctx: Ctx) -> None:
@@ -201,10 +207,7 @@ def create_router(flow: SupplementFlow) -> Router:
     @router.callback_query(SupplementSG.photo, Act.filter(F.a == "back"))
     async def back(query: CallbackQuery, ctx: Ctx) -> None:
         await query.answer()
-        await end_dialog(ctx.state, ctx.services)
-        await ctx.say(
-            tip_text(ctx.t, Function.SUPPLEMENT), tip_keyboard(ctx.t, Function.SUPPLEMENT, Node.REALNAME)
-        )
+        await back_to_tip(ctx, Function.SUPPLEMENT)
 
     @router.message(SupplementSG.expired)
     async def expired_unexpected(message: Message, ctx: Ctx) -> None:

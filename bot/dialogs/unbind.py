@@ -12,14 +12,14 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
 from bot.dialogs.account import actor_for, ask_to_collect, logged_in, refuse, role_name
-from bot.dialogs.base import CHINA, Act, Ctx, act, back_row, end_dialog, keyboard
+from bot.dialogs.base import CHINA, Act, Ctx, act, back_row, back_to_tip, end_dialog, keyboard, register_entry
 from bot.dialogs.bind import ask_taxpayer_id, taxpayer_id_problem
 from bot.domain.enterprise import Binding, Enterprise, Role
 from bot.domain.masking import mask_name
 from bot.domain.models import Person
 from bot.domain.policies import Denial, may_unbind
 from bot.storage.repositories.events import EventOutcome
-from bot.ui import Function, Go, Node, home_keyboard, tip_keyboard, tip_text
+from bot.ui import Function, home_keyboard
 
 
 class UnbindSG(StatesGroup):
@@ -128,11 +128,7 @@ class UnbindFlow:
 def create_router(flow: UnbindFlow) -> Router:
     router = Router(name="unbind")
 
-    @router.callback_query(Go.filter(F.attr_("func") == Function.UNBIND))
-    async def go(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
-        await ctx.repo.events.record(flow.name, "start", EventOutcome.STARTED, user_id=ctx.user_id)
-        await flow.start(ctx)
+    register_entry(router, flow, Function.UNBIND)
 
     @router.message(UnbindSG.taxpayer_id, F.text)
     async def taxpayer_id(message: Message, ctx: Ctx) -> None:
@@ -146,8 +142,7 @@ def create_router(flow: UnbindFlow) -> Router:
     @router.callback_query(UnbindSG.taxpayer_id, Act.filter(F.a == "back"))
     async def taxpayer_id_back(query: CallbackQuery, ctx: Ctx) -> None:
         await query.answer()
-        await end_dialog(ctx.state, ctx.services)
-        await ctx.say(tip_text(ctx.t, Function.UNBIND), tip_keyboard(ctx.t, Function.UNBIND, Node.MINE))
+        await back_to_tip(ctx, Function.UNBIND)
 
     @router.message(UnbindSG.taxpayer_id)
     async def taxpayer_id_unexpected(message: Message, ctx: Ctx) -> None:
