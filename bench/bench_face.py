@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -25,6 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.verification import face
+from bot.verification.face.match import decide, distance
 from bot.verification.face.video import VideoInfo, sample_frames
 from bot.verification.pool import VerificationPool, default_workers
 from tools.facegen import (
@@ -90,6 +93,30 @@ async def _pool_latency(
         done.set()
         await pinger
     return seq, wall, worst
+
+
+def _johns(root: Path, out: Callable[..., None]) -> None:
+    """Batch same / different person over the 55 dlib example chips (five men, 11 each)."""
+    people: dict[str, list[tuple[float, ...]]] = {}
+    for path in sorted((root / "faces" / "dlib_johns").glob("*/*.jpg")):
+        enc = face.encode_face_image(path.read_bytes()).encoding
+        if enc is not None:
+            people.setdefault(path.parent.name, []).append(enc)
+    cfg = face.FaceConfig()
+    same = [distance(a, b) for e in people.values() for a, b in itertools.combinations(e, 2)]
+    pairs = itertools.combinations(people, 2)
+    diff = [distance(a, b) for p, q in pairs for a in people[p] for b in people[q]]
+
+    def share(values: list[float], decision: str) -> str:
+        n = sum(decide(d, cfg)[0] == decision for d in values)
+        return f"{100.0 * n / max(len(values), 1):.1f} %"
+
+    out(f"dlib_johns chips ({sum(map(len, people.values()))} encoded of 55): same-person pairs {len(same)}, "
+        f"median distance {statistics.median(same):.3f}: pass {share(same, 'pass')}, review "
+        f"{share(same, 'review')}, fail {share(same, 'fail')}; different-person pairs {len(diff)}, median "
+        f"{statistics.median(diff):.3f}: pass {share(diff, 'pass')}, review {share(diff, 'review')}, "
+        f"fail {share(diff, 'fail')}.")
+    out()
 
 
 def main() -> None:
@@ -176,8 +203,8 @@ def main() -> None:
         "actions they contain. Expected: genuine `pass`, attack `fail`."
     )
     out()
-    out("| case | kind | challenge | expected | decision | reasons | seconds |")
-    out("|---|---|---|---|---|---|---|")
+    out("| case | kind | challenge | expected | decision | reasons | passive score | seconds |")
+    out("|---|---|---|---|---|---|---|---|")
     correct = 0
     total = 0
 
@@ -193,7 +220,7 @@ def main() -> None:
         total += 1
         out(
             f"| {name} | {kind} | {ch} | {'pass' if accept else 'fail'} | {v.decision}{'' if ok else ' ✗'} | "
-            f"{', '.join(v.reasons) or '-'} | {dt:.2f} |"
+            f"{', '.join(v.reasons) or '-'} | {v.liveness.spoof_score:.2f} | {dt:.2f} |"
         )
 
     for case in VIDEO_CASES:
@@ -267,6 +294,7 @@ def main() -> None:
         dist = "-" if m.distance is None else f"{m.distance:.3f}"
         out(f"| {a} | {b} | {dist} | {m.decision}{' (' + ', '.join(m.reasons) + ')' if m.reasons else ''} |")
     out()
+    _johns(root, out)
     if args.markdown:
         args.markdown.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
