@@ -13,7 +13,7 @@ from importlib import resources
 __all__ = ["RegionName", "correct_region_prefix", "is_known_region", "region_full_name", "region_names"]
 
 
-_PLACEHOLDERS = frozenset({"市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划"})
+_PLACEHOLDERS = frozenset({"市辖区", "县", "市", "省直辖县级行政区划", "自治区直辖县级行政区划"})
 
 
 @dataclass(frozen=True)

@@ -280,7 +280,9 @@ def _rotation(angle_deg: float, size: tuple[int, int]) -> tuple[Array, tuple[int
     return np.asarray(m, dtype=np.float64), (nw, nh)
 
 
-def read_region(page: OcrPage, box: tuple[float, float, float, float]) -> OcrLine | None:
+def read_region(
+    page: OcrPage, box: tuple[float, float, float, float], *, min_score: float = 0.5
+) -> OcrLine | None:
     """Recognise one line of text in an upright-frame box (x0, y0, x1, y1) without detection: for a
     short value (one character such as 男) that the detector missed next to its label."""
     x0, y0, x1, y1 = box
@@ -303,7 +305,7 @@ def read_region(page: OcrPage, box: tuple[float, float, float, float]) -> OcrLin
         )
     )
     (text, score, *_rest), *_ = _engine().text_rec([crop], False)[0]
-    if not text or float(score) < 0.5:
+    if float(score) < min_score or (not text and min_score > 0):
         return None
     quad = ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
     return OcrLine(str(text), float(score), quad, crop)

@@ -208,7 +208,7 @@ _CLOSED_LIST_MARGIN = 10.0
 _CLOSED_LIST_TIE = 3.0
 
 
-def _read_ethnicity(row: Row) -> str | None:
+def _read_ethnicity(row: Row, *, labelled: bool = True) -> str | None:
     """The ethnicity, read against the closed list of 56 names.
 
     The free reading is tried first; when it is not a listed name, the line's crop is re-scored
@@ -218,13 +218,13 @@ def _read_ethnicity(row: Row) -> str | None:
     """
     lines = sorted(row.lines, key=lambda ln: ln.x0)
     text = _clean(row.text)
-    free = _after(text, ("民族", "族"))
+    free = _after(text, ("民族", "族")) if labelled else text.split("族")[-1]
     if free is None:
         free = text.split("男")[-1].split("女")[-1].lstrip("民")
     direct = _match_ethnicity(free) if free in ETHNICITIES else None
     if direct is not None:
         return direct
-    if not free:
+    if not free and labelled:
         # Only the label was read: the value's crop is elsewhere (or was not detected at all).
         return None
     # The line that carries the value: the one with 族, else the rightmost one.
@@ -239,7 +239,9 @@ def _read_ethnicity(row: Row) -> str | None:
         # Two names about equally likely (仡佬 / 仫佬, whose 仫 the recogniser lacks): leave it to
         # the user rather than pick one.
         unambiguous = scores[best] - scores[second] > _CLOSED_LIST_TIE
-        if unambiguous and scores[best] >= scores[raw] - _CLOSED_LIST_MARGIN:
+        # With nothing read at all, a name must be far likelier than an empty crop.
+        margin = _CLOSED_LIST_MARGIN if raw else -_CLOSED_LIST_MARGIN
+        if unambiguous and scores[best] >= scores[raw] - margin:
             return best[len(prefix) :]
     # Not a listed name: keep what is printed, for the checks to report it as unknown.
     return _match_ethnicity(free) or ("".join(_CJK.findall(free)).removesuffix("族") or None)
@@ -256,18 +258,24 @@ def _find_row(rows: list[Row], labels: tuple[str, ...]) -> int | None:
     return None
 
 
-def _value_right_of(page: OcrPage | None, rows: list[Row], label: str) -> str | None:
-    """Re-read the place right of ``label`` (a short value the detector missed)."""
+def _value_right_of(
+    page: OcrPage | None, rows: list[Row], label: str, *, min_score: float = 0.5
+) -> OcrLine | None:
+    """Re-read the place right of ``label`` (a short value the detector missed, or one inside the
+    label's box that the recogniser dropped)."""
     if page is None:
         return None
     for row in rows:
         for line in row.lines:
-            if _clean(line.text).endswith(label):
+            text = _clean(line.text)
+            if text.endswith(label):
                 h = line.height
-                found = read_region(
-                    page, (line.x1 + 0.1 * h, line.y0 - 0.25 * h, line.x1 + 3.2 * h, line.y1 + 0.25 * h)
-                )
-                return _clean(found.text) if found else None
+                # Where the label starts in a box that may hold more ("性别女民族"), and whether the
+                # box runs past the label (two spaced characters: ~2.7 heights) over the value.
+                label_x = line.x0 + (line.x1 - line.x0) * (len(text) - len(label)) / max(len(text), 1)
+                start = label_x + 2.6 * h if line.x1 - label_x > 3.6 * h else line.x1 + 0.1 * h
+                box = (start, line.y0 - 0.25 * h, start + 3.6 * h, line.y1 + 0.25 * h)
+                return read_region(page, box, min_score=min_score)
     return None
 
 
@@ -323,7 +331,7 @@ def parse_front(lines: list[OcrLine], page: OcrPage | None = None) -> FrontField
         rest = _after(text, ("姓名", "名")) if ("姓名" in text or text.startswith("名")) else text
         # Latin letters are kept so that a non-Chinese name is reported as such, not as missing.
         name = "".join(re.findall(r"[\u4e00-\u9fff·A-Za-z]+", rest or ""))
-        # A guilloche stroke before the name reads as 一; no surname is written that way on a card.
+        # A guilloche stroke before the name reads as 一 (a surname too rare to outweigh that).
         if name.startswith("一") and len(name) >= 3:
             name = name[1:]
         f.name = name or None
@@ -331,7 +339,8 @@ def parse_front(lines: list[OcrLine], page: OcrPage | None = None) -> FrontField
         text = _clean(rows[i_sex].text)
         f.sex = "男" if "男" in text else "女" if "女" in text else None
     if f.sex is None:
-        sex_value = _value_right_of(page, rows, "性别") or ""
+        sex_line = _value_right_of(page, rows, "性别")
+        sex_value = _clean(sex_line.text) if sex_line else ""
         if not sex_value and i_name is not None:
             # The detector missed the 性别 label and value: read the left part of that row where
             # the layout puts it (the 民族 row, else midway between 姓名 and 出生).
@@ -344,8 +353,9 @@ def parse_front(lines: list[OcrLine], page: OcrPage | None = None) -> FrontField
     i_eth = i_eth if i_eth is not None else i_sex
     if i_eth is not None:
         f.ethnicity = _read_ethnicity(rows[i_eth])
-        if f.ethnicity is None and (eth_value := _value_right_of(page, rows, "民族")):
-            f.ethnicity = _match_ethnicity(eth_value)
+        # Even an empty reading is kept: its crop is ranked against the 56 names.
+        if f.ethnicity is None and (eth_line := _value_right_of(page, rows, "民族", min_score=0.0)):
+            f.ethnicity = _read_ethnicity(Row([eth_line]), labelled=False)
     if i_addr is None and i_birth is not None and i_number is not None and i_birth + 1 < i_number:
         i_addr = i_birth + 1  # the 住址 label was missed: the address is what follows the birth row
     if i_addr is not None:
@@ -386,7 +396,15 @@ def _date(y: str, m: str, d: str) -> date | None:
         return None
 
 
-def parse_back(lines: list[OcrLine]) -> BackFields:
+def _period_match(text: str) -> re.Match[str] | None:
+    text = _clean(text).translate(_DIGIT_LOOKALIKES)
+    text = text.replace("一", "-").replace("—", "-").replace("~", "-").replace("至", "-")
+    text = text.replace("长朝", "长期").replace("长明", "长期")
+    return _PERIOD_RE.search(text)
+
+
+def parse_back(lines: list[OcrLine], page: OcrPage | None = None) -> BackFields:
+    """Fields of the emblem side; ``page`` enables re-reading a validity line split by the detector."""
     rows = group_rows(lines)
     b = BackFields()
     i_auth = _find_row(rows, ("签发机关", "机关"))
@@ -396,17 +414,21 @@ def parse_back(lines: list[OcrLine]) -> BackFields:
         b.authority = correct_region_prefix("".join(_CJK.findall(rest))) or None
     period_rows = [rows[i_period]] if i_period is not None else []
     period_rows += [r for r in rows if r not in period_rows]
-    for row in period_rows:
-        text = _clean(row.text).translate(_DIGIT_LOOKALIKES)
-        text = text.replace("一", "-").replace("—", "-").replace("~", "-").replace("至", "-")
-        text = text.replace("长朝", "长期").replace("长明", "长期")
-        m = _PERIOD_RE.search(text)
-        if m is None:
-            continue
+    m = next((hit for row in period_rows if (hit := _period_match(row.text))), None)
+    if m is None and i_period is not None and page is not None:
+        # The detector may cut the dates into pieces and lose a digit between them: read the value
+        # part of the row as one line.
+        values = [ln for ln in rows[i_period].lines if not re.search(r"有效|期限", ln.text)]
+        if values:
+            h = median(ln.height for ln in values)
+            x0, y0 = min(ln.x0 for ln in values) - 0.3 * h, min(ln.y0 for ln in values) - 0.15 * h
+            x1, y1 = max(ln.x1 for ln in values) + 0.3 * h, max(ln.y1 for ln in values) + 0.15 * h
+            reread = read_region(page, (x0, y0, x1, y1))
+            m = _period_match(reread.text) if reread else None
+    if m is not None:
         b.valid_from = _date(m.group(1), m.group(2), m.group(3))
         if m.group(7):
             b.long_term = True
         else:
             b.valid_to = _date(m.group(4), m.group(5), m.group(6))
-        break
     return b
