@@ -201,13 +201,7 @@ def is_expensive(event: Update) -> bool:
     message = event.message
     if message is None:
         return False
-    return bool(
-        message.photo
-        or message.video
-        or message.video_note
-        or message.document
-        or message.animation
-    )
+    return bool(message.photo or message.video or message.video_note or message.document or message.animation)
 
 
 class ThrottlingMiddleware(BaseMiddleware):
