@@ -12,7 +12,7 @@ import random
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
@@ -50,7 +50,8 @@ class CardFont:
         return _load_font(self.path, self.index, size)
 
 
-@cache
+# Bounded: every card scale asks for new sizes, and a CJK face holds megabytes.
+@lru_cache(maxsize=32)
 def _load_font(path: str, index: int, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(path, size=size, index=index)
 
