@@ -72,17 +72,31 @@ class BindFlow:
 
     async def show_matches(self, ctx: Ctx) -> None:
         data = await ctx.get()
+        person = await logged_in(ctx)
+        if person is None:
+            await refuse(ctx, Denial.NOT_LOGGED_IN, flow=self.name)
+            return
         enterprise = await ctx.repo.enterprises.get(str(data.get("taxpayer_id")))
-        if enterprise is None:
+        role = data.get("role")
+        listed = (
+            enterprise is not None
+            and role in {r.value for r in BINDABLE_ROLES}
+            and await ctx.repo.enterprises.is_listed(
+                enterprise.taxpayer_id, person.document.doc_type, person.document.number, Role(str(role))
+            )
+        )
+        if not listed or enterprise is None:
+            # One answer for "no such enterprise" and "you are not listed there": the register is not
+            # a directory anyone may probe for which taxpayer ids exist. The user may type another id.
             await ctx.repo.events.record(
                 self.name,
                 "query",
                 EventOutcome.REJECTED,
                 user_id=ctx.user_id,
-                reason_code="enterprise_not_found",
+                reason_code=str(Denial.NOT_LISTED),
             )
             await ctx.state.set_state(BindSG.taxpayer_id)
-            await ask_taxpayer_id(ctx, note=ctx.t("functions.enterprise_not_found"))
+            await ask_taxpayer_id(ctx, note=ctx.t("policy." + str(Denial.NOT_LISTED)))
             return
         await ctx.state.set_state(BindSG.choose)
         await ctx.say(

@@ -48,21 +48,24 @@ class UnbindFlow:
             await refuse(ctx, Denial.NOT_LOGGED_IN, flow=self.name)
             return None
         enterprise = await ctx.repo.enterprises.get(str((await ctx.get()).get("taxpayer_id")))
-        if enterprise is None:
+        decision = may_unbind(await actor_for(ctx, person), enterprise.id) if enterprise else None
+        binding = (
+            await ctx.repo.enterprises.binding(person.id, enterprise.id, Role.TAX_HANDLER)
+            if enterprise
+            else None
+        )
+        if enterprise is None or decision is None or decision.denial is not None or binding is None:
+            # One answer whether the id is unknown, the person is not its tax handler, or not bound:
+            # the register is not a directory anyone may probe for which taxpayer ids exist.
             await ctx.repo.events.record(
                 self.name,
                 "query",
                 EventOutcome.REJECTED,
                 user_id=ctx.user_id,
-                reason_code="enterprise_not_found",
+                reason_code=str(Denial.NO_BINDING),
             )
             await ctx.state.set_state(UnbindSG.taxpayer_id)
-            await ask_taxpayer_id(ctx, note=ctx.t("functions.enterprise_not_found"))
-            return None
-        decision = may_unbind(await actor_for(ctx, person), enterprise.id)
-        binding = await ctx.repo.enterprises.binding(person.id, enterprise.id, Role.TAX_HANDLER)
-        if decision.denial is not None or binding is None:
-            await refuse(ctx, decision.denial or Denial.NO_BINDING, flow=self.name)
+            await ask_taxpayer_id(ctx, note=ctx.t("policy." + str(Denial.NO_BINDING)))
             return None
         return person, enterprise, binding
 

@@ -1,10 +1,9 @@
 """Enumeration of taxpayer ids through 绑定 / 解绑 (issue 8 §3): a person who is not on an enterprise's
 register should not learn from the bot whether a taxpayer id exists.
 
-Today both dialogs follow the guide literally and answer differently (bind lists the enterprise's name
-in its pop-up for any existing id; unbind says "you are not its tax handler" rather than "not found"),
-so these are strict xfails: they document the gap and will fail loudly once it is closed, so the marker
-goes then. Closing it is a product decision (the guide shows the pop-up) left to the lead.
+Bind lists an enterprise in its pop-up only when the register lists the person in the chosen role there,
+and unbind answers one "no binding of yours" whether the id is unknown, the person is not its tax
+handler, or not bound: the same text for an existing and an unknown id.
 """
 
 from __future__ import annotations
@@ -48,7 +47,6 @@ async def unbind_probe(client: BotClient, taxpayer_id: str) -> str:
     return text(replies).replace(taxpayer_id, "<id>")
 
 
-@pytest.mark.xfail(strict=True, reason="bind lists any existing enterprise (the guide's pop-up)")
 async def test_bind_does_not_reveal_whether_a_taxpayer_id_exists(
     dp: Dispatcher, bot: MockedBot, repo: Repositories
 ) -> None:
@@ -56,7 +54,6 @@ async def test_bind_does_not_reveal_whether_a_taxpayer_id_exists(
     assert await bind_probe(zhao, YUNSHAN) == await bind_probe(zhao, UNKNOWN)
 
 
-@pytest.mark.xfail(strict=True, reason="unbind answers 'not its tax handler' for an existing id")
 async def test_unbind_does_not_reveal_whether_a_taxpayer_id_exists(
     dp: Dispatcher, bot: MockedBot, repo: Repositories
 ) -> None:
