@@ -131,10 +131,11 @@ def correct_region_prefix(text: str) -> str:
     # Down to a county that exists: nothing to repair (湖南省常德市澧县 is not a misread 临澧县).
     if any(county for _name, county in matched):
         return text
-    exact = max((len(name) for name, _county in matched), default=0)
+    exact = max((name for name, _county in matched), key=len, default="")
     fixes: dict[str, int] = {}
     for name, _county in group:
-        if len(name) <= exact or len(name) < 4:
+        # Only what follows the exactly matched part is repaired (黔南… is not a misread 黔西南…).
+        if len(name) <= len(exact) or len(name) < 4 or not name.startswith(exact):
             continue
         used = _one_edit_prefix(name, text)
         if used is not None and text[:used] != name:

@@ -414,7 +414,15 @@ def parse_back(lines: list[OcrLine], page: OcrPage | None = None) -> BackFields:
         b.authority = correct_region_prefix("".join(_CJK.findall(rest))) or None
     period_rows = [rows[i_period]] if i_period is not None else []
     period_rows += [r for r in rows if r not in period_rows]
-    m = next((hit for row in period_rows if (hit := _period_match(row.text))), None)
+    m, period_row = next(
+        ((hit, row) for row in period_rows if (hit := _period_match(row.text))), (None, None)
+    )
+    if b.authority is None and period_row is not None and i_auth is None:
+        # The label was missed: the authority is the row right above the validity period.
+        i = rows.index(period_row)
+        above = _clean(rows[i - 1].text) if i > 0 else ""
+        if above and not re.search(r"中华|人民共和|身份证", above):
+            b.authority = correct_region_prefix("".join(_CJK.findall(above))) or None
     if m is None and i_period is not None and page is not None:
         # The detector may cut the dates into pieces and lose a digit between them: read the value
         # part of the row as one line.

@@ -244,6 +244,9 @@ def test_rule_accepts_what_it_prescribes(born: date, days_after: int) -> None:
         ("四川省成都市锦江分局", "四川省成都市锦江分局"),  # an abbreviation, not a misreading
         ("湖南省常德市澧县长新大道360号", "湖南省常德市澧县长新大道360号"),  # 澧县 exists: not 临澧县
         ("云南省丽江市宁彝族自治县", "云南省丽江市宁蒗彝族自治县"),  # 蒗 is not in the OCR alphabet
+        ("黔南布依族苗族自治州公安局", "黔南布依族苗族自治州公安局"),  # not 黔西南
+        ("黄山市黔县公安局", "黄山市黔县公安局"),  # 歙县 or 黟县: ambiguous, left alone
+        ("号鄂州市华容区公安分局", "鄂州市华容区公安分局"),  # a stray mark before the name
         ("北京市海淀区中关村大街1号", "北京市海淀区中关村大街1号"),
         ("加利福尼亚州旧金山市", "加利福尼亚州旧金山市"),
     ],
