@@ -358,14 +358,23 @@ def verify_selfie_video(
     others = sorted(
         (seg for k, seg in enumerate(track.segments) if k not in best_segments), key=len, reverse=True
     )
+    checks = []
     for seg in others[: config.identity_checks]:
         kept = [i for i in seg if i in track.kept]
-        if not kept:
-            continue
-        i = kept[0]  # right after the break: where a swap would show
-        if float(np.linalg.norm(enc_of(i) - live)) > config.same_person_distance:
-            reasons.append(FaceReason.FACE_CHANGED.value)
+        if kept:
+            checks.append(kept[0])  # right after the break: where a swap would show
+    # A cut between two people framed alike breaks no tracking: also check a few moments spread over
+    # the clip, unless a frame close to them is checked already.
+    with_face = sorted(i for i in track.kept if i in track.boxes)
+    for share in (0.1, 0.5, 0.9):
+        if not with_face:
             break
+        target = share * info.duration
+        i = min(with_face, key=lambda j: abs(obs[j].t - target))
+        if all(abs(obs[i].t - obs[j].t) > 1.0 for j in (*checks, *best_idx)):
+            checks.append(i)
+    if any(float(np.linalg.norm(enc_of(i) - live)) > config.same_person_distance for i in checks):
+        reasons.append(FaceReason.FACE_CHANGED.value)
     timings["encode"] = time.perf_counter() - t_enc
 
     events = extract_events(obs, config)

@@ -164,7 +164,9 @@ def extract_events(obs: Sequence[Observation], config: FaceConfig) -> list[Actio
     rest = float(np.percentile(mar, 20))
     level = max(config.mouth_open_mar, rest + 0.2)
     for a, b in _runs(list(mar > level)):
-        if a == 0 or float(mar[:a].min()) > level - 0.15:
+        before = mar[(t >= t[a] - 1.0) & (t < t[a])]
+        # it must open: clearly wider than it was during the second before
+        if before.size == 0 or float(mar[a : b + 1].max()) - float(before.min()) < 0.3:
             continue
         events.append(ActionEvent("open_mouth", float(t[a]), float(t[b])))
 

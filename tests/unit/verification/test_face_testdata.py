@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -214,6 +215,32 @@ def test_synthetic_warped_actions_are_detected_in_order(obama_bgr: np.ndarray) -
         FaceConfig(mirror="raw"),
     )
     assert v.liveness.actions == ["turn_left", "blink", "turn_right"]
+
+
+def test_synthetic_cut_to_another_person_is_caught(testdata: Path, obama_bgr: np.ndarray) -> None:
+    """Synthetic: a warped-actions video of one man, then a cut to another framed the same way (no
+    break in tracking). The identity check spread over the clip must see the change."""
+    biden = np.asarray(cv2.imread(str(testdata / "faces/face_recognition/biden2.jpg")), np.uint8)
+
+    def frames(data: bytes) -> list[np.ndarray]:
+        out: list[np.ndarray] = []
+        with tempfile.NamedTemporaryFile(suffix=".mp4") as fh:
+            fh.write(data)
+            fh.flush()
+            cap = cv2.VideoCapture(fh.name)
+            while True:
+                ok, frame = cap.read()
+                if not ok:
+                    break
+                out.append(np.asarray(frame, np.uint8))
+            cap.release()
+        return out
+
+    first = frames(warped_actions_video(obama_bgr, ["open_mouth"]))
+    second = frames(warped_actions_video(biden, ["blink"]))
+    v = verify_selfie_video(write_video(first + second, 15.0), [Action.OPEN_MOUTH, Action.BLINK])
+    assert v.liveness.actions == ["open_mouth", "blink"]
+    assert v.decision == "fail" and "liveness_face_changed" in v.reasons
 
 
 # --- still images ---------------------------------------------------------------------------------
