@@ -188,7 +188,9 @@ async def end_dialog(state: FSMContext, services: Services, *, keep: frozenset[s
                 await services.media.delete(media_id)
             except Exception:  # a file left behind is collected by the retention job
                 log.warning("could not delete a temporary media file", exc_info=True)
-    await state.clear()
+    # /start and "home" call this on every press: skip the two writes when there is nothing to clear.
+    if data or await state.get_state() is not None:
+        await state.clear()
 
 
 async def pause(ctx: Ctx, reason_key: str) -> None:

@@ -76,7 +76,7 @@ class SQLiteStorage(BaseStorage):
             await self._drop_if_empty(conn, key)
 
     async def get_state(self, key: StorageKey) -> str | None:
-        async with self._db.read() as conn:
+        async with self._db.read(snapshot=False) as conn:
             cursor = await conn.execute(f"SELECT state FROM fsm_state WHERE {_KEY_WHERE}", _key_params(key))
             row = await cursor.fetchone()
         return None if row is None else row[0]
@@ -88,7 +88,7 @@ class SQLiteStorage(BaseStorage):
             await self._write_data(conn, key, data)
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
-        async with self._db.read() as conn:
+        async with self._db.read(snapshot=False) as conn:
             return await self._read_data(conn, key)
 
     async def update_data(self, key: StorageKey, data: Mapping[str, Any]) -> dict[str, Any]:

@@ -46,7 +46,7 @@ class UserRepo:
             )
 
     async def get(self, user_id: int) -> User | None:
-        async with self._db.read() as conn:
+        async with self._db.read(snapshot=False) as conn:
             row = await (await conn.execute(f"{_SELECT} WHERE u.id = ?", (user_id,))).fetchone()
         if row is None:
             return None
