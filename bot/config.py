@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     )
     face_match_threshold: float = 0.55
     face_review_margin: float = 0.05
+    # A selfie asked for 3–10 s; a longer clip could hold every action several times over and
+    # satisfy any challenge, so the limit stays short.
+    max_selfie_seconds: float = 15.0
     max_step_retries: int = 3
     # 实名信息维护 needs a face step-up no older than this.
     face_stepup_minutes: int = 5

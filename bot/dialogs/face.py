@@ -32,7 +32,7 @@ from bot.dialogs.base import (
 )
 from bot.domain.models import ConsentDocument
 from bot.services.verifier import VerificationUnavailable
-from bot.verification.face import Action, FaceConfig, random_challenge
+from bot.verification.face import Action, random_challenge
 
 VIDEO_KINDS = frozenset({"video", "video_note", "document", "animation"})
 
@@ -95,7 +95,7 @@ def create_router() -> Router:
             # A forwarded video was recorded by someone, somewhen: never a live capture.
             await message.answer(ctx.t.reason("video_forwarded"), reply_markup=keyboard(back_row(ctx.t)))
             return
-        if upload.duration and upload.duration > FaceConfig().max_video_seconds:
+        if upload.duration and upload.duration > ctx.services.settings.max_selfie_seconds:
             # Telegram states the length up front: a 20-minute video is refused before downloading it.
             await message.answer(ctx.t.reason("video_too_long"), reply_markup=keyboard(back_row(ctx.t)))
             return

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,15 +21,17 @@ def build_verifier(settings: Settings) -> Verifier:
     """The process pool of the engines; models load once per worker, at its start."""
     from bot.verification.face import warmup as warm_face
     from bot.verification.idcard import warm_up as warm_ocr
-    from bot.verification.pool import VerificationPool
+    from bot.verification.pool import VerificationPool, default_workers
 
     pool = VerificationPool(
-        workers=settings.verification_workers or (os.cpu_count() or 1),
+        workers=settings.verification_workers or default_workers(),
         timeout=settings.verification_timeout,
         warmup=(warm_ocr, warm_face),
     )
     config = FaceConfig(
-        match_threshold=settings.face_match_threshold, review_margin=settings.face_review_margin
+        match_threshold=settings.face_match_threshold,
+        review_margin=settings.face_review_margin,
+        max_video_seconds=settings.max_selfie_seconds,
     )
     return Verifier(pool, config)
 
