@@ -79,3 +79,25 @@ def compose_card_photos(testdata: Path) -> tuple[bytes, bytes, Any]:
         return jpeg(desk)
 
     return on_desk(front), on_desk(back), identity
+
+
+def trim_video(path: Path, seconds: float) -> bytes:
+    """The first `seconds` of a clip, re-encoded (MPEG-4 part 2) at its own size and frame rate."""
+    import tempfile
+
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+    size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    with tempfile.TemporaryDirectory() as tmp:
+        out_path = Path(tmp) / "trimmed.mp4"
+        writer = cv2.VideoWriter(str(out_path), cv2.VideoWriter.fourcc(*"mp4v"), fps, size)
+        for _ in range(int(fps * seconds)):
+            ok, frame = capture.read()
+            if not ok:
+                break
+            writer.write(frame)
+        writer.release()
+        capture.release()
+        return out_path.read_bytes()
