@@ -12,6 +12,7 @@ from typing import Any
 
 from aiogram.fsm.state import State
 
+from bot.dialogs import consent
 from bot.dialogs.base import Ctx, act, back_row, end_dialog, home_button, keyboard
 from bot.domain.enterprise import Role
 from bot.domain.masking import mask_address, mask_name, mask_phone
@@ -128,6 +129,8 @@ async def save_edits(
             changed.append("residence")
         if relink:
             await ctx.repo.users.link_person(ctx.user_id, person_id, actor_user_id=ctx.user_id)
+            # 变更: the face agreement was signed by this very person, proven by the face check.
+            await consent.save_signed(ctx, person_id)
         if audit is not None:
             details = {k: v for k, v in audit.items() if k != "action"}
             await ctx.repo.audit.write(

@@ -59,6 +59,13 @@ async def record(ctx: Ctx, document: ConsentDocument) -> None:
     await ctx.put(consents=consents)
 
 
+async def save_signed(ctx: Ctx, person_id: int) -> None:
+    """Store the documents signed in this dialog for `person_id` (the signer). Call it inside the
+    transaction that saves what they were signed for."""
+    signed_here = as_consents((await ctx.get()).get("consents", []))
+    await ctx.repo.persons.add_consents(person_id, signed_here, telegram_user_id=ctx.user_id)
+
+
 def as_consents(items: list[dict[str, Any]]) -> tuple[Consent, ...]:
     return tuple(
         Consent(

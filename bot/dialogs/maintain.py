@@ -17,7 +17,7 @@ from aiogram import F, Router
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, Message
 
-from bot.dialogs import face, phone
+from bot.dialogs import consent, face, phone
 from bot.dialogs.account import (
     actor_for,
     ask_to_collect,
@@ -237,7 +237,9 @@ class MaintainFlow:
             if data["face"]["decision"] != "pass" or not isinstance(maintainer_id, int):
                 await refuse(ctx, Denial.STEPUP_REQUIRED, flow=self.name)
                 return
-            await ctx.repo.guards.record_stepup(ctx.user_id, maintainer_id)
+            async with ctx.repo.db.transaction():
+                await ctx.repo.guards.record_stepup(ctx.user_id, maintainer_id)
+                await consent.save_signed(ctx, maintainer_id)  # the maintainer signed it for their face
             await ctx.repo.events.record(self.name, "stepup", EventOutcome.PASSED, user_id=ctx.user_id)
             await self.choose_enterprise(ctx)
         elif part == "phone":

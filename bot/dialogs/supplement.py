@@ -19,7 +19,7 @@ from aiogram import F, Router
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-from bot.dialogs import card, face
+from bot.dialogs import card, consent, face
 from bot.dialogs.account import ask_to_collect, logged_in
 from bot.dialogs.base import (
     Act,
@@ -180,6 +180,7 @@ class SupplementFlow:
                     if m
                 }
             await ctx.repo.persons.replace_live_photo(person.id, live, actor_user_id=ctx.user_id)
+            await consent.save_signed(ctx, person.id)
         await end_dialog(ctx.state, ctx.services, keep=frozenset(kept))
         await ctx.repo.events.record(self.name, "save", EventOutcome.COMPLETED, user_id=ctx.user_id)
         await ctx.say(

@@ -60,6 +60,7 @@ async def test_change_phone_and_residence_relinks_the_account(
     saved = await repo.persons.get(person.id)
     assert saved is not None and saved.phone is not None and saved.phone.number == NEW_PHONE
     assert saved.residence == "辽宁省沈阳市和平区南京北街1号"
+    assert [c.document.value for c in saved.consents] == ["face_recognition_service"]  # signed here
     linked = await repo.persons.find_by_telegram(client.user.id)
     assert linked is not None and linked.id == person.id
     actions = {e.action for e in await repo.audit.for_subject("person", person.id)}

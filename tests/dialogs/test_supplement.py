@@ -54,6 +54,10 @@ async def test_missing_live_photo_is_captured(
     assert [c[1][2] for c in verifier.calls if c[0] == "video"] == [0]  # type: ignore[index]
     actions = [e.action for e in await repos(services).audit.for_subject("person", person.id)]
     assert "person.live_photo.replace" in actions
+    # the face agreement signed in this dialog is kept with its version and text hash
+    assert [c.document.value for c in saved.consents] == ["face_recognition_service"]
+    assert saved.consents[0].version and len(saved.consents[0].text_hash) == 64
+    assert "person.consent.add" in actions
 
 
 async def test_reminder_at_every_login_only_when_expired(client: BotClient, services: Services) -> None:

@@ -252,6 +252,38 @@ class PersonRepo:
                 conn, person_id, before, "person.live_photo.replace", actor_user_id
             )
 
+    async def add_consents(
+        self, person_id: int, consents: Sequence[Consent], *, telegram_user_id: int | None
+    ) -> None:
+        """Documents signed after collection (the face agreement of 补录, 变更, 维护): kept like the
+        first ones, with version, text hash and time (PIPL: which text was agreed, and when)."""
+        if not consents:
+            return
+        async with self._db.transaction() as conn:
+            await self._require(conn, person_id)
+            for consent in consents:
+                await conn.execute(
+                    "INSERT INTO consents"
+                    " (person_id, document, version, text_hash, agreed_at, telegram_user_id)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        person_id,
+                        str(consent.document),
+                        consent.version,
+                        consent.text_hash,
+                        to_db(consent.agreed_at),
+                        telegram_user_id,
+                    ),
+                )
+            await self._audit.write(
+                telegram_user_id,
+                "person.consent.add",
+                "person",
+                person_id,
+                None,
+                {"consents": [c.masked() for c in consents]},
+            )
+
     async def set_residence(
         self, person_id: int, residence: str | None, *, actor_user_id: int | None
     ) -> Person:
