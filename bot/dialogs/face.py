@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 from aiogram import F, Router
 from aiogram.fsm.state import State, StatesGroup
@@ -32,7 +34,7 @@ from bot.dialogs.base import (
 )
 from bot.domain.models import ConsentDocument
 from bot.services.verifier import VerificationUnavailable
-from bot.verification.face import Action, random_challenge
+from bot.verification.face import Action, random_challenge, same_recording
 
 VIDEO_KINDS = frozenset({"video", "video_note", "document", "animation"})
 
@@ -113,6 +115,14 @@ def create_router() -> Router:
                 seen_before=seen,
             )
             await ctx.repo.media.remember(digest)
+            # A re-encoded copy of an earlier submission has other bytes but the same fingerprint.
+            fingerprint = tuple(verdict.fingerprint)
+            if fingerprint:
+                since = datetime.now(UTC) - timedelta(days=ctx.services.settings.retention_raw_media_days)
+                earlier = await ctx.repo.media.fingerprints_since(since)
+                await ctx.repo.media.remember_fingerprint(fingerprint)
+                if any(same_recording(fingerprint, old) for old in earlier):
+                    verdict = replace(verdict, decision="fail", reasons=["video_already_submitted"])
         except DownloadRefused as exc:
             await progress.edit_text(ctx.t.reason(exc.code))
             return

@@ -78,6 +78,8 @@ class RetentionJob:
         await repo.staff.clear_review_media(c[0] for c in cases)
 
         orphans = await self._sweep_orphans(repo, cutoff)
+        # Fingerprints of submitted selfies guard against replays for as long as raw media is kept.
+        await repo.media.prune_fingerprints(cutoff)
         result = RetentionResult(card_photos, review_media, orphans)
         if result.total:
             await repo.audit.write(

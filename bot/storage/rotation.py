@@ -45,6 +45,7 @@ ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
     EncryptedColumn("identity_registry", "photo_enc", binary=True),
     *(EncryptedColumn("enterprise_people", f"{name}_enc") for name in ("number", "name", "phone")),
     EncryptedColumn("register_loads", "rows_enc"),
+    EncryptedColumn("video_fingerprints", "fingerprint_enc"),
 )
 _FSM_KEY = ("bot_id", "chat_id", "user_id", "thread_id", "business_connection_id", "destiny")
 

@@ -260,6 +260,24 @@ async def test_replayed_video_is_refused(
     assert seen is True
 
 
+async def test_reencoded_copy_of_a_submitted_video_is_refused(
+    client: BotClient, scripted: FakeVerifier, sms: FakeSms
+) -> None:
+    """Other bytes (so another sha256), the same recording (so the same perceptual fingerprint)."""
+    same = tuple(range(1, 9))
+    scripted.verdicts[b"first-take"] = verdict("fail", ["liveness_wrong_order"], fingerprint=same)
+    scripted.verdicts[b"first-take, re-encoded"] = verdict("pass", fingerprint=same)
+    await to_video(client, sms)
+    replies = await client.send_video(b"first-take")
+    assert "人脸识别未通过" in text(replies)
+    replies = await client.send_video(b"first-take, re-encoded")
+    assert "已经提交过" in text(replies) and "采集成功" not in text(replies)
+    other = tuple((0xA5A5A5A5A5A5A5A5 * (i + 3)) % (1 << 64) ^ (1 << 63) for i in range(8))
+    scripted.verdicts[b"new take"] = verdict("pass", fingerprint=other)
+    replies = await client.send_video(b"new take")
+    assert "采集成功" in text(replies)
+
+
 async def test_review_when_face_near_threshold(
     client: BotClient, scripted: FakeVerifier, sms: FakeSms, services: Services
 ) -> None:

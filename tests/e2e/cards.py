@@ -81,15 +81,18 @@ def compose_card_photos(testdata: Path) -> tuple[bytes, bytes, Any]:
     return on_desk(front), on_desk(back), identity
 
 
-def trim_video(path: Path, seconds: float) -> bytes:
-    """The first `seconds` of a clip, re-encoded (MPEG-4 part 2) at its own size and frame rate."""
+def trim_video(path: Path, seconds: float, *, scale: float = 1.0) -> bytes:
+    """The first `seconds` of a clip, re-encoded (MPEG-4 part 2) at its frame rate, its size × `scale`."""
     import tempfile
 
     import cv2
 
     capture = cv2.VideoCapture(str(path))
     fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
-    size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    size = (
+        int(capture.get(cv2.CAP_PROP_FRAME_WIDTH) * scale) // 2 * 2,
+        int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT) * scale) // 2 * 2,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         out_path = Path(tmp) / "trimmed.mp4"
         writer = cv2.VideoWriter(str(out_path), cv2.VideoWriter.fourcc(*"mp4v"), fps, size)
@@ -97,7 +100,7 @@ def trim_video(path: Path, seconds: float) -> bytes:
             ok, frame = capture.read()
             if not ok:
                 break
-            writer.write(frame)
+            writer.write(cv2.resize(frame, size) if scale != 1.0 else frame)
         writer.release()
         capture.release()
         return out_path.read_bytes()

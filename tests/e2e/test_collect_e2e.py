@@ -122,7 +122,8 @@ async def test_screen_replay_is_refused(
     """A real recording of a screen replaying a selfie (another person): refused, nothing saved.
 
     The recording lasts 21 s, over the selfie limit: as sent it is refused for its length; its first
-    12 s (re-encoded at test time, with the head turns in it) are refused as a replay."""
+    12 s (re-encoded at test time, with the head turns in it) are refused as a replay; the same 12 s
+    re-encoded again at another size are refused as already submitted (perceptual fingerprint)."""
     front, back, identity = card_photos
     user = make_user(502)
     assert running_bot.services is not None
@@ -133,6 +134,9 @@ async def test_screen_replay_is_refused(
     replies = await user.upload("video", trim_video(replay, 12.0), "replay12.mp4")
     assert "人脸识别未通过" in texts(replies), texts(replies)
     assert "采集成功" not in texts(replies)
+    # The same 12 s re-encoded at 90 % size: other bytes, the same recording.
+    replies = await user.upload("video", trim_video(replay, 12.0, scale=0.9), "replay12-small.mp4")
+    assert "已经提交过" in texts(replies), texts(replies)
     from bot.storage.repositories import Repositories
 
     repo = Repositories(running_bot.services.db, running_bot.services.cipher)

@@ -57,6 +57,7 @@ def verdict(
     reasons: Sequence[str] = (),
     distance: float | None = 0.3,
     encoding: tuple[float, ...] = ENCODING,
+    fingerprint: tuple[int, ...] = (),
 ) -> FaceVerdict:
     ok = decision != "fail"
     return FaceVerdict(
@@ -68,6 +69,7 @@ def verdict(
         live_encoding=encoding if ok else None,
         best_frame_jpeg=b"\xff\xd8live" if ok else None,
         review_frames_jpeg=[b"\xff\xd8r1"],
+        fingerprint=fingerprint,
     )
 
 

@@ -100,3 +100,16 @@ async def test_identity_registry(repo: Repositories, db: Database) -> None:
     async with db.read() as conn:
         raw = await (await conn.execute("SELECT * FROM identity_registry")).fetchall()
     assert "陈大文" not in repr([tuple(r) for r in raw]) and "H12345678" not in repr([tuple(r) for r in raw])
+
+
+async def test_video_fingerprints_are_kept_encrypted_and_pruned(repo: Repositories, db: Database) -> None:
+    fingerprint = (1 << 63, 12345678901234567890 % (1 << 64), 7, 0, 1, 2, 3, 4)
+    await repo.media.remember_fingerprint(fingerprint)
+    await repo.media.remember_fingerprint(())  # nothing to keep
+    since = datetime.now(UTC) - timedelta(days=1)
+    assert await repo.media.fingerprints_since(since) == [fingerprint]
+    async with db.read() as conn:
+        (stored,) = await (await conn.execute("SELECT fingerprint_enc FROM video_fingerprints")).fetchone()
+    assert str(1 << 63) not in stored  # encrypted: derived from a face video
+    assert await repo.media.prune_fingerprints(datetime.now(UTC) + timedelta(seconds=1)) == 1
+    assert await repo.media.fingerprints_since(since) == []
