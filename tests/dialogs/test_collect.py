@@ -13,6 +13,7 @@ from aiogram import Dispatcher
 
 from bot.app import create_dispatcher
 from bot.config import Settings
+from bot.dialogs.base import Act
 from bot.services import Services
 from bot.storage.repositories import Repositories
 from bot.storage.repositories.identity_registry import IdentityRecord
@@ -494,3 +495,48 @@ async def test_other_documents_authority_refuses(
     replies = await press(client, replies, "保存实名")
     replies = await press(client, replies, "我已阅读并同意")
     assert "身份验证失败" in text(replies)
+
+
+async def test_english_failure_paths(client_en: BotClient, scripted: FakeVerifier, sms: FakeSms) -> None:
+    """The refusals of the collection dialog read in English for an English-speaking user."""
+    replies = await client_en.press(Go(func=Function.COLLECT).pack())
+    replies = await press(client_en, replies, "Resident ID card")
+    replies = await client_en.send("my card")
+    assert "needs a <b>photo</b>" in text(replies)
+    replies = await client_en.send_photo(b"back")
+    assert "portrait side" in text(replies)
+    replies = await client_en.send_photo(b"front")
+    replies = await press(client_en, replies, "OK")
+    replies = await client_en.send_photo(b"back")
+    assert "Check information" in text(replies)
+    replies = await press(client_en, replies, "Edit date of birth")
+    replies = await client_en.send("31/02/1990")
+    assert "format" in text(replies).lower()
+    replies = await press(client_en, replies, "Back")
+    replies = await press(client_en, replies, "Next")
+    replies = await press(client_en, replies, "I have read and agree")
+    replies = await client_en.send("12345")
+    assert "not a valid number" in text(replies)
+    await client_en.send(PHONE)
+    replies = await client_en.send("000000" if sms.code_for(PHONE) != "000000" else "111111")
+    assert "Wrong code" in text(replies)
+    replies = await client_en.send(sms.code_for(PHONE))
+    replies = await press(client_en, replies, "I have read and agree")
+    replies = await client_en.send_video(b"no-action")
+    assert "did not pass" in text(replies) and "record again" in text(replies)
+    replies = await client_en.send("/cancel")
+    assert "Cancelled" in text(replies)
+
+
+async def test_english_decline_keeps_nothing(
+    client_en: BotClient, scripted: FakeVerifier, services: Services
+) -> None:
+    replies = await client_en.press(Go(func=Function.COLLECT).pack())
+    replies = await press(client_en, replies, "Resident ID card")
+    await client_en.send_photo(b"front")
+    replies = await client_en.press(Act(a="portrait_ok").pack())
+    replies = await client_en.send_photo(b"back")
+    replies = await press(client_en, replies, "Next")
+    replies = await press(client_en, replies, "I do not agree")
+    assert "nothing was saved" in text(replies)
+    assert await repos(services).persons.find_by_document(DocumentType.RESIDENT_ID, valid_number()) is None
