@@ -26,8 +26,8 @@ from bot.middlewares import (
     ThrottlingMiddleware,
 )
 from bot.services import Services
+from bot.services.fsm import create_fsm_storage
 from bot.services.retention import RetentionJob
-from bot.storage.fsm import SQLiteStorage
 
 COMMANDS = ("start", "help", "cancel", "language", "mydata")
 
@@ -40,7 +40,7 @@ def create_bot(settings: Settings, api_base: str | None = None) -> Bot:
 
 
 def create_dispatcher(settings: Settings, services: Services) -> Dispatcher:
-    storage = SQLiteStorage(services.db, services.cipher)
+    storage = create_fsm_storage(settings, services)
     # One update at a time per user: two quick taps must not race on the same dialog state.
     dp = Dispatcher(
         storage=storage, fsm_strategy=FSMStrategy.USER_IN_CHAT, events_isolation=SimpleEventIsolation()

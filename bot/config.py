@@ -107,6 +107,22 @@ class Settings(BaseSettings):
     # Telegram redelivers an update for up to 24 hours; a claim older than that can be forgotten.
     update_claim_hours: float = Field(default=24.0, gt=0)
 
+    # --- beyond one machine (issue 10): Redis FSM and verification workers ------------------------
+    # Unset = the embedded deployment: FSM in SQLite, verification in this process's pool.
+    redis_url: SecretStr | None = Field(default=None, description="redis://[user:pass@]host:port/db")
+    # A dialog left alone this long is forgotten by Redis itself (its data holds ID fields).
+    fsm_ttl_hours: float = Field(default=24.0, gt=0)
+    verification_mode: Literal["pool", "queue"] = Field(
+        default="pool", description="queue = jobs to `python -m bot.worker` processes via Redis (arq)"
+    )
+    verification_queue_name: str = "shiming:verification"
+    # Uploads are already bounded by the download step; this keeps one job from filling Redis anyway.
+    verification_job_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    # How long the bot waits for a queued job (queueing included) before asking the user to retry.
+    verification_queue_wait: float = Field(default=180.0, gt=0)
+    # Tries of one job when workers die mid-job (a job that kills every worker must stop somewhere).
+    verification_job_tries: int = Field(default=3, ge=1)
+
     log_level: str = "INFO"
 
     @field_validator("admin_ids", mode="before")
@@ -126,6 +142,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _production_rules(self) -> Settings:
+        if self.verification_mode == "queue" and self.redis_url is None:
+            raise SettingsError("VERIFICATION_MODE=queue needs REDIS_URL")
         if self.mode != "sandbox":
             if self.liveness_challenge:
                 raise SettingsError(

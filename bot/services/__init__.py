@@ -97,7 +97,14 @@ class Services:
             else:
                 identity = SandboxIdentityAuthority(db, cipher)
             owned.append(identity)
-        if verifier is None:
+        if verifier is None and settings.verification_mode == "queue":
+            # Imported here so the embedded deployment never loads arq and the Redis client.
+            from bot.services.queued_verifier import QueuedVerifier
+
+            queued = await QueuedVerifier.connect(settings, cipher)
+            owned.append(queued)
+            verifier = queued
+        elif verifier is None:
             verifier = build_verifier(settings)
             await verifier.pool.start()
             owned.append(verifier.pool)
