@@ -10,6 +10,7 @@ import sys
 from bot.app import create_bot, create_dispatcher
 from bot.config import Settings, SettingsError
 from bot.services import Services
+from bot.webhook import run_webhook
 
 log = logging.getLogger("bot")
 
@@ -22,32 +23,6 @@ async def run_polling(settings: Settings, api_base: str | None = None) -> None:
         await bot.delete_webhook(drop_pending_updates=False)
         await dp.start_polling(bot, handle_signals=False, close_bot_session=True)
     finally:
-        await services.close()
-
-
-async def run_webhook(settings: Settings) -> None:
-    from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
-    from aiohttp import web
-
-    services = await Services.build(settings)
-    bot = create_bot(settings)
-    dp = create_dispatcher(settings, services)
-    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-    app = web.Application()
-    SimpleRequestHandler(dispatcher=dp, bot=bot, secret_token=secret).register(app, path="/webhook")
-    async def health(_: web.Request) -> web.Response:
-        return web.json_response({"ok": True})
-
-    app.router.add_get("/healthz", health)
-    setup_application(app, dp, bot=bot)
-    await bot.set_webhook(f"{settings.webhook_url}/webhook", secret_token=secret)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, settings.webhook_host, settings.webhook_port).start()
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await runner.cleanup()
         await services.close()
 
 

@@ -49,7 +49,7 @@ def create_dispatcher(settings: Settings, services: Services) -> Dispatcher:
     dp["settings"] = settings
     dp["catalog"] = services.catalog
 
-    if settings.mode == "sandbox":
+    if settings.mode == "sandbox" or settings.bot_api_sandbox:
         dp.update.outer_middleware(SandboxAckMiddleware())
         dp.startup.register(declare_sandbox_acks)
     # Claimed before anything writes, so a redelivered update changes nothing.

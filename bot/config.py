@@ -40,9 +40,19 @@ class Settings(BaseSettings):
         description="Bot API server URL (a self-hosted telegram-bot-api); None = api.telegram.org",
     )
     webhook_url: str | None = Field(default=None, description="Public HTTPS URL; set = webhook mode")
-    webhook_secret: SecretStr | None = None
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="X-Telegram-Bot-Api-Secret-Token; required in webhook mode"
+    )
     webhook_host: str = "0.0.0.0"
     webhook_port: int = 8080
+    # Several replicas share one webhook: exactly one of them (or a deploy step) registers it, so
+    # replicas starting and stopping do not keep re-registering or deleting it.
+    webhook_register: bool = Field(default=False, description="this replica calls setWebhook at start")
+    # SIGTERM: stop accepting, then wait this long for updates being handled before closing anyway.
+    webhook_drain_seconds: float = Field(default=30.0, ge=0)
+    # Webhook replicas pointed at the local sandbox (BOT_API_BASE) instead of Telegram, as the
+    # distributed tests run them: ack each update and use the sandbox's SMS inbox.
+    bot_api_sandbox: bool = False
 
     # --- storage --------------------------------------------------------------------------------
     data_dir: Path = REPO_ROOT / "data"
@@ -151,6 +161,8 @@ class Settings(BaseSettings):
                 )
             if self.encryption_key is None:
                 raise SettingsError("ENCRYPTION_KEY is required outside the sandbox")
+        if self.mode == "webhook" and self.webhook_secret is None:
+            raise SettingsError("WEBHOOK_SECRET is required in webhook mode (anyone could post updates)")
         return self
 
     # --- derived --------------------------------------------------------------------------------

@@ -13,11 +13,13 @@ from aiohttp import web
 from .errors import BotApiError, bad_request
 from .formatting import Entity, format_text, utf16_len
 from .params import MalformedBody, Params, TooLarge, Upload, file_too_large, read_params
-from .state import Chat, ChatMessage, CommandsEntry, SandboxState, now_ts
+from .state import Chat, ChatMessage, CommandsEntry, SandboxState, WebhookSettings, now_ts
 from .uploads import media_object
+from .webhook import WebhookDeliverer
 
 log = logging.getLogger(__name__)
 TOKEN_RE = re.compile(r"^(\d+):[A-Za-z0-9_-]+$")
+SECRET_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 SANDBOX_ACK_METHOD = "sandboxAck"
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
@@ -79,11 +81,13 @@ class BotApi:
     def __init__(self, state: SandboxState) -> None:
         self.state = state
         self.config = state.config
+        self.webhooks = WebhookDeliverer(state)
         table: dict[str, Handler] = {
             "getMe": self.get_me,
             "logOut": self.true,
             "close": self.true,
             "getUpdates": self.get_updates,
+            "setWebhook": self.set_webhook,
             "deleteWebhook": self.delete_webhook,
             "getWebhookInfo": self.get_webhook_info,
             "sendMessage": self.send_message,
@@ -318,14 +322,46 @@ class BotApi:
             allowed_updates=allowed,
         )
 
+    async def set_webhook(self, call: Call) -> bool:
+        p = call.params
+        url = p.get_str("url") or ""
+        if not url:  # Telegram: an empty url removes the webhook
+            return await self.delete_webhook(call)
+        if not url.startswith(("http://", "https://")):
+            raise bad_request("bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443")
+        secret = p.get_str("secret_token") or None
+        if secret is not None and not SECRET_TOKEN_RE.match(secret):
+            raise bad_request("secret token contains unallowed characters")
+        allowed = p.get_json("allowed_updates")
+        if isinstance(allowed, list) and all(isinstance(a, str) for a in allowed):
+            self.state.set_allowed_updates(allowed)
+        if p.get_bool("drop_pending_updates"):
+            self.state.drop_pending_updates()
+        connections = max(1, min(p.get_int("max_connections") or 40, 100))
+        # Plain http is accepted: the sandbox delivers to local test servers, Telegram would not.
+        self.state.set_webhook(WebhookSettings(call.bot_id, url, secret, connections))
+        self.webhooks.ensure_running()
+        return True
+
     async def delete_webhook(self, call: Call) -> bool:
+        self.state.set_webhook(None)
         if call.params.get_bool("drop_pending_updates"):
             self.state.drop_pending_updates()
         return True
 
     async def get_webhook_info(self, call: Call) -> dict[str, Any]:
-        pending = self.state.pending_updates
-        return {"url": "", "has_custom_certificate": False, "pending_update_count": pending}
+        hook = self.state.webhook
+        info: dict[str, Any] = {
+            "url": hook.url if hook else "",
+            "has_custom_certificate": False,
+            "pending_update_count": self.state.pending_updates,
+        }
+        if hook is not None:
+            info["max_connections"] = hook.max_connections
+            if hook.last_error_date is not None:
+                info["last_error_date"] = hook.last_error_date
+                info["last_error_message"] = hook.last_error_message
+        return info
 
     async def send_message(self, call: Call) -> dict[str, Any]:
         p = call.params

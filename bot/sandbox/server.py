@@ -34,6 +34,7 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> web.Application:
     async def on_shutdown(_: web.Application) -> None:
         # Long polls and event streams would otherwise hold the shutdown for their whole timeout.
         state.shutdown()
+        await botapi.webhooks.close()
 
     app.on_shutdown.append(on_shutdown)
     return app

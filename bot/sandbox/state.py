@@ -59,6 +59,14 @@ _FILE_FOLDER = {
 _REPLY_KEYBOARD_OPTIONS = ("is_persistent", "resize_keyboard", "one_time_keyboard", "input_field_placeholder")
 
 
+def webhook_conflict() -> BotApiError:
+    return BotApiError(
+        409,
+        "Conflict: can't use getUpdates method while webhook is active; "
+        "use deleteWebhook to delete the webhook first",
+    )
+
+
 def now_ts() -> int:
     return int(time.time())
 
@@ -264,6 +272,18 @@ class PendingUpdate:
 
 
 @dataclass(slots=True)
+class WebhookSettings:
+    """What ``setWebhook`` registered; while it exists updates are POSTed, never fetched."""
+
+    bot_id: int
+    url: str
+    secret_token: str | None
+    max_connections: int = 40
+    last_error_date: int | None = None
+    last_error_message: str | None = None
+
+
+@dataclass(slots=True)
 class CallbackRecord:
     chat_id: int
     update_id: int
@@ -305,6 +325,7 @@ class SandboxState:
         self.commands: dict[tuple[str, str], CommandsEntry] = {}
         self.menu_buttons: dict[int | None, dict[str, Any]] = {}
         self.last_poll_at: float | None = None
+        self.webhook: WebhookSettings | None = None
         self.closing = False
 
     # -- chats and messages ------------------------------------------------------------------------
@@ -461,6 +482,8 @@ class SandboxState:
         wait_seconds: float,
         allowed_updates: Iterable[str] | None,
     ) -> list[dict[str, Any]]:
+        if self.webhook is not None:
+            raise webhook_conflict()
         me = object()
         if self._poller is not None:
             self._update_event.set()  # wakes the older poller so that it notices the conflict
@@ -474,6 +497,8 @@ class SandboxState:
         try:
             while True:
                 self.last_poll_at = time.monotonic()
+                if self.webhook is not None:
+                    raise webhook_conflict()
                 if self._poller is not me:
                     raise BotApiError(
                         409,
@@ -501,6 +526,41 @@ class SandboxState:
 
     def drop_pending_updates(self) -> None:
         self._updates.clear()
+
+    # -- webhook delivery (see webhook.py) -----------------------------------------------------------
+
+    def set_allowed_updates(self, allowed: Iterable[str]) -> None:
+        self._allowed_updates = frozenset(allowed) or UPDATE_TYPES_DEFAULT
+
+    def set_webhook(self, webhook: WebhookSettings | None) -> None:
+        self.webhook = webhook
+        # A long poll in progress must end with the conflict, as on Telegram.
+        self._update_event.set()
+
+    async def wait_for_updates(self, seconds: float) -> None:
+        """Sleep until an update is queued (or ``seconds`` pass): the webhook deliverer's idle wait."""
+        self._update_event.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._update_event.wait(), seconds)
+
+    def deliverable(self, skip: set[int], limit: int) -> list[PendingUpdate]:
+        """Queued updates in order, except those being delivered now."""
+        batch = [u for u in self._updates if u.update_id not in skip and u.kind in self._allowed_updates]
+        return batch[:limit]
+
+    def mark_fetched(self, update: PendingUpdate, bot_id: int) -> None:
+        """A webhook response counts as a fetch: a bot that never acks is then judged by its silence."""
+        waiter = update.waiter
+        if waiter is not None and waiter.fetched_at is None:
+            waiter.fetched_at = time.monotonic()
+            waiter.fetched_by = bot_id
+            waiter.changed.set()
+
+    def delivered(self, update_id: int) -> None:
+        for update in self._updates:
+            if update.update_id == update_id:
+                self._updates.remove(update)  # a reset may have emptied the queue meanwhile
+                return
 
     def ack(self, bot_id: int, update_id: int | None) -> None:
         self.acking_bots.add(bot_id)
