@@ -63,13 +63,17 @@ async def readiness(services: Services, dp: Dispatcher) -> dict[str, str]:
             await conn.execute("SELECT 1")
     except Exception as exc:  # any failure means "not ready"; the type is enough for an operator
         problems["database"] = type(exc).__name__
-    # Duck-typed, so a Redis FSM store and a queue-backed verifier are checked without importing them.
-    redis = getattr(dp.storage, "redis", None)
-    if redis is not None:
+    # Duck-typed, so the Redis FSM store and the job queue's connection (VERIFICATION_MODE=queue) are
+    # checked without importing them. The embedded engine pool needs no check: Services.build waited
+    # for its warmup before this server listened, and it rebuilds itself after a crash.
+    for part, owner in (("fsm", dp.storage), ("verification_queue", services.verifier)):
+        redis = getattr(owner, "redis", None)
+        if redis is None:
+            continue
         try:
             await redis.ping()
         except Exception as exc:
-            problems["fsm"] = type(exc).__name__
+            problems[part] = type(exc).__name__
     check = getattr(services.verifier, "ready", None)
     if callable(check):
         try:
