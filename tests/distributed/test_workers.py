@@ -192,3 +192,15 @@ async def test_position_is_the_queue_length_and_waiting_is_bounded(redis_url: st
             await verifier.read_card_side(b"\0" * (verifier.max_bytes + 1), TODAY)
     finally:
         await verifier.close()
+
+
+async def test_services_choose_the_queue_by_settings(redis_url: str, tmp_path: Path) -> None:
+    from bot.services import Services
+
+    settings = bot_settings(redis_url, QUEUE, data_dir=tmp_path)
+    services = await Services.build(settings, sandbox_url="http://127.0.0.1:9")
+    try:
+        assert isinstance(services.verifier, QueuedVerifier)
+        assert services.verifier.queue_name == QUEUE
+    finally:
+        await services.close()
