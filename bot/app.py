@@ -9,7 +9,6 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.fsm.strategy import FSMStrategy
 from aiogram.types import BotCommand, BotCommandScopeDefault
 
@@ -26,7 +25,7 @@ from bot.middlewares import (
     ThrottlingMiddleware,
 )
 from bot.services import Services
-from bot.services.fsm import create_fsm_storage
+from bot.services.fsm import create_event_isolation, create_fsm_storage
 from bot.services.retention import RetentionJob
 
 COMMANDS = ("start", "help", "cancel", "language", "mydata")
@@ -43,7 +42,9 @@ def create_dispatcher(settings: Settings, services: Services) -> Dispatcher:
     storage = create_fsm_storage(settings, services)
     # One update at a time per user: two quick taps must not race on the same dialog state.
     dp = Dispatcher(
-        storage=storage, fsm_strategy=FSMStrategy.USER_IN_CHAT, events_isolation=SimpleEventIsolation()
+        storage=storage,
+        fsm_strategy=FSMStrategy.USER_IN_CHAT,
+        events_isolation=create_event_isolation(storage),
     )
     dp["services"] = services
     dp["settings"] = settings
