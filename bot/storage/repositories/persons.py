@@ -120,20 +120,7 @@ class PersonRepo:
                 raise DuplicatePerson(None if row is None else int(row[0])) from None
             person_id = int(cursor.lastrowid or 0)
             await self._insert_document(conn, person_id, doc, now)
-            for consent in record.consents:
-                await conn.execute(
-                    "INSERT INTO consents"
-                    " (person_id, document, version, text_hash, agreed_at, telegram_user_id)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        person_id,
-                        str(consent.document),
-                        consent.version,
-                        consent.text_hash,
-                        to_db(consent.agreed_at),
-                        record.telegram_user_id,
-                    ),
-                )
+            await self._insert_consents(conn, person_id, record.consents, record.telegram_user_id)
             await self._insert_phone(conn, person_id, record.phone, now)
             await self._insert_live_photo(conn, person_id, record.live_photo, now)
             person = await self._load(conn, person_id)
@@ -172,6 +159,28 @@ class PersonRepo:
                 to_db(now),
             ),
         )
+
+    async def _insert_consents(
+        self,
+        conn: aiosqlite.Connection,
+        person_id: int,
+        consents: Sequence[Consent],
+        telegram_user_id: int | None,
+    ) -> None:
+        for consent in consents:
+            await conn.execute(
+                "INSERT INTO consents"
+                " (person_id, document, version, text_hash, agreed_at, telegram_user_id)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    person_id,
+                    str(consent.document),
+                    consent.version,
+                    consent.text_hash,
+                    to_db(consent.agreed_at),
+                    telegram_user_id,
+                ),
+            )
 
     async def _insert_phone(
         self, conn: aiosqlite.Connection, person_id: int, phone: PhoneNumber, now: datetime
@@ -261,20 +270,7 @@ class PersonRepo:
             return
         async with self._db.transaction() as conn:
             await self._require(conn, person_id)
-            for consent in consents:
-                await conn.execute(
-                    "INSERT INTO consents"
-                    " (person_id, document, version, text_hash, agreed_at, telegram_user_id)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        person_id,
-                        str(consent.document),
-                        consent.version,
-                        consent.text_hash,
-                        to_db(consent.agreed_at),
-                        telegram_user_id,
-                    ),
-                )
+            await self._insert_consents(conn, person_id, consents, telegram_user_id)
             await self._audit.write(
                 telegram_user_id,
                 "person.consent.add",
