@@ -9,6 +9,8 @@ binding exists already.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from aiogram import F, Router
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
@@ -42,6 +44,29 @@ def taxpayer_id_problem(ctx: Ctx, text: str) -> tuple[str, str | None]:
     number = normalize_number("".join(ch for ch in text if ch.isprintable()))
     problems = validate_uscc(number)
     return number, (ctx.t("functions.taxpayer_id_" + problems[0]) if problems else None)
+
+
+def register_taxpayer_id_step(
+    router: Router, state: State, func: Function, on_valid: Callable[[Ctx, str], Awaitable[None]]
+) -> None:
+    """The taxpayer-ID step of 绑定 and 解绑: checked (GB 32100), back to the tip, re-asked otherwise."""
+
+    @router.message(state, F.text)
+    async def taxpayer_id(message: Message, ctx: Ctx) -> None:
+        number, problem = taxpayer_id_problem(ctx, message.text or "")
+        if problem is not None:
+            await ask_taxpayer_id(ctx, note=problem)
+            return
+        await on_valid(ctx, number)
+
+    @router.callback_query(state, Act.filter(F.a == "back"))
+    async def taxpayer_id_back(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await back_to_tip(ctx, func)
+
+    @router.message(state)
+    async def taxpayer_id_unexpected(message: Message, ctx: Ctx) -> None:
+        await ask_taxpayer_id(ctx)
 
 
 class BindFlow:
@@ -159,23 +184,11 @@ def create_router(flow: BindFlow) -> Router:
 
     register_entry(router, flow, Function.BIND)
 
-    @router.message(BindSG.taxpayer_id, F.text)
-    async def taxpayer_id(message: Message, ctx: Ctx) -> None:
-        number, problem = taxpayer_id_problem(ctx, message.text or "")
-        if problem is not None:
-            await ask_taxpayer_id(ctx, note=problem)
-            return
+    async def taxpayer_id_entered(ctx: Ctx, number: str) -> None:
         await ctx.put(taxpayer_id=number, role=None)
         await flow.show_role(ctx)
 
-    @router.callback_query(BindSG.taxpayer_id, Act.filter(F.a == "back"))
-    async def taxpayer_id_back(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
-        await back_to_tip(ctx, Function.BIND)
-
-    @router.message(BindSG.taxpayer_id)
-    async def taxpayer_id_unexpected(message: Message, ctx: Ctx) -> None:
-        await ask_taxpayer_id(ctx)
+    register_taxpayer_id_step(router, BindSG.taxpayer_id, Function.BIND, taxpayer_id_entered)
 
     @router.callback_query(BindSG.role, Act.filter(F.a == "role"))
     async def role(query: CallbackQuery, callback_data: Act, ctx: Ctx) -> None:

@@ -12,8 +12,8 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
 from bot.dialogs.account import actor_for, ask_to_collect, logged_in, refuse, role_name
-from bot.dialogs.base import CHINA, Act, Ctx, act, back_row, back_to_tip, end_dialog, keyboard, register_entry
-from bot.dialogs.bind import ask_taxpayer_id, taxpayer_id_problem
+from bot.dialogs.base import CHINA, Act, Ctx, act, back_row, end_dialog, keyboard, register_entry
+from bot.dialogs.bind import ask_taxpayer_id, register_taxpayer_id_step
 from bot.domain.enterprise import Binding, Enterprise, Role
 from bot.domain.masking import mask_name
 from bot.domain.models import Person
@@ -133,23 +133,11 @@ def create_router(flow: UnbindFlow) -> Router:
 
     register_entry(router, flow, Function.UNBIND)
 
-    @router.message(UnbindSG.taxpayer_id, F.text)
-    async def taxpayer_id(message: Message, ctx: Ctx) -> None:
-        number, problem = taxpayer_id_problem(ctx, message.text or "")
-        if problem is not None:
-            await ask_taxpayer_id(ctx, note=problem)
-            return
+    async def taxpayer_id_entered(ctx: Ctx, number: str) -> None:
         await ctx.put(taxpayer_id=number)
         await flow.show_query(ctx)
 
-    @router.callback_query(UnbindSG.taxpayer_id, Act.filter(F.a == "back"))
-    async def taxpayer_id_back(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
-        await back_to_tip(ctx, Function.UNBIND)
-
-    @router.message(UnbindSG.taxpayer_id)
-    async def taxpayer_id_unexpected(message: Message, ctx: Ctx) -> None:
-        await ask_taxpayer_id(ctx)
+    register_taxpayer_id_step(router, UnbindSG.taxpayer_id, Function.UNBIND, taxpayer_id_entered)
 
     @router.callback_query(UnbindSG.query, Act.filter(F.a == "query"))
     async def query_pressed(query: CallbackQuery, ctx: Ctx) -> None:
