@@ -19,15 +19,15 @@ import shutil
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from bot.sandbox import SandboxConfig, SandboxServer
+from tests.distributed.proxy import RoundRobinProxy
 from tests.helpers.sandbox_user import SandboxUser, texts
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -46,54 +46,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-class RoundRobinProxy:
-    """The load balancer: each request to the next replica in turn; a replica that refuses the
-    connection is skipped (passive failover, as nginx's `proxy_next_upstream error`)."""
-
-    def __init__(self, backends: list[str]) -> None:
-        self.backends = backends
-        self.served: list[int] = []  # backend index of every request answered, in order
-        self.failovers = 0
-        self._next = 0
-        self._http: aiohttp.ClientSession | None = None
-
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        assert self._http is not None
-        body = await request.read()
-        headers = {k: v for k, v in request.headers.items() if k.lower().startswith("x-telegram")}
-        headers["Content-Type"] = request.headers.get("Content-Type", "application/json")
-        for _ in range(len(self.backends)):
-            index = self._next
-            self._next = (self._next + 1) % len(self.backends)
-            try:
-                async with self._http.post(
-                    self.backends[index] + request.path, data=body, headers=headers
-                ) as response:
-                    payload = await response.read()
-                    if response.status == 503:  # draining: try the next one
-                        self.failovers += 1
-                        continue
-                    self.served.append(index)
-                    return web.Response(status=response.status, body=payload, content_type="application/json")
-            except aiohttp.ClientConnectionError:
-                self.failovers += 1
-        return web.Response(status=502, text="no replica")
-
-    @contextlib.asynccontextmanager
-    async def serve(self, port: int) -> AsyncIterator[None]:
-        app = web.Application()
-        app.router.add_post("/{tail:.*}", self.handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-        try:
-            yield
-        finally:
-            await self._http.close()
-            await runner.cleanup()
 
 
 @pytest.fixture(params=["sqlite", "redis"])
