@@ -272,9 +272,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def spawn(*args: str) -> asyncio.subprocess.Process:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return await asyncio.create_subprocess_exec(sys.executable, *args, cwd=REPO, env=env)
+async def spawn(
+    *args: str, env: dict[str, str] | None = None, cwd: Path = REPO, **kwargs: Any
+) -> asyncio.subprocess.Process:
+    """A Python child: this interpreter, this checkout first on its path; ``env`` replaces ours."""
+    env = {**(os.environ if env is None else env), "PYTHONPATH": str(REPO)}
+    return await asyncio.create_subprocess_exec(sys.executable, *args, cwd=cwd, env=env, **kwargs)
 
 
 async def wait_polling(http: aiohttp.ClientSession, url: str, patience: float = 300) -> None:
@@ -288,22 +291,30 @@ async def wait_polling(http: aiohttp.ClientSession, url: str, patience: float = 
     raise TimeoutError("the bot did not start polling")
 
 
-def tree_rss(pid: int) -> int:
-    """Resident bytes of a process and all its descendants (Linux /proc)."""
+def process_tree(pid: int) -> list[int]:
+    """A process and all its descendants (Linux /proc)."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             with contextlib.suppress(OSError):
                 ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
                 children.setdefault(ppid, []).append(int(entry))
-    total, stack = 0, [pid]
+    found, stack = [], [pid]
     while stack:
         current = stack.pop()
+        found.append(current)
+        stack.extend(children.get(current, []))
+    return found
+
+
+def tree_rss(pid: int) -> int:
+    """Resident bytes of a process and all its descendants."""
+    total = 0
+    for current in process_tree(pid):
         with contextlib.suppress(OSError):
             for line in Path(f"/proc/{current}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1]) * 1024
-        stack.extend(children.get(current, []))
     return total
 
 
