@@ -1,4 +1,8 @@
-"""Operator commands: `python -m bot.cli rotate-keys` (also `python -m bot rotate-keys`).
+"""Operator commands: `python -m bot migrate` and `python -m bot rotate-keys` (also via `bot.cli`).
+
+Migration: `python -m bot migrate` brings the database the settings name (DATABASE_URL's PostgreSQL,
+else the SQLite file) to this release's schema and prints the version; `--check` only tells whether
+migrations are pending (exit 1), for a deployment that starts replicas with DB_MIGRATE_ON_START=false.
 
 Key rotation: put the new key first in ENCRYPTION_KEY (`new:<b64>,old:<b64>`), restart the bot, run
 this command, then the old key may be dropped from the list once the command reports nothing left
@@ -18,9 +22,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bot.config import Settings, SettingsError
+from bot.services import open_db
 from bot.storage.crypto import DecryptionError, FieldCipher
-from bot.storage.db import Database
 from bot.storage.media import MediaNotFound, MediaStore
+from bot.storage.migrate import MigrationError, load_migrations
 from bot.storage.rotation import rotate_database
 
 log = logging.getLogger("bot.cli")
@@ -42,7 +47,7 @@ async def rotate_keys(settings: Settings) -> RotationReport:
     """Re-encrypt every encrypted column and every media file under the current key."""
     masters, current, index_master = settings.encryption_keys()
     cipher = FieldCipher.from_masters(masters, current=current, index_master=index_master)
-    db = await Database.open(settings.db_path)
+    db = await open_db(settings)
     report = RotationReport()
     try:
         report.columns = await rotate_database(db, cipher)
@@ -64,10 +69,24 @@ async def rotate_keys(settings: Settings) -> RotationReport:
     return report
 
 
+async def migrate(settings: Settings, *, check: bool) -> tuple[str, int, int]:
+    """(backend, schema version, latest version); with ``check`` nothing is applied and a database
+    that needs migrations raises :class:`MigrationError`."""
+    db = await open_db(settings, migrate=not check)
+    try:
+        return db.backend, await db.schema_version(), len(load_migrations(db.backend))
+    finally:
+        await db.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.cli", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("rotate-keys", help="re-encrypt the database and media files under the current key")
+    migrate_parser = sub.add_parser("migrate", help="bring the database to this release's schema")
+    migrate_parser.add_argument(
+        "--check", action="store_true", help="apply nothing; exit 1 if migrations are pending"
+    )
     args = parser.parse_args(argv)
     try:
         settings = Settings()
@@ -75,6 +94,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "migrate":
+        try:
+            backend, version, latest = asyncio.run(migrate(settings, check=args.check))
+        except MigrationError as exc:
+            print(f"{exc}", file=sys.stderr)
+            return 1
+        print(f"{backend}: schema version {version} of {latest}")
+        return 0
     if args.command == "rotate-keys":
         report = asyncio.run(rotate_keys(settings))
         for column, count in sorted(report.columns.items()):

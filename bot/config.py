@@ -57,6 +57,15 @@ class Settings(BaseSettings):
     # --- storage --------------------------------------------------------------------------------
     data_dir: Path = REPO_ROOT / "data"
     database_path: Path | None = Field(default=None, description="default: <data_dir>/shiming.sqlite3")
+    # Set = the records (and, without REDIS_URL, the dialog state) live in PostgreSQL, shared by every
+    # replica; unset = the embedded SQLite file above.
+    database_url: SecretStr | None = Field(
+        default=None, description="postgresql://user:password@host:5432/dbname (asyncpg)"
+    )
+    db_pool_size: int = Field(default=10, ge=1, description="PostgreSQL connections per process")
+    # False: refuse to start on an out-of-date schema; the deployment runs `python -m bot migrate`
+    # once per release instead (replicas starting together also migrate safely: a lock orders them).
+    db_migrate_on_start: bool = True
     encryption_key: SecretStr | None = Field(
         default=None,
         description="base64 of >= 32 random bytes; or 'new:b64,old:b64' (first encrypts, last indexes)",
@@ -150,6 +159,16 @@ class Settings(BaseSettings):
                 raise ValueError(f"unknown liveness actions {unknown}; use {', '.join(LIVENESS_ACTIONS)}")
         return parts
 
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value():
+            return None
+        scheme = "" if value is None else value.get_secret_value().split("://", 1)[0]
+        if value is not None and scheme not in {"postgres", "postgresql"}:
+            raise ValueError("DATABASE_URL must start with postgresql:// (SQLite is DATABASE_PATH)")
+        return value
+
     @model_validator(mode="after")
     def _production_rules(self) -> Settings:
         if self.verification_mode == "queue" and self.redis_url is None:
@@ -179,6 +198,10 @@ class Settings(BaseSettings):
     @property
     def db_path(self) -> Path:
         return self.database_path or self.data_dir / "shiming.sqlite3"
+
+    @property
+    def db_url(self) -> str | None:
+        return self.database_url.get_secret_value() if self.database_url else None
 
     @property
     def media_dir(self) -> Path:

@@ -20,9 +20,9 @@ from aiogram.types import CallbackQuery, Message, TelegramObject, Update, User
 from bot.config import Settings
 from bot.i18n import Catalog, Translator, language_for
 from bot.storage.crypto import FieldCipher
-from bot.storage.db import Database
 from bot.storage.repositories import Repositories
 from bot.storage.repositories.updates import UpdateRepo
+from bot.storage.sql import Database
 from bot.storage.timeutil import utcnow
 
 log = logging.getLogger(__name__)

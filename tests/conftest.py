@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.postgres import postgres_server, postgres_template
+
+__all__ = ["database_url", "postgres_server", "postgres_template", "testdata"]
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -23,3 +27,10 @@ def testdata() -> Path:
     if root is None:
         pytest.skip("public test data (../shared/testdata) is not available")
     return root
+
+
+@pytest.fixture
+def database_url() -> str | None:
+    """The records backend: the SQLite file by default; the repository and dialog suites override
+    this with both backends (tests/helpers/postgres.py)."""
+    return None

@@ -10,8 +10,13 @@ from aiogram import Router
 from aiogram.types import ErrorEvent
 
 from bot.i18n import Catalog, language_for
+from bot.storage.sql import DatabaseBusy
 
 log = logging.getLogger(__name__)
+
+# too many connections, out of memory, lock not available, query cancelled (statement timeout),
+# serialization failure, deadlock, admin shutdown, crash shutdown, cannot connect now
+_PG_BUSY = frozenset({"53300", "53200", "55P03", "57014", "40001", "40P01", "57P01", "57P02", "57P03"})
 
 
 def apology_key(exc: BaseException) -> str:
@@ -19,7 +24,9 @@ def apology_key(exc: BaseException) -> str:
 
     SQLite says "database is locked" / "database is busy" when another process held the file longer
     than the busy timeout, and "database or disk is full" (SQLITE_FULL); writing a media file on a full
-    disk raises ENOSPC (or EDQUOT over a quota).
+    disk raises ENOSPC (or EDQUOT over a quota). PostgreSQL's errors carry a SQLSTATE: disk full
+    (53100), or a server that is overloaded, restarting or unreachable, or a lock not granted within
+    ``lock_timeout`` (see ``_PG_BUSY``); a pool with no free connection raises DatabaseBusy.
     """
     seen: set[int] = set()
     current: BaseException | None = exc
@@ -30,6 +37,14 @@ def apology_key(exc: BaseException) -> str:
             if "full" in message:
                 return "errors.disk_full"
             if "locked" in message or "busy" in message:
+                return "errors.busy"
+        if isinstance(current, DatabaseBusy):
+            return "errors.busy"
+        sqlstate = getattr(current, "sqlstate", None)
+        if isinstance(sqlstate, str):
+            if sqlstate == "53100":
+                return "errors.disk_full"
+            if sqlstate in _PG_BUSY or sqlstate.startswith("08"):  # class 08: connection exceptions
                 return "errors.busy"
         if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
             return "errors.disk_full"

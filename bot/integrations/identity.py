@@ -19,8 +19,8 @@ import aiohttp
 
 from bot.integrations.http import HttpFailure, JsonClient
 from bot.storage.crypto import FieldCipher
-from bot.storage.db import Database
 from bot.storage.repositories.identity_registry import IdentityRegistryRepo
+from bot.storage.sql import Database
 from bot.verification.ids import DocumentType
 
 __all__ = [

@@ -12,9 +12,19 @@ from bot.integrations.sms import HttpSmsGateway, SandboxSmsGateway, SmsGateway
 from bot.services.otp import OtpService
 from bot.services.verifier import Verifier
 from bot.storage.crypto import FieldCipher, derive_key
-from bot.storage.db import Database
 from bot.storage.media import MediaStore
+from bot.storage.sql import Database, open_database
 from bot.verification.face import FaceConfig
+
+
+async def open_db(settings: Settings, *, migrate: bool | None = None) -> Database:
+    """The records database the settings name (PostgreSQL when DATABASE_URL is set, else SQLite)."""
+    return await open_database(
+        settings.db_path,
+        url=settings.db_url,
+        pool_size=settings.db_pool_size,
+        migrate=settings.db_migrate_on_start if migrate is None else migrate,
+    )
 
 
 def build_verifier(settings: Settings) -> Verifier:
@@ -65,7 +75,7 @@ class Services:
         catalog = Catalog.load(settings.locales_dir, settings.default_locale)
         masters, current, index_master = settings.encryption_keys()
         cipher = FieldCipher.from_masters(masters, current=current, index_master=index_master)
-        db = await Database.open(settings.db_path)
+        db = await open_db(settings)
         owned: list[Any] = []
         if sms is None:
             if settings.sms_gateway_url:

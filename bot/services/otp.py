@@ -20,8 +20,8 @@ from enum import StrEnum
 
 from bot.domain.phone import InvalidPhoneNumber, normalize_mainland_mobile
 from bot.integrations.sms import SmsError, SmsGateway
-from bot.storage.db import Database
 from bot.storage.repositories.otp import OtpRepo
+from bot.storage.sql import Database
 from bot.storage.timeutil import utcnow
 
 __all__ = ["OtpService", "RateLimit", "SendResult", "SendStatus", "VerifyResult", "VerifyStatus"]

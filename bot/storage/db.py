@@ -27,70 +27,54 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
-__all__ = ["Database", "Migration", "MigrationError", "load_migrations"]
+from bot.storage.migrate import Migration, MigrationError, load_migrations, pending
+from bot.storage.sql import Backend
+
+__all__ = ["Migration", "MigrationError", "SqliteConnection", "SqliteDatabase", "load_migrations"]
 
 log = logging.getLogger(__name__)
 
-_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _MEMORY = ":memory:"
 
 
-class MigrationError(RuntimeError):
-    """The database cannot be brought to the schema this code expects."""
+class SqliteConnection:
+    """The :class:`bot.storage.sql.Connection` of SQLite: aiosqlite's, with the shared signature."""
 
+    __slots__ = ("raw",)
 
-@dataclass(frozen=True)
-class Migration:
-    version: int
-    name: str
-    sql: str
+    def __init__(self, raw: aiosqlite.Connection) -> None:
+        self.raw = raw
 
+    async def execute(self, sql: str, parameters: Sequence[Any] = ()) -> aiosqlite.Cursor:
+        return await self.raw.execute(sql, parameters)
 
-def load_migrations() -> list[Migration]:
-    """The packaged ``migrations/NNNN_name.sql`` files, in version order."""
-    found: list[Migration] = []
-    for entry in resources.files("bot.storage.migrations").iterdir():
-        match = _MIGRATION_NAME.match(entry.name)
-        if match is None:
-            continue
-        found.append(Migration(int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
-    found.sort(key=lambda m: m.version)
-    _check_sequence(found)
-    return found
-
-
-def _check_sequence(migrations: Sequence[Migration]) -> None:
-    for m in migrations:
-        if not re.fullmatch(r"[a-z0-9_]+", m.name):
-            raise MigrationError(f"bad migration name {m.name!r}")
-    versions = [m.version for m in migrations]
-    if versions != list(range(1, len(versions) + 1)):
-        raise MigrationError(f"migration versions must be 1..n without gaps, got {versions}")
+    async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> None:
+        await self.raw.executemany(sql, parameters)
 
 
 @dataclass
 class _TxState:
-    db: Database
+    db: SqliteDatabase
     task: asyncio.Task[Any] | None
     depth: int = field(default=0)
 
 
-_current_tx: ContextVar[_TxState | None] = ContextVar("shiming_db_tx", default=None)
+_current_tx: ContextVar[_TxState | None] = ContextVar("shiming_sqlite_tx", default=None)
 
 
-class Database:
-    """Use ``await Database.open(path)``; the constructor is internal."""
+class SqliteDatabase:
+    """Use ``await SqliteDatabase.open(path)``; the constructor is internal."""
+
+    backend: Backend = "sqlite"
 
     def __init__(
         self,
@@ -106,6 +90,8 @@ class Database:
         for conn in readers:
             self._readers.put_nowait(conn)
         self._closed = False
+        self._wrapped_writer = SqliteConnection(writer)
+        self._wrapped = {id(conn): SqliteConnection(conn) for conn in readers}
 
     @classmethod
     async def open(
@@ -116,7 +102,8 @@ class Database:
         busy_timeout_ms: int = 5000,
         synchronous: str = "NORMAL",
         migrations: Sequence[Migration] | None = None,
-    ) -> Database:
+        migrate: bool = True,
+    ) -> SqliteDatabase:
         """Open (creating if needed) and migrate the database.
 
         ``synchronous=NORMAL`` in WAL mode survives a killed process with nothing lost; only a power
@@ -135,7 +122,8 @@ class Database:
                 if row is None or str(row[0]).lower() != "wal":
                     raise MigrationError(f"could not switch {target} to WAL mode")
             await writer.execute(f"PRAGMA synchronous={synchronous.upper()}")
-            await _migrate(writer, load_migrations() if migrations is None else list(migrations))
+            chosen = load_migrations() if migrations is None else list(migrations)
+            await _migrate(writer, chosen, apply=migrate)
             reader_conns: list[aiosqlite.Connection] = []
             if not in_memory:
                 for _ in range(max(0, readers)):
@@ -169,12 +157,13 @@ class Database:
         return self._own_tx() is not None
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self, *, serial: bool = True) -> AsyncIterator[SqliteConnection]:
+        """``serial`` only matters on PostgreSQL: SQLite's one writer serialises every transaction."""
         self._ensure_open()
         state = self._own_tx()
         if state is not None:
             async with self._savepoint(state):
-                yield self._writer
+                yield self._wrapped_writer
             return
         async with self._write_lock:
             conn = self._writer
@@ -184,7 +173,7 @@ class Database:
             await conn.execute("BEGIN IMMEDIATE")
             token = _current_tx.set(_TxState(self, asyncio.current_task()))
             try:
-                yield conn
+                yield self._wrapped_writer
             except BaseException:
                 await self._rollback_quietly()
                 raise
@@ -222,7 +211,7 @@ class Database:
                 log.exception("rollback failed")
 
     @contextlib.asynccontextmanager
-    async def read(self, *, snapshot: bool = True) -> AsyncIterator[aiosqlite.Connection]:
+    async def read(self, *, snapshot: bool = True) -> AsyncIterator[SqliteConnection]:
         """A connection for SELECTs; do not write through it (readers are ``query_only``).
 
         ``snapshot=False`` for a block of one SELECT, which SQLite runs atomically anyway: it saves the
@@ -230,11 +219,11 @@ class Database:
         """
         self._ensure_open()
         if self._own_tx() is not None:
-            yield self._writer
+            yield self._wrapped_writer
             return
         if not self._reader_list:
             async with self._write_lock:
-                yield self._writer
+                yield self._wrapped_writer
             return
         conn = await self._readers.get()
         try:
@@ -242,12 +231,13 @@ class Database:
             # phone from the same commit).
             if conn.in_transaction:  # left open by a task cancelled mid-rollback
                 await conn.execute("ROLLBACK")
+            wrapped = self._wrapped[id(conn)]
             if not snapshot:
-                yield conn
+                yield wrapped
                 return
             await conn.execute("BEGIN")
             try:
-                yield conn
+                yield wrapped
             finally:
                 await conn.execute("ROLLBACK")
         finally:
@@ -275,22 +265,18 @@ class Database:
             await self._writer.close()
 
 
-async def _migrate(conn: aiosqlite.Connection, migrations: list[Migration]) -> None:
-    _check_sequence(migrations)
+async def _migrate(conn: aiosqlite.Connection, migrations: list[Migration], *, apply: bool = True) -> None:
     await conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_version ("
         " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
     )
     rows = await (await conn.execute("SELECT version FROM schema_version")).fetchall()
-    applied = {int(r[0]) for r in rows}
-    known = {m.version for m in migrations}
-    if applied - known:
+    todo = pending((int(r[0]) for r in rows), migrations)
+    if todo and not apply:
         raise MigrationError(
-            f"database has schema versions {sorted(applied - known)} unknown to this code (a newer release?)"
+            f"the database needs migrations {[m.version for m in todo]}: run `python -m bot migrate`"
         )
-    for migration in migrations:
-        if migration.version in applied:
-            continue
+    for migration in todo:
         stamp = datetime.now(UTC).isoformat(timespec="seconds")
         # One script per migration wrapped in its own transaction: executescript() does not commit
         # in autocommit mode, so a failing statement leaves the transaction open for the rollback.

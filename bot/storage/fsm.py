@@ -16,13 +16,12 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
 from aiogram.exceptions import DataNotDictLikeError
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
 
 from bot.storage.crypto import FieldCipher
-from bot.storage.db import Database
+from bot.storage.sql import Connection, Database
 from bot.storage.timeutil import to_db, utcnow
 
 __all__ = ["SQLiteStorage", "row_context"]
@@ -70,7 +69,8 @@ class SQLiteStorage(BaseStorage):
         async with self._db.transaction() as conn:
             await conn.execute(
                 f"INSERT INTO fsm_state ({_KEY_COLUMNS}, state, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+                f" ON CONFLICT ({_KEY_COLUMNS})"
+                " DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
                 (*_key_params(key), value, to_db(self._clock())),
             )
             await self._drop_if_empty(conn, key)
@@ -98,7 +98,7 @@ class SQLiteStorage(BaseStorage):
             await self._write_data(conn, key, current)
         return current.copy()
 
-    async def _read_data(self, conn: aiosqlite.Connection, key: StorageKey) -> dict[str, Any]:
+    async def _read_data(self, conn: Connection, key: StorageKey) -> dict[str, Any]:
         cursor = await conn.execute(f"SELECT data_enc FROM fsm_state WHERE {_KEY_WHERE}", _key_params(key))
         row = await cursor.fetchone()
         if row is None or row[0] is None:
@@ -108,18 +108,19 @@ class SQLiteStorage(BaseStorage):
             raise DataNotDictLikeError("stored FSM data is not a dict")
         return loaded
 
-    async def _write_data(self, conn: aiosqlite.Connection, key: StorageKey, data: Mapping[str, Any]) -> None:
+    async def _write_data(self, conn: Connection, key: StorageKey, data: Mapping[str, Any]) -> None:
         encrypted = None
         if data:
             encrypted = self._cipher.encrypt_text(json.dumps(data, ensure_ascii=False), context=_context(key))
         await conn.execute(
             f"INSERT INTO fsm_state ({_KEY_COLUMNS}, data_enc, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT DO UPDATE SET data_enc = excluded.data_enc, updated_at = excluded.updated_at",
+            f" ON CONFLICT ({_KEY_COLUMNS})"
+            " DO UPDATE SET data_enc = excluded.data_enc, updated_at = excluded.updated_at",
             (*_key_params(key), encrypted, to_db(self._clock())),
         )
         await self._drop_if_empty(conn, key)
 
-    async def _drop_if_empty(self, conn: aiosqlite.Connection, key: StorageKey) -> None:
+    async def _drop_if_empty(self, conn: Connection, key: StorageKey) -> None:
         await conn.execute(
             f"DELETE FROM fsm_state WHERE {_KEY_WHERE} AND state IS NULL AND data_enc IS NULL",
             _key_params(key),

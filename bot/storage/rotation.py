@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.storage.crypto import FieldCipher
-from bot.storage.db import Database
 from bot.storage.fsm import row_context
+from bot.storage.sql import Database
 
 __all__ = ["ENCRYPTED_COLUMNS", "EncryptedColumn", "rotate_database"]
 

@@ -27,8 +27,8 @@ TAXPAYER_ID = 5001
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return make_settings(tmp_path, admin_ids=[ADMIN_ID])
+def settings(tmp_path: Path, database_url: str | None) -> Settings:
+    return make_settings(tmp_path, admin_ids=[ADMIN_ID], database_url=database_url)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from aiogram import Dispatcher
 from bot.middlewares import ThrottlingMiddleware
 from bot.services import Services
 from bot.services.otp import OtpService, VerifyStatus
-from bot.storage.db import Database
+from bot.storage.db import SqliteDatabase as Database
 from tests.hardening.harness import (
     HostileClient,
     Identity,

@@ -32,7 +32,7 @@ from aiogram.fsm.storage.base import StorageKey
 from bot.config import SANDBOX_TOKEN, Settings
 from bot.sandbox import SandboxServer
 from bot.storage.crypto import FieldCipher
-from bot.storage.db import Database
+from bot.storage.db import SqliteDatabase as Database
 from bot.storage.fsm import SQLiteStorage
 from bot.storage.repositories import Repositories
 from bot.verification.ids import DocumentType

@@ -20,7 +20,7 @@ from bot.app import create_dispatcher
 from bot.config import Settings
 from bot.services import Services
 from bot.storage.crypto import FieldCipher
-from bot.storage.db import Database
+from bot.storage.db import SqliteDatabase as Database
 from bot.storage.media import MediaStore
 from bot.storage.repositories import Repositories
 from bot.storage.rotation import ENCRYPTED_COLUMNS

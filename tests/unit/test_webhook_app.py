@@ -10,7 +10,7 @@ from aiogram import Bot, Dispatcher
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
-from bot.storage.db import Database
+from bot.storage.db import SqliteDatabase as Database
 from bot.webhook import DrainingRequestHandler, readiness
 
 

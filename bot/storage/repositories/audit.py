@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.domain.masking import mask_record
 from bot.domain.models import AuditEntry
-from bot.storage.db import Database
+from bot.storage.sql import Database, new_id
 from bot.storage.timeutil import from_db, to_db, utcnow
 
 __all__ = ["AuditRepo"]
@@ -57,7 +57,7 @@ class AuditRepo:
             cursor = await conn.execute(
                 "INSERT INTO audit_log"
                 " (at, actor_user_id, action, subject_type, subject_id, before_json, after_json)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     to_db(self._clock()),
                     actor_user_id,
@@ -68,7 +68,7 @@ class AuditRepo:
                     _dump(after),
                 ),
             )
-            return int(cursor.lastrowid or 0)
+            return new_id(await cursor.fetchone())
 
     async def for_subject(
         self, subject_type: str, subject_id: str | int, *, limit: int = 100

@@ -23,13 +23,10 @@ encrypted.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-
-import aiosqlite
 
 from bot.domain.enterprise import (
     Binding,
@@ -42,8 +39,8 @@ from bot.domain.enterprise import (
 )
 from bot.domain.phone import normalize_mainland_mobile
 from bot.storage.crypto import FieldCipher
-from bot.storage.db import Database
 from bot.storage.repositories.audit import AuditRepo
+from bot.storage.sql import Connection, Database, IntegrityError, new_id
 from bot.storage.timeutil import from_db, to_db, utcnow
 from bot.verification.ids import DocumentType, normalize_number
 
@@ -185,7 +182,7 @@ class EnterpriseRepo:
                 )
         return LoadResult(enterprises=len(batches), people=listed, removed=removed)
 
-    async def _snapshot(self, conn: aiosqlite.Connection, enterprise: Enterprise) -> dict[str, Any]:
+    async def _snapshot(self, conn: Connection, enterprise: Enterprise) -> dict[str, Any]:
         people = await self._people(conn, enterprise.id)
         return {**enterprise.masked(), "people": [p.masked() for p in people]}
 
@@ -196,7 +193,7 @@ class EnterpriseRepo:
         return Enterprise(int(row[0]), row[1], row[2], EnterpriseStatus(row[3]), from_db(row[4]))
 
     async def _enterprise_where(
-        self, conn: aiosqlite.Connection, where: str, value: Any
+        self, conn: Connection, where: str, value: Any
     ) -> Enterprise | None:
         row = await (
             await conn.execute(f"SELECT {_ENTERPRISE_COLUMNS} FROM enterprises WHERE {where}", (value,))
@@ -227,7 +224,7 @@ class EnterpriseRepo:
             phone=self._dec("phone", row[6]),
         )
 
-    async def _people(self, conn: aiosqlite.Connection, enterprise_id: int) -> list[EnterprisePerson]:
+    async def _people(self, conn: Connection, enterprise_id: int) -> list[EnterprisePerson]:
         cursor = await conn.execute(
             f"SELECT {_PERSON_COLUMNS} FROM enterprise_people WHERE enterprise_id = ?"
             " ORDER BY CASE role WHEN 'legal_rep' THEN 0 WHEN 'finance_officer' THEN 1"
@@ -288,16 +285,18 @@ class EnterpriseRepo:
         """Raises :class:`BindingExists` when this binding is current already. Authorisation is the
         caller's (``bot.domain.policies``); this only records."""
         now = self._clock()
-        async with self._db.transaction() as conn:
+        async with self._db.transaction():
             try:
-                cursor = await conn.execute(
-                    "INSERT INTO enterprise_bindings (person_id, enterprise_id, role, bound_at, bound_by)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (person_id, enterprise_id, str(role), to_db(now), bound_by),
-                )
-            except sqlite3.IntegrityError:
+                async with self._db.transaction() as inner:
+                    cursor = await inner.execute(
+                        "INSERT INTO enterprise_bindings (person_id, enterprise_id, role, bound_at, bound_by)"
+                        " VALUES (?, ?, ?, ?, ?) RETURNING id",
+                        (person_id, enterprise_id, str(role), to_db(now), bound_by),
+                    )
+                    binding_id = new_id(await cursor.fetchone())
+            except IntegrityError:
                 raise BindingExists() from None
-            binding = Binding(int(cursor.lastrowid or 0), person_id, enterprise_id, role, now, bound_by)
+            binding = Binding(binding_id, person_id, enterprise_id, role, now, bound_by)
             await self._audit.write(
                 bound_by, "enterprise.bind", "enterprise_binding", binding.id, None, binding.masked()
             )

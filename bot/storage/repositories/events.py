@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from bot.storage.db import Database
+from bot.storage.sql import Database
 from bot.storage.timeutil import from_db, to_db, utcnow
 
 __all__ = ["EventOutcome", "EventRepo", "VerificationEvent"]

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from bot.storage.crypto import FieldCipher
-from bot.storage.db import Database
+from bot.storage.sql import Database
 from bot.storage.timeutil import from_db, to_db, utcnow
 from bot.verification.ids import DocumentType, normalize_number
 

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot.storage.crypto import FieldCipher
-from bot.storage.db import Database
 from bot.storage.repositories.audit import AuditRepo
 from bot.storage.repositories.enterprises import EnterpriseRepo
 from bot.storage.repositories.events import EventRepo
@@ -18,6 +17,7 @@ from bot.storage.repositories.review import ReviewRepo
 from bot.storage.repositories.staff import StaffRepo
 from bot.storage.repositories.updates import UpdateRepo
 from bot.storage.repositories.users import UserRepo
+from bot.storage.sql import Database
 from bot.storage.timeutil import utcnow
 
 __all__ = ["Repositories"]

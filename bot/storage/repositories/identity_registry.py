@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from bot.storage.crypto import FieldCipher
-from bot.storage.db import Database
+from bot.storage.sql import Database
 from bot.storage.timeutil import date_from_db, date_to_db, to_db, utcnow
 from bot.verification.ids import DocumentType, normalize_number
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from bot.storage.crypto import FieldCipher
-from bot.storage.db import Database
+from bot.storage.sql import Database
 from bot.storage.timeutil import to_db, utcnow
 
 __all__ = ["MediaHashRepo"]
@@ -40,7 +40,7 @@ class MediaHashRepo:
         submissions of the same video cannot both pass."""
         async with self._db.transaction() as conn:
             cursor = await conn.execute(
-                "INSERT OR IGNORE INTO media_hashes (hash_index, first_seen_at) VALUES (?, ?)",
+                "INSERT INTO media_hashes (hash_index, first_seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 (self._cipher.blind_index(_KIND, content_hash), to_db(self._clock())),
             )
             return cursor.rowcount == 1

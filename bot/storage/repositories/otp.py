@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.storage.db import Database
+from bot.storage.sql import Database, new_id
 from bot.storage.timeutil import from_db, to_db
 
 __all__ = ["OtpRecord", "OtpRepo"]
@@ -56,10 +56,10 @@ class OtpRepo:
             )
             cursor = await conn.execute(
                 "INSERT INTO otp_codes (user_id, phone_index, code_hash, sent_at, expires_at)"
-                " VALUES (?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?) RETURNING id",
                 (user_id, phone_index, code_hash, to_db(sent_at), to_db(expires_at)),
             )
-            return int(cursor.lastrowid or 0)
+            return new_id(await cursor.fetchone())
 
     async def delete(self, code_id: int) -> None:
         async with self._db.transaction() as conn:

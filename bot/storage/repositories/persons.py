@@ -6,13 +6,11 @@ columns); document numbers and phones are found through blind indexes.
 
 from __future__ import annotations
 
-import sqlite3
 import struct
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
 import numpy as np
 
 from bot.domain.models import (
@@ -28,9 +26,9 @@ from bot.domain.models import (
 )
 from bot.domain.phone import normalize_mainland_mobile
 from bot.storage.crypto import FieldCipher
-from bot.storage.db import Database
 from bot.storage.repositories.audit import AuditRepo
 from bot.storage.repositories.users import UserRepo
+from bot.storage.sql import Connection, Database, IntegrityError, new_id
 from bot.storage.timeutil import date_from_db, date_to_db, from_db, to_db, utcnow
 from bot.verification.ids import normalize_number
 
@@ -99,18 +97,20 @@ class PersonRepo:
         actor = record.telegram_user_id if actor_user_id is None else actor_user_id
         async with self._db.transaction() as conn:
             try:
-                cursor = await conn.execute(
-                    "INSERT INTO persons (doc_type, doc_index, residence_enc, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (
-                        str(doc.doc_type),
-                        doc_index,
-                        self._enc("persons.residence", record.residence),
-                        to_db(now),
-                        to_db(now),
-                    ),
-                )
-            except sqlite3.IntegrityError:
+                async with self._db.transaction() as inner:
+                    cursor = await inner.execute(
+                        "INSERT INTO persons (doc_type, doc_index, residence_enc, created_at, updated_at)"
+                        " VALUES (?, ?, ?, ?, ?) RETURNING id",
+                        (
+                            str(doc.doc_type),
+                            doc_index,
+                            self._enc("persons.residence", record.residence),
+                            to_db(now),
+                            to_db(now),
+                        ),
+                    )
+                    person_id = new_id(await cursor.fetchone())
+            except IntegrityError:
                 row = await (
                     await conn.execute(
                         "SELECT id FROM persons WHERE doc_type = ? AND doc_index = ?",
@@ -118,7 +118,6 @@ class PersonRepo:
                     )
                 ).fetchone()
                 raise DuplicatePerson(None if row is None else int(row[0])) from None
-            person_id = int(cursor.lastrowid or 0)
             await self._insert_document(conn, person_id, doc, now)
             await self._insert_consents(conn, person_id, record.consents, record.telegram_user_id)
             await self._insert_phone(conn, person_id, record.phone, now)
@@ -130,7 +129,7 @@ class PersonRepo:
         return person
 
     async def _insert_document(
-        self, conn: aiosqlite.Connection, person_id: int, doc: IdentityDocument, now: datetime
+        self, conn: Connection, person_id: int, doc: IdentityDocument, now: datetime
     ) -> None:
         await conn.execute(
             "INSERT INTO documents (person_id, doc_type, number_index, number_enc, name_enc, sex_enc,"
@@ -162,7 +161,7 @@ class PersonRepo:
 
     async def _insert_consents(
         self,
-        conn: aiosqlite.Connection,
+        conn: Connection,
         person_id: int,
         consents: Sequence[Consent],
         telegram_user_id: int | None,
@@ -183,7 +182,7 @@ class PersonRepo:
             )
 
     async def _insert_phone(
-        self, conn: aiosqlite.Connection, person_id: int, phone: PhoneNumber, now: datetime
+        self, conn: Connection, person_id: int, phone: PhoneNumber, now: datetime
     ) -> None:
         await conn.execute(
             "INSERT INTO phones (person_id, number_index, number_enc, verified_at, created_at)"
@@ -198,7 +197,7 @@ class PersonRepo:
         )
 
     async def _insert_live_photo(
-        self, conn: aiosqlite.Connection, person_id: int, photo: LivePhoto, now: datetime
+        self, conn: Connection, person_id: int, photo: LivePhoto, now: datetime
     ) -> None:
         await conn.execute(
             "INSERT INTO live_photos (person_id, media_id, encoding_enc, model, created_at)"
@@ -316,14 +315,14 @@ class PersonRepo:
             await self._audit.write(actor_user_id, "person.erase", "person", person_id, before.masked(), None)
         return media
 
-    async def _require(self, conn: aiosqlite.Connection, person_id: int) -> Person:
+    async def _require(self, conn: Connection, person_id: int) -> Person:
         person = await self._load(conn, person_id)
         if person is None:
             raise LookupError(f"no person {person_id}")
         return person
 
     async def _touch_and_audit(
-        self, conn: aiosqlite.Connection, person_id: int, before: Person, action: str, actor: int | None
+        self, conn: Connection, person_id: int, before: Person, action: str, actor: int | None
     ) -> Person:
         await conn.execute(
             "UPDATE persons SET updated_at = ? WHERE id = ?", (to_db(self._clock()), person_id)
@@ -399,7 +398,7 @@ class PersonRepo:
         distance = float(distances[best])
         return FaceMatch(ids[best], distance) if distance <= threshold else None
 
-    async def _load(self, conn: aiosqlite.Connection, person_id: int) -> Person | None:
+    async def _load(self, conn: Connection, person_id: int) -> Person | None:
         person = await (
             await conn.execute(
                 "SELECT id, residence_enc, created_at, updated_at FROM persons WHERE id = ?", (person_id,)

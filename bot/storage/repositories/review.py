@@ -9,8 +9,8 @@ from typing import Any
 
 from bot.domain.models import ReviewCase, ReviewKind, ReviewStatus
 from bot.storage.crypto import FieldCipher
-from bot.storage.db import Database
 from bot.storage.repositories.audit import AuditRepo
+from bot.storage.sql import Database, new_id
 from bot.storage.timeutil import from_db, to_db, utcnow
 
 __all__ = ["ReviewRepo"]
@@ -64,7 +64,7 @@ class ReviewRepo:
             cursor = await conn.execute(
                 "INSERT INTO review_cases"
                 " (kind, user_id, person_id, reasons_json, media_ids_json, payload_enc, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     str(kind),
                     user_id,
@@ -75,7 +75,7 @@ class ReviewRepo:
                     to_db(self._clock()),
                 ),
             )
-            case_id = int(cursor.lastrowid or 0)
+            case_id = new_id(await cursor.fetchone())
             await self._audit.write(
                 user_id,
                 "review.open",

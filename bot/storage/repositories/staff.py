@@ -8,7 +8,6 @@ admins granted inside the bot.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,8 +15,8 @@ from enum import StrEnum
 from typing import Any
 
 from bot.storage.crypto import FieldCipher
-from bot.storage.db import Database
 from bot.storage.repositories.audit import AuditRepo
+from bot.storage.sql import Database, IntegrityError, new_id
 from bot.storage.timeutil import from_db, to_db, utcnow
 
 __all__ = [
@@ -160,13 +159,15 @@ class StaffRepo:
         """Open a request; None when the user has one open already (asking twice changes nothing)."""
         async with self._db.transaction() as conn:
             try:
-                cursor = await conn.execute(
-                    "INSERT INTO deletion_requests (user_id, person_id, requested_at) VALUES (?, ?, ?)",
-                    (user_id, person_id, to_db(self._clock())),
-                )
-            except sqlite3.IntegrityError:
+                async with self._db.transaction() as inner:
+                    cursor = await inner.execute(
+                        "INSERT INTO deletion_requests (user_id, person_id, requested_at) VALUES (?, ?, ?)"
+                        " RETURNING id",
+                        (user_id, person_id, to_db(self._clock())),
+                    )
+                    request_id = new_id(await cursor.fetchone())
+            except IntegrityError:
                 return None
-            request_id = int(cursor.lastrowid or 0)
             await self._audit.write(
                 user_id, "deletion.request", "deletion_request", request_id, None, {"person_id": person_id}
             )
@@ -284,7 +285,7 @@ class StaffRepo:
             cursor = await conn.execute(
                 "INSERT INTO register_loads"
                 " (kind, uploaded_by, file_name, rows_enc, accepted, rejected, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     kind,
                     uploaded_by,
@@ -295,7 +296,7 @@ class StaffRepo:
                     to_db(self._clock()),
                 ),
             )
-            load_id = int(cursor.lastrowid or 0)
+            load_id = new_id(await cursor.fetchone())
             await self._audit.write(
                 uploaded_by,
                 "register.stage",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from bot.storage.db import Database
+from bot.storage.sql import Database
 from bot.storage.timeutil import to_db, utcnow
 
 __all__ = ["UpdateRepo"]
@@ -20,7 +20,8 @@ class UpdateRepo:
         """True the first time an update is claimed, False for a redelivery."""
         async with self._db.transaction() as conn:
             cursor = await conn.execute(
-                "INSERT OR IGNORE INTO processed_updates (bot_id, update_id, claimed_at) VALUES (?, ?, ?)",
+                "INSERT INTO processed_updates (bot_id, update_id, claimed_at) VALUES (?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
                 (bot_id, update_id, to_db(self._clock())),
             )
             return cursor.rowcount == 1

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.domain.models import TelegramLink
-from bot.storage.db import Database
 from bot.storage.repositories.audit import AuditRepo
+from bot.storage.sql import Database
 from bot.storage.timeutil import from_db, to_db, utcnow
 
 __all__ = ["User", "UserRepo"]

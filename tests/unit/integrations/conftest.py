@@ -9,7 +9,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bot.storage.crypto import FieldCipher
-from bot.storage.db import Database
+from bot.storage.db import SqliteDatabase as Database
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

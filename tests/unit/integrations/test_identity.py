@@ -13,7 +13,7 @@ from bot.integrations.identity import (
     SandboxIdentityAuthority,
 )
 from bot.storage.crypto import FieldCipher
-from bot.storage.db import Database
+from bot.storage.sql import Database
 from bot.storage.repositories.identity_registry import IdentityRecord, IdentityRegistryRepo
 from bot.verification.ids import DocumentType
 

@@ -12,7 +12,7 @@ import pytest_asyncio
 from bot.domain.phone import InvalidPhoneNumber
 from bot.integrations.sms import SmsError
 from bot.services.otp import OtpService, RateLimit, SendStatus, VerifyStatus
-from bot.storage.db import Database
+from bot.storage.db import SqliteDatabase as Database
 
 PHONE = "13800138000"
 SECRET = b"s" * 32

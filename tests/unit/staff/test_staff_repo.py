@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.storage.crypto import FieldCipher
-from bot.storage.db import Database
+from bot.storage.db import SqliteDatabase as Database
 from bot.storage.repositories import Repositories
 from bot.storage.repositories.staff import DeletionStatus, Role
 

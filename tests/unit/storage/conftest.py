@@ -7,8 +7,11 @@ import pytest
 import pytest_asyncio
 
 from bot.storage.crypto import FieldCipher
-from bot.storage.db import Database
 from bot.storage.repositories import Repositories
+from bot.storage.sql import Database, open_database
+from tests.helpers.postgres import database_url
+
+__all__ = ["cipher", "database_url", "db", "repo"]
 
 
 @pytest.fixture
@@ -17,8 +20,9 @@ def cipher() -> FieldCipher:
 
 
 @pytest_asyncio.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "bot.sqlite3")
+async def db(tmp_path: Path, database_url: str | None) -> AsyncIterator[Database]:
+    """Each repository test runs on both backends (``database_url`` is parametrised)."""
+    database = await open_database(tmp_path / "bot.sqlite3", url=database_url)
     yield database
     await database.close()
 

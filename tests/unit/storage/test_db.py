@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.storage.db import Database, Migration, MigrationError, load_migrations
+from bot.storage.db import Migration, MigrationError, load_migrations
+from bot.storage.db import SqliteDatabase as Database
 
 
 async def test_open_sets_pragmas_and_applies_all_migrations(tmp_path: Path) -> None:

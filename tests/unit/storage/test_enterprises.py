@@ -17,9 +17,9 @@ from bot.domain.policies import (
     may_unbind,
 )
 from bot.storage.crypto import FieldCipher
-from bot.storage.db import Database
 from bot.storage.repositories import Repositories
 from bot.storage.repositories.enterprises import BindingExists, RegisterError
+from bot.storage.sql import Database
 from bot.verification.ids import DocumentType, validate_document_number, validate_uscc
 from tests.helpers.register import (
     HAIOU,

@@ -9,7 +9,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.fsm.storage.base import StorageKey
 
 from bot.storage.crypto import FieldCipher
-from bot.storage.db import Database
+from bot.storage.db import SqliteDatabase as Database
 from bot.storage.fsm import SQLiteStorage
 
 

@@ -16,7 +16,7 @@ from bot.domain.models import (
     PhoneNumber,
 )
 from bot.storage.crypto import FieldCipher
-from bot.storage.db import Database
+from bot.storage.db import SqliteDatabase as Database
 from bot.storage.repositories import Repositories
 from bot.storage.repositories.persons import DuplicatePerson
 
@@ -95,7 +95,7 @@ async def test_duplicate_document_is_refused_and_nothing_is_written(repo: Reposi
 
 async def test_failure_half_way_leaves_nothing(repo: Repositories, db: Database) -> None:
     bad = replace(record(), live_photo=LivePhoto(media_id=None, encoding=ENC_A))  # type: ignore[arg-type]
-    with pytest.raises(Exception, match="NOT NULL"):
+    with pytest.raises(Exception, match=r"(?i)not[ -]null"):
         await repo.persons.save_collected(bad)
     async with db.read() as conn:
         for table in ("persons", "documents", "consents", "phones", "telegram_links", "audit_log"):

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.storage.crypto import FieldCipher
-from bot.storage.db import Database
 from bot.storage.repositories import Repositories
+from bot.storage.sql import Database
 
 
 async def test_users_touch_and_language(repo: Repositories) -> None:

@@ -4,10 +4,10 @@ from datetime import UTC, date, datetime, timedelta
 
 from bot.domain.models import ReviewKind, ReviewStatus
 from bot.storage.crypto import FieldCipher
-from bot.storage.db import Database
 from bot.storage.repositories import Repositories
 from bot.storage.repositories.events import EventOutcome
 from bot.storage.repositories.identity_registry import IdentityRecord
+from bot.storage.sql import Database
 from bot.verification.ids import DocumentType
 
 

@@ -7,12 +7,13 @@ from aiogram.fsm.storage.base import StorageKey
 
 from bot.domain.models import ReviewKind
 from bot.storage.crypto import FieldCipher
-from bot.storage.db import Database
 from bot.storage.fsm import SQLiteStorage
 from bot.storage.repositories import Repositories
 from bot.storage.repositories.identity_registry import IdentityRecord
 from bot.storage.rotation import ENCRYPTED_COLUMNS, rotate_database
+from bot.storage.sql import Database
 from bot.verification.ids import DocumentType
+from tests.helpers import schema
 
 from .test_persons import record
 
@@ -20,18 +21,12 @@ INDEX_KEY = b"i" * 32
 
 
 async def test_every_encrypted_column_is_listed(db: Database) -> None:
-    async with db.read() as conn:
-        tables = [
-            r[0]
-            for r in await (
-                await conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            ).fetchall()
-        ]
-        found = set()
-        for table in tables:
-            for column in await (await conn.execute(f"PRAGMA table_info({table})")).fetchall():
-                if column[1].endswith("_enc"):
-                    found.add((table, column[1]))
+    found = {
+        (table, column)
+        for table, cols in (await schema.columns(db)).items()
+        for column in cols
+        if column.endswith("_enc")
+    }
     listed = {(c.table, c.column) for c in ENCRYPTED_COLUMNS} | {("fsm_state", "data_enc")}
     assert found == listed
 

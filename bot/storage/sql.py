@@ -1,0 +1,113 @@
+"""What the repositories may rely on, whichever database holds the records.
+
+Two backends implement it: :class:`bot.storage.db.SqliteDatabase` (the embedded default, one file)
+and :class:`bot.storage.pg.PostgresDatabase` (several replicas, one server), chosen by settings alone
+(:func:`open_database`). Repositories write one SQL text for both, in the subset the two share:
+``?`` placeholders, ``ON CONFLICT ... DO UPDATE/NOTHING``, ``RETURNING id`` instead of a last row
+id, integers 0/1 for flags, ISO-8601 text for timestamps (they sort as text in both), no scalar
+``max(a, b)``. A test runs the repository and dialog suites on both.
+
+Semantics both give:
+
+- ``transaction()`` blocks run one at a time across the whole deployment (SQLite has one writer; on
+  PostgreSQL every write transaction takes the same advisory lock first), so read-check-write code
+  such as the SMS rate limits cannot interleave. A block nested in the same task joins the outer
+  one through a savepoint. ``transaction(serial=False)`` is for a block of single atomic statements
+  that reads nothing it then decides on (an upsert): PostgreSQL may run it beside others.
+- ``read()`` blocks see committed data; with ``snapshot=True`` all their SELECTs see one snapshot.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import asyncpg
+
+__all__ = [
+    "Backend",
+    "Connection",
+    "Cursor",
+    "Database",
+    "DatabaseBusy",
+    "IntegrityError",
+    "is_postgres_url",
+    "new_id",
+    "open_database",
+]
+
+Backend = Literal["sqlite", "postgresql"]
+
+# A constraint refused a write, in either backend. Catch it around a statement nested in its own
+# ``transaction()`` (a savepoint): PostgreSQL aborts the whole transaction on an error otherwise.
+IntegrityError: tuple[type[Exception], ...] = (
+    sqlite3.IntegrityError,
+    asyncpg.IntegrityConstraintViolationError,
+)
+
+
+class DatabaseBusy(RuntimeError):
+    """The database could not take the work in time (no free connection); the user gets "busy"."""
+
+
+class Cursor(Protocol):
+    """The result of one statement. Rows index by column name and by position."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    async def fetchone(self) -> Any | None: ...
+
+    async def fetchall(self) -> Iterable[Any]: ...
+
+
+class Connection(Protocol):
+    async def execute(self, sql: str, parameters: Sequence[Any] = ()) -> Cursor: ...
+
+    async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> None: ...
+
+
+class Database(Protocol):
+    backend: Backend
+
+    @property
+    def in_transaction(self) -> bool: ...
+
+    def transaction(self, *, serial: bool = True) -> AbstractAsyncContextManager[Connection]: ...
+
+    def read(self, *, snapshot: bool = True) -> AbstractAsyncContextManager[Connection]: ...
+
+    async def schema_version(self) -> int: ...
+
+    async def close(self) -> None: ...
+
+
+def new_id(row: Any | None) -> int:
+    """The id of an ``INSERT ... RETURNING id`` (both backends; a last-row id is SQLite's alone)."""
+    if row is None:
+        raise RuntimeError("INSERT ... RETURNING id gave no row")
+    return int(row[0])
+
+
+def is_postgres_url(url: str) -> bool:
+    return url.split("://", 1)[0] in {"postgres", "postgresql"}
+
+
+async def open_database(
+    path: Path | str, *, url: str | None = None, pool_size: int = 10, migrate: bool = True
+) -> Database:
+    """The records database the settings name: PostgreSQL at ``url`` when one is given, else the
+    SQLite file at ``path``. ``migrate=False`` refuses to start on an out-of-date schema instead of
+    migrating it (for replicas when ``python -m bot migrate`` is run by the deployment)."""
+    if url:
+        if not is_postgres_url(url):
+            raise ValueError("DATABASE_URL must be a postgresql:// URL")
+        from bot.storage.pg import PostgresDatabase
+
+        return await PostgresDatabase.open(url, max_size=pool_size, migrate=migrate)
+    from bot.storage.db import SqliteDatabase
+
+    return await SqliteDatabase.open(path, migrate=migrate)
