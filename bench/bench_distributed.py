@@ -350,6 +350,14 @@ async def bench(args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
+OURS = ("sandbox", "proxy", "bot", "redis", "postgres", "users")
+
+
+def per_update(row: dict[str, Any], *parts: str) -> float:
+    """CPU milliseconds per update spent by these parts."""
+    return 1000 * sum(row["cpu"].get(p, 0.0) for p in parts) / max(1, row["updates"])
+
+
 def report(rows: list[dict[str, Any]], args: argparse.Namespace, loads: tuple[float, float]) -> str:
     echo = next(r for r in rows if r["phase"] == "echo")
     embedded = next(r for r in rows if r["phase"] == "embedded")
@@ -362,17 +370,17 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, loads: tuple[fl
         f"{loads[1]:.2f} at end.",
         "",
         "| deployment | bot processes | transport | FSM | records | updates/s | × echo | × embedded "
-        "| p50 ms | p99 ms | errors | CPU busy | load at start |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| p50 ms | p99 ms | errors | bot CPU ms/update | ours CPU ms/update | CPU busy | load at start |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['kind']} | {r['processes']} | {r['transport']} | {r['fsm']} | {r['records']} "
             f"| {r['ups']:.0f} | {r['ups'] / echo['ups']:.2f} | {r['ups'] / embedded['ups']:.2f} "
-            f"| {r['plain_p50']:.0f} | {r['plain_p99']:.0f} | {r['errors']} | {r['busy']:.0%} "
-            f"| {r['load']:.2f} |"
+            f"| {r['plain_p50']:.0f} | {r['plain_p99']:.0f} | {r['errors']} "
+            f"| {per_update(r, 'bot'):.1f} | {per_update(r, *OURS):.1f} | {r['busy']:.0%} | {r['load']:.2f} |"
         )
-    parts = ["sandbox", "proxy", "bot", "redis", "postgres", "users", "others"]
+    parts = [*OURS, "others"]
     lines += [
         "",
         f"CPU seconds used during each row, by part ({os.cpu_count()} CPUs × the row's seconds are "
