@@ -411,12 +411,7 @@ def main() -> None:
     args.counts = [int(c) for c in args.replicas.split(",")]
     load_start = os.getloadavg()[0]
     rows = asyncio.run(bench(args))
-    text = report(rows, args, (load_start, os.getloadavg()[0]))
-    print(text)
-    if args.markdown:
-        args.markdown.write_text(text, encoding="utf-8")
-    if any(r["errors"] for r in rows):
-        sys.exit(1)
+    load.publish(report(rows, args, (load_start, os.getloadavg()[0])), args.markdown, rows)
 
 
 if __name__ == "__main__":

@@ -478,10 +478,14 @@ def main() -> None:
         serve_echo(args.serve_echo)
         return
     results = asyncio.run(bench(args))
-    text = report(results, args)
+    publish(report(results, args), args.markdown, results)
+
+
+def publish(text: str, markdown: Path | None, results: list[dict[str, Any]]) -> None:
+    """Print the report, write it to `markdown` when given; exit 1 when any row had errors."""
     print(text)
-    if args.markdown:
-        args.markdown.write_text(text, encoding="utf-8")
+    if markdown:
+        markdown.write_text(text, encoding="utf-8")
     if any(r["errors"] for r in results):
         sys.exit(1)
 
