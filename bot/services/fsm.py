@@ -9,7 +9,7 @@ from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 
 from bot.config import Settings
-from bot.storage.fsm import SQLiteStorage
+from bot.storage.fsm import DatabaseStorage
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 def create_fsm_storage(settings: Settings, services: Services) -> BaseStorage:
     if settings.redis_url is None:
-        return SQLiteStorage(services.db, services.cipher)
+        return DatabaseStorage(services.db, services.cipher)
     # Imported here so the embedded deployment never loads the Redis client.
     from bot.storage.redis_fsm import EncryptedRedisStorage
 

@@ -1,4 +1,4 @@
-"""aiogram FSM storage in SQLite, so a dialog survives a restart of the bot.
+"""aiogram FSM storage in the records database (SQLite or PostgreSQL), so a dialog survives a restart.
 
 The data dict is stored as JSON encrypted with :class:`FieldCipher` (it carries recognised ID fields
 mid-dialog), so handlers must keep FSM data JSON-compatible (str, numbers, bools, None, lists, dicts).
@@ -24,7 +24,7 @@ from bot.storage.crypto import FieldCipher
 from bot.storage.sql import Connection, Database
 from bot.storage.timeutil import to_db, utcnow
 
-__all__ = ["SQLiteStorage", "row_context"]
+__all__ = ["DatabaseStorage", "row_context"]
 
 _KEY_COLUMNS = "bot_id, chat_id, user_id, thread_id, business_connection_id, destiny"
 _KEY_WHERE = (
@@ -53,7 +53,7 @@ def _context(key: StorageKey) -> str:
     return row_context(_key_params(key))
 
 
-class SQLiteStorage(BaseStorage):
+class DatabaseStorage(BaseStorage):
     def __init__(
         self, db: Database, cipher: FieldCipher, *, clock: Callable[[], datetime] = utcnow
     ) -> None:
@@ -66,7 +66,9 @@ class SQLiteStorage(BaseStorage):
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         value = state.state if isinstance(state, State) else state
-        async with self._db.transaction() as conn:
+        # Upserts of one key, written whole: they need no deployment-wide ordering (serial=False);
+        # update_data reads before it writes, so it keeps the ordering.
+        async with self._db.transaction(serial=False) as conn:
             await conn.execute(
                 f"INSERT INTO fsm_state ({_KEY_COLUMNS}, state, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
                 f" ON CONFLICT ({_KEY_COLUMNS})"
@@ -84,7 +86,7 @@ class SQLiteStorage(BaseStorage):
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         if not isinstance(data, dict):
             raise DataNotDictLikeError(f"Data must be a dict or dict-like object, got {type(data).__name__}")
-        async with self._db.transaction() as conn:
+        async with self._db.transaction(serial=False) as conn:
             await self._write_data(conn, key, data)
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from bot.config import Settings
 from bot.services.fsm import create_fsm_storage
 from bot.storage.crypto import FieldCipher
-from bot.storage.fsm import SQLiteStorage
+from bot.storage.fsm import DatabaseStorage
 from bot.storage.redis_fsm import EncryptedRedisStorage
 
 pytestmark = pytest.mark.slow
@@ -39,7 +39,7 @@ def _cipher() -> FieldCipher:
 async def test_storage_chosen_by_settings(redis_url: str, tmp_path: Path) -> None:
     services = types.SimpleNamespace(db=object(), cipher=_cipher())
     plain = Settings(_env_file=None, data_dir=tmp_path)  # type: ignore[call-arg]
-    assert isinstance(create_fsm_storage(plain, services), SQLiteStorage)  # type: ignore[arg-type]
+    assert isinstance(create_fsm_storage(plain, services), DatabaseStorage)  # type: ignore[arg-type]
     with_redis = Settings(_env_file=None, data_dir=tmp_path, redis_url=redis_url, fsm_ttl_hours=2)  # type: ignore[call-arg, arg-type]
     storage = create_fsm_storage(with_redis, services)  # type: ignore[arg-type]
     assert isinstance(storage, EncryptedRedisStorage)

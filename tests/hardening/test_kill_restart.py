@@ -33,7 +33,7 @@ from bot.config import SANDBOX_TOKEN, Settings
 from bot.sandbox import SandboxServer
 from bot.storage.crypto import FieldCipher
 from bot.storage.db import SqliteDatabase as Database
-from bot.storage.fsm import SQLiteStorage
+from bot.storage.fsm import DatabaseStorage
 from bot.storage.repositories import Repositories
 from bot.verification.ids import DocumentType
 from tests.conftest import REPO_ROOT
@@ -179,7 +179,7 @@ async def inspect(settings: Settings) -> tuple[str | None, Any, list[Path]]:
             row = await (await conn.execute("PRAGMA integrity_check")).fetchone()
         assert row is not None and row[0] == "ok"
         key = StorageKey(bot_id=BOT_ID, chat_id=USER, user_id=USER)
-        state = await SQLiteStorage(db, cipher).get_state(key)
+        state = await DatabaseStorage(db, cipher).get_state(key)
         person = await Repositories(db, cipher).persons.find_by_document(DocumentType.RESIDENT_ID, NUMBER)
     finally:
         await db.close()

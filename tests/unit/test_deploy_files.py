@@ -22,17 +22,26 @@ def compose() -> dict[str, Any]:
 
 def test_compose_services_and_settings() -> None:
     services = compose()["services"]
-    assert {"bot-1", "bot-2", "worker", "redis", "proxy"} <= set(services)
+    assert {"bot-1", "bot-2", "worker", "redis", "proxy", "postgres", "migrate"} <= set(services)
     # Exactly one replica registers the webhook.
     registering = [n for n, s in services.items() if s.get("environment", {}).get("WEBHOOK_REGISTER") == "1"]
     assert registering == ["bot-1"]
-    for name in ("bot-1", "bot-2", "worker"):
+    for name in ("bot-1", "bot-2", "worker", "migrate"):
         service = services[name]
         assert service["env_file"] == ".env"  # secrets from the environment, never from this file
         unknown = set(service["environment"]) - SETTINGS
         assert not unknown, (name, unknown)
     assert services["worker"]["command"] == ["python", "-m", "bot.worker"]
     assert services["bot-2"]["depends_on"]["bot-1"]["condition"] == "service_healthy"
+    # Records in PostgreSQL, migrated once before any replica starts; replicas refuse an old schema.
+    assert services["migrate"]["command"] == ["python", "-m", "bot", "migrate"]
+    for name in ("bot-1", "bot-2"):
+        env = services[name]["environment"]
+        assert env["DATABASE_URL"].startswith("postgresql://") and "@postgres:5432/" in env["DATABASE_URL"]
+        assert env["DB_MIGRATE_ON_START"] == "0"
+        assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    migrate_env = services["migrate"]["environment"]
+    assert migrate_env["DATABASE_URL"] == services["bot-1"]["environment"]["DATABASE_URL"]
 
 
 def test_nginx_upstreams_are_the_compose_replicas() -> None:

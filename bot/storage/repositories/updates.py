@@ -18,7 +18,8 @@ class UpdateRepo:
 
     async def claim(self, bot_id: int, update_id: int) -> bool:
         """True the first time an update is claimed, False for a redelivery."""
-        async with self._db.transaction() as conn:
+        # One atomic insert-or-nothing: needs no deployment-wide ordering (serial=False).
+        async with self._db.transaction(serial=False) as conn:
             cursor = await conn.execute(
                 "INSERT INTO processed_updates (bot_id, update_id, claimed_at) VALUES (?, ?, ?)"
                 " ON CONFLICT DO NOTHING",
@@ -28,7 +29,7 @@ class UpdateRepo:
 
     async def release(self, bot_id: int, update_id: int) -> None:
         """Give a claim back when handling failed before changing anything, so a redelivery is handled."""
-        async with self._db.transaction() as conn:
+        async with self._db.transaction(serial=False) as conn:
             await conn.execute(
                 "DELETE FROM processed_updates WHERE bot_id = ? AND update_id = ?", (bot_id, update_id)
             )

@@ -38,7 +38,8 @@ class UserRepo:
     async def touch(self, user_id: int) -> None:
         """Record that the user was seen now (creating the row on first contact)."""
         now = to_db(self._clock())
-        async with self._db.transaction() as conn:
+        # A single upsert on every update: no deployment-wide ordering needed (serial=False).
+        async with self._db.transaction(serial=False) as conn:
             await conn.execute(
                 "INSERT INTO users (id, first_seen, last_seen) VALUES (?, ?, ?)"
                 " ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen",

@@ -13,8 +13,8 @@ from bot.integrations.identity import (
     SandboxIdentityAuthority,
 )
 from bot.storage.crypto import FieldCipher
-from bot.storage.sql import Database
 from bot.storage.repositories.identity_registry import IdentityRecord, IdentityRegistryRepo
+from bot.storage.sql import Database
 from bot.verification.ids import DocumentType
 
 from .conftest import Recorder, status

@@ -10,7 +10,7 @@ from aiogram.fsm.storage.base import StorageKey
 
 from bot.storage.crypto import FieldCipher
 from bot.storage.db import SqliteDatabase as Database
-from bot.storage.fsm import SQLiteStorage
+from bot.storage.fsm import DatabaseStorage
 
 
 class Collect(StatesGroup):
@@ -26,7 +26,7 @@ async def test_dialog_survives_closing_and_reopening_the_database(
 ) -> None:
     path = tmp_path / "fsm.sqlite3"
     db = await Database.open(path)
-    storage = SQLiteStorage(db, cipher)
+    storage = DatabaseStorage(db, cipher)
     await storage.set_state(KEY, Collect.back)
     await storage.set_data(KEY, {"id_number": "11010519491231002X", "name": "张三", "tries": 2})
     await storage.close()  # must not close the shared database
@@ -36,7 +36,7 @@ async def test_dialog_survives_closing_and_reopening_the_database(
 
     db = await Database.open(path)
     try:
-        storage = SQLiteStorage(db, cipher)
+        storage = DatabaseStorage(db, cipher)
         assert await storage.get_state(KEY) == Collect.back.state
         assert await storage.get_data(KEY) == {"id_number": "11010519491231002X", "name": "张三", "tries": 2}
     finally:
@@ -47,7 +47,7 @@ async def test_dialog_survives_closing_and_reopening_the_database(
 
 
 async def test_keys_are_separate(db: Database, cipher: FieldCipher) -> None:
-    storage = SQLiteStorage(db, cipher)
+    storage = DatabaseStorage(db, cipher)
     other = [
         StorageKey(1, 42, 43),
         StorageKey(1, 42, 42, thread_id=5),
@@ -68,21 +68,21 @@ async def test_keys_are_separate(db: Database, cipher: FieldCipher) -> None:
 
 
 async def test_missing_key_defaults(db: Database, cipher: FieldCipher) -> None:
-    storage = SQLiteStorage(db, cipher)
+    storage = DatabaseStorage(db, cipher)
     assert await storage.get_state(KEY) is None
     assert await storage.get_data(KEY) == {}
     assert await storage.get_value(KEY, "x", 5) == 5
 
 
 async def test_update_data_merges(db: Database, cipher: FieldCipher) -> None:
-    storage = SQLiteStorage(db, cipher)
+    storage = DatabaseStorage(db, cipher)
     await storage.set_data(KEY, {"a": 1, "b": 2})
     assert await storage.update_data(KEY, {"b": 3, "c": [1, "二"]}) == {"a": 1, "b": 3, "c": [1, "二"]}
     assert await storage.get_data(KEY) == {"a": 1, "b": 3, "c": [1, "二"]}
 
 
 async def test_clearing_state_and_data_deletes_the_row(db: Database, cipher: FieldCipher) -> None:
-    storage = SQLiteStorage(db, cipher)
+    storage = DatabaseStorage(db, cipher)
     await storage.set_state(KEY, "s")
     await storage.set_data(KEY, {"a": 1})
     await storage.set_state(KEY, None)
@@ -94,11 +94,11 @@ async def test_clearing_state_and_data_deletes_the_row(db: Database, cipher: Fie
 
 async def test_non_dict_data_is_refused(db: Database, cipher: FieldCipher) -> None:
     with pytest.raises(DataNotDictLikeError):
-        await SQLiteStorage(db, cipher).set_data(KEY, [1, 2])  # type: ignore[arg-type]
+        await DatabaseStorage(db, cipher).set_data(KEY, [1, 2])  # type: ignore[arg-type]
 
 
 async def test_data_copied_to_another_row_does_not_decrypt(db: Database, cipher: FieldCipher) -> None:
-    storage = SQLiteStorage(db, cipher)
+    storage = DatabaseStorage(db, cipher)
     await storage.set_data(KEY, {"secret": 1})
     await storage.set_state(StorageKey(1, 7, 7), "s")
     async with db.transaction() as conn:
@@ -113,7 +113,7 @@ async def test_data_copied_to_another_row_does_not_decrypt(db: Database, cipher:
 async def test_stale_dialogs_counted_and_deleted(db: Database, cipher: FieldCipher) -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     clock = [now - timedelta(hours=5)]
-    storage = SQLiteStorage(db, cipher, clock=lambda: clock[0])
+    storage = DatabaseStorage(db, cipher, clock=lambda: clock[0])
     await storage.set_state(StorageKey(1, 1, 1), Collect.front)
     await storage.set_state(StorageKey(1, 2, 2), Collect.front)
     clock[0] = now

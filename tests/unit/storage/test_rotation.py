@@ -7,7 +7,7 @@ from aiogram.fsm.storage.base import StorageKey
 
 from bot.domain.models import ReviewKind
 from bot.storage.crypto import FieldCipher
-from bot.storage.fsm import SQLiteStorage
+from bot.storage.fsm import DatabaseStorage
 from bot.storage.repositories import Repositories
 from bot.storage.repositories.identity_registry import IdentityRecord
 from bot.storage.rotation import ENCRYPTED_COLUMNS, rotate_database
@@ -55,7 +55,7 @@ async def test_rotation_moves_everything_to_the_new_key(db: Database) -> None:
         loaded_by=None,
     )
     for user in range(5):
-        await SQLiteStorage(db, old).set_data(StorageKey(1, user, user), {"n": user})
+        await DatabaseStorage(db, old).set_data(StorageKey(1, user, user), {"n": user})
 
     counts = await rotate_database(db, both, batch=2)
     assert counts["fsm_state.data_enc"] == 5 and counts["documents.number_enc"] == 1
@@ -69,4 +69,4 @@ async def test_rotation_moves_everything_to_the_new_key(db: Database) -> None:
     got = await new_repo.identity_registry.get(DocumentType.HK_MACAU_PERMIT, "H12345678")
     assert got is not None and got.photo == b"p"
     for user in range(5):
-        assert await SQLiteStorage(db, only_new).get_data(StorageKey(1, user, user)) == {"n": user}
+        assert await DatabaseStorage(db, only_new).get_data(StorageKey(1, user, user)) == {"n": user}
