@@ -16,6 +16,9 @@ from bot.services.retention import RetentionJob
 from bot.storage.repositories import Repositories
 from bot.verification.ids import DocumentType
 from tests.helpers.factory import make_settings
+from tests.helpers.postgres import database_url
+
+__all__ = ["database_url"]  # on both record backends
 from tests.helpers.fakes import ENCODING, FakeSms, FakeVerifier, valid_number
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -24,8 +27,10 @@ RECENT = NOW - timedelta(days=2)
 
 
 @pytest.fixture
-async def services(tmp_path: Path) -> AsyncIterator[Services]:
-    settings = make_settings(tmp_path, retention_raw_media_days=30, retention_interval_minutes=1)
+async def services(tmp_path: Path, database_url: str | None) -> AsyncIterator[Services]:
+    settings = make_settings(
+        tmp_path, retention_raw_media_days=30, retention_interval_minutes=1, database_url=database_url
+    )
     built = await Services.build(settings, verifier=FakeVerifier(), sms=FakeSms())
     yield built
     await built.close()

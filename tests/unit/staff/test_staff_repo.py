@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from bot.storage.crypto import FieldCipher
-from bot.storage.db import SqliteDatabase as Database
 from bot.storage.repositories import Repositories
 from bot.storage.repositories.staff import DeletionStatus, Role
+from bot.storage.sql import open_database
+from tests.helpers.postgres import database_url
+
+__all__ = ["database_url"]  # on both record backends
 
 
 @pytest.fixture
-async def repo() -> AsyncIterator[Repositories]:
-    db = await Database.open(":memory:")
+async def repo(tmp_path: Path, database_url: str | None) -> AsyncIterator[Repositories]:
+    db = await open_database(tmp_path / "staff.sqlite3", url=database_url)
     cipher = FieldCipher.from_masters({"k": b"k" * 32}, current="k", index_master="k")
     yield Repositories(db, cipher)
     await db.close()
