@@ -1,8 +1,12 @@
 """The verifier of a multi-machine deployment: the same interface as :class:`Verifier`, but the
 engines run in `python -m bot.worker` processes (any machine) fed by an arq queue in Redis.
 
-* Position: ``waiting`` is the queue's length (queued and running jobs of every replica), refreshed
-  in the background because the dialogs read it synchronously.
+* Position: ``waiting`` is the number of jobs in the queue that no worker holds yet (every
+  replica's), refreshed in the background because the dialogs read it synchronously: the first
+  estimate of a new job's place. A caller that
+  passes ``progress`` then hears its own job's place, polled from Redis while it waits: the queued
+  jobs (of every replica) ahead of it, not counting those a worker is running, then "started" once a
+  worker holds it (again "queued" if that worker dies and the job goes back in line).
 * Never twice: job ids are content hashes (:func:`bot.services.jobqueue.job_id`), so a second
   submission of the same upload waits for the first job's result.
 * Never lost: a worker that dies mid-job leaves the job in the queue; arq runs it again on another
@@ -19,17 +23,43 @@ from datetime import date
 from typing import Any
 
 from arq.connections import ArqRedis, create_pool
-from arq.constants import result_key_prefix
+from arq.constants import in_progress_key_prefix, result_key_prefix
 from arq.jobs import Job
 
 from bot.config import Settings
 from bot.services import jobqueue
-from bot.services.verifier import VerificationUnavailable
+from bot.services.verifier import Progress, ProgressReporter, VerificationUnavailable
 from bot.storage.crypto import FieldCipher
 from bot.verification.face import Action, FaceConfig, FaceEncodingResult, FaceVerdict
 from bot.verification.idcard import SideReading
 
 log = logging.getLogger(__name__)
+
+# One round trip, one consistent view: the job's rank in the queue (workers take jobs in this order:
+# by score, then id), minus the jobs ahead that a worker already holds. Those are found among the
+# first ARGV[3] jobs ahead only: workers take the oldest jobs, so running ones sit at the front.
+# -2: not in the queue (not yet enqueued, finished or expired); -1: a worker holds it.
+_POSITION_LUA = """
+local rank = redis.call('ZRANK', KEYS[1], ARGV[1])
+if not rank then return -2 end
+if redis.call('EXISTS', ARGV[2] .. ARGV[1]) == 1 then return -1 end
+if rank == 0 then return 0 end
+local ahead = redis.call('ZRANGE', KEYS[1], 0, math.min(rank, tonumber(ARGV[3])) - 1)
+local running = 0
+for _, id in ipairs(ahead) do
+  if redis.call('EXISTS', ARGV[2] .. id) == 1 then running = running + 1 end
+end
+return rank - running
+"""
+# The same count for the whole queue: its length minus the jobs workers hold.
+_WAITING_LUA = """
+local front = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+local running = 0
+for _, id in ipairs(front) do
+  if redis.call('EXISTS', ARGV[1] .. id) == 1 then running = running + 1 end
+end
+return redis.call('ZCARD', KEYS[1]) - running
+"""
 
 
 class QueuedVerifier:
@@ -44,6 +74,8 @@ class QueuedVerifier:
         max_bytes: int,
         poll_delay: float = 0.1,
         refresh_every: float = 1.0,
+        position_every: float = 0.5,
+        running_scan: int = 256,
     ) -> None:
         self.redis = redis
         self.face_config = face_config
@@ -52,6 +84,10 @@ class QueuedVerifier:
         self.max_bytes = max_bytes
         self.poll_delay = poll_delay
         self._refresh_every = refresh_every
+        self.position_every = position_every
+        self._running_scan = running_scan
+        self._position_script = redis.register_script(_POSITION_LUA)
+        self._waiting_script = redis.register_script(_WAITING_LUA)
         self._serialize, self._deserialize = jobqueue.job_codec(cipher)
         self._queued = 0
         self._refresher: asyncio.Task[None] | None = None
@@ -98,12 +134,44 @@ class QueuedVerifier:
     # --- position ----------------------------------------------------------------------------------
     @property
     def waiting(self) -> int:
-        """Jobs ahead of a new one (every replica's), as of the last refresh."""
+        """Jobs a new one would wait behind (every replica's, not yet taken), as of the last refresh."""
         return self._queued
 
     async def refresh_waiting(self) -> int:
-        self._queued = int(await self.redis.zcard(self.queue_name))
+        self._queued = int(
+            await self._waiting_script(
+                keys=[self.queue_name], args=[in_progress_key_prefix, self._running_scan]
+            )
+        )
         return self._queued
+
+    async def position(self, job_id: str) -> Progress | None:
+        """Where a job stands now; None when it is not in the queue (done, expired, not yet there)."""
+        rank = int(
+            await self._position_script(
+                keys=[self.queue_name], args=[job_id, in_progress_key_prefix, self._running_scan]
+            )
+        )
+        if rank == -2:
+            return None
+        return Progress(started=True) if rank == -1 else Progress(ahead=rank)
+
+    async def _follow(self, job_id: str, progress: ProgressReporter) -> None:
+        """Report the job's place each time it changes, until cancelled (the result is in)."""
+        last: Progress | None = None
+        while True:
+            try:
+                now = await self.position(job_id)
+            except Exception:  # Redis briefly away: keep the last place shown
+                log.debug("could not read a job's place in the queue", exc_info=True)
+                now = None
+            if now is not None and now != last:
+                last = now
+                try:
+                    await progress(now)
+                except Exception:  # advice to the user; never the job's failure
+                    log.warning("a progress reporter failed", exc_info=True)
+            await asyncio.sleep(self.position_every)
 
     async def _refresh_loop(self) -> None:
         while True:
@@ -114,10 +182,13 @@ class QueuedVerifier:
                 log.warning("could not read the verification queue length", exc_info=True)
 
     # --- jobs --------------------------------------------------------------------------------------
-    async def _run(self, function: str, payload: bytes, params: tuple[Any, ...]) -> Any:
+    async def _run(
+        self, function: str, payload: bytes, params: tuple[Any, ...], progress: ProgressReporter | None
+    ) -> Any:
         if len(payload) > self.max_bytes:
             raise VerificationUnavailable("job_too_large")
         job_id = jobqueue.job_id(function, payload, params)
+        follower: asyncio.Task[None] | None = None
         try:
             job = await self.redis.enqueue_job(
                 function,
@@ -131,6 +202,8 @@ class QueuedVerifier:
                 job = Job(job_id, self.redis, _queue_name=self.queue_name, _deserializer=self._deserialize)
             with contextlib.suppress(Exception):
                 await self.refresh_waiting()
+            if progress is not None:
+                follower = asyncio.get_running_loop().create_task(self._follow(job_id, progress))
             return await job.result(timeout=self.wait, poll_delay=self.poll_delay)
         except TimeoutError as exc:
             raise VerificationUnavailable("queue_timeout") from exc
@@ -140,13 +213,24 @@ class QueuedVerifier:
             with contextlib.suppress(Exception):
                 await self.redis.delete(result_key_prefix + job_id)
             raise VerificationUnavailable(type(exc).__name__) from exc
+        finally:
+            if follower is not None:
+                # Not awaited: a report in flight is the dialog's to finish or drop (it stops its
+                # message's updates before it shows the result).
+                follower.cancel()
 
-    async def read_card_side(self, data: bytes, today: date) -> SideReading:
-        result: SideReading = await self._run(jobqueue.READ_CARD_SIDE, data, (today,))
+    async def read_card_side(
+        self, data: bytes, today: date, *, progress: ProgressReporter | None = None
+    ) -> SideReading:
+        result: SideReading = await self._run(jobqueue.READ_CARD_SIDE, data, (today,), progress)
         return result
 
-    async def encode_face(self, image: bytes) -> FaceEncodingResult:
-        result: FaceEncodingResult = await self._run(jobqueue.ENCODE_FACE, image, (self.face_config,))
+    async def encode_face(
+        self, image: bytes, *, progress: ProgressReporter | None = None
+    ) -> FaceEncodingResult:
+        result: FaceEncodingResult = await self._run(
+            jobqueue.ENCODE_FACE, image, (self.face_config,), progress
+        )
         return result
 
     async def verify_video(
@@ -156,7 +240,8 @@ class QueuedVerifier:
         references: Sequence[Sequence[float]],
         *,
         seen_before: bool,
+        progress: ProgressReporter | None = None,
     ) -> FaceVerdict:
         params = (list(challenge), [tuple(r) for r in references], self.face_config, seen_before)
-        result: FaceVerdict = await self._run(jobqueue.VERIFY_VIDEO, video, params)
+        result: FaceVerdict = await self._run(jobqueue.VERIFY_VIDEO, video, params, progress)
         return result

@@ -1,9 +1,16 @@
-"""The engines as the dialogs call them: async, off the event loop, with the settings applied."""
+"""The engines as the dialogs call them: async, off the event loop, with the settings applied.
+
+Every call takes an optional ``progress`` reporter: it hears where the job stands while it waits
+(:class:`Progress`), so the dialog can keep the user's "queued, N ahead" message current. The embedded
+pool reports its own line; :class:`bot.services.queued_verifier.QueuedVerifier` the job's rank in the
+shared Redis queue; a verifier may also report nothing at all, and callers must not depend on it.
+"""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, TypeVar
 
@@ -27,6 +34,28 @@ class VerificationUnavailable(Exception):
     """The pool timed out or a worker died: the user is asked to try again, nothing is decided."""
 
 
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Where one verification job stands: waiting with ``ahead`` jobs before it, or ``started``."""
+
+    ahead: int = 0
+    started: bool = False
+
+
+ProgressReporter = Callable[[Progress], Awaitable[None]]
+
+
+def _positions(progress: ProgressReporter | None) -> Callable[[int | None], Awaitable[None]] | None:
+    """The pool's plain position numbers (None = running) as :class:`Progress` reports."""
+    if progress is None:
+        return None
+
+    async def report(ahead: int | None) -> None:
+        await progress(Progress(started=True) if ahead is None else Progress(ahead=ahead))
+
+    return report
+
+
 class Verifier:
     def __init__(self, pool: VerificationPool, face_config: FaceConfig) -> None:
         self.pool = pool
@@ -34,20 +63,24 @@ class Verifier:
 
     @property
     def waiting(self) -> int:
-        """Jobs ahead of a new one: what the user is told as their queue position."""
+        """Jobs ahead of a new one: the estimate shown before the job reports its own place."""
         return max(0, self.pool.queue_depth)
 
-    async def _run(self, fn: functools.partial[T]) -> T:
+    async def _run(self, fn: functools.partial[T], progress: ProgressReporter | None) -> T:
         try:
-            return await self.pool.run(fn)
+            return await self.pool.run(fn, progress=_positions(progress))
         except Exception as exc:  # the pool's timeout / crash types, and anything a worker raised
             raise VerificationUnavailable(type(exc).__name__) from exc
 
-    async def read_card_side(self, data: bytes, today: date) -> SideReading:
-        return await self._run(functools.partial(read_side, data, today=today))
+    async def read_card_side(
+        self, data: bytes, today: date, *, progress: ProgressReporter | None = None
+    ) -> SideReading:
+        return await self._run(functools.partial(read_side, data, today=today), progress)
 
-    async def encode_face(self, image: bytes) -> FaceEncodingResult:
-        return await self._run(functools.partial(encode_face_image, image, self.face_config))
+    async def encode_face(
+        self, image: bytes, *, progress: ProgressReporter | None = None
+    ) -> FaceEncodingResult:
+        return await self._run(functools.partial(encode_face_image, image, self.face_config), progress)
 
     async def verify_video(
         self,
@@ -56,6 +89,7 @@ class Verifier:
         references: Sequence[Sequence[float]],
         *,
         seen_before: bool,
+        progress: ProgressReporter | None = None,
     ) -> FaceVerdict:
         return await self._run(
             functools.partial(
@@ -65,5 +99,6 @@ class Verifier:
                 [tuple(r) for r in references],
                 self.face_config,
                 seen_before=seen_before,
-            )
+            ),
+            progress,
         )

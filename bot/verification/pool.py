@@ -8,7 +8,8 @@ arguments and results must be picklable (module-level functions, plain data).
   event loop, aiogram's sessions and open sockets), each running the ``warmup`` callables once so
   the models load once per worker, not per request.
 * Admission: at most ``workers`` calls run at once; the others wait in order. ``queue_depth`` (waiting)
-  and ``in_flight`` (running) let the bot tell a user their place in the queue.
+  and ``in_flight`` (running) let the bot tell a user their place in the queue; a call's own place is
+  reported to its ``progress`` callback as it changes (calls ahead of it, then ``None`` once it runs).
 * Timeout: :class:`VerificationTimeout`. A process cannot be interrupted mid-call, so the pool with the
   stuck call is retired: new calls go to a fresh pool at once, the old one is terminated when its
   other calls are done.
@@ -24,7 +25,7 @@ import functools
 import logging
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
@@ -39,6 +40,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# Called with the number of calls waiting ahead of this one whenever it changes, then with None once a
+# worker runs it.
+PositionCallback = Callable[[int | None], Awaitable[None]]
 
 
 class VerificationError(Exception):
@@ -99,7 +103,9 @@ class VerificationPool:
         self._warmup = tuple(warmup)
         self._gen: _Generation | None = None
         self._slots: asyncio.Semaphore | None = None
-        self._waiting = 0
+        # Calls waiting for a slot, oldest first (a token each): their index is their place in line.
+        self._line: list[object] = []
+        self._line_moved = asyncio.Event()
         self._running = 0
         self._closed = False
         self._retiring: set[asyncio.Task[None]] = set()
@@ -109,7 +115,7 @@ class VerificationPool:
     @property
     def queue_depth(self) -> int:
         """Calls waiting for a free worker."""
-        return self._waiting
+        return len(self._line)
 
     @property
     def in_flight(self) -> int:
@@ -162,9 +168,16 @@ class VerificationPool:
         await self.close()
 
     # --- calls -------------------------------------------------------------------------------------
-    async def run(self, fn: Callable[..., T], *args: Any, timeout: float | None = None) -> T:  # noqa: ASYNC109
+    async def run(
+        self,
+        fn: Callable[..., T],
+        *args: Any,
+        timeout: float | None = None,  # noqa: ASYNC109
+        progress: PositionCallback | None = None,
+    ) -> T:
         """``fn(*args)`` in a worker process; raises VerificationTimeout / VerificationCrashed, or
-        whatever ``fn`` raised (re-raised here after pickling)."""
+        whatever ``fn`` raised (re-raised here after pickling). ``progress`` hears this call's place
+        in line (an exception it raises is logged, never the call's failure)."""
         if self._closed:
             raise RuntimeError("the pool is closed")
         if self._slots is None or self._gen is None:
@@ -172,15 +185,23 @@ class VerificationPool:
         assert self._slots is not None
         limit = self.timeout if timeout is None else timeout
         loop = asyncio.get_running_loop()
-        self._waiting += 1
+        ticket = object()
+        self._line.append(ticket)
+        watcher = None if progress is None else loop.create_task(self._follow(ticket, progress))
         try:
             await self._slots.acquire()
         finally:
-            self._waiting -= 1
+            self._line.remove(ticket)
+            self._moved()
+            if watcher is not None:
+                # Not awaited: a report in flight must not hold a slot that is already ours.
+                watcher.cancel()
         self._running += 1
         try:
             if self._closed:
                 raise RuntimeError("the pool is closed")
+            if progress is not None:
+                await _report(progress, None)
             gen = self._current()
             try:
                 cfut = gen.executor.submit(fn, *args)
@@ -204,6 +225,21 @@ class VerificationPool:
         finally:
             self._running -= 1
             self._slots.release()
+
+    def _moved(self) -> None:
+        """Wake every waiting call's watcher: the line got shorter."""
+        self._line_moved.set()
+        self._line_moved = asyncio.Event()
+
+    async def _follow(self, ticket: object, progress: PositionCallback) -> None:
+        last: int | None = None
+        while ticket in self._line:
+            moved = self._line_moved  # taken before reading the place, so no move is missed
+            ahead = self._line.index(ticket)
+            if ahead != last:
+                last = ahead
+                await _report(progress, ahead)
+            await moved.wait()
 
     def _current(self) -> _Generation:
         if self._gen is None:
@@ -245,6 +281,13 @@ def _terminate(executor: ProcessPoolExecutor) -> None:
         with contextlib.suppress(Exception):
             if proc.is_alive():
                 proc.terminate()
+
+
+async def _report(progress: PositionCallback, ahead: int | None) -> None:
+    try:
+        await progress(ahead)
+    except Exception:  # telling the user where they are is advice; the call goes on regardless
+        log.warning("a progress callback failed", exc_info=True)
 
 
 def _swallow(fut: asyncio.Future[Any]) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bot.app import create_bot, create_dispatcher
 from bot.services import Services
+from bot.services.verifier import ProgressReporter
 from bot.verification.face import Action, FaceVerdict
 from bot.verification.idcard import SideReading
 from tests.hardening.harness import DecodingVerifier, jpeg
@@ -26,14 +27,16 @@ PORTRAIT_JPEG = jpeg(90, 120)
 
 
 class ContentVerifier(DecodingVerifier):
-    async def read_card_side(self, data: bytes, today: date) -> SideReading:
+    async def read_card_side(
+        self, data: bytes, today: date, *, progress: ProgressReporter | None = None
+    ) -> SideReading:
         if data.startswith(b"front:"):
             # A real JPEG portrait: the bot sends it back and the sandbox refuses non-images.
             reading = front_reading(data.split(b":", 1)[1].decode())
             return SideReading(side="front", front=reading.front, portrait_jpeg=PORTRAIT_JPEG)
         if data.startswith(b"back:"):
             return back_reading()
-        return await super().read_card_side(data, today)
+        return await super().read_card_side(data, today, progress=progress)
 
     async def verify_video(
         self,
@@ -42,12 +45,15 @@ class ContentVerifier(DecodingVerifier):
         references: Sequence[Sequence[float]],
         *,
         seen_before: bool,
+        progress: ProgressReporter | None = None,
     ) -> FaceVerdict:
         if video.startswith(b"selfie:") and not seen_before:
             n = int(video.split(b":")[1])
             encoding = tuple(((n * 7919 + i * 104729) % 1000) / 1000 for i in range(128))
             return verdict("pass", encoding=encoding)
-        return await super().verify_video(video, challenge, references, seen_before=seen_before)
+        return await super().verify_video(
+            video, challenge, references, seen_before=seen_before, progress=progress
+        )
 
 
 async def main(url: str, data_dir: Path) -> None:

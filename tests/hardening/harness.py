@@ -32,6 +32,7 @@ from PIL import Image
 
 import bot.dialogs
 from bot.services import Services
+from bot.services.verifier import ProgressReporter
 from bot.storage.repositories import Repositories
 from bot.storage.repositories.identity_registry import IdentityRecord
 from bot.ui import Function, Go
@@ -175,9 +176,11 @@ class DecodingVerifier(FakeVerifier):
     (and a cheap stand-in for the video engine), so corrupt, truncated and bomb images get the real
     reason codes without loading the OCR and face models."""
 
-    async def read_card_side(self, data: bytes, today: date) -> SideReading:
+    async def read_card_side(
+        self, data: bytes, today: date, *, progress: ProgressReporter | None = None
+    ) -> SideReading:
         if data in self.readings or self.unavailable:
-            return await super().read_card_side(data, today)
+            return await super().read_card_side(data, today, progress=progress)
         self.calls.append(("read", data))
         try:
             decode_image(data)
@@ -192,9 +195,12 @@ class DecodingVerifier(FakeVerifier):
         references: Sequence[Sequence[float]],
         *,
         seen_before: bool,
+        progress: ProgressReporter | None = None,
     ) -> FaceVerdict:
         if video in self.verdicts or self.unavailable or seen_before:
-            return await super().verify_video(video, challenge, references, seen_before=seen_before)
+            return await super().verify_video(
+                video, challenge, references, seen_before=seen_before, progress=progress
+            )
         self.calls.append(("video", (video, list(challenge), len(references), seen_before)))
         return verdict("fail", ["video_undecodable"])
 

@@ -3,11 +3,12 @@ fast; the real engines are exercised by the engine tests and by the end-to-end t
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from bot.services.verifier import VerificationUnavailable
+from bot.services.verifier import Progress, ProgressReporter, VerificationUnavailable
 from bot.verification.face import Action, FaceEncodingResult, FaceVerdict, LivenessResult
 from bot.verification.idcard import BackFields, FrontFields, SideReading
 
@@ -75,7 +76,9 @@ def verdict(
 
 @dataclass
 class FakeVerifier:
-    """Answers by the uploaded bytes: `readings[b"..."]`, `verdicts[b"..."]`."""
+    """Answers by the uploaded bytes: `readings[b"..."]`, `verdicts[b"..."]`. A card read or a video
+    check given a reporter first reports `reports` in order, `report_gap` seconds apart (time for the
+    dialog to show each), as a queue would."""
 
     readings: dict[bytes, SideReading] = field(default_factory=dict)
     verdicts: dict[bytes, FaceVerdict] = field(default_factory=dict)
@@ -83,14 +86,28 @@ class FakeVerifier:
     unavailable: bool = False
     calls: list[tuple[str, object]] = field(default_factory=list)
     waiting: int = 0
+    reports: list[Progress] = field(default_factory=list)
+    report_gap: float = 0.01
 
-    async def read_card_side(self, data: bytes, today: date) -> SideReading:
+    async def _queue(self, progress: ProgressReporter | None) -> None:
+        if progress is None:
+            return
+        for report in self.reports:
+            await progress(report)
+            await asyncio.sleep(self.report_gap)
+
+    async def read_card_side(
+        self, data: bytes, today: date, *, progress: ProgressReporter | None = None
+    ) -> SideReading:
         self.calls.append(("read", data))
+        await self._queue(progress)
         if self.unavailable:
             raise VerificationUnavailable("test")
         return self.readings.get(data, SideReading(side=None, problems=["idcard_not_found"]))
 
-    async def encode_face(self, image: bytes) -> FaceEncodingResult:
+    async def encode_face(
+        self, image: bytes, *, progress: ProgressReporter | None = None
+    ) -> FaceEncodingResult:
         self.calls.append(("encode", image))
         encoding = self.face_encodings.get(image, ENCODING)
         return FaceEncodingResult(
@@ -104,8 +121,10 @@ class FakeVerifier:
         references: Sequence[Sequence[float]],
         *,
         seen_before: bool,
+        progress: ProgressReporter | None = None,
     ) -> FaceVerdict:
         self.calls.append(("video", (video, list(challenge), len(references), seen_before)))
+        await self._queue(progress)
         if self.unavailable:
             raise VerificationUnavailable("test")
         if seen_before:
