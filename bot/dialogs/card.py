@@ -38,6 +38,7 @@ from bot.dialogs.card_data import (
     front_to_dict,
     shown_values,
 )
+from bot.dialogs.progress import ProgressMessage, first_guess, texts
 from bot.services.verifier import VerificationUnavailable
 from bot.verification.idcard import validate_card
 
@@ -63,17 +64,23 @@ async def _card(ctx: Ctx) -> dict[str, Any]:
     return dict((await ctx.get()).get("card", {}))
 
 
-async def _read(ctx: Ctx, message: Message, expected: str) -> tuple[Any, bytes, Message] | None:
-    """Download and read one side, telling the user what is happening; None when the step must be redone."""
+async def _read(ctx: Ctx, message: Message, expected: str) -> tuple[Any, bytes, ProgressMessage] | None:
+    """Download and read one side, telling the user what is happening (their place in the queue while
+    they wait); None when the step must be redone."""
     upload = upload_of(message)
     if upload is None or upload.kind not in {"photo", "document"}:
         await message.answer(ctx.t(f"card.expect_{expected}"), reply_markup=keyboard(back_row(ctx.t)))
         return None
     await ctx.typing("upload_photo")
-    progress = await message.answer(ctx.t("card.reading", waiting=ctx.services.verifier.waiting))
+    progress = await ProgressMessage.post(
+        message,
+        texts(ctx.t, running="card.reading", queued="card.queued"),
+        first_guess(ctx.services.verifier.waiting),
+    )
     try:
         data = await download(ctx, upload)
-        reading = await ctx.services.verifier.read_card_side(data, ctx.today())
+        async with progress.live() as report:
+            reading = await ctx.services.verifier.read_card_side(data, ctx.today(), progress=report)
     except DownloadRefused as exc:
         await progress.edit_text(ctx.t.reason(exc.code))
         return None
@@ -83,7 +90,7 @@ async def _read(ctx: Ctx, message: Message, expected: str) -> tuple[Any, bytes, 
     return reading, data, progress
 
 
-async def _failed(ctx: Ctx, progress: Message, step: str, codes: list[str]) -> None:
+async def _failed(ctx: Ctx, progress: ProgressMessage, step: str, codes: list[str]) -> None:
     if await spend_try(ctx, step):
         await progress.edit_text(
             ctx.t("card.read_failed")
@@ -136,7 +143,8 @@ def create_router() -> Router:
         if reading.side != "front" or reading.front is None or reading.portrait_jpeg is None:
             await _failed(ctx, progress, "front", reading.problems or ["idcard_not_found"])
             return
-        encoding = await ctx.services.verifier.encode_face(reading.portrait_jpeg)
+        async with progress.live() as report:
+            encoding = await ctx.services.verifier.encode_face(reading.portrait_jpeg, progress=report)
         if not encoding.ok:
             await _failed(ctx, progress, "front", ["idcard_portrait_not_found"])
             return

@@ -32,6 +32,7 @@ from bot.dialogs.base import (
     spend_try,
     upload_of,
 )
+from bot.dialogs.progress import ProgressMessage, first_guess, texts
 from bot.domain.models import ConsentDocument
 from bot.services.verifier import VerificationUnavailable
 from bot.verification.face import Action, random_challenge, same_recording
@@ -102,18 +103,24 @@ def create_router() -> Router:
             await message.answer(ctx.t.reason("video_too_long"), reply_markup=keyboard(back_row(ctx.t)))
             return
         await ctx.typing("record_video")
-        progress = await message.answer(ctx.t("face.checking", waiting=ctx.services.verifier.waiting))
+        progress = await ProgressMessage.post(
+            message,
+            texts(ctx.t, running="face.checking", queued="face.queued"),
+            first_guess(ctx.services.verifier.waiting),
+        )
         data = await ctx.get()
         try:
             video_bytes = await download(ctx, upload)
             digest = await asyncio.to_thread(lambda: hashlib.sha256(video_bytes).hexdigest())
             seen = await ctx.repo.media.seen_before(digest)
-            verdict = await ctx.services.verifier.verify_video(
-                video_bytes,
-                [Action(a) for a in data.get("challenge", [])],
-                data.get("face_refs", []),
-                seen_before=seen,
-            )
+            async with progress.live() as report:
+                verdict = await ctx.services.verifier.verify_video(
+                    video_bytes,
+                    [Action(a) for a in data.get("challenge", [])],
+                    data.get("face_refs", []),
+                    seen_before=seen,
+                    progress=report,
+                )
             await ctx.repo.media.remember(digest)
             # A re-encoded copy of an earlier submission has other bytes but the same fingerprint.
             fingerprint = tuple(verdict.fingerprint)
