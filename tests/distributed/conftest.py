@@ -7,7 +7,6 @@ the binary is absent, so only the package is needed, never a running service.
 
 from __future__ import annotations
 
-import base64
 import os
 import shutil
 import signal
@@ -23,16 +22,14 @@ import pytest
 from pydantic import SecretStr
 
 from bot.config import Settings
+from bot.services.queued_verifier import QueuedVerifier
+from bot.storage.crypto import FieldCipher
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-# A fixed test key (fictitious data only): the bot side and the workers must share it.
-TEST_KEY = base64.b64encode(b"distributed-tests-key-0123456789").decode()
+from .cluster import REPO_ROOT, TEST_KEY, free_port
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+# The queue of the session's shared worker (`worker` fixture); tests that kill or starve workers use
+# queues of their own.
+QUEUE = "test:verification"
 
 
 def _ping(port: int) -> bool:
@@ -50,7 +47,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if binary is None:
         pytest.skip("redis-server is not installed (Debian package redis-server)")
     workdir = tmp_path_factory.mktemp("redis")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [
             binary,
@@ -151,3 +148,21 @@ class WorkerProcess:
                 self.proc.kill()
                 self.proc.wait(5)
         self._out.close()
+
+
+async def queued_verifier(redis_url: str, queue: str = QUEUE, wait: float = 90.0) -> QueuedVerifier:
+    """The bot's side of the queue, as `Services` builds it from settings."""
+    settings = bot_settings(redis_url, queue, verification_queue_wait=wait)
+    masters, current, index_master = settings.encryption_keys()
+    cipher = FieldCipher.from_masters(masters, current=current, index_master=index_master)
+    return await QueuedVerifier.connect(settings, cipher)
+
+
+@pytest.fixture(scope="session")
+def worker(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
+    """One `python -m bot.worker` on QUEUE for the whole session: the models load once."""
+    proc = WorkerProcess(redis_url, QUEUE, tmp_path_factory.mktemp("worker"))
+    try:
+        yield proc.wait_ready()
+    finally:
+        proc.stop()

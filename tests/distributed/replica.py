@@ -1,8 +1,12 @@
 """One bot replica for the distributed tests: ``python -m tests.distributed.replica``.
 
-Exactly ``python -m bot`` in webhook mode (settings from the environment), except that the engines are
-a scripted verifier: the walk stops before any photo is read, and loading the models in every replica
-would only cost the shared CPUs time.
+Exactly ``python -m bot`` in webhook mode (settings from the environment), except two test knobs:
+* without ``VERIFICATION_MODE=queue`` the engines are a scripted verifier: walks that stop before any
+  photo is read need no models, and loading them in every replica would only cost the shared CPUs;
+  with it, the replica sends its jobs to real ``python -m bot.worker`` processes, as deployed;
+* ``TEST_LIVENESS_CHALLENGE`` pins the liveness actions to what a recorded test clip shows. The
+  settings refuse ``LIVENESS_CHALLENGE`` whenever a token is set (a replica always has one, even
+  against the sandbox), so the pin is applied here, past that check, and only by this test entry.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 
 from bot.config import Settings
@@ -19,8 +24,12 @@ from tests.helpers.fakes import FakeVerifier
 
 async def main() -> None:
     settings = Settings()
+    pinned = os.environ.get("TEST_LIVENESS_CHALLENGE")
+    if pinned:
+        settings = settings.model_copy(update={"liveness_challenge": pinned.split(",")})
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    task = asyncio.ensure_future(run_webhook(settings, verifier=FakeVerifier()))
+    verifier = None if settings.verification_mode == "queue" else FakeVerifier()
+    task = asyncio.ensure_future(run_webhook(settings, verifier=verifier))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, task.cancel)

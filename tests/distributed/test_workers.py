@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 
@@ -17,39 +17,15 @@ from redis.asyncio import Redis
 from bot.services import jobqueue
 from bot.services.queued_verifier import QueuedVerifier
 from bot.services.verifier import VerificationUnavailable
-from bot.storage.crypto import FieldCipher
 from bot.verification.face import Action
 
-from .conftest import WorkerProcess, bot_settings
+from .conftest import QUEUE, WorkerProcess, bot_settings, queued_verifier
 
 pytestmark = pytest.mark.slow
 
 CARDS = Path(__file__).resolve().parents[1] / "fixtures" / "idcards"
 TRUTH = json.loads((CARDS / "truth.json").read_text(encoding="utf-8"))
 TODAY = date.fromisoformat(TRUTH["today"])
-QUEUE = "test:verification"
-
-
-def _cipher(settings_key: str) -> FieldCipher:
-    import base64
-
-    return FieldCipher.from_masters({"k0": base64.b64decode(settings_key)}, current="k0", index_master="k0")
-
-
-async def _verifier(redis_url: str, queue: str = QUEUE, wait: float = 90.0) -> QueuedVerifier:
-    settings = bot_settings(redis_url, queue, verification_queue_wait=wait)
-    masters, current, index_master = settings.encryption_keys()
-    cipher = FieldCipher.from_masters(masters, current=current, index_master=index_master)
-    return await QueuedVerifier.connect(settings, cipher)
-
-
-@pytest.fixture(scope="module")
-def worker(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
-    proc = WorkerProcess(redis_url, QUEUE, tmp_path_factory.mktemp("worker"))
-    try:
-        yield proc.wait_ready()
-    finally:
-        proc.stop()
 
 
 @pytest.fixture
@@ -74,7 +50,7 @@ async def _no_plaintext_in_redis(redis: Redis, *needles: str) -> None:
 
 
 async def test_reads_a_card_through_a_worker(worker: WorkerProcess, redis_url: str, redis: Redis) -> None:
-    verifier = await _verifier(redis_url)
+    verifier = await queued_verifier(redis_url)
     try:
         card = TRUTH["cards"]["upside_down_long_term"]
         reading = await verifier.read_card_side((CARDS / card["front"]).read_bytes(), TODAY)
@@ -101,7 +77,7 @@ def _frame_jpeg(path: Path, t: float) -> bytes:
 async def test_decides_a_selfie_through_a_worker(
     worker: WorkerProcess, redis_url: str, testdata: Path
 ) -> None:
-    verifier = await _verifier(redis_url)
+    verifier = await queued_verifier(redis_url)
     try:
         portrait = await verifier.encode_face(
             _frame_jpeg(testdata / "videos" / "live_nod_up_down_varun.webm", 0.3)
@@ -119,7 +95,7 @@ async def test_decides_a_selfie_through_a_worker(
 async def test_same_upload_twice_is_one_job(worker: WorkerProcess, redis_url: str, redis: Redis) -> None:
     """Two replicas (two verifiers) receive the same upload twice each (a redelivered update, a double
     tap): one job runs, all four get its result."""
-    replicas = [await _verifier(redis_url), await _verifier(redis_url)]
+    replicas = [await queued_verifier(redis_url), await queued_verifier(redis_url)]
     data = (CARDS / TRUTH["cards"]["plain"]["back"]).read_bytes()
     try:
         readings = await asyncio.gather(*(v.read_card_side(data, TODAY) for v in replicas for _ in range(2)))
@@ -145,7 +121,7 @@ async def test_worker_killed_mid_job_the_job_completes_elsewhere(
     # 5 s job timeout: arq lets another worker take a job 10 s after its worker's in-progress mark lapses
     first = WorkerProcess(redis_url, queue, tmp_path, timeout=5).wait_ready()
     second: WorkerProcess | None = None
-    verifier = await _verifier(redis_url, queue)
+    verifier = await queued_verifier(redis_url, queue)
     card = TRUTH["cards"]["plain"]
     data = (CARDS / card["front"]).read_bytes()
     job_id = jobqueue.job_id(jobqueue.READ_CARD_SIDE, data, (TODAY,))
@@ -175,7 +151,7 @@ async def test_worker_killed_mid_job_the_job_completes_elsewhere(
 async def test_position_is_the_queue_length_and_waiting_is_bounded(redis_url: str) -> None:
     """No worker on this queue: three uploads wait, a fourth user is told "3 ahead"; each caller gives
     up after the configured wait with VerificationUnavailable (the dialog's "try again")."""
-    verifier = await _verifier(redis_url, "test:verification:idle", wait=1.5)
+    verifier = await queued_verifier(redis_url, "test:verification:idle", wait=1.5)
     try:
         uploads = [
             (CARDS / TRUTH["cards"][name]["back"]).read_bytes()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -79,10 +83,64 @@ class SandboxUser:
             body = await resp.json()
         return list(body["messages"] if isinstance(body, dict) else body)
 
+    @contextlib.asynccontextmanager
+    async def chat_log(self) -> AsyncIterator[ChatLog]:
+        """Every change to this chat from now on (the sandbox's event stream): the replies of a send
+        show each message only in its latest state, this shows each state it went through."""
+        log = ChatLog()
+        url = f"{self.base}/sandbox/api/users/{self.user_id}/events"
+        response = await self.http.get(url, params={"replay": "0"}, timeout=aiohttp.ClientTimeout(total=None))
+        # The sandbox subscribes before it answers: from here on no event is missed.
+
+        async def read() -> None:
+            kind = ""
+            async for raw in response.content:
+                line = raw.decode("utf-8").rstrip("\n")
+                if line.startswith("event: "):
+                    kind = line[len("event: ") :]
+                elif line.startswith("data: ") and kind:
+                    log.events.append((kind, json.loads(line[len("data: ") :])))
+                    kind = ""
+
+        reader = asyncio.get_running_loop().create_task(read())
+        try:
+            yield log
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+            response.close()
+
     async def sms(self, phone: str) -> list[dict[str, Any]]:
         async with self.http.get(f"{self.base}/sandbox/api/sms", params={"phone": phone}) as resp:
             body = await resp.json()
         return list(body["messages"])
+
+
+class ChatLog:
+    """Events of one chat as the sandbox streamed them: ("new" | "edited" | "deleted" | "action", data)."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict[str, Any]]] = []
+
+    def versions(self, message_id: int) -> list[str]:
+        """The texts one message showed, in order: as sent, then after each edit."""
+        return [
+            data.get("text") or ""
+            for kind, data in self.events
+            if kind in {"new", "edited"} and data.get("message_id") == message_id
+        ]
+
+    async def wait_for(self, message_id: int, text_part: str, seconds: float = 10.0) -> list[str]:
+        """The message's versions once one contains `text_part` (the stream may trail the send's answer)."""
+        deadline = asyncio.get_running_loop().time() + seconds
+        while not any(text_part in v for v in self.versions(message_id)):
+            if asyncio.get_running_loop().time() > deadline:
+                raise SandboxError(
+                    f"message {message_id} never showed {text_part!r}: {self.versions(message_id)}"
+                )
+            await asyncio.sleep(0.05)
+        return self.versions(message_id)
 
 
 def texts(replies: list[dict[str, Any]]) -> str:
