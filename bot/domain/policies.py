@@ -13,6 +13,11 @@ Rules:
 - **Bind (绑定)**: only as legal rep or finance officer, only when the register lists the person in
   that role for that enterprise, the enterprise is active, and the binding does not exist yet.
 - **Unbind (解绑)**: only a tax handler listed in the register for that enterprise, who has a binding.
+- **Authorise a tax handler (授权办税)**, inside maintenance: whoever may maintain the enterprise *as its
+  legal rep or finance officer* (a tax handler may not authorise others) binds a person the register
+  lists as the enterprise's tax handler, once that person has completed collection, while the
+  enterprise is active; **revoking** (取消授权) ends that binding, the same end as the handler's own
+  unbind, and is allowed whatever the enterprise's status.
 """
 
 from __future__ import annotations
@@ -26,13 +31,16 @@ from bot.domain.enterprise import Binding, Enterprise, EnterprisePerson, Role
 
 __all__ = [
     "ALLOW",
+    "AUTHORISER_ROLES",
     "BINDABLE_ROLES",
     "MAINTAINER_ROLES",
     "Actor",
     "Decision",
     "Denial",
+    "authoriser_roles",
     "maintainable_enterprises",
     "maintainer_roles",
+    "may_authorise_tax_handler",
     "may_bind",
     "may_maintain",
     "may_unbind",
@@ -41,6 +49,8 @@ __all__ = [
 
 MAINTAINER_ROLES = frozenset({Role.LEGAL_REP, Role.FINANCE_OFFICER, Role.TAX_HANDLER})
 BINDABLE_ROLES = frozenset({Role.LEGAL_REP, Role.FINANCE_OFFICER})
+# Who may authorise (and revoke) an enterprise's tax handlers: the people who bind themselves.
+AUTHORISER_ROLES = BINDABLE_ROLES
 # A step-up stamped slightly in the future (clock skew between processes) is still accepted.
 _SKEW = timedelta(seconds=5)
 
@@ -56,6 +66,11 @@ class Denial(StrEnum):
     ALREADY_BOUND = "policy_already_bound"
     NOT_TAX_HANDLER = "policy_not_tax_handler"
     NO_BINDING = "policy_no_binding"
+    NOT_AUTHORISER = "policy_not_authoriser"
+    TARGET_NOT_TAX_HANDLER = "policy_target_not_tax_handler"
+    TARGET_NOT_COLLECTED = "policy_target_not_collected"
+    TARGET_ALREADY_AUTHORISED = "policy_target_already_authorised"
+    TARGET_NOT_AUTHORISED = "policy_target_not_authorised"
 
 
 @dataclass(frozen=True)
@@ -113,6 +128,43 @@ def may_maintain(
         return Decision(Denial.OTHER_ENTERPRISE)
     if not stepup_valid(actor.stepup_at, now, stepup_minutes):
         return Decision(Denial.STEPUP_REQUIRED)
+    return ALLOW
+
+
+def authoriser_roles(actor: Actor, enterprise_id: int) -> frozenset[Role]:
+    """Roles in which the actor may authorise the enterprise's tax handlers (bound, still listed)."""
+    return maintainer_roles(actor, enterprise_id) & AUTHORISER_ROLES
+
+
+def may_authorise_tax_handler(
+    actor: Actor,
+    enterprise: Enterprise,
+    target: EnterprisePerson,
+    *,
+    collected: bool,
+    bound: bool,
+    revoke: bool = False,
+    now: datetime,
+    stepup_minutes: int,
+) -> Decision:
+    """May the actor bind ``target`` (a register entry) as ``enterprise``'s tax handler, or with
+    ``revoke`` end that binding? ``collected``: the entry's document has a collected person;
+    ``bound``: that person is bound to the enterprise as tax handler now."""
+    decision = may_maintain(actor, enterprise.id, now=now, stepup_minutes=stepup_minutes, target=target)
+    if decision.denial is not None:
+        return decision
+    if not authoriser_roles(actor, enterprise.id):
+        return Decision(Denial.NOT_AUTHORISER)
+    if target.role is not Role.TAX_HANDLER:
+        return Decision(Denial.TARGET_NOT_TAX_HANDLER)
+    if revoke:
+        return ALLOW if bound else Decision(Denial.TARGET_NOT_AUTHORISED)
+    if not enterprise.active:
+        return Decision(Denial.ENTERPRISE_INACTIVE)
+    if not collected:
+        return Decision(Denial.TARGET_NOT_COLLECTED)
+    if bound:
+        return Decision(Denial.TARGET_ALREADY_AUTHORISED)
     return ALLOW
 
 

@@ -11,7 +11,9 @@ from bot.domain.enterprise import Binding, EnterpriseStatus, RegisterRow, Role, 
 from bot.domain.policies import (
     Actor,
     Denial,
+    authoriser_roles,
     maintainable_enterprises,
+    may_authorise_tax_handler,
     may_bind,
     may_maintain,
     may_unbind,
@@ -224,3 +226,72 @@ def test_bind_and_unbind_rules() -> None:
     assert may_unbind(replace(actor, bindings=[_binding(1, Role.TAX_HANDLER)]), 1).allowed
     assert may_unbind(actor, 2).denial is Denial.NOT_TAX_HANDLER
     assert may_unbind(Actor(None), 1).denial is Denial.NOT_LOGGED_IN
+
+
+def test_authorising_tax_handlers() -> None:
+    """Only a bound, listed legal rep / finance officer with a fresh step-up authorises the enterprise's
+    listed tax handlers, once collected; revoking needs a binding and no active enterprise."""
+    from bot.domain.enterprise import Enterprise, EnterprisePerson
+
+    active = Enterprise(1, XINGHE, "星河", EnterpriseStatus.ACTIVE, NOW)
+    handler = EnterprisePerson(11, 1, Role.TAX_HANDLER, ID, ZHAO, "赵强", None)
+    rep = Actor(7, {1: frozenset({Role.LEGAL_REP})}, [_binding(1, Role.LEGAL_REP)], NOW)
+
+    def decide(
+        actor: Actor = rep,
+        target: EnterprisePerson = handler,
+        *,
+        enterprise: Enterprise = active,
+        collected: bool = True,
+        bound: bool = False,
+        revoke: bool = False,
+        minutes: float = 1,
+    ) -> Denial | None:
+        return may_authorise_tax_handler(
+            actor,
+            enterprise,
+            target,
+            collected=collected,
+            bound=bound,
+            revoke=revoke,
+            now=NOW + timedelta(minutes=minutes),
+            stepup_minutes=5,
+        ).denial
+
+    assert decide() is None and decide(bound=True, revoke=True) is None
+    officer = Actor(7, {1: frozenset({Role.FINANCE_OFFICER})}, [_binding(1, Role.FINANCE_OFFICER)], NOW)
+    assert decide(officer) is None and authoriser_roles(officer, 1) == {Role.FINANCE_OFFICER}
+    # a tax handler maintains, but authorises nobody (not even with a fresh step-up)
+    tax_handler = Actor(7, {1: frozenset({Role.TAX_HANDLER})}, [_binding(1, Role.TAX_HANDLER)], NOW)
+    assert decide(tax_handler) is Denial.NOT_AUTHORISER
+    assert decide(tax_handler, bound=True, revoke=True) is Denial.NOT_AUTHORISER
+    assert authoriser_roles(tax_handler, 1) == frozenset()
+    # listed as legal rep but bound only as tax handler: the binding in the authorising role counts
+    mixed = replace(tax_handler, listed={1: frozenset({Role.LEGAL_REP, Role.TAX_HANDLER})})
+    assert decide(mixed) is Denial.NOT_AUTHORISER
+    # rights need the binding and the register, as for maintenance
+    assert decide(replace(rep, listed={})) is Denial.NOT_BOUND
+    assert decide(replace(rep, bindings=[])) is Denial.NOT_BOUND
+    assert decide(Actor(None)) is Denial.NOT_LOGGED_IN
+    assert decide(minutes=6) is Denial.STEPUP_REQUIRED
+    assert decide(bound=True, revoke=True, minutes=6) is Denial.STEPUP_REQUIRED
+    # the target: this enterprise's register entry as tax handler
+    assert decide(target=replace(handler, enterprise_id=2)) is Denial.OTHER_ENTERPRISE
+    assert decide(target=replace(handler, role=Role.FINANCE_OFFICER)) is Denial.TARGET_NOT_TAX_HANDLER
+    assert decide(collected=False) is Denial.TARGET_NOT_COLLECTED
+    assert decide(bound=True) is Denial.TARGET_ALREADY_AUTHORISED
+    assert decide(revoke=True) is Denial.TARGET_NOT_AUTHORISED
+    # an enterprise not in normal status gets no new tax handler, but its handlers can be revoked
+    suspended = replace(active, status=EnterpriseStatus.SUSPENDED)
+    assert decide(enterprise=suspended) is Denial.ENTERPRISE_INACTIVE
+    assert decide(enterprise=suspended, bound=True, revoke=True) is None
+
+
+def test_every_denial_has_a_message() -> None:
+    from bot.config import REPO_ROOT
+    from bot.i18n import LANGUAGES, Catalog
+
+    catalog = Catalog.load(REPO_ROOT / "locales")
+    for lang in LANGUAGES:
+        missing = [d for d in Denial if "policy." + d.value not in catalog.messages[lang]]
+        assert not missing, (lang, missing)
