@@ -6,6 +6,12 @@ Entry needs a face step-up (a "face login" against the stored live face) no olde
 its people, masked → one → 【维护】 → phone (new phone verified by code) and residence → 【下一步】 →
 "实名信息修改保存成功".
 
+A legal rep or finance officer (not a tax handler) also authorises the enterprise's tax handlers there
+(办税人员管理): a person the register lists as 办税人 and who completed collection gets 【授权办税】 →
+confirmation → a tax-handler binding made by the maintainer; one bound already gets 【取消授权】 →
+confirmation → the binding ends exactly as the handler's own 解绑 (guide §6) ends it. Rule:
+``bot.domain.policies.may_authorise_tax_handler``, asked at the button and again at the confirmation.
+
 Every step asks ``bot.domain.policies.may_maintain`` again with fresh data, so a binding removed, a
 register reloaded, an expired step-up or a forged button (another enterprise's person id) is refused
 wherever it happens.
@@ -39,10 +45,20 @@ from bot.dialogs.base import (
     keyboard,
     register_entry,
 )
-from bot.domain.enterprise import EnterprisePerson
+from bot.domain.enterprise import Enterprise, EnterprisePerson, Role
 from bot.domain.masking import mask_address, mask_id_number, mask_name, mask_phone
 from bot.domain.models import Person
-from bot.domain.policies import Actor, Decision, Denial, maintainable_enterprises, may_maintain, stepup_valid
+from bot.domain.policies import (
+    Actor,
+    Decision,
+    Denial,
+    authoriser_roles,
+    maintainable_enterprises,
+    may_authorise_tax_handler,
+    may_maintain,
+    stepup_valid,
+)
+from bot.storage.repositories.enterprises import BindingExists
 from bot.storage.repositories.events import EventOutcome
 from bot.storage.timeutil import utcnow
 from bot.ui import Function, Node, Tip, button, home_keyboard
@@ -56,6 +72,20 @@ class MaintainSG(StatesGroup):
     person = State()  # details + 【维护】
     edit = State()
     residence = State()
+    handler = State()  # 确定授权办税 / 确定取消授权?
+
+
+# Refusals about the chosen person's state, not the maintainer's rights: said over the person screen,
+# the dialog goes on.
+_TARGET_STATE = frozenset(
+    {
+        Denial.TARGET_NOT_COLLECTED,
+        Denial.TARGET_ALREADY_AUTHORISED,
+        Denial.TARGET_NOT_AUTHORISED,
+        Denial.ENTERPRISE_INACTIVE,
+    }
+)
+_HANDLER_ACTIONS = ("authorise", "revoke")  # indexed by "bound" / "revoke": False, True
 
 
 def _int(value: str) -> int | None:
@@ -160,33 +190,49 @@ class MaintainFlow:
             keyboard(*rows, back_row(ctx.t)),
         )
 
-    async def target(self, ctx: Ctx, target_id: int | None) -> tuple[Person, EnterprisePerson] | None:
-        """The chosen register entry, authorised for this maintainer and enterprise."""
-        data = await ctx.get()
-        entry = await ctx.repo.enterprises.person(target_id) if target_id is not None else None
-        enterprise_id = data.get("enterprise_id")
+    async def entry(self, ctx: Ctx, target_id: object) -> tuple[EnterprisePerson, Actor] | None:
+        """The chosen register entry and the maintainer, when the maintainer may maintain the chosen
+        enterprise and the entry is one of its people now; otherwise the dialog ends."""
+        enterprise_id = (await ctx.get()).get("enterprise_id")
+        entry = await ctx.repo.enterprises.person(target_id) if isinstance(target_id, int) else None
         if entry is None or not isinstance(enterprise_id, int):
             # An id that names nobody is treated like one of another enterprise: no hint either way.
             await refuse(ctx, Denial.OTHER_ENTERPRISE, flow=self.name)
             return None
-        if await self.authorize(ctx, enterprise_id, entry) is None:
+        authorised = await self.authorize(ctx, enterprise_id, entry)
+        return None if authorised is None else (entry, authorised[1])
+
+    async def target(self, ctx: Ctx, target_id: object) -> tuple[Person, EnterprisePerson] | None:
+        """The chosen register entry, authorised for this maintainer and enterprise."""
+        found = await self.entry(ctx, target_id)
+        if found is None:
             return None
+        entry = found[0]
         collected = await ctx.repo.persons.find_by_document(entry.doc_type, entry.number)
         if collected is None:
             await ctx.say(ctx.t("maintain.not_collected"), keyboard(back_row(ctx.t)))
             return None
         return collected, entry
 
-    async def show_person(self, ctx: Ctx, target_id: int | None) -> None:
-        data = await ctx.get()
-        entry = await ctx.repo.enterprises.person(target_id) if target_id is not None else None
-        enterprise_id = data.get("enterprise_id")
-        if entry is None or not isinstance(enterprise_id, int):
-            await refuse(ctx, Denial.OTHER_ENTERPRISE, flow=self.name)
+    @staticmethod
+    async def handler_bound(ctx: Ctx, entry: EnterprisePerson, collected: Person | None) -> bool | None:
+        """For a tax-handler entry, whether its person is bound to the enterprise as tax handler now
+        (the binding 解绑 ends); None for the other roles."""
+        if entry.role is not Role.TAX_HANDLER:
+            return None
+        return (
+            collected is not None
+            and await ctx.repo.enterprises.binding(collected.id, entry.enterprise_id, Role.TAX_HANDLER)
+            is not None
+        )
+
+    async def show_person(self, ctx: Ctx, target_id: object, *, note: str | None = None) -> None:
+        found = await self.entry(ctx, target_id)
+        if found is None:
             return
-        if await self.authorize(ctx, enterprise_id, entry) is None:
-            return
+        entry, actor = found
         collected = await ctx.repo.persons.find_by_document(entry.doc_type, entry.number)
+        bound = await self.handler_bound(ctx, entry, collected)
         await ctx.put(target_id=entry.id, target_person_id=collected.id if collected else None, edits={})
         await ctx.state.set_state(MaintainSG.person)
         text = ctx.t(
@@ -194,12 +240,110 @@ class MaintainFlow:
             role=role_name(ctx, entry.role),
             name=mask_name(entry.name),
             number=mask_id_number(entry.number),
+            authorised=bound,
             collected=collected is not None,
             phone=mask_phone(collected.phone.number) if collected and collected.phone else None,
             residence=mask_address(collected.residence) if collected and collected.residence else None,
         )
         rows = [[act(ctx.t("maintain.maintain"), "maintain")]] if collected else []
-        await ctx.say(text, keyboard(*rows, back_row(ctx.t)))
+        if bound is not None and authoriser_roles(actor, entry.enterprise_id):
+            # Offered also to a person not collected yet: pressing says what has to happen first.
+            action = _HANDLER_ACTIONS[bound]
+            rows.append([act(ctx.t("maintain." + action), action)])
+        await ctx.say((note + "\n\n" + text) if note else text, keyboard(*rows, back_row(ctx.t)))
+
+    # --- 授权办税 / 取消授权 --------------------------------------------------------------------------
+    async def handler_target(
+        self, ctx: Ctx, *, revoke: bool
+    ) -> tuple[Enterprise, EnterprisePerson, Person] | None:
+        """Enterprise, tax-handler entry and its collected person when the maintainer may authorise
+        (``revoke``: revoke) them now. A refusal about that person's state is said over the person
+        screen; any other ends the dialog."""
+        found = await self.entry(ctx, (await ctx.get()).get("target_id"))
+        if found is None:
+            return None
+        entry, actor = found
+        enterprise = await ctx.repo.enterprises.get_by_id(entry.enterprise_id)
+        collected = await ctx.repo.persons.find_by_document(entry.doc_type, entry.number)
+        decision = (
+            may_authorise_tax_handler(
+                actor,
+                enterprise,
+                entry,
+                collected=collected is not None,
+                bound=bool(await self.handler_bound(ctx, entry, collected)),
+                revoke=revoke,
+                now=utcnow(),
+                stepup_minutes=ctx.services.settings.face_stepup_minutes,
+            )
+            if enterprise is not None
+            else Decision(Denial.OTHER_ENTERPRISE)
+        )
+        if decision.denial in _TARGET_STATE:
+            await self.target_refused(ctx, entry.id, decision.denial, revoke=revoke)
+            return None
+        if decision.denial is not None:
+            await refuse(ctx, decision.denial, flow=self.name)
+            return None
+        assert enterprise is not None and collected is not None  # allowed implies both
+        return enterprise, entry, collected
+
+    async def target_refused(self, ctx: Ctx, target_id: int, denial: Denial, *, revoke: bool) -> None:
+        await ctx.repo.events.record(
+            self.name,
+            _HANDLER_ACTIONS[revoke],
+            EventOutcome.REJECTED,
+            user_id=ctx.user_id,
+            reason_code=str(denial),
+        )
+        await self.show_person(ctx, target_id, note=ctx.t("policy." + str(denial)))
+
+    async def confirm_handler(self, ctx: Ctx, *, revoke: bool) -> None:
+        found = await self.handler_target(ctx, revoke=revoke)
+        if found is None:
+            return
+        enterprise, entry, _ = found
+        action = _HANDLER_ACTIONS[revoke]
+        await ctx.put(pending=action)
+        await ctx.state.set_state(MaintainSG.handler)
+        await ctx.say(
+            ctx.t(
+                f"maintain.{action}_confirm",
+                enterprise=enterprise.name,
+                name=mask_name(entry.name),
+                number=mask_id_number(entry.number),
+            ),
+            keyboard([act(ctx.t(f"maintain.{action}_yes"), "yes", action)], back_row(ctx.t)),
+        )
+
+    async def apply_handler(self, ctx: Ctx, action: str) -> None:
+        pending = (await ctx.get()).get("pending")
+        revoke = pending == "revoke"
+        if action != pending:
+            # A confirmation button of an earlier screen: ask again for what is pending now.
+            await ctx.say(ctx.t("functions.use_buttons"))
+            await self.confirm_handler(ctx, revoke=revoke)
+            return
+        found = await self.handler_target(ctx, revoke=revoke)
+        if found is None:
+            return
+        enterprise, entry, person = found
+        if not await _write_handler(ctx, person, entry, revoke=revoke):
+            # Between the check and the write, someone else authorised, revoked or unbound.
+            denial = Denial.TARGET_NOT_AUTHORISED if revoke else Denial.TARGET_ALREADY_AUTHORISED
+            await self.target_refused(ctx, entry.id, denial, revoke=revoke)
+            return
+        done = ctx.t(
+            "maintain.revoked" if revoke else "maintain.authorised",
+            name=mask_name(entry.name),
+            enterprise=enterprise.name,
+        )
+        await self.finish(ctx, action, done)
+
+    async def finish(self, ctx: Ctx, step: str, done: str) -> None:
+        await end_dialog(ctx.state, ctx.services)
+        await ctx.repo.events.record(self.name, step, EventOutcome.COMPLETED, user_id=ctx.user_id)
+        await ctx.say(done + "\n\n" + ctx.t("menu.home", name=None), home_keyboard(ctx.t))
 
     async def show_edits(self, ctx: Ctx) -> None:
         found = await self.target(ctx, (await ctx.get()).get("target_id"))
@@ -225,9 +369,7 @@ class MaintainFlow:
                 "role": str(entry.role),
             },
         )
-        await end_dialog(ctx.state, ctx.services)
-        await ctx.repo.events.record(self.name, "save", EventOutcome.COMPLETED, user_id=ctx.user_id)
-        await ctx.say(ctx.t("functions.saved") + "\n\n" + ctx.t("menu.home", name=None), home_keyboard(ctx.t))
+        await self.finish(ctx, "save", ctx.t("functions.saved"))
 
     # --- sub-dialogs hand back here ---------------------------------------------------------------
     async def finished(self, ctx: Ctx, part: str) -> None:
@@ -253,6 +395,38 @@ class MaintainFlow:
             await self.show_edits(ctx)
 
 
+async def _write_handler(ctx: Ctx, person: Person, entry: EnterprisePerson, *, revoke: bool) -> bool:
+    """Bind ``person`` as the entry's enterprise's tax handler, by this maintainer (``revoke``: end that
+    binding, as 解绑 does), with an audit row; False when there was nothing to do any more."""
+    enterprises = ctx.repo.enterprises
+    async with ctx.repo.db.transaction():
+        if revoke:
+            done = await enterprises.unbind(
+                person.id, entry.enterprise_id, Role.TAX_HANDLER, unbound_by=ctx.user_id
+            )
+        else:
+            try:
+                await enterprises.bind(person.id, entry.enterprise_id, Role.TAX_HANDLER, bound_by=ctx.user_id)
+                done = True
+            except BindingExists:
+                done = False
+        if done:
+            # Beside the binding's own audit row: who acted for which register entry (as 维护 does).
+            await ctx.repo.audit.write(
+                ctx.user_id,
+                "enterprise.revoke_tax_handler" if revoke else "enterprise.authorise_tax_handler",
+                "person",
+                person.id,
+                None,
+                {
+                    "enterprise_id": entry.enterprise_id,
+                    "enterprise_person_id": entry.id,
+                    "role": str(entry.role),
+                },
+            )
+    return done
+
+
 def create_router(flow: MaintainFlow) -> Router:
     router = Router(name="maintain")
 
@@ -276,6 +450,16 @@ def create_router(flow: MaintainFlow) -> Router:
     async def maintain(query: CallbackQuery, ctx: Ctx) -> None:
         await query.answer()
         await flow.show_edits(ctx)
+
+    @router.callback_query(MaintainSG.person, Act.filter(F.a.in_(_HANDLER_ACTIONS)))
+    async def handler_action(query: CallbackQuery, callback_data: Act, ctx: Ctx) -> None:
+        await query.answer()
+        await flow.confirm_handler(ctx, revoke=callback_data.a == "revoke")
+
+    @router.callback_query(MaintainSG.handler, Act.filter(F.a == "yes"))
+    async def handler_yes(query: CallbackQuery, callback_data: Act, ctx: Ctx) -> None:
+        await query.answer()
+        await flow.apply_handler(ctx, callback_data.v)
 
     @router.callback_query(MaintainSG.edit, Act.filter(F.a == "edit_phone"))
     async def edit_phone(query: CallbackQuery, ctx: Ctx) -> None:
@@ -309,6 +493,7 @@ def create_router(flow: MaintainFlow) -> Router:
         await flow.show_people(ctx, enterprise_id if isinstance(enterprise_id, int) else -1)
 
     @router.callback_query(MaintainSG.edit, Act.filter(F.a == "back"))
+    @router.callback_query(MaintainSG.handler, Act.filter(F.a == "back"))
     async def edit_back(query: CallbackQuery, ctx: Ctx) -> None:
         await query.answer()
         await flow.show_person(ctx, (await ctx.get()).get("target_id"))
@@ -353,6 +538,11 @@ def create_router(flow: MaintainFlow) -> Router:
     async def edit_unexpected(message: Message, ctx: Ctx) -> None:
         await message.answer(ctx.t("functions.use_buttons"))
         await flow.show_edits(ctx)
+
+    @router.message(MaintainSG.handler)
+    async def handler_unexpected(message: Message, ctx: Ctx) -> None:
+        await message.answer(ctx.t("functions.use_buttons"))
+        await flow.confirm_handler(ctx, revoke=(await ctx.get()).get("pending") == "revoke")
 
     return router
 

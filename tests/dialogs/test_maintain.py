@@ -1,5 +1,6 @@
 """实名信息维护 through the real dispatcher: face step-up, the enterprise's people masked, the rules
-of who may see and change whom (``bot.domain.policies``), forged buttons."""
+of who may see and change whom (``bot.domain.policies``), forged buttons; a legal rep or finance
+officer authorising and revoking the enterprise's tax handlers (and 解绑 of the binding so made)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ from bot.services import Services
 from bot.storage.repositories import Repositories
 from bot.ui import Function, Go
 from bot.verification.ids import DocumentType
-from tests.helpers.client import BotClient
+from tests.helpers.client import BotClient, Reply
 from tests.helpers.fakes import FakeSms, FakeVerifier, verdict
 from tests.helpers.functions import has_button, press, repos, text, verify_phone
 from tests.helpers.mocked_bot import MockedBot
 from tests.helpers.register import (
     LI,
+    SUN,
     WANG,
     WU,
     XINGHE,
@@ -65,11 +67,11 @@ async def world(services: Services, verifier: FakeVerifier) -> Repositories:
     return repo
 
 
-async def to_people(client: BotClient) -> str:
+async def to_people(client: BotClient, video: bytes = b"selfie") -> str:
     replies = await client.press(GO)
     assert "刷脸登录" in text(replies) and "按顺序" in text(replies)
     assert "《人脸识别服务协议》" not in text(replies)
-    replies = await client.send_video(b"selfie")
+    replies = await client.send_video(video)
     return text(replies)
 
 
@@ -211,3 +213,171 @@ async def test_text_where_a_button_is_expected_shows_the_step_again(
     await to_people(client)
     replies = await client.send("李丽")
     assert "请使用按钮" in text(replies) and has_button(replies, "财务负责人｜李*")
+
+
+# --- 授权办税 / 取消授权: a legal rep or finance officer authorises the enterprise's tax handlers ---------
+
+UNBIND = Go(func=Function.UNBIND).pack()
+
+
+async def person_id(repo: Repositories, number: str) -> int:
+    found = await repo.persons.find_by_document(DocumentType.RESIDENT_ID, number)
+    assert found is not None
+    return found.id
+
+
+async def handler_screen(client: BotClient, label: str = "办税人｜赵*") -> list[Reply]:
+    await to_people(client)
+    replies = await client.press(GO)
+    return await press(client, replies, label)
+
+
+async def test_authorised_tax_handler_can_maintain_and_unbind(
+    dp: Dispatcher, bot: MockedBot, client: BotClient, world: Repositories, verifier: FakeVerifier
+) -> None:
+    xinghe, zhao = await enterprise_id(world, XINGHE), await person_id(world, ZHAO)
+    replies = await handler_screen(client)
+    assert "办税授权：未授权" in text(replies) and not has_button(replies, "取消授权")
+    replies = await press(client, replies, "授权办税")
+    screen = text(replies)
+    assert "确定授权" in screen and "辽宁星河商贸有限公司" in screen
+    assert "赵*" in screen and "210***********0032" in screen  # masked only
+    assert "赵强" not in screen and ZHAO not in screen
+    assert await world.enterprises.binding(zhao, xinghe) is None  # nothing before the confirmation
+    replies = await press(client, replies, "确定授权")
+    assert "授权成功" in text(replies) and "企业办税人解绑" in text(replies)
+    assert has_button(replies, "办税")  # home
+    binding = await world.enterprises.binding(zhao, xinghe, Role.TAX_HANDLER)
+    assert binding is not None and binding.bound_by == WANG_USER
+    (bound,) = await world.audit.for_subject("enterprise_binding", binding.id)
+    assert bound.action == "enterprise.bind" and bound.actor_user_id == WANG_USER
+    (authorised,) = [e for e in await world.audit.for_subject("person", zhao) if "tax_handler" in e.action]
+    assert authorised.action == "enterprise.authorise_tax_handler" and authorised.actor_user_id == WANG_USER
+    assert authorised.after is not None and authorised.after["enterprise_id"] == xinghe
+
+    # The tax handler, on their own account: function 4 is open to them now...
+    zhao_client = BotClient(dp, bot, user_id=ZHAO_USER)
+    verifier.verdicts[b"zhao-selfie"] = verdict("pass")
+    screen = await to_people(zhao_client, b"zhao-selfie")
+    assert "辽宁星河商贸有限公司" in screen
+    # ...and function 6 ends the binding the legal rep made.
+    replies = await zhao_client.press(UNBIND)
+    replies = await zhao_client.send(XINGHE)
+    replies = await press(zhao_client, replies, "查询")
+    assert "赵*" in text(replies) and "办税人" in text(replies)
+    replies = await press(zhao_client, replies, "解绑")
+    replies = await press(zhao_client, replies, "确定解绑")
+    assert "解绑成功" in text(replies)
+    assert await world.enterprises.binding(zhao, xinghe) is None
+
+    # The legal rep sees the same: not authorised, and may authorise again.
+    replies = await client.press(GO)
+    replies = await press(client, replies, "办税人｜赵*")
+    assert "办税授权：未授权" in text(replies) and has_button(replies, "授权办税")
+
+
+async def test_authorising_needs_the_person_collected(client: BotClient, world: Repositories) -> None:
+    # 孙婷, listed as tax handler too, has not completed collection
+    rows = register_rows()
+    rows += [replace(r, role="tax_handler") for r in rows if r.doc_number == SUN]
+    await world.enterprises.load(rows, loaded_by=None)
+    replies = await handler_screen(client, "办税人｜孙*")
+    assert "办税授权：未授权" in text(replies) and not has_button(replies, "维护")
+    replies = await press(client, replies, "授权办税")
+    screen = text(replies)
+    assert "尚未完成实名信息采集" in screen and "【实名信息采集】" in screen
+    assert "孙*" in screen and has_button(replies, "授权办税")  # the person screen again, dialog goes on
+    assert "孙婷" not in screen and SUN not in screen
+    xinghe = await enterprise_id(world, XINGHE)
+    assert [b.role for b in await world.enterprises.bindings_for(xinghe)] == [Role.LEGAL_REP]
+    replies = await press(client, replies, "返回")
+    assert "关联人员" in text(replies)
+
+
+async def test_a_tax_handler_may_not_authorise(dp: Dispatcher, bot: MockedBot, world: Repositories) -> None:
+    """吴芳, bound tax handler of YUNSHAN, maintains its people but authorises or revokes nobody."""
+    wu_client = BotClient(dp, bot, user_id=WU_USER)
+    replies = await handler_screen(wu_client, "办税人｜吴*")
+    assert "办税授权：已授权" in text(replies) and has_button(replies, "维护")
+    assert not has_button(replies, "授权办税") and not has_button(replies, "取消授权")
+    replies = await wu_client.press(Act(a="revoke").pack())  # forged
+    assert "办税人可以维护企业关联人员的信息，但不能为他人授权" in text(replies)
+    assert await world.enterprises.binding(await person_id(world, WU), await enterprise_id(world, YUNSHAN))
+
+
+async def test_authorising_needs_a_fresh_stepup(
+    client: BotClient, world: Repositories, settings: Settings
+) -> None:
+    replies = await press(client, await handler_screen(client), "授权办税")
+    settings.face_stepup_minutes = -1  # expired while the confirmation was on screen
+    replies = await press(client, replies, "确定授权")
+    assert "刷脸验证未通过或已超时" in text(replies)
+    assert (
+        await world.enterprises.binding(await person_id(world, ZHAO), await enterprise_id(world, XINGHE))
+        is None
+    )
+    replies = await client.press(Act(a="yes", v="authorise").pack())  # the dialog has ended
+    assert "失效" in text(replies)
+
+
+async def test_revoking_ends_the_binding_as_unbind_does(
+    dp: Dispatcher, bot: MockedBot, client: BotClient, world: Repositories
+) -> None:
+    # 王小明 is also YUNSHAN's finance officer: bound as such, he manages 吴芳's authorisation there
+    yunshan, wu = await enterprise_id(world, YUNSHAN), await person_id(world, WU)
+    binding = await world.enterprises.binding(wu, yunshan, Role.TAX_HANDLER)
+    assert binding is not None
+    await world.enterprises.bind(await person_id(world, WANG), yunshan, Role.FINANCE_OFFICER, bound_by=1)
+    await to_people(client)
+    replies = await client.press(GO)
+    replies = await press(client, replies, "沈阳云杉科技有限公司")
+    replies = await press(client, replies, "办税人｜吴*")
+    assert "办税授权：已授权" in text(replies) and not has_button(replies, "授权办税")
+    replies = await press(client, replies, "取消授权")
+    assert "确定取消" in text(replies) and "吴*" in text(replies) and "吴芳" not in text(replies)
+    replies = await press(client, replies, "返回")  # back: nothing changed
+    assert "人员信息" in text(replies) and await world.enterprises.binding(wu, yunshan) is not None
+    replies = await press(client, replies, "取消授权")
+    replies = await press(client, replies, "确定取消授权")
+    assert "取消授权成功" in text(replies)
+    assert await world.enterprises.binding(wu, yunshan) is None
+    actions = [(e.action, e.actor_user_id) for e in await world.audit.for_subject("person", wu)]
+    assert ("enterprise.revoke_tax_handler", WANG_USER) in actions
+    # the binding's own row says who ended it, as for an unbind
+    ended = await world.audit.for_subject("enterprise_binding", binding.id)
+    assert (ended[0].action, ended[0].actor_user_id) == ("enterprise.unbind", WANG_USER)
+    assert ended[0].after is not None and ended[0].after["unbound_by"] == WANG_USER
+    # 吴芳 finds no binding to unbind any more, and maintenance is closed to her
+    wu_client = BotClient(dp, bot, user_id=WU_USER)
+    replies = await wu_client.press(UNBIND)
+    replies = await wu_client.send(YUNSHAN)
+    replies = await press(wu_client, replies, "查询")
+    assert "未查询到您作为办税人与该企业的绑定信息" in text(replies)
+    assert "仅限已绑定企业" in text(await wu_client.press(GO))
+
+
+async def test_confirmation_answers_text_stale_buttons_and_cancel(
+    client: BotClient, world: Repositories
+) -> None:
+    replies = await press(client, await handler_screen(client), "授权办税")
+    replies = await client.send("确定")
+    assert "请使用按钮" in text(replies) and has_button(replies, "确定授权")
+    replies = await client.press(Act(a="yes", v="revoke").pack())  # not what is being confirmed
+    assert "请使用按钮" in text(replies) and has_button(replies, "确定授权")
+    replies = await client.send("/cancel")
+    assert "已取消" in text(replies)
+    assert (
+        await world.enterprises.binding(await person_id(world, ZHAO), await enterprise_id(world, XINGHE))
+        is None
+    )
+
+
+async def test_authorised_meanwhile_is_said_over_the_person(client: BotClient, world: Repositories) -> None:
+    replies = await press(client, await handler_screen(client), "授权办税")
+    zhao, xinghe = await person_id(world, ZHAO), await enterprise_id(world, XINGHE)
+    await world.enterprises.bind(zhao, xinghe, Role.TAX_HANDLER, bound_by=LI_USER)  # another authoriser
+    replies = await press(client, replies, "确定授权")
+    assert "已是本企业授权的办税人" in text(replies) and "办税授权：已授权" in text(replies)
+    assert has_button(replies, "取消授权")
+    binding = await world.enterprises.binding(zhao, xinghe)
+    assert binding is not None and binding.bound_by == LI_USER
