@@ -94,9 +94,11 @@ class Translator:
         return self.catalog.render(self.lang, key, **values)
 
     def reason(self, code: str, **values: Any) -> str:
-        key = f"reasons.{code}"
-        if self.catalog.has(key, self.lang):
-            return self.catalog.render(self.lang, key, **values)
+        # Policy refusals (bot.domain.policies) keep their words under `policy.`: the same code is
+        # both a dialog answer and a statistics row.
+        for key in (f"reasons.{code}", f"policy.{code}"):
+            if self.catalog.has(key, self.lang):
+                return self.catalog.render(self.lang, key, **values)
         return self.catalog.render(self.lang, "reasons.unknown", code=code)
 
     @property

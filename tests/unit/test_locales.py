@@ -53,3 +53,14 @@ def test_html_in_catalogue_is_balanced() -> None:
 )
 def test_language_for(code: str | None, expected: str) -> None:
     assert language_for(code) == expected
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_policy_code_reads_as_a_reason(lang: str) -> None:
+    """/stats prints rejection codes with `t.reason`; policy refusals are among them."""
+    from bot.domain.policies import Denial
+
+    t = Catalog.load(REPO_ROOT / "locales", "zh_CN").translator(lang)
+    unknown = t.reason("no_such_code_at_all")
+    for denial in Denial:
+        assert t.reason(str(denial)) == t("policy." + str(denial)) != unknown
