@@ -9,6 +9,9 @@ record. Every step goes to the other replica than the one before (the photo step
 one, back on the other), so nothing can live in a replica's memory; each verification's progress message
 must be edited, in place, into its result (the sandbox's event stream shows every state it went through).
 
+Records: in the replicas' shared SQLite file, and in PostgreSQL (``DATABASE_URL``; a fresh database
+of the session's throwaway server, tests/helpers/postgres.py), where the saved person is then looked up.
+
 The card is composed at test time (fictitious identity, portrait = a frame of a public test clip's man,
 see tests/e2e/cards.py) when ../shared/testdata is there; otherwise a generated fixture card is used and
 the walk stops at the selfie prompt (nothing may be saved before the last step).
@@ -26,15 +29,22 @@ from typing import Any
 import pytest
 
 from bot.domain.masking import mask_id_number
+from bot.storage.crypto import FieldCipher
+from bot.storage.repositories import Repositories
+from bot.storage.sql import open_database
+from bot.verification.ids import DocumentType
 from tests import conftest as shared
 from tests.e2e.cards import SELFIE, compose_card_photos
 from tests.e2e.test_collect_e2e import ZH
+from tests.helpers.factory import make_settings
+from tests.helpers.postgres import database_url
 from tests.helpers.sandbox_user import ChatLog, SandboxUser, texts
 
-from .cluster import Cluster, webhook_cluster
+from .cluster import TEST_KEY, Cluster, webhook_cluster
 from .conftest import QUEUE, WorkerProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+__all__ = ["database_url"]  # records on both backends
 
 FIXTURE_CARDS = Path(__file__).resolve().parents[1] / "fixtures" / "idcards"
 PHONE = "13800138000"
@@ -99,9 +109,10 @@ async def edited_into(log: ChatLog, replies: list[dict[str, Any]], result: str) 
 
 
 async def test_collection_on_two_replicas_with_a_worker(
-    tmp_path: Path, redis_url: str, worker: WorkerProcess, card: Card
+    tmp_path: Path, redis_url: str, worker: WorkerProcess, card: Card, database_url: str | None
 ) -> None:
     env = {
+        **({"DATABASE_URL": database_url} if database_url else {}),
         "REDIS_URL": redis_url,  # the FSM (and the per-user event lock) in Redis
         "VERIFICATION_MODE": "queue",
         "VERIFICATION_QUEUE_NAME": QUEUE,  # served by the session's worker process
@@ -168,3 +179,22 @@ async def test_collection_on_two_replicas_with_a_worker(
         assert all(r.proc is not None and r.proc.returncode is None for r in cluster.replicas), (
             cluster.log_tail()
         )
+    if database_url is not None:
+        await _saved_in_postgres(database_url, card)
+
+
+async def _saved_in_postgres(url: str, card: Card) -> None:
+    """The record went to the PostgreSQL both replicas share, found by its number like any look-up."""
+    settings = make_settings(Path("unused"), encryption_key=TEST_KEY, database_url=url)
+    masters, current, index_master = settings.encryption_keys()
+    cipher = FieldCipher.from_masters(masters, current=current, index_master=index_master)
+    db = await open_database(settings.db_path, url=url)
+    try:
+        persons = Repositories(db, cipher).persons
+        person = await persons.find_by_document(DocumentType.RESIDENT_ID, card.id_number)
+        if card.selfie is None:
+            assert person is None  # nothing is saved before the last step
+        else:
+            assert person is not None and person.document.number == card.id_number
+    finally:
+        await db.close()

@@ -3,15 +3,13 @@
 The sandbox's webhook points at the proxy; the proxy alternates between the replicas, so the steps of
 one dialog are handled by different processes: the walk only works if no dialog state lives in a
 replica's memory. Then one replica is killed (SIGKILL, as a crash) and the dialog goes on; the other is
-stopped with SIGTERM and must drain and exit cleanly. Variants: the embedded SQLite FSM, and the Redis
-FSM when a `redis-server` binary and the Redis FSM code are there.
+stopped with SIGTERM and must drain and exit cleanly. Variants: the embedded SQLite FSM; the Redis FSM;
+the Redis FSM with the records in PostgreSQL.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
-import shutil
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,9 +17,10 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.postgres import PostgresServer, fresh_database
 from tests.helpers.sandbox_user import SandboxUser, texts
 
-from .cluster import RoundRobinProxy, free_port, webhook_cluster
+from .cluster import RoundRobinProxy, webhook_cluster
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 EN = {
@@ -32,41 +31,21 @@ EN = {
 }
 
 
-@pytest.fixture(params=["sqlite", "redis"])
-def fsm_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
-    """Extra environment for the FSM store: nothing (SQLite), or REDIS_URL of a throwaway redis-server."""
-    if request.param == "sqlite":
-        yield {}
+@pytest.fixture(params=["sqlite", "redis", "redis+postgresql"])
+def fsm_backend(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """Extra environment for where state lives: nothing (dialogs and records in the shared SQLite
+    file), the FSM in the session's Redis, or the FSM in Redis and the records in PostgreSQL (a fresh
+    database of the session's throwaway server). Each variant gets its own Redis database."""
+    env: dict[str, str] = {}
+    if "redis" in request.param:
+        base = request.getfixturevalue("redis_url").rsplit("/", 1)[0]
+        env["REDIS_URL"] = f"{base}/{1 + request.param_index}"
+    if "postgresql" not in request.param:
+        yield env
         return
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.skip("redis-server is not installed")
-    if importlib.util.find_spec("bot.storage.redis_fsm") is None:
-        pytest.skip("the Redis FSM (REDIS_URL) is not in this tree")
-    import subprocess
-
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            server,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        yield {"REDIS_URL": f"redis://127.0.0.1:{port}/0"}
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    with fresh_database(server, request.getfixturevalue("postgres_template")) as url:
+        yield {**env, "DATABASE_URL": url}
 
 
 async def test_dialog_steps_on_different_replicas(tmp_path: Path, fsm_backend: dict[str, str]) -> None:
