@@ -3,6 +3,7 @@ embedded one (polling, SQLite) and a bare echo bot, in one run on one sandbox.
 
     .venv/bin/python bench/bench_distributed.py [--users 300] [--replicas 1,2]
                                                 [--database-url postgresql://user:pw@host/db]
+                                                [--records sqlite,postgresql]
                                                 [--markdown bench/RESULTS-distributed.md]
 
 The simulated users and their walk are `bench_load.py`'s "plain" phase (menus and the first steps of
@@ -327,7 +328,7 @@ async def bench(args: argparse.Namespace) -> list[dict[str, Any]]:
                 layouts = [(n, True) for n in args.counts]
                 if 1 in args.counts:
                     layouts.insert(0, (1, False))
-                stores = [None, args.database_url] if args.database_url else [None]
+                stores = [args.database_url if r == "postgresql" else None for r in args.records]
                 base = 3_000_000
                 for store in stores:
                     for count, proxied in layouts:
@@ -405,10 +406,18 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=300)
     parser.add_argument("--replicas", default="1,2", help="replica counts behind the proxy")
     parser.add_argument("--database-url", help="postgresql://…: replica rows also with records there")
+    parser.add_argument(
+        "--records", help="which replica rows: sqlite,postgresql (default: sqlite, and postgresql with a URL)"
+    )
     parser.add_argument("--warmup", type=float, default=15.0, help="seconds for the embedded engines to load")
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
     args.counts = [int(c) for c in args.replicas.split(",")]
+    args.records = (args.records or ("sqlite,postgresql" if args.database_url else "sqlite")).split(",")
+    if not set(args.records) <= {"sqlite", "postgresql"}:
+        parser.error("--records: sqlite and/or postgresql")
+    if "postgresql" in args.records and not args.database_url:
+        parser.error("--records postgresql needs --database-url")
     load_start = os.getloadavg()[0]
     rows = asyncio.run(bench(args))
     load.publish(report(rows, args, (load_start, os.getloadavg()[0])), args.markdown, rows)
