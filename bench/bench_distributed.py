@@ -72,15 +72,9 @@ def cpu_of(pids: list[int]) -> float:
     return total / TICK
 
 
-def postgres_pids() -> list[int]:
-    """Every PostgreSQL server process on the machine: ours and anyone else's sessions."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError):
-                if Path(f"/proc/{entry}/comm").read_text().strip() == "postgres":
-                    found.append(int(entry))
-    return found
+def postmaster(data_dir: str) -> int:
+    """The process id of the PostgreSQL server with this data directory (its first pid-file line)."""
+    return int(Path(data_dir, "postmaster.pid").read_text().split()[0])
 
 
 def machine_busy() -> tuple[int, int]:
@@ -98,7 +92,7 @@ class Parts:
     bots: list[int] = field(default_factory=list)
     proxy: int | None = None
     redis: int | None = None
-    postgres: bool = False
+    postgres: int | None = None  # the server's postmaster: its children are the sessions
 
     def cpu(self) -> dict[str, float]:
         usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -110,7 +104,7 @@ class Parts:
             "users": usage.ru_utime + usage.ru_stime,
         }
         if self.postgres:
-            seconds["postgres"] = cpu_of(postgres_pids())
+            seconds["postgres"] = cpu_of([self.postgres])
         return seconds
 
 
@@ -189,8 +183,9 @@ async def redis_server(tmp: Path) -> AsyncIterator[tuple[str, int]]:
 
 
 @contextlib.asynccontextmanager
-async def fresh_database(url: str | None, tag: str) -> AsyncIterator[str | None]:
-    """A new, empty PostgreSQL database beside the one of `url`, dropped afterwards (None: SQLite)."""
+async def fresh_database(url: str | None, tag: str) -> AsyncIterator[tuple[str, int | None] | None]:
+    """A new, empty PostgreSQL database beside the one of `url`, dropped afterwards, and the server's
+    process id when it runs on this machine and we may read its data directory (None: SQLite)."""
     if url is None:
         yield None
         return
@@ -204,8 +199,12 @@ async def fresh_database(url: str | None, tag: str) -> AsyncIterator[str | None]
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.execute(f'CREATE DATABASE "{name}"')
+        server = None
+        with contextlib.suppress(Exception):  # not a superuser, another machine: no CPU figure
+            data_dir = await admin.fetchval("SELECT setting FROM pg_settings WHERE name = 'data_directory'")
+            server = postmaster(data_dir)
         try:
-            yield urlunsplit(parts._replace(path=f"/{name}"))
+            yield urlunsplit(parts._replace(path=f"/{name}")), server
         finally:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
@@ -224,7 +223,7 @@ async def run_replicas(
     sandbox: tuple[str, int],
     count: int,
     redis: tuple[str, int],
-    database_url: str | None,
+    database: tuple[str, int | None] | None,
     proxied: bool,
     run: Callable[[Parts], Awaitable[dict[str, Any]]],
 ) -> dict[str, Any]:
@@ -254,8 +253,8 @@ async def run_replicas(
             "VERIFICATION_MODE": "queue",
             "LOG_LEVEL": "WARNING",
         }
-        if database_url:
-            common["DATABASE_URL"] = database_url
+        if database:
+            common["DATABASE_URL"] = database[0]
         bots = []
         for index, port in enumerate(ports):
             env = replica_env(**common, WEBHOOK_PORT=str(port), WEBHOOK_REGISTER=str(int(index == 0)))
@@ -276,7 +275,7 @@ async def run_replicas(
             bots=[b.pid for b in bots],
             proxy=proxy.pid if proxy else None,
             redis=redis[1],
-            postgres=database_url is not None,
+            postgres=database[1] if database else None,
         )
         return await run(parts)
     raise AssertionError("unreachable")  # for type checkers: the stack does not swallow exceptions
@@ -334,13 +333,13 @@ async def bench(args: argparse.Namespace) -> list[dict[str, Any]]:
                     for count, proxied in layouts:
                         base += 1_000_000
                         tag = f"{'pg' if store else 'sqlite'}_{count}{'p' if proxied else 'd'}"
-                        async with fresh_database(store, tag) as database_url:
+                        async with fresh_database(store, tag) as database:
 
                             async def run(parts: Parts, base: int = base, tag: str = tag) -> dict[str, Any]:
                                 return await measure(tag, url, base, users, parts)
 
                             row = await run_replicas(
-                                http, (url, sandbox.pid), count, redis, database_url, proxied, run
+                                http, (url, sandbox.pid), count, redis, database, proxied, run
                             )
                         labelled(
                             row, kind="webhook replicas" + ("" if proxied else ", no proxy"),
@@ -385,8 +384,8 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, loads: tuple[fl
     lines += [
         "",
         f"CPU seconds used during each row, by part ({os.cpu_count()} CPUs × the row's seconds are "
-        "available; `postgres` is every PostgreSQL server process on the machine, `others` the rest of "
-        "the machine's busy time: other people's jobs, the kernel):",
+        "available; `postgres` is the server of `--database-url` with all its sessions; `others` the rest "
+        "of the machine's busy time: other people's jobs, the kernel):",
         "",
         "| row | s | " + " | ".join(parts) + " |",
         "|---|---|" + "---|" * len(parts),
