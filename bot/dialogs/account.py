@@ -7,16 +7,15 @@ phone and residence used by 实名信息变更 and 实名信息维护.
 from __future__ import annotations
 
 import unicodedata
-from datetime import datetime
 from typing import Any
 
 from aiogram.fsm.state import State
 
-from bot.dialogs import consent
 from bot.dialogs.base import Ctx, act, back_row, end_dialog, home_button, keyboard
+from bot.dialogs.records import apply_edits
 from bot.domain.enterprise import Role
 from bot.domain.masking import mask_address, mask_name, mask_phone
-from bot.domain.models import Person, PhoneNumber
+from bot.domain.models import Person
 from bot.domain.policies import Actor, Denial
 from bot.storage.repositories.events import EventOutcome
 from bot.ui import Function, Node, Tip, button
@@ -115,22 +114,16 @@ async def save_edits(
 ) -> list[str]:
     """Save the pending edits (and, for 变更, the re-link of this account) in one transaction;
     returns what changed. ``audit`` adds a row saying who acted for whom (维护)."""
-    edits: dict[str, Any] = dict((await ctx.get()).get("edits", {}))
-    changed: list[str] = []
+    data = await ctx.get()
     async with ctx.repo.db.transaction():
-        if edits.get("phone"):
-            phone = PhoneNumber(
-                edits["phone"]["number"], datetime.fromisoformat(edits["phone"]["verified_at"])
-            )
-            await ctx.repo.persons.replace_phone(person_id, phone, actor_user_id=ctx.user_id)
-            changed.append("phone")
-        if edits.get("residence"):
-            await ctx.repo.persons.set_residence(person_id, edits["residence"], actor_user_id=ctx.user_id)
-            changed.append("residence")
-        if relink:
-            await ctx.repo.users.link_person(ctx.user_id, person_id, actor_user_id=ctx.user_id)
-            # 变更: the face agreement was signed by this very person, proven by the face check.
-            await consent.save_signed(ctx, person_id)
+        changed = await apply_edits(
+            ctx.repo,
+            person_id,
+            dict(data.get("edits", {})),
+            actor_user_id=ctx.user_id,
+            relink_user_id=ctx.user_id if relink else None,
+            consents=list(data.get("consents", [])),
+        )
         if audit is not None:
             details = {k: v for k, v in audit.items() if k != "action"}
             await ctx.repo.audit.write(

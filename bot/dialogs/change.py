@@ -9,6 +9,9 @@ Guards:
   passes (abandoning one counts too); after ``change_face_attempts`` the function pauses for
   ``change_pause_minutes``, per Telegram account and per document, in the database: /start, a new
   dialog or another Telegram account do not restart the count.
+- A face near the threshold is neither: its attempt is taken back from the count, the user still enters
+  and verifies the new phone / residence, and 【下一步】 opens a staff review case instead of saving;
+  the approval applies the edits and the re-link (bot/dialogs/records.py: apply_change).
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ from bot.dialogs.base import (
     register_entry,
 )
 from bot.dialogs.card_data import front_from_dict
-from bot.domain.models import Person
+from bot.dialogs.review import already_in_review, open_review
+from bot.domain.models import Person, ReviewKind
 from bot.storage.repositories.events import EventOutcome
 from bot.storage.timeutil import utcnow
 from bot.ui import Function, home_keyboard
@@ -70,6 +74,8 @@ class ChangeFlow:
     async def start(self, ctx: Ctx) -> None:
         if await self._paused(ctx, [ctx.repo.guards.user_key(ctx.user_id)]):
             return
+        if await already_in_review(ctx, ReviewKind.CHANGE_FACE_NEAR_THRESHOLD, "change.in_review"):
+            return
         await ctx.state.clear()
         await ctx.put(flow=self.name, doc_type=DocumentType.RESIDENT_ID.value)
         await card.begin(ctx)
@@ -86,8 +92,12 @@ class ChangeFlow:
 
     async def show(self, ctx: Ctx, *, note: str | None = None) -> None:
         person = await self.verified_person(ctx)
-        if person is not None:
-            await show_edits(ctx, ChangeSG.edit, person, note=note)
+        if person is None:
+            return
+        if (await ctx.get()).get("review"):
+            # Said on every showing: 【下一步】 submits for review here, it does not save at once.
+            note = ctx.t("change.review_note") + ("\n\n" + note if note else "")
+        await show_edits(ctx, ChangeSG.edit, person, note=note)
 
     # --- sub-dialogs hand back here ---------------------------------------------------------------
     async def finished(self, ctx: Ctx, part: str) -> None:
@@ -131,35 +141,48 @@ class ChangeFlow:
         refs = (
             [list(person.live_photo.encoding)] if person.live_photo else [data["card"]["portrait_encoding"]]
         )
-        await ctx.put(person_id=person.id, face_refs=refs, guard_keys=keys)
         pause = self._pause(ctx)
-        await guards.fail(
+        began = await guards.fail(
             SCOPE, keys, limit=ctx.services.settings.change_face_attempts, window=pause, pause=pause
+        )
+        await ctx.put(
+            person_id=person.id,
+            face_refs=refs,
+            guard_keys=keys,
+            guard_began=None if began is None else began.isoformat(),
         )
         await face.begin(ctx)
 
     async def _after_face(self, ctx: Ctx) -> None:
         data = await ctx.get()
+        keys = list(data.get("guard_keys", []))
         if data["face"]["decision"] != "pass":
-            # Near the threshold is no proof of identity; the attempt stays counted as failed.
-            await end_dialog(ctx.state, ctx.services)
-            await ctx.repo.events.record(
-                self.name,
-                "face",
-                EventOutcome.REJECTED,
-                user_id=ctx.user_id,
-                reason_code="face_match_uncertain",
+            # Near the threshold is no proof of identity, and no failure either: the attempt is taken
+            # back from the count, the user enters what they came to change, and a reviewer decides
+            # (the case is opened on 【下一步】, with the new phone already verified by code).
+            began = data.get("guard_began")
+            await ctx.repo.guards.forgive(
+                SCOPE,
+                keys,
+                limit=ctx.services.settings.change_face_attempts,
+                began=None if began is None else datetime.fromisoformat(began),
             )
-            await ctx.say(ctx.t("change.face_not_matched"), keyboard([home_button(ctx.t)]))
+            await ctx.put(verified=True, review=True, edits={})
+            await self.show(ctx)
             return
-        await ctx.repo.guards.succeed(SCOPE, list(data.get("guard_keys", [])))
+        await ctx.repo.guards.succeed(SCOPE, keys)
         await ctx.repo.events.record(self.name, "face", EventOutcome.PASSED, user_id=ctx.user_id)
-        await ctx.put(verified=True, edits={})
+        await ctx.put(verified=True, review=False, edits={})
         await self.show(ctx, note=ctx.t("change.verified"))
 
     async def save(self, ctx: Ctx) -> None:
         person = await self.verified_person(ctx)
         if person is None:
+            return
+        data = await ctx.get()
+        if data.get("review"):
+            payload = {k: data.get(k) for k in ("flow", "doc_type", "card", "edits", "consents", "face")}
+            await open_review(ctx, ReviewKind.CHANGE_FACE_NEAR_THRESHOLD, person.id, payload, "change.review")
             return
         await save_edits(ctx, person.id, relink=True)
         await end_dialog(ctx.state, ctx.services)

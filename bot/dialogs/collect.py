@@ -33,12 +33,9 @@ from bot.dialogs.base import (
 )
 from bot.dialogs.card_data import CorrectionError, front_from_dict, parse_date
 from bot.dialogs.records import collected_record, record_media
+from bot.dialogs.review import open_review
 from bot.domain.masking import mask_id_number
-from bot.domain.models import (
-    CollectedRecord,
-    ConsentDocument,
-    ReviewKind,
-)
+from bot.domain.models import ConsentDocument, ReviewKind
 from bot.integrations.identity import IdentityUnavailable
 from bot.storage.repositories.events import EventOutcome
 from bot.storage.repositories.persons import DuplicatePerson
@@ -157,7 +154,7 @@ class CollectFlow:
                 kind, collided = ReviewKind.SAME_FACE_OTHER_NUMBER, same_face.person_id
                 reasons.append("review_same_face_other_number")
         if kind is not None:
-            await self._to_review(ctx, data, record, kind, reasons, collided)
+            await self._to_review(ctx, data, kind, reasons, collided)
             return
         try:
             person = await ctx.repo.persons.save_collected(record, actor_user_id=ctx.user_id)
@@ -174,37 +171,13 @@ class CollectFlow:
         self,
         ctx: Ctx,
         data: dict[str, Any],
-        record: CollectedRecord,
         kind: ReviewKind,
         reasons: list[str],
         collided: int | None,
     ) -> None:
-        doc = record.document
-        media = [
-            m
-            for m in (
-                doc.front_media_id,
-                doc.back_media_id,
-                doc.portrait_media_id,
-                record.live_photo.media_id,
-                *data["face"].get("review_media", []),
-            )
-            if m
-        ]
         # Everything the dialog gathered, so an approval can finish the record without asking again.
         payload = {k: data.get(k) for k in ("flow", "doc_type", "card", "other", "phone", "consents", "face")}
-        await ctx.repo.review.open_case(
-            kind, ctx.user_id, reasons=reasons, media_ids=media, payload=payload, person_id=collided
-        )
-        await ctx.repo.events.record(
-            self.name,
-            "face",
-            EventOutcome.REVIEW,
-            user_id=ctx.user_id,
-            reason_code=reasons[0] if reasons else str(kind),
-        )
-        await end_dialog(ctx.state, ctx.services, keep=frozenset(media))
-        await ctx.say(ctx.t("collect.review"), keyboard([home_button(ctx.t)]))
+        await open_review(ctx, kind, collided, payload, "collect.review", reasons=reasons)
 
     # --- other documents ---------------------------------------------------------------------------
     async def ask_other_type(self, ctx: Ctx) -> None:

@@ -19,7 +19,7 @@ from aiogram import F, Router
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-from bot.dialogs import card, consent, face
+from bot.dialogs import card, face
 from bot.dialogs.account import ask_to_collect, logged_in
 from bot.dialogs.base import (
     Act,
@@ -33,8 +33,9 @@ from bot.dialogs.base import (
     register_entry,
 )
 from bot.dialogs.card_data import front_from_dict
-from bot.dialogs.records import document_from_data
-from bot.domain.models import LivePhoto, Person
+from bot.dialogs.records import apply_supplement
+from bot.dialogs.review import already_in_review, open_review
+from bot.domain.models import Person, ReviewKind
 from bot.i18n import Translator
 from bot.storage.repositories import Repositories
 from bot.storage.repositories.events import EventOutcome
@@ -72,6 +73,8 @@ class SupplementFlow:
         person = await logged_in(ctx)
         if person is None:
             await ask_to_collect(ctx)
+            return
+        if await already_in_review(ctx, ReviewKind.SUPPLEMENT_FACE_NEAR_THRESHOLD, "supplement.in_review"):
             return
         await ctx.state.clear()
         await ctx.put(flow=self.name, person_id=person.id)
@@ -159,29 +162,28 @@ class SupplementFlow:
             return
         data = await ctx.get()
         outcome = data["face"]
-        if outcome["decision"] != "pass":
-            # Near the threshold is no proof that the new card or the photo is this person's.
-            await self._stop(ctx, "supplement.face_uncertain", "face_match_uncertain")
-            return
-        live = LivePhoto(media_id=outcome["media"], encoding=tuple(outcome["encoding"]))
+        live_encoding = tuple(outcome["encoding"])
         threshold = ctx.services.settings.face_match_threshold
-        other = await ctx.repo.persons.nearest_face(live.encoding, threshold, exclude_person_id=person.id)
+        other = await ctx.repo.persons.nearest_face(live_encoding, threshold, exclude_person_id=person.id)
         if other is not None:
             await self._stop(ctx, "supplement.face_other_person", "review_same_face_other_number")
             return
-        kept = {live.media_id}
+        if outcome["decision"] != "pass":
+            # Near the threshold is no proof that the new card or the photo is this person's: a
+            # reviewer compares them, and the approval saves what this dialog would have saved.
+            await open_review(
+                ctx,
+                ReviewKind.SUPPLEMENT_FACE_NEAR_THRESHOLD,
+                person.id,
+                {k: data.get(k) for k in ("flow", "path", "doc_type", "card", "consents", "face")},
+                "supplement.review",
+            )
+            return
         async with ctx.repo.db.transaction():
-            if data.get("path") == "expired":
-                document = document_from_data(data)
-                await ctx.repo.persons.replace_document(person.id, document, actor_user_id=ctx.user_id)
-                kept |= {
-                    m
-                    for m in (document.front_media_id, document.back_media_id, document.portrait_media_id)
-                    if m
-                }
-            await ctx.repo.persons.replace_live_photo(person.id, live, actor_user_id=ctx.user_id)
-            await consent.save_signed(ctx, person.id)
-        await end_dialog(ctx.state, ctx.services, keep=frozenset(kept))
+            kept = await apply_supplement(
+                ctx.repo, person.id, data, actor_user_id=ctx.user_id, signer_user_id=ctx.user_id
+            )
+        await end_dialog(ctx.state, ctx.services, keep=kept)
         await ctx.repo.events.record(self.name, "save", EventOutcome.COMPLETED, user_id=ctx.user_id)
         await ctx.say(
             ctx.t("supplement.success") + "\n\n" + ctx.t("menu.home", name=None), home_keyboard(ctx.t)

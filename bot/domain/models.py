@@ -180,6 +180,9 @@ class ReviewKind(StrEnum):
     SAME_NUMBER_OTHER_FACE = "same_number_other_face"
     SAME_FACE_OTHER_NUMBER = "same_face_other_number"
     UNREADABLE_CARD = "unreadable_card"
+    # 补录 / 变更 of an already collected person: the face is near the threshold of the stored face.
+    SUPPLEMENT_FACE_NEAR_THRESHOLD = "supplement_face_near_threshold"
+    CHANGE_FACE_NEAR_THRESHOLD = "change_face_near_threshold"
 
 
 class ReviewStatus(StrEnum):
@@ -198,7 +201,8 @@ class ReviewCase:
     media_ids: tuple[str, ...]  # ID photos, portrait, selfie frames
     payload: Mapping[str, Any]  # the read fields etc., stored encrypted
     created_at: datetime
-    person_id: int | None = None  # the existing person the case collides with, if any
+    # collection: the existing person the case collides with, if any; 补录 / 变更: the person it is for
+    person_id: int | None = None
     decided_at: datetime | None = None
     decided_by: int | None = None
     decision_reason: str | None = None

@@ -94,17 +94,6 @@ async def test_mismatch_cannot_go_on(
     assert saved == person
 
 
-async def test_uncertain_match_cannot_go_on(
-    client: BotClient, services: Services, verifier: FakeVerifier
-) -> None:
-    scripted(verifier)
-    await collected_person(repos(services), 5000, WANG)
-    await to_face(client)
-    replies = await client.send_video(b"near")
-    assert "人脸比对未通过" in text(replies)
-    assert not has_button(replies, "修改手机号码")
-
-
 async def test_failed_attempts_pause_the_function_and_start_does_not_lift_it(
     client: BotClient,
     services: Services,

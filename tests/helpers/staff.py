@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+from aiogram import Dispatcher
 from aiogram.methods import SendMessage
 
+from bot.config import Settings
 from bot.ui import Function, Go
 from tests.helpers.client import BotClient, Reply
+from tests.helpers.factory import make_settings
 from tests.helpers.fakes import FakeSms, FakeVerifier, back_reading, front_reading, valid_number, verdict
+from tests.helpers.mocked_bot import MockedBot
 
 ADMIN_ID = 900001
+
+
+# Fixtures of a dialog test module that also drives the staff console: import both into it.
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str | None) -> Settings:
+    return make_settings(tmp_path, admin_ids=[ADMIN_ID], database_url=database_url)
+
+
+@pytest.fixture
+def admin(dp: Dispatcher, bot: MockedBot) -> BotClient:
+    return BotClient(dp, bot, user_id=ADMIN_ID)
 
 
 def text(replies: list[Reply]) -> str:
@@ -53,3 +71,10 @@ async def collect_into_review(
     replies = await press(client, replies, "我已阅读并同意")
     replies = await client.send_video(b"near" + tag)
     assert "审核" in text(replies), text(replies)
+
+
+async def reject_next(admin: BotClient, reason: str) -> list[Reply]:
+    """/review → 【不通过】 → the reason labelled ``reason``: what everyone was sent."""
+    replies = await admin.send("/review")
+    replies = await press(admin, replies, "不通过")
+    return await press(admin, replies, reason)

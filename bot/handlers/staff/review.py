@@ -1,8 +1,9 @@
 """/review: the next verification the engines sent to a human; approve, or reject with a reason.
 
-Approving a collection case saves the record from the case's payload with the same builder the
-dialog uses (:func:`bot.dialogs.records.collected_record`), in the transaction that closes the case,
-so two reviewers pressing at once cannot both save, and a failed save leaves the case open.
+Approving a case saves from the case's payload with the same functions the dialog uses
+(:mod:`bot.dialogs.records`: the collected record; 补录's new card / on-site photo; 变更's phone,
+residence and re-link), in the transaction that closes the case, so two reviewers pressing at once
+cannot both save, and a failed save leaves the case open.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, CallbackQuery, InputMediaPhoto, Message
 
-from bot.dialogs.records import collected_record, document_from_data
+from bot.dialogs.records import apply_change, apply_supplement, collected_record, document_from_data
 from bot.domain.masking import mask_address, mask_id_number, mask_name, mask_phone
-from bot.domain.models import ReviewCase
+from bot.domain.models import ReviewCase, ReviewKind
 from bot.handlers.staff.common import ANY_STAFF, HasRole, StaffAct, notify_user, staff_button, translator_for
 from bot.i18n import Translator
 from bot.services import Services
@@ -38,6 +39,12 @@ REJECT_REASONS = (
     "review_reject_identity_conflict",
 )
 ALREADY_COLLECTED = "review_reject_already_collected"
+# 补录 / 变更 of a person erased (PIPL deletion) while the case waited.
+RECORD_GONE = "review_reject_record_gone"
+# Cases about an already collected person (补录, 变更): `person_id` is that person, not a collision.
+OWN_PERSON_KINDS = frozenset(
+    {ReviewKind.SUPPLEMENT_FACE_NEAR_THRESHOLD, ReviewKind.CHANGE_FACE_NEAR_THRESHOLD}
+)
 # Media kinds (the prefix of a media id) in the order a reviewer wants to see them.
 MEDIA_ORDER = (
     "idcard_front",
@@ -48,6 +55,8 @@ MEDIA_ORDER = (
     "review_frame",
 )
 ALBUM_MAX = 10  # Telegram's limit for one media group
+# Flows whose approval has its own notice `staff.notify.approved_<flow>` (and menu name `menu.<flow>`).
+NOTIFIED_FLOWS = ("collect", "supplement", "change")
 
 
 class _Decided(Exception):
@@ -92,10 +101,17 @@ def case_text(t: Translator, case: ReviewCase, missing: int) -> str:
     phone = payload.get("phone") or {}
     if phone.get("number"):
         lines.append(t("staff.field.phone", value=mask_phone(str(phone["number"]))))
+    edits = payload.get("edits") or {}
+    if (edits.get("phone") or {}).get("number"):
+        lines.append(t("staff.review.new_phone", value=mask_phone(str(edits["phone"]["number"]))))
+    if edits.get("residence"):
+        lines.append(t("staff.review.new_residence", value=mask_address(str(edits["residence"]))))
     face = payload.get("face") or {}
     if face.get("distance") is not None:
         lines.append(t("staff.review.distance", distance=f"{float(face['distance']):.3f}"))
-    if case.person_id is not None:
+    if case.person_id is not None and case.kind in OWN_PERSON_KINDS:
+        lines.append(t("staff.review.subject", person_id=case.person_id))
+    elif case.person_id is not None:
         lines.append(t("staff.review.collides", person_id=case.person_id))
     if case.reasons:
         lines.append(t("staff.review.reasons"))
@@ -105,20 +121,41 @@ def case_text(t: Translator, case: ReviewCase, missing: int) -> str:
     return "\n".join(lines)
 
 
-async def _send_media(bot: Bot, chat_id: int, t: Translator, services: Services, case: ReviewCase) -> int:
-    """The case's photos as one album; returns how many files are gone (retention, erasure)."""
+async def _stored_references(repo: Repositories, case: ReviewCase) -> list[tuple[str, str]]:
+    """(media id, caption key) of what 补录 / 变更 compared the selfie with: the person's stored
+    on-site photo and ID portrait. Shown, never listed in the case (erasing a case's media must not
+    touch the record's)."""
+    if case.kind not in OWN_PERSON_KINDS or case.person_id is None:
+        return []
+    person = await repo.persons.get(case.person_id)
+    if person is None:
+        return []
+    found = [
+        (person.live_photo.media_id if person.live_photo else None, "staff.media.stored_live_photo"),
+        (person.document.portrait_media_id, "staff.media.stored_portrait"),
+    ]
+    return [(m, key) for m, key in found if m]
+
+
+async def _send_media(
+    bot: Bot, chat_id: int, t: Translator, services: Services, repo: Repositories, case: ReviewCase
+) -> int:
+    """The case's photos (and the stored ones it is compared with) as one album; returns how many
+    files are gone (retention, erasure)."""
     order = {kind: i for i, kind in enumerate(MEDIA_ORDER)}
     media_ids = sorted(case.media_ids, key=lambda m: order.get(_kind(m), len(order)))
+    shown = [(m, "staff.media." + _kind(m) if _kind(m) in order else "") for m in media_ids]
+    shown += await _stored_references(repo, case)
     photos: list[InputMediaPhoto] = []
     missing = 0
-    for media_id in media_ids:
+    for media_id, caption_key in shown:
         try:
             data = await services.media.get(media_id)
         except (MediaNotFound, ValueError):
             missing += 1
             continue
         kind = _kind(media_id)
-        caption = t("staff.media." + kind) if kind in order else kind
+        caption = t(caption_key) if caption_key else kind
         photos.append(InputMediaPhoto(media=BufferedInputFile(data, f"{kind}.jpg"), caption=caption))
     for start in range(0, len(photos), ALBUM_MAX):
         chunk = photos[start : start + ALBUM_MAX]
@@ -154,42 +191,73 @@ async def show_next(
         return
     await repo.audit.write(staff_id, "review.view", "review_case", case.id, None, None)
     backlog = await repo.review.count_open()
-    missing = await _send_media(bot, chat_id, t, services, case)
+    missing = await _send_media(bot, chat_id, t, services, repo, case)
     text = case_text(t, case, missing) + "\n\n" + t("staff.review.backlog", count=backlog)
     await bot.send_message(chat_id, text, reply_markup=_case_keyboard(t, case.id))
 
 
 async def _approve(case: ReviewCase, staff_id: int, repo: Repositories) -> tuple[str, str | None]:
     """Close the case as approved and finish the record; (outcome, reason code) where outcome is
-    approved | already_decided | duplicate."""
+    approved | already_decided | duplicate | record_gone."""
     flow = case.payload.get("flow") or "collect"
     try:
         async with repo.db.transaction():
             if await repo.review.decide(case.id, approved=True, staff_user_id=staff_id) is None:
                 raise _Decided
-            if flow == "collect" and case.payload:
-                record = collected_record(case.user_id, case.payload)
-                await repo.persons.save_collected(record, actor_user_id=staff_id)
+            await _apply(case, str(flow), staff_id, repo)
     except _Decided:
         return "already_decided", None
     except DuplicatePerson:
         # Collected by someone else meanwhile: there must never be a second record for one number.
-        decided = await repo.review.decide(
-            case.id, approved=False, staff_user_id=staff_id, reason=ALREADY_COLLECTED
-        )
-        return ("duplicate", ALREADY_COLLECTED) if decided else ("already_decided", None)
+        return await _close_refused(case, staff_id, repo, "duplicate", ALREADY_COLLECTED)
+    except LookupError:
+        return await _close_refused(case, staff_id, repo, "record_gone", RECORD_GONE)
     await repo.events.record(flow, "save", EventOutcome.COMPLETED, user_id=case.user_id)
     return "approved", None
+
+
+async def _apply(case: ReviewCase, flow: str, staff_id: int, repo: Repositories) -> None:
+    """Save what the case's dialog would have saved (inside the caller's transaction)."""
+    if not case.payload:
+        return  # erased on request: nothing left to save
+    if flow == "collect":
+        await repo.persons.save_collected(
+            collected_record(case.user_id, case.payload), actor_user_id=staff_id
+        )
+        return
+    if case.person_id is None:
+        raise LookupError("the person of the case was erased")
+    if flow == "supplement":
+        await apply_supplement(
+            repo, case.person_id, case.payload, actor_user_id=staff_id, signer_user_id=case.user_id
+        )
+    elif flow == "change":
+        await apply_change(repo, case.person_id, case.payload, actor_user_id=staff_id, user_id=case.user_id)
+
+
+async def _close_refused(
+    case: ReviewCase, staff_id: int, repo: Repositories, outcome: str, reason: str
+) -> tuple[str, str | None]:
+    """The approval could not be saved (rolled back): close the case as refused, with ``reason``."""
+    decided = await repo.review.decide(case.id, approved=False, staff_user_id=staff_id, reason=reason)
+    return (outcome, reason) if decided else ("already_decided", None)
 
 
 async def _tell_taxpayer(
     bot: Bot, services: Services, repo: Repositories, case: ReviewCase, reason: str | None
 ) -> bool:
     ut = await translator_for(case.user_id, services, repo)
+    flow = str(case.payload.get("flow") or "collect")
+    if flow not in NOTIFIED_FLOWS:
+        flow = "collect"
     if reason is None:
-        text = ut("staff.notify.approved") + "\n\n" + ut("menu.home", name=None)
+        text = ut("staff.notify.approved_" + flow) + "\n\n" + ut("menu.home", name=None)
     else:
-        text = ut("staff.notify.rejected", reason=ut.reason(reason)) + "\n" + ut("staff.advice." + reason)
+        text = (
+            ut("staff.notify.rejected", reason=ut.reason(reason))
+            + "\n"
+            + ut("staff.advice." + reason, function=ut("menu." + flow))
+        )
     return await notify_user(bot, case.user_id, text, reply_markup=home_keyboard(ut))
 
 
@@ -236,7 +304,7 @@ def create_router() -> Router:
             return
         await query.answer()
         delivered = await _tell_taxpayer(bot, services, repo, case, reason)
-        key = "staff.review.approved" if outcome == "approved" else "staff.review.duplicate"
+        key = "staff.review." + outcome  # approved | duplicate | record_gone
         await _after_decision(bot, query, t, key, case.id, delivered)
 
     @router.callback_query(StaffAct.filter(F.a == "rv_no"))

@@ -127,3 +127,35 @@ class GuardRepo:
                     " WHERE scope = ? AND key = ?",
                     (scope, key),
                 )
+
+    async def forgive(
+        self, scope: str, keys: Sequence[str], *, limit: int, began: datetime | None = None
+    ) -> None:
+        """Take back the failure counted when an attempt started that turned out not to fail (a face
+        near the threshold, sent to staff review). When that start began a pause (``began``, what
+        :meth:`fail` returned), the pause is lifted and the count stands one short of the limit again,
+        its window starting now (the first failure's time went when the pause began)."""
+        now = self._clock()
+        async with self._db.transaction() as conn:
+            for key in keys:
+                row = await (
+                    await conn.execute(
+                        "SELECT failures, paused_until FROM step_pauses WHERE scope = ? AND key = ?",
+                        (scope, key),
+                    )
+                ).fetchone()
+                if row is None:
+                    continue
+                if began is not None and row[1] is not None and from_db(row[1]) == began:
+                    await conn.execute(
+                        "UPDATE step_pauses SET failures = ?, first_failure_at = ?, paused_until = NULL"
+                        " WHERE scope = ? AND key = ?",
+                        (max(limit - 1, 0), to_db(now) if limit > 1 else None, scope, key),
+                    )
+                elif int(row[0]) > 0:
+                    await conn.execute(
+                        "UPDATE step_pauses SET failures = failures - 1,"
+                        " first_failure_at = CASE WHEN failures = 1 THEN NULL ELSE first_failure_at END"
+                        " WHERE scope = ? AND key = ?",
+                        (scope, key),
+                    )

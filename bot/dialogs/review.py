@@ -1,0 +1,70 @@
+"""Handing a finished dialog to staff review instead of saving it (采集, 补录, 变更).
+
+The case keeps, encrypted, what the approval needs to save exactly what the dialog would have saved
+(``payload``), and lists the dialog's photos for the reviewer; those stay on disk when the dialog
+ends. The taxpayer is told that a person will decide and that they will be notified here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bot.dialogs.base import Ctx, end_dialog, home_button, keyboard
+from bot.domain.models import ReviewKind
+from bot.storage.repositories.events import EventOutcome
+
+__all__ = ["already_in_review", "dialog_media", "open_review"]
+
+
+def dialog_media(data: Mapping[str, Any]) -> list[str]:
+    """The photos of the dialog a reviewer looks at: card sides, portrait, authority photo, the on-site
+    photo and the selfie frames kept for review."""
+    card, other, face = (dict(data.get(k) or {}) for k in ("card", "other", "face"))
+    found = (
+        card.get("front_media"),
+        card.get("back_media"),
+        card.get("portrait_media"),
+        other.get("photo_media"),
+        face.get("media"),
+        *face.get("review_media", []),
+    )
+    return [m for m in found if m]
+
+
+async def open_review(
+    ctx: Ctx,
+    kind: ReviewKind,
+    person_id: int | None,
+    payload: Mapping[str, Any],
+    say_key: str,
+    *,
+    reasons: list[str] | None = None,
+    step: str = "face",
+) -> None:
+    """Open the case, end the dialog keeping its photos, and tell the user (``say_key``)."""
+    data = await ctx.get()
+    media = dialog_media(data)
+    codes = list(dict(data.get("face") or {}).get("reasons", [])) if reasons is None else reasons
+    await ctx.repo.review.open_case(
+        kind, ctx.user_id, reasons=codes, media_ids=media, payload=payload, person_id=person_id
+    )
+    await ctx.repo.events.record(
+        str(data.get("flow")),
+        step,
+        EventOutcome.REVIEW,
+        user_id=ctx.user_id,
+        reason_code=codes[0] if codes else str(kind),
+    )
+    await end_dialog(ctx.state, ctx.services, keep=frozenset(media))
+    await ctx.say(ctx.t(say_key), keyboard([home_button(ctx.t)]))
+
+
+async def already_in_review(ctx: Ctx, kind: ReviewKind, say_key: str) -> bool:
+    """True (and the user told ``say_key``, the dialog ended) when this account already waits for a
+    decision on a case of ``kind``: the same submission twice would only be decided twice."""
+    if not any(case.kind is kind for case in await ctx.repo.review.open_for_user(ctx.user_id)):
+        return False
+    await end_dialog(ctx.state, ctx.services)
+    await ctx.say(ctx.t(say_key), keyboard([home_button(ctx.t)]))
+    return True
