@@ -3,6 +3,13 @@
 Used by collection, supplement and change. What it leaves in the FSM data for the flow:
 `card.front`, `card.back` (fields), `card.front_media`, `card.back_media`, `card.portrait_media`,
 `card.portrait_encoding` (the portrait's face encoding, the reference for the face check).
+
+A card the engine cannot read (a real photo it was never trained on) is no dead end in the flows of
+``MANUAL_FLOWS``: once the tries of a side are used up and the last failure said "could not read
+enough" (``UNREADABLE``, never "no card here" or "wrong side"), the user may type the fields on
+【信息核实】 instead (the same corrections, the same checks); the photo is kept, and `card.manual`
+lists the sides typed (no portrait when it is the front): the flow then sends the result to a
+person, who compares the card photos with the selfie.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ from typing import Any
 
 from aiogram import F, Router
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import BufferedInputFile, CallbackQuery, Message
+from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.dialogs.base import (
     Act,
@@ -40,10 +47,18 @@ from bot.dialogs.card_data import (
 )
 from bot.dialogs.progress import ProgressMessage, first_guess, texts
 from bot.services.verifier import VerificationUnavailable
+from bot.storage.repositories.events import EventOutcome
 from bot.verification.idcard import validate_card
 
 # Problems that the user cannot fix by correcting a field on 【信息核实】: the card itself is unusable.
 CARD_BLOCKERS = frozenset({"idcard_expired", "idcard_not_yet_valid"})
+# Failures that mean "a card, but not read enough" (a label read, the portrait not found): after the
+# last try they open the typed path. Decoding errors, quality verdicts, "no card" and "wrong side" do
+# not: a better photo, or another one, is the answer to those.
+UNREADABLE = frozenset({"idcard_partly_read", "idcard_portrait_not_found", "idcard_portrait_no_face"})
+# The flows that offer the typed path (collection: its result goes to staff review anyway).
+MANUAL_FLOWS = frozenset({"collect"})
+MEDIA_KIND = {"front": "idcard_front", "back": "idcard_back"}
 
 
 class CardSG(StatesGroup):
@@ -52,6 +67,7 @@ class CardSG(StatesGroup):
     back = State()
     verify = State()
     edit = State()
+    manual = State()  # the side could not be read: type the fields instead?
 
 
 async def begin(ctx: Ctx) -> None:
@@ -90,7 +106,7 @@ async def _read(ctx: Ctx, message: Message, expected: str) -> tuple[Any, bytes, 
     return reading, data, progress
 
 
-async def _failed(ctx: Ctx, progress: ProgressMessage, step: str, codes: list[str]) -> None:
+async def _failed(ctx: Ctx, progress: ProgressMessage, step: str, codes: list[str], photo: bytes) -> None:
     if await spend_try(ctx, step):
         await progress.edit_text(
             ctx.t("card.read_failed")
@@ -100,9 +116,46 @@ async def _failed(ctx: Ctx, progress: ProgressMessage, step: str, codes: list[st
             + ctx.t(f"card.{step}_prompt"),
             reply_markup=keyboard(back_row(ctx.t)),
         )
-    else:
-        await progress.edit_text(ctx.t("card.read_failed") + "\n" + reasons_text(ctx.t, codes))
-        await pause(ctx, "card.too_many_tries")
+        return
+    await progress.edit_text(ctx.t("card.read_failed") + "\n" + reasons_text(ctx.t, codes))
+    data = await ctx.get()
+    if data.get("flow") in MANUAL_FLOWS and UNREADABLE & set(codes):
+        # Kept now: if the user types the fields, a reviewer compares them with this photo.
+        card = await _card(ctx)
+        card["unread"] = {"side": step, "media": await keep_temp_media(ctx, photo, MEDIA_KIND[step])}
+        await ctx.put(card=card)
+        await ctx.repo.events.record(
+            str(data.get("flow")),
+            f"card_{step}",
+            EventOutcome.REJECTED,
+            user_id=ctx.user_id,
+            reason_code=sorted(UNREADABLE & set(codes))[0],
+        )
+        await show_manual_offer(ctx)
+        return
+    await pause(ctx, "card.too_many_tries")
+
+
+def _manual_keyboard(ctx: Ctx) -> InlineKeyboardMarkup:
+    return keyboard([act(ctx.t("card.manual_type"), "manual")], back_row(ctx.t))
+
+
+async def show_manual_offer(ctx: Ctx, *, note: str | None = None) -> None:
+    """The side was not read after every try: type the fields (checked by a person), or retake."""
+    side = (await _card(ctx)).get("unread", {}).get("side", "front")
+    text = ctx.t("card.manual_offer", side=ctx.t("card.side." + str(side)))
+    await ctx.state.set_state(CardSG.manual)
+    await ctx.say((note + "\n\n" + text) if note else text, _manual_keyboard(ctx))
+
+
+async def _prompt_side(ctx: Ctx, side: str) -> None:
+    await ctx.state.set_state(CardSG.front if side == "front" else CardSG.back)
+    await ctx.say(ctx.t(f"card.{side}_prompt"), keyboard(back_row(ctx.t)))
+
+
+def _read_side(card: dict[str, Any], side: str) -> None:
+    """A side read by the engine is no longer typed."""
+    card["manual"] = [s for s in card.get("manual", []) if s != side]
 
 
 async def show_verify(ctx: Ctx, *, note: str | None = None) -> None:
@@ -111,6 +164,8 @@ async def show_verify(ctx: Ctx, *, note: str | None = None) -> None:
     front, back = front_from_dict(card.get("front")), back_from_dict(card.get("back"))
     problems = validate_card(front, back, today=ctx.today())
     await ctx.put(card={**card, "problems": problems})
+    if card.get("manual"):
+        note = ctx.t("card.manual_note") + ("\n\n" + note if note else "")
     values = shown_values(ctx.t, front, back)
     missing = ctx.t("card.unreadable")
     # Values are user data: the template escapes them.
@@ -138,20 +193,21 @@ def create_router() -> Router:
             return
         reading, data, progress = result
         if reading.side == "back":
-            await _failed(ctx, progress, "front", ["idcard_expected_front"])
+            await _failed(ctx, progress, "front", ["idcard_expected_front"], data)
             return
         if reading.side != "front" or reading.front is None or reading.portrait_jpeg is None:
-            await _failed(ctx, progress, "front", reading.problems or ["idcard_not_found"])
+            await _failed(ctx, progress, "front", reading.problems or ["idcard_not_found"], data)
             return
         async with progress.live() as report:
             encoding = await ctx.services.verifier.encode_face(reading.portrait_jpeg, progress=report)
         if not encoding.ok:
-            await _failed(ctx, progress, "front", ["idcard_portrait_not_found"])
+            await _failed(ctx, progress, "front", ["idcard_portrait_not_found"], data)
             return
         await reset_tries(ctx, "front")
         front_media = await keep_temp_media(ctx, data, "idcard_front")
         portrait_media = await keep_temp_media(ctx, reading.portrait_jpeg, "idcard_portrait")
         card = await _card(ctx)
+        _read_side(card, "front")
         card.update(
             front=front_to_dict(reading.front),
             front_media=front_media,
@@ -208,14 +264,15 @@ def create_router() -> Router:
             return
         reading, data, progress = result
         if reading.side == "front":
-            await _failed(ctx, progress, "back", ["idcard_expected_back"])
+            await _failed(ctx, progress, "back", ["idcard_expected_back"], data)
             return
         if reading.side != "back" or reading.back is None:
-            await _failed(ctx, progress, "back", reading.problems or ["idcard_not_found"])
+            await _failed(ctx, progress, "back", reading.problems or ["idcard_not_found"], data)
             return
         await reset_tries(ctx, "back")
         back_media = await keep_temp_media(ctx, data, "idcard_back")
         card = await _card(ctx)
+        _read_side(card, "back")
         card.update(back=back_to_dict(reading.back), back_media=back_media)
         await ctx.put(card=card)
         await progress.edit_text(ctx.t("card.back_read"))
@@ -299,5 +356,42 @@ def create_router() -> Router:
     @router.message(CardSG.edit)
     async def edit_unexpected(message: Message, ctx: Ctx) -> None:
         await message.answer(ctx.t("card.edit_expect_text"), reply_markup=keyboard(back_row(ctx.t)))
+
+    # --- the typed path (a side the engine could not read) ----------------------------------------
+    @router.callback_query(CardSG.manual, Act.filter(F.a == "manual"))
+    async def manual(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        card = await _card(ctx)
+        unread = dict(card.pop("unread", None) or {})
+        side, media = unread.get("side"), unread.get("media")
+        if side not in MEDIA_KIND or not media:
+            await _prompt_side(ctx, "front")
+            return
+        card["manual"] = [*(s for s in card.get("manual", []) if s != side), side]
+        if side == "front":
+            # No portrait was cropped: the face check is liveness only, and a person compares.
+            card.update(front={}, front_media=media, portrait_media=None, portrait_encoding=None)
+            await ctx.put(card=card)
+            await ctx.state.set_state(CardSG.back)
+            await ctx.say(
+                ctx.t("card.manual_front_kept") + "\n\n" + ctx.t("card.back_prompt"),
+                keyboard(back_row(ctx.t)),
+            )
+            return
+        card.update(back={}, back_media=media)
+        await ctx.put(card=card)
+        await show_verify(ctx)
+
+    @router.callback_query(CardSG.manual, Act.filter(F.a == "back"))
+    async def manual_back(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        card = await _card(ctx)
+        side = str(dict(card.pop("unread", None) or {}).get("side", "front"))
+        await ctx.put(card=card)
+        await _prompt_side(ctx, side if side in MEDIA_KIND else "front")
+
+    @router.message(CardSG.manual)
+    async def manual_unexpected(message: Message, ctx: Ctx) -> None:
+        await show_manual_offer(ctx, note=ctx.t("card.manual_use_buttons"))
 
     return router

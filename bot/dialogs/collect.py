@@ -1,6 +1,10 @@
 """实名信息采集 (guide §1): ID card path and other-documents path, saved in one transaction at the end.
 
 ID card: card capture → 《个人信息保护告知同意书》 → phone code → face check against the ID portrait.
+A card the engine could not read and whose fields the user typed (`card.manual`, bot/dialogs/card.py)
+goes the same way (liveness only when the front was typed: no portrait) and ends in a staff review
+case instead of the record; "already collected" is then told by the review, never by the dialog (a
+typed number must not reveal whether someone collected it).
 Other documents: type → fields → 保存实名 → consent → identity authority → phone code → face check
 (against the authority's photo when it returns one, else liveness only).
 """
@@ -110,7 +114,8 @@ class CollectFlow:
         front = front_from_dict(data["card"].get("front"))
         number = front.id_number or ""
         await ctx.put(doc_type=DocumentType.RESIDENT_ID.value)
-        if await self._stop_if_collected(ctx, DocumentType.RESIDENT_ID, number):
+        typed = bool(data["card"].get("manual"))
+        if not typed and await self._stop_if_collected(ctx, DocumentType.RESIDENT_ID, number):
             return
         await ctx.state.set_state(CollectSG.consent)
         await consent.show(ctx, ConsentDocument.PERSONAL_INFO)
@@ -145,13 +150,20 @@ class CollectFlow:
         kind: ReviewKind | None = None
         reasons: list[str] = list(outcome.get("reasons", []))
         collided: int | None = None
-        if outcome["decision"] == "review":
+        typed = bool((data.get("card") or {}).get("manual"))
+        if typed:
+            # The fields were typed from a card the engine could not read: a person compares them,
+            # and the selfie, with the card photos.
+            kind = ReviewKind.UNREADABLE_CARD
+            reasons.insert(0, "review_card_typed")
+        elif outcome["decision"] == "review":
             kind = ReviewKind.FACE_NEAR_THRESHOLD
         same_face = await ctx.repo.persons.nearest_face(live.encoding, settings.face_match_threshold)
         if same_face is not None:
             other = await ctx.repo.persons.get(same_face.person_id)
             if other is not None and other.document.number != document.number:
-                kind, collided = ReviewKind.SAME_FACE_OTHER_NUMBER, same_face.person_id
+                kind = ReviewKind.UNREADABLE_CARD if typed else ReviewKind.SAME_FACE_OTHER_NUMBER
+                collided = same_face.person_id
                 reasons.append("review_same_face_other_number")
         if kind is not None:
             await self._to_review(ctx, data, kind, reasons, collided)
@@ -177,7 +189,9 @@ class CollectFlow:
     ) -> None:
         # Everything the dialog gathered, so an approval can finish the record without asking again.
         payload = {k: data.get(k) for k in ("flow", "doc_type", "card", "other", "phone", "consents", "face")}
-        await open_review(ctx, kind, collided, payload, "collect.review", reasons=reasons)
+        say = "collect.review_unreadable" if kind is ReviewKind.UNREADABLE_CARD else "collect.review"
+        step = "card" if kind is ReviewKind.UNREADABLE_CARD else "face"
+        await open_review(ctx, kind, collided, payload, say, reasons=reasons, step=step)
 
     # --- other documents ---------------------------------------------------------------------------
     async def ask_other_type(self, ctx: Ctx) -> None:
@@ -291,7 +305,9 @@ def create_router(flow: CollectFlow) -> Router:
     async def consent_agreed(ctx: Ctx) -> None:
         data = await ctx.get()
         if data.get("doc_type") == DocumentType.RESIDENT_ID.value:
-            await ctx.put(face_refs=[data["card"]["portrait_encoding"]])
+            # No portrait when the front was typed (unreadable card): liveness only, a person compares.
+            portrait = data["card"].get("portrait_encoding")
+            await ctx.put(face_refs=[portrait] if portrait else [])
             await phone.begin(ctx)
         else:
             await flow.check_authority(ctx)

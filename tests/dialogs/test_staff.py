@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from aiogram import Dispatcher
 from aiogram.methods import AnswerCallbackQuery, SendMediaGroup, SendMessage
 
-from bot.config import Settings
 from bot.handlers.staff.common import StaffAct
 from bot.services import Services
 from bot.storage.repositories import Repositories
 from bot.storage.repositories.staff import Role
 from bot.verification.ids import DocumentType
 from tests.helpers.client import BotClient
-from tests.helpers.factory import make_settings
 from tests.helpers.fakes import FakeSms, FakeVerifier, valid_number
 from tests.helpers.mocked_bot import MockedBot
-from tests.helpers.staff import ADMIN_ID, collect_into_review, press, sent_to, text
+from tests.helpers.staff import ADMIN_ID, admin, collect_into_review, press, sent_to, settings, text
+
+# The console needs an admin: these fixtures replace the dialog defaults in this module.
+__all__ = ["admin", "settings"]
 
 STRANGER_ID = 777001
 REVIEWER_ID = 777002
@@ -37,16 +36,6 @@ STAFF_COMMANDS = (
     "/deletions",
     "/register",
 )
-
-
-@pytest.fixture
-def settings(tmp_path: Path, database_url: str | None) -> Settings:
-    return make_settings(tmp_path, admin_ids=[ADMIN_ID], database_url=database_url)
-
-
-@pytest.fixture
-def admin(dp: Dispatcher, bot: MockedBot) -> BotClient:
-    return BotClient(dp, bot, user_id=ADMIN_ID)
 
 
 @pytest.fixture

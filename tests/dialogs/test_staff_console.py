@@ -5,35 +5,25 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from aiogram import Dispatcher
 from aiogram.methods import SendDocument, SendPhoto
 from aiogram.types import BufferedInputFile
 
-from bot.config import Settings
 from bot.services import Services
 from bot.storage.repositories import Repositories
 from bot.storage.repositories.events import EventOutcome
 from tests.helpers.client import BotClient
-from tests.helpers.factory import make_settings
 from tests.helpers.fakes import FakeSms, FakeVerifier, valid_number
 from tests.helpers.mocked_bot import MockedBot
 from tests.helpers.register import WANG, XINGHE, load_register
-from tests.helpers.staff import ADMIN_ID, collect_into_review, press, text
+from tests.helpers.staff import ADMIN_ID, admin, collect_into_review, press, settings, text
+
+# The console needs an admin: these fixtures replace the dialog defaults in this module.
+__all__ = ["admin", "settings"]
 
 TAXPAYER_ID = 5001
-
-
-@pytest.fixture
-def settings(tmp_path: Path, database_url: str | None) -> Settings:
-    return make_settings(tmp_path, admin_ids=[ADMIN_ID], database_url=database_url)
-
-
-@pytest.fixture
-def admin(dp: Dispatcher, bot: MockedBot) -> BotClient:
-    return BotClient(dp, bot, user_id=ADMIN_ID)
 
 
 def repos(services: Services) -> Repositories:

@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from aiogram import Dispatcher
 
-from bot.config import Settings
 from bot.services import Services
 from bot.storage.repositories import Repositories
 from bot.storage.repositories.staff import DeletionStatus
 from bot.verification.ids import DocumentType
 from tests.helpers.client import BotClient
-from tests.helpers.factory import make_settings
 from tests.helpers.fakes import FakeSms, FakeVerifier, valid_number
 from tests.helpers.mocked_bot import MockedBot
-from tests.helpers.staff import ADMIN_ID, collect_into_review, press, sent_to, text
+from tests.helpers.staff import ADMIN_ID, admin, collect_into_review, press, sent_to, settings, text
+
+# The console needs an admin: these fixtures replace the dialog defaults in this module.
+__all__ = ["admin", "settings"]
 
 TAXPAYER_ID = 5001
-
-
-@pytest.fixture
-def settings(tmp_path: Path, database_url: str | None) -> Settings:
-    return make_settings(tmp_path, admin_ids=[ADMIN_ID], database_url=database_url)
-
-
-@pytest.fixture
-def admin(dp: Dispatcher, bot: MockedBot) -> BotClient:
-    return BotClient(dp, bot, user_id=ADMIN_ID)
 
 
 @pytest.fixture

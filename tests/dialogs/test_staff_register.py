@@ -3,32 +3,21 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
-import pytest
 from aiogram import Dispatcher
 from openpyxl import Workbook
 
-from bot.config import Settings
 from bot.services import Services
 from bot.storage.repositories import Repositories
 from bot.verification.ids import DocumentType
 from tests.helpers.client import BotClient
-from tests.helpers.factory import make_settings
 from tests.helpers.fakes import valid_number
 from tests.helpers.mocked_bot import MockedBot
 from tests.helpers.register import REGISTER, XINGHE
-from tests.helpers.staff import ADMIN_ID, press, text
+from tests.helpers.staff import admin, press, settings, text
 
-
-@pytest.fixture
-def settings(tmp_path: Path, database_url: str | None) -> Settings:
-    return make_settings(tmp_path, admin_ids=[ADMIN_ID], database_url=database_url)
-
-
-@pytest.fixture
-def admin(dp: Dispatcher, bot: MockedBot) -> BotClient:
-    return BotClient(dp, bot, user_id=ADMIN_ID)
+# The console needs an admin: these fixtures replace the dialog defaults in this module.
+__all__ = ["admin", "settings"]
 
 
 def repos(services: Services) -> Repositories:

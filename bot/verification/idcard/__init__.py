@@ -13,7 +13,7 @@ import numpy as np
 
 from bot.verification.idcard.fields import ETHNICITIES, BackFields, FrontFields, Side, SideReading
 from bot.verification.idcard.ocr import OcrPage, read_lines, warm_up
-from bot.verification.idcard.parse import detect_side, group_rows, parse_back, parse_front
+from bot.verification.idcard.parse import detect_side, group_rows, parse_back, parse_front, partly_read
 from bot.verification.idcard.portrait import card_frame, crop_portrait, search_box, to_rgb
 from bot.verification.idcard.validate import (
     IdCardReason,
@@ -86,7 +86,8 @@ def read_side(data: bytes, *, today: date, limits: ImageLimits | None = None) ->
     reading = SideReading(side=side, timings=timings)
     if side is None:
         # Say why, when the photo shows it (dark, blurred), and that no card was found.
-        reading.problems = [*_quality_problems(page, whole=True), str(IdCardReason.NOT_FOUND)]
+        found = IdCardReason.PARTLY_READ if partly_read(page.lines) else IdCardReason.NOT_FOUND
+        reading.problems = [*_quality_problems(page, whole=True), str(found)]
     elif side == "front":
         reading.front = parse_front(page.lines, page)
         reading.problems = validate_front(reading.front, today=today)

@@ -76,14 +76,25 @@ _DIGITS_18 = re.compile(r"\d{17}[\dXx]")
 _DATE_RANGE = re.compile(r"\d{4}\.?\d{2}\.?\d{2}-")
 
 
-def detect_side(lines: list[OcrLine]) -> Side | None:
-    """By content: labels of each side plus the ID number or the validity period."""
+def _side_scores(lines: list[OcrLine]) -> tuple[int, int]:
     text = _clean("".join(line.text for line in lines))
     front = sum(mark in text for mark in _FRONT_MARKS) + 2 * bool(_DIGITS_18.search(text))
     back = sum(mark in text for mark in _BACK_MARKS) + 2 * bool(_DATE_RANGE.search(text))
+    return front, back
+
+
+def detect_side(lines: list[OcrLine]) -> Side | None:
+    """By content: labels of each side plus the ID number or the validity period."""
+    front, back = _side_scores(lines)
     if max(front, back) < 2:
         return None
     return "front" if front > back else "back"
+
+
+def partly_read(lines: list[OcrLine]) -> bool:
+    """Some of a card's print was read (a label), too little to tell the side: a card photographed
+    too poorly for the recogniser, as opposed to a photo with no card text at all."""
+    return max(_side_scores(lines)) == 1
 
 
 # --- ID number ----------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ __all__ = [
 
 class IdCardReason(StrEnum):
     NOT_FOUND = "idcard_not_found"  # no card text in the photo
+    PARTLY_READ = "idcard_partly_read"  # a label of the card read, too little to tell the side
     EXPECTED_FRONT = "idcard_expected_front"  # the back was sent where the front was asked
     EXPECTED_BACK = "idcard_expected_back"  # the front was sent (again) where the back was asked
     SAME_SIDE_TWICE = "idcard_same_side_twice"
