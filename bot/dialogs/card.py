@@ -56,8 +56,10 @@ CARD_BLOCKERS = frozenset({"idcard_expired", "idcard_not_yet_valid"})
 # last try they open the typed path. Decoding errors, quality verdicts, "no card" and "wrong side" do
 # not: a better photo, or another one, is the answer to those.
 UNREADABLE = frozenset({"idcard_partly_read", "idcard_portrait_not_found", "idcard_portrait_no_face"})
-# The flows that offer the typed path (collection: its result goes to staff review anyway).
-MANUAL_FLOWS = frozenset({"collect"})
+# The flows that offer the typed path: collection, and 补录 of an expired card (the number must be the
+# person's own). Not 变更: without login the card is what names the person, and a typed number would
+# tell whether anyone collected it.
+MANUAL_FLOWS = frozenset({"collect", "supplement"})
 MEDIA_KIND = {"front": "idcard_front", "back": "idcard_back"}
 
 

@@ -74,7 +74,7 @@ class ChangeFlow:
     async def start(self, ctx: Ctx) -> None:
         if await self._paused(ctx, [ctx.repo.guards.user_key(ctx.user_id)]):
             return
-        if await already_in_review(ctx, ReviewKind.CHANGE_FACE_NEAR_THRESHOLD, "change.in_review"):
+        if await already_in_review(ctx, self.name, "change.in_review"):
             return
         await ctx.state.clear()
         await ctx.put(flow=self.name, doc_type=DocumentType.RESIDENT_ID.value)

@@ -60,10 +60,11 @@ async def open_review(
     await ctx.say(ctx.t(say_key), keyboard([home_button(ctx.t)]))
 
 
-async def already_in_review(ctx: Ctx, kind: ReviewKind, say_key: str) -> bool:
+async def already_in_review(ctx: Ctx, flow: str, say_key: str) -> bool:
     """True (and the user told ``say_key``, the dialog ended) when this account already waits for a
-    decision on a case of ``kind``: the same submission twice would only be decided twice."""
-    if not any(case.kind is kind for case in await ctx.repo.review.open_for_user(ctx.user_id)):
+    decision on a case of ``flow``: the same submission twice would only be decided twice."""
+    cases = await ctx.repo.review.open_for_user(ctx.user_id)
+    if not any(case.payload.get("flow") == flow for case in cases):
         return False
     await end_dialog(ctx.state, ctx.services)
     await ctx.say(ctx.t(say_key), keyboard([home_button(ctx.t)]))

@@ -74,7 +74,7 @@ class SupplementFlow:
         if person is None:
             await ask_to_collect(ctx)
             return
-        if await already_in_review(ctx, ReviewKind.SUPPLEMENT_FACE_NEAR_THRESHOLD, "supplement.in_review"):
+        if await already_in_review(ctx, self.name, "supplement.in_review"):
             return
         await ctx.state.clear()
         await ctx.put(flow=self.name, person_id=person.id)
@@ -141,11 +141,13 @@ class SupplementFlow:
         if normalize_number(number) != normalize_number(person.document.number):
             await self._stop(ctx, "supplement.other_number", "card_other_number")
             return
-        # The stored live face is who collected; the new card's portrait alone could be anyone's.
+        # The stored live face is who collected; the new card's portrait alone could be anyone's (and
+        # a typed front has none: liveness only, a person compares).
+        portrait = data["card"].get("portrait_encoding")
         if person.live_photo is not None:
             refs = [list(person.live_photo.encoding)]
         else:
-            refs = [data["card"]["portrait_encoding"]]
+            refs = [portrait] if portrait else []
         await ctx.put(face_refs=refs)
         await face.begin(ctx)
 
@@ -168,15 +170,20 @@ class SupplementFlow:
         if other is not None:
             await self._stop(ctx, "supplement.face_other_person", "review_same_face_other_number")
             return
-        if outcome["decision"] != "pass":
-            # Near the threshold is no proof that the new card or the photo is this person's: a
-            # reviewer compares them, and the approval saves what this dialog would have saved.
+        typed = bool((data.get("card") or {}).get("manual"))
+        if typed or outcome["decision"] != "pass":
+            # Typed card fields, or a face near the threshold, are no proof that the new card or the
+            # photo is this person's: a reviewer compares them, and the approval saves what this
+            # dialog would have saved.
+            kind = ReviewKind.UNREADABLE_CARD if typed else ReviewKind.SUPPLEMENT_FACE_NEAR_THRESHOLD
             await open_review(
                 ctx,
-                ReviewKind.SUPPLEMENT_FACE_NEAR_THRESHOLD,
+                kind,
                 person.id,
                 {k: data.get(k) for k in ("flow", "path", "doc_type", "card", "consents", "face")},
-                "supplement.review",
+                "supplement.review_unreadable" if typed else "supplement.review",
+                reasons=(["review_card_typed"] if typed else []) + list(outcome.get("reasons", [])),
+                step="card" if typed else "face",
             )
             return
         async with ctx.repo.db.transaction():

@@ -5,6 +5,8 @@ side or too poor keep their answers (the pause)."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from bot.config import Settings
@@ -25,6 +27,7 @@ __all__ = ["admin", "settings"]
 COLLECT = Go(func=Function.COLLECT).pack()
 NUMBER = valid_number()
 PHONE = "13800138000"
+EXPIRED = date(2021, 5, 1)
 NO_PORTRAIT = SideReading(side="front", front=None, problems=["idcard_portrait_not_found"])
 PARTLY = SideReading(side=None, problems=["idcard_partly_read"])
 TYPED_FRONT = (
@@ -220,14 +223,43 @@ async def test_clearly_no_card_keeps_the_pause(
     assert not has_button(replies, "手动填写证件信息")
 
 
-async def test_supplement_does_not_offer_the_typed_path(
-    client: BotClient, verifier: FakeVerifier, services: Services, settings: Settings
+async def test_supplement_of_an_expired_card_may_type_it_and_the_approval_replaces_it(
+    client: BotClient, admin: BotClient, verifier: FakeVerifier, services: Services, settings: Settings
 ) -> None:
-    from datetime import date
-
     scripted(verifier)
-    await collected_person(repos(services), client.user.id, WANG, valid_to=date(2021, 5, 1))
+    repo = repos(services)
+    person = await collected_person(repo, client.user.id, WANG, valid_to=EXPIRED)
     replies = await client.press(Go(func=Function.SUPPLEMENT).pack())
     replies = await press(client, replies, "确定")
+    replies = await fail_side(client, b"no-portrait", settings.max_step_retries)
+    replies = await press(client, replies, "手动填写证件信息")
+    replies = await client.send_photo(b"back")
+    replies = await type_fields(client, replies, TYPED_FRONT)
+    replies = await press(client, replies, "下一步")
+    replies = await press(client, replies, "我已阅读并同意")
+    replies = await client.send_video(b"selfie")
+    assert "人工核对" in text(replies) and "实名信息补采保存成功" not in text(replies)
+    # compared with the stored live face, as without typing
+    assert [c[1][2] for c in verifier.calls if c[0] == "video"] == [1]  # type: ignore[index]
+    (case,) = await repo.review.open_for_user(client.user.id)
+    assert case.kind is ReviewKind.UNREADABLE_CARD and case.person_id == person.id
+    assert case.reasons[0] == "review_card_typed"
+    replies = await client.press(Go(func=Function.SUPPLEMENT).pack())
+    assert "正在由税务机关工作人员审核" in text(replies)
+    replies = await admin.send("/review")
+    assert f"申请人：已采集的个人 #{person.id}" in text(replies) and "冲突" not in text(replies)
+    replies = await press(admin, replies, "通过")
+    assert "实名信息补采保存成功" in text(sent_to(replies, client.user.id))
+    saved = await repo.persons.get(person.id)
+    assert saved is not None and saved.document.valid_to == date(2040, 5, 1)
+    assert saved.document.front_media_id is not None and saved.document.portrait_media_id is None
+
+
+async def test_change_does_not_offer_the_typed_path(
+    client: BotClient, verifier: FakeVerifier, services: Services, settings: Settings
+) -> None:
+    scripted(verifier)
+    await collected_person(repos(services), 5000, WANG)
+    replies = await client.press(Go(func=Function.CHANGE).pack())
     replies = await fail_side(client, b"no-portrait", settings.max_step_retries)
     assert "已暂停" in text(replies) and not has_button(replies, "手动填写证件信息")

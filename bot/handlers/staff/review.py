@@ -41,7 +41,9 @@ REJECT_REASONS = (
 ALREADY_COLLECTED = "review_reject_already_collected"
 # 补录 / 变更 of a person erased (PIPL deletion) while the case waited.
 RECORD_GONE = "review_reject_record_gone"
-# Cases about an already collected person (补录, 变更): `person_id` is that person, not a collision.
+# Cases about an already collected person (补录, 变更; by kind, or by the flow of an unreadable card):
+# `person_id` is that person, not a collision.
+OWN_PERSON_FLOWS = frozenset({"supplement", "change"})
 OWN_PERSON_KINDS = frozenset(
     {ReviewKind.SUPPLEMENT_FACE_NEAR_THRESHOLD, ReviewKind.CHANGE_FACE_NEAR_THRESHOLD}
 )
@@ -61,6 +63,10 @@ NOTIFIED_FLOWS = ("collect", "supplement", "change")
 
 class _Decided(Exception):
     """Another reviewer closed the case first."""
+
+
+def _own_person(case: ReviewCase) -> bool:
+    return case.kind in OWN_PERSON_KINDS or case.payload.get("flow") in OWN_PERSON_FLOWS
 
 
 def _kind(media_id: str) -> str:
@@ -109,7 +115,7 @@ def case_text(t: Translator, case: ReviewCase, missing: int) -> str:
     face = payload.get("face") or {}
     if face.get("distance") is not None:
         lines.append(t("staff.review.distance", distance=f"{float(face['distance']):.3f}"))
-    if case.person_id is not None and case.kind in OWN_PERSON_KINDS:
+    if case.person_id is not None and _own_person(case):
         lines.append(t("staff.review.subject", person_id=case.person_id))
     elif case.person_id is not None:
         lines.append(t("staff.review.collides", person_id=case.person_id))
@@ -125,7 +131,7 @@ async def _stored_references(repo: Repositories, case: ReviewCase) -> list[tuple
     """(media id, caption key) of what 补录 / 变更 compared the selfie with: the person's stored
     on-site photo and ID portrait. Shown, never listed in the case (erasing a case's media must not
     touch the record's)."""
-    if case.kind not in OWN_PERSON_KINDS or case.person_id is None:
+    if not _own_person(case) or case.person_id is None:
         return []
     person = await repo.persons.get(case.person_id)
     if person is None:
