@@ -108,7 +108,16 @@ async def _read(ctx: Ctx, message: Message, expected: str) -> tuple[Any, bytes, 
     return reading, data, progress
 
 
-async def _failed(ctx: Ctx, progress: ProgressMessage, step: str, codes: list[str], photo: bytes) -> None:
+async def _failed(
+    ctx: Ctx,
+    progress: ProgressMessage,
+    step: str,
+    codes: list[str],
+    photo: bytes,
+    fields: dict[str, Any] | None = None,
+) -> None:
+    """A failed read of ``step``: again, or after the last try the typed path (``fields``: what the
+    engine did read of that side, shown on 【信息核实】 to be completed) or the pause."""
     if await spend_try(ctx, step):
         await progress.edit_text(
             ctx.t("card.read_failed")
@@ -124,7 +133,8 @@ async def _failed(ctx: Ctx, progress: ProgressMessage, step: str, codes: list[st
     if data.get("flow") in MANUAL_FLOWS and UNREADABLE & set(codes):
         # Kept now: if the user types the fields, a reviewer compares them with this photo.
         card = await _card(ctx)
-        card["unread"] = {"side": step, "media": await keep_temp_media(ctx, photo, MEDIA_KIND[step])}
+        media = await keep_temp_media(ctx, photo, MEDIA_KIND[step])
+        card["unread"] = {"side": step, "media": media, "fields": fields or {}}
         await ctx.put(card=card)
         await ctx.repo.events.record(
             str(data.get("flow")),
@@ -197,13 +207,14 @@ def create_router() -> Router:
         if reading.side == "back":
             await _failed(ctx, progress, "front", ["idcard_expected_front"], data)
             return
+        read = front_to_dict(reading.front) if reading.side == "front" and reading.front else None
         if reading.side != "front" or reading.front is None or reading.portrait_jpeg is None:
-            await _failed(ctx, progress, "front", reading.problems or ["idcard_not_found"], data)
+            await _failed(ctx, progress, "front", reading.problems or ["idcard_not_found"], data, read)
             return
         async with progress.live() as report:
             encoding = await ctx.services.verifier.encode_face(reading.portrait_jpeg, progress=report)
         if not encoding.ok:
-            await _failed(ctx, progress, "front", ["idcard_portrait_not_found"], data)
+            await _failed(ctx, progress, "front", ["idcard_portrait_not_found"], data, read)
             return
         await reset_tries(ctx, "front")
         front_media = await keep_temp_media(ctx, data, "idcard_front")
@@ -372,7 +383,12 @@ def create_router() -> Router:
         card["manual"] = [*(s for s in card.get("manual", []) if s != side), side]
         if side == "front":
             # No portrait was cropped: the face check is liveness only, and a person compares.
-            card.update(front={}, front_media=media, portrait_media=None, portrait_encoding=None)
+            card.update(
+                front=dict(unread.get("fields") or {}),
+                front_media=media,
+                portrait_media=None,
+                portrait_encoding=None,
+            )
             await ctx.put(card=card)
             await ctx.state.set_state(CardSG.back)
             await ctx.say(

@@ -166,6 +166,22 @@ async def test_typed_back_keeps_the_portrait_for_the_face_match(
     assert "idcard_portrait" in {m.rsplit("-", 1)[0] for m in case.media_ids}
 
 
+async def test_what_the_engine_read_of_the_front_is_kept_to_be_completed(
+    client: BotClient, verifier: FakeVerifier, settings: Settings
+) -> None:
+    scripted(verifier)
+    verifier.readings[b"no-portrait"] = SideReading(
+        side="front", front=front_reading(id_number=None).front, problems=["idcard_portrait_not_found"]
+    )
+    replies = await unread_front(client, settings)
+    replies = await press(client, replies, "手动填写证件信息")
+    replies = await client.send_photo(b"back")
+    assert "王小明" in text(replies) and "（未识别）" in text(replies)  # only the number is missing
+    replies = await type_fields(client, replies, TYPED_FRONT[-1:])
+    replies = await press(client, replies, "下一步")
+    assert "《个人信息保护告知同意书》" in text(replies)
+
+
 async def test_typed_fields_are_checked_like_corrections(
     client: BotClient, verifier: FakeVerifier, settings: Settings
 ) -> None:
