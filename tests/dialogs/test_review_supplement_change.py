@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
 from aiogram.methods import SendMediaGroup
 
 from bot.config import Settings
 from bot.dialogs.change import SCOPE
-from bot.domain.models import ReviewKind
+from bot.domain.models import Person, ReviewKind
 from bot.services import Services
 from bot.ui import Function, Go
 from tests.helpers.client import BotClient
@@ -51,13 +52,19 @@ async def supplement_photo_into_review(client: BotClient) -> None:
     assert "实名信息补采保存成功" not in text(replies)
 
 
-async def test_supplement_photo_near_threshold_is_reviewed_and_approved(
-    client: BotClient, admin: BotClient, verifier: FakeVerifier, services: Services, bot: MockedBot
-) -> None:
+@pytest.fixture
+async def waiting(client: BotClient, verifier: FakeVerifier, services: Services) -> Person:
+    """A logged-in person without an on-site photo whose 补录 (face near the threshold) waits for review."""
     scripted(verifier)
-    repo = repos(services)
-    person = await collected_person(repo, client.user.id, WANG, with_live_photo=False)
+    person = await collected_person(repos(services), client.user.id, WANG, with_live_photo=False)
     await supplement_photo_into_review(client)
+    return person
+
+
+async def test_supplement_photo_near_threshold_is_reviewed_and_approved(
+    waiting: Person, client: BotClient, admin: BotClient, services: Services, bot: MockedBot
+) -> None:
+    repo, person = repos(services), waiting
     saved = await repo.persons.get(person.id)
     assert saved is not None and saved.live_photo is None  # nothing saved before the decision
     (case,) = await repo.review.open_for_user(client.user.id)
@@ -91,15 +98,13 @@ async def test_supplement_photo_near_threshold_is_reviewed_and_approved(
 
 
 async def test_supplement_waiting_for_review_is_not_submitted_twice(
-    client: BotClient, verifier: FakeVerifier, services: Services
+    waiting: Person, client: BotClient, services: Services
 ) -> None:
-    scripted(verifier)
-    await collected_person(repos(services), client.user.id, WANG, with_live_photo=False)
-    await supplement_photo_into_review(client)
     replies = await client.press(SUPPLEMENT)
     assert "正在由税务机关工作人员审核" in text(replies)
     assert not has_button(replies, "确定")
-    assert len(await repos(services).review.open_for_user(client.user.id)) == 1
+    (case,) = await repos(services).review.open_for_user(client.user.id)
+    assert case.person_id == waiting.id
 
 
 async def test_supplement_expired_card_near_threshold_approval_replaces_the_card(
@@ -128,12 +133,9 @@ async def test_supplement_expired_card_near_threshold_approval_replaces_the_card
 
 
 async def test_supplement_review_rejected_tells_the_reason_and_saves_nothing(
-    client: BotClient, admin: BotClient, verifier: FakeVerifier, services: Services
+    waiting: Person, client: BotClient, admin: BotClient, services: Services
 ) -> None:
-    scripted(verifier)
-    repo = repos(services)
-    person = await collected_person(repo, client.user.id, WANG, with_live_photo=False)
-    await supplement_photo_into_review(client)
+    repo, person = repos(services), waiting
     replies = await reject_next(admin, "人脸与证件照片不一致")
     (told,) = sent_to(replies, client.user.id)
     assert "未通过税务机关工作人员审核" in told.text and "人脸与证件照片不一致" in told.text
@@ -158,12 +160,9 @@ async def test_supplement_near_threshold_face_of_another_person_is_still_refused
 
 
 async def test_supplement_approval_of_an_erased_person_is_refused(
-    client: BotClient, admin: BotClient, verifier: FakeVerifier, services: Services
+    waiting: Person, client: BotClient, admin: BotClient, services: Services
 ) -> None:
-    scripted(verifier)
-    repo = repos(services)
-    person = await collected_person(repo, client.user.id, WANG, with_live_photo=False)
-    await supplement_photo_into_review(client)
+    repo, person = repos(services), waiting
     await repo.persons.erase(person.id, actor_user_id=None)
     replies = await admin.send("/review")
     replies = await press(admin, replies, "通过")
