@@ -37,7 +37,7 @@ from typing import Any
 import aiosqlite
 
 from bot.storage.migrate import Migration, MigrationError, load_migrations, pending
-from bot.storage.sql import Backend
+from bot.storage.sql import Backend, own_transaction
 
 __all__ = ["Migration", "MigrationError", "SqliteConnection", "SqliteDatabase", "load_migrations"]
 
@@ -146,10 +146,7 @@ class SqliteDatabase:
         return conn
 
     def _own_tx(self) -> _TxState | None:
-        state = _current_tx.get()
-        if state is not None and state.db is self and state.task is asyncio.current_task():
-            return state
-        return None
+        return own_transaction(_current_tx, self)
 
     @property
     def in_transaction(self) -> bool:

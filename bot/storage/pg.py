@@ -38,7 +38,7 @@ from typing import Any
 import asyncpg
 
 from bot.storage.migrate import Migration, MigrationError, load_migrations, pending
-from bot.storage.sql import Backend, DatabaseBusy
+from bot.storage.sql import Backend, DatabaseBusy, own_transaction
 
 __all__ = ["PostgresConnection", "PostgresDatabase", "translate"]
 
@@ -181,10 +181,7 @@ class PostgresDatabase:
         return cls(pool, acquire_timeout=acquire_timeout)
 
     def _own_tx(self) -> _TxState | None:
-        state = _current_tx.get()
-        if state is not None and state.db is self and state.task is asyncio.current_task():
-            return state
-        return None
+        return own_transaction(_current_tx, self)
 
     @property
     def in_transaction(self) -> bool:

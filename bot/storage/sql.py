@@ -19,11 +19,13 @@ Semantics both give:
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 import asyncpg
 
@@ -83,6 +85,24 @@ class Database(Protocol):
     async def schema_version(self) -> int: ...
 
     async def close(self) -> None: ...
+
+
+class TaskTransaction(Protocol):
+    db: Any
+    task: asyncio.Task[Any] | None
+
+
+TxState = TypeVar("TxState", bound=TaskTransaction)
+
+
+def own_transaction(current: ContextVar[TxState | None], db: object) -> TxState | None:
+    """The transaction the calling task holds on ``db``, if any. Tracked per task as well as per
+    context: a task started inside a transaction inherits the context variable, and must not join
+    (it would run its statements in another task's transaction, unordered)."""
+    state = current.get()
+    if state is not None and state.db is db and state.task is asyncio.current_task():
+        return state
+    return None
 
 
 def new_id(row: Any | None) -> int:
