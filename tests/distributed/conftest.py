@@ -24,6 +24,7 @@ from pydantic import SecretStr
 from bot.config import Settings
 from bot.services.queued_verifier import QueuedVerifier
 from bot.storage.crypto import FieldCipher
+from tests.helpers.servers import unavailable
 
 from .cluster import REPO_ROOT, TEST_KEY, free_port
 
@@ -41,18 +42,11 @@ def _ping(port: int) -> bool:
         return False
 
 
-def _unavailable(reason: str) -> None:
-    """Skip, except where the server must be there (`.ci/run` sets REQUIRE_REDIS=1): then fail."""
-    if os.environ.get("REQUIRE_REDIS") == "1":
-        pytest.fail(f"REQUIRE_REDIS=1 but {reason}")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     binary = shutil.which("redis-server")
     if binary is None:
-        _unavailable("redis-server is not installed (Debian package redis-server)")
+        unavailable("REQUIRE_REDIS", "redis-server is not installed (Debian package redis-server)")
     workdir = tmp_path_factory.mktemp("redis")
     port = free_port()
     proc = subprocess.Popen(
@@ -80,7 +74,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         deadline = time.monotonic() + 10
         while not _ping(port):
             if proc.poll() is not None or time.monotonic() > deadline:
-                _unavailable("redis-server did not start")
+                unavailable("REQUIRE_REDIS", "redis-server did not start")
             time.sleep(0.05)
         yield f"redis://127.0.0.1:{port}/0"
     finally:

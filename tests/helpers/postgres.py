@@ -33,6 +33,8 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
+from tests.helpers.servers import unavailable
+
 T = TypeVar("T")
 _counter = itertools.count(1)
 
@@ -126,12 +128,6 @@ def _start_cluster(base: Path) -> PostgresServer | None:
     return PostgresServer(f"postgresql://shiming@127.0.0.1:{port}/postgres", stop)
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("REQUIRE_POSTGRES") == "1":
-        pytest.fail(f"REQUIRE_POSTGRES=1 but {reason}")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="session")
 def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
     configured = os.environ.get("TEST_DATABASE_URL")
@@ -141,12 +137,10 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgr
     try:
         server = _start_cluster(tmp_path_factory.getbasetemp())
     except (OSError, subprocess.CalledProcessError) as exc:
-        detail = getattr(exc, "stderr", b"") or b""
-        _unavailable(f"could not start a PostgreSQL cluster: {exc} {detail.decode(errors='replace')[-300:]}")
-        return
+        detail = (getattr(exc, "stderr", b"") or b"").decode(errors="replace")[-300:]
+        unavailable("REQUIRE_POSTGRES", f"could not start a PostgreSQL cluster: {exc} {detail}")
     if server is None:
-        _unavailable("PostgreSQL is not installed (initdb/pg_ctl) and TEST_DATABASE_URL is unset")
-        return
+        unavailable("REQUIRE_POSTGRES", "no PostgreSQL binaries (initdb, pg_ctl), no TEST_DATABASE_URL")
     try:
         yield server
     finally:
