@@ -182,7 +182,14 @@ class ChangeFlow:
         data = await ctx.get()
         if data.get("review"):
             payload = {k: data.get(k) for k in ("flow", "doc_type", "card", "edits", "consents", "face")}
-            await open_review(ctx, ReviewKind.CHANGE_FACE_NEAR_THRESHOLD, person.id, payload, "change.review")
+            await open_review(
+                ctx,
+                ReviewKind.CHANGE_FACE_NEAR_THRESHOLD,
+                person.id,
+                payload,
+                "change.review",
+                in_review_key="change.in_review",
+            )
             return
         await save_edits(ctx, person.id, relink=True)
         await end_dialog(ctx.state, ctx.services)

@@ -7,6 +7,9 @@ case instead of the record; "already collected" is then told by the review, neve
 typed number must not reveal whether someone collected it).
 Other documents: type → fields → 保存实名 → consent → identity authority → phone code → face check
 (against the authority's photo when it returns one, else liveness only).
+While a collection of this account waits for staff review, the function says so (at the entry, and at
+the save for a case opened since) instead of taking a second submission; once the case is rejected it
+is open again, once approved the account is collected.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from bot.dialogs.base import (
 )
 from bot.dialogs.card_data import CorrectionError, front_from_dict, parse_date
 from bot.dialogs.records import collected_record, record_media
-from bot.dialogs.review import open_review
+from bot.dialogs.review import already_in_review, open_review, tell_in_review, waits_for_review
 from bot.domain.masking import mask_id_number
 from bot.domain.models import ConsentDocument, ReviewKind
 from bot.integrations.identity import IdentityUnavailable
@@ -50,6 +53,7 @@ log = logging.getLogger(__name__)
 
 OTHER_TYPES = (DocumentType.HK_MACAU_PERMIT, DocumentType.TAIWAN_PERMIT, DocumentType.HMT_RESIDENCE_PERMIT)
 OTHER_FIELDS = ("name", "number", "birth_date")
+IN_REVIEW = "collect.in_review"
 
 
 class CollectSG(StatesGroup):
@@ -76,6 +80,8 @@ class CollectFlow:
                 ),
             )
             return
+        if await already_in_review(ctx, self.name, IN_REVIEW):
+            return  # one collection waits for staff: a second would be decided twice
         await end_dialog(ctx.state, ctx.services)  # a dialog left half-way is abandoned, its uploads too
         await ctx.put(flow=self.name)
         await self.ask_document(ctx)
@@ -169,10 +175,21 @@ class CollectFlow:
             await self._to_review(ctx, data, kind, reasons, collided)
             return
         try:
-            person = await ctx.repo.persons.save_collected(record, actor_user_id=ctx.user_id)
+            async with ctx.repo.db.transaction():
+                # A case opened since the entry (two updates at once, another chat) is seen here, in
+                # the serial transaction that saves: the account waits for that decision instead.
+                waiting = await waits_for_review(ctx, self.name)
+                person = (
+                    None
+                    if waiting
+                    else await ctx.repo.persons.save_collected(record, actor_user_id=ctx.user_id)
+                )
         except DuplicatePerson:
             # Someone collected this number between our check and now: never a second record.
             await self._stop_if_collected(ctx, document.doc_type, document.number)
+            return
+        if person is None:
+            await tell_in_review(ctx, IN_REVIEW)
             return
         await end_dialog(ctx.state, ctx.services, keep=record_media(record))
         await ctx.repo.events.record(self.name, "save", EventOutcome.COMPLETED, user_id=ctx.user_id)
@@ -191,7 +208,9 @@ class CollectFlow:
         payload = {k: data.get(k) for k in ("flow", "doc_type", "card", "other", "phone", "consents", "face")}
         say = "collect.review_unreadable" if kind is ReviewKind.UNREADABLE_CARD else "collect.review"
         step = "card" if kind is ReviewKind.UNREADABLE_CARD else "face"
-        await open_review(ctx, kind, collided, payload, say, reasons=reasons, step=step)
+        await open_review(
+            ctx, kind, collided, payload, say, in_review_key=IN_REVIEW, reasons=reasons, step=step
+        )
 
     # --- other documents ---------------------------------------------------------------------------
     async def ask_other_type(self, ctx: Ctx) -> None:

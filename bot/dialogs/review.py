@@ -14,7 +14,7 @@ from bot.dialogs.base import Ctx, end_dialog, home_button, keyboard
 from bot.domain.models import ReviewKind
 from bot.storage.repositories.events import EventOutcome
 
-__all__ = ["already_in_review", "dialog_media", "open_review"]
+__all__ = ["already_in_review", "dialog_media", "open_review", "tell_in_review", "waits_for_review"]
 
 
 def dialog_media(data: Mapping[str, Any]) -> list[str]:
@@ -39,33 +39,52 @@ async def open_review(
     payload: Mapping[str, Any],
     say_key: str,
     *,
+    in_review_key: str,
     reasons: list[str] | None = None,
     step: str = "face",
 ) -> None:
-    """Open the case, end the dialog keeping its photos, and tell the user (``say_key``)."""
+    """Open the case, end the dialog keeping its photos, and tell the user (``say_key``); or, when
+    the account already waits for a case of this flow, open none and tell ``in_review_key``."""
     data = await ctx.get()
+    flow = str(data.get("flow"))
     media = dialog_media(data)
     codes = list(dict(data.get("face") or {}).get("reasons", [])) if reasons is None else reasons
-    await ctx.repo.review.open_case(
-        kind, ctx.user_id, reasons=codes, media_ids=media, payload=payload, person_id=person_id
-    )
+    async with ctx.repo.db.transaction():
+        # Checked in the serial transaction that opens the case: a case opened since the entry check
+        # (two updates at once, the same account in another chat) is seen, and no second one opens.
+        waiting = await waits_for_review(ctx, flow)
+        if not waiting:
+            await ctx.repo.review.open_case(
+                kind, ctx.user_id, reasons=codes, media_ids=media, payload=payload, person_id=person_id
+            )
+    if waiting:
+        await tell_in_review(ctx, in_review_key)
+        return
     await ctx.repo.events.record(
-        str(data.get("flow")),
-        step,
-        EventOutcome.REVIEW,
-        user_id=ctx.user_id,
-        reason_code=codes[0] if codes else str(kind),
+        flow, step, EventOutcome.REVIEW, user_id=ctx.user_id, reason_code=codes[0] if codes else str(kind)
     )
     await end_dialog(ctx.state, ctx.services, keep=frozenset(media))
+    await ctx.say(ctx.t(say_key), keyboard([home_button(ctx.t)]))
+
+
+async def waits_for_review(ctx: Ctx, flow: str) -> bool:
+    """Whether this account has an open case of ``flow``. A rejected, approved or erased case is no
+    longer open, so the function may be used again. A case without a flow in its payload is a
+    collection, as the approval reads it (bot/handlers/staff/review.py)."""
+    cases = await ctx.repo.review.open_for_user(ctx.user_id)
+    return any((case.payload.get("flow") or "collect") == flow for case in cases)
+
+
+async def tell_in_review(ctx: Ctx, say_key: str) -> None:
+    """End the dialog (its uploads go: the waiting case keeps its own) and tell the user ``say_key``."""
+    await end_dialog(ctx.state, ctx.services)
     await ctx.say(ctx.t(say_key), keyboard([home_button(ctx.t)]))
 
 
 async def already_in_review(ctx: Ctx, flow: str, say_key: str) -> bool:
     """True (and the user told ``say_key``, the dialog ended) when this account already waits for a
     decision on a case of ``flow``: the same submission twice would only be decided twice."""
-    cases = await ctx.repo.review.open_for_user(ctx.user_id)
-    if not any(case.payload.get("flow") == flow for case in cases):
+    if not await waits_for_review(ctx, flow):
         return False
-    await end_dialog(ctx.state, ctx.services)
-    await ctx.say(ctx.t(say_key), keyboard([home_button(ctx.t)]))
+    await tell_in_review(ctx, say_key)
     return True

@@ -182,6 +182,7 @@ class SupplementFlow:
                 person.id,
                 {k: data.get(k) for k in ("flow", "path", "doc_type", "card", "consents", "face")},
                 "supplement.review_unreadable" if typed else "supplement.review",
+                in_review_key="supplement.in_review",
                 reasons=(["review_card_typed"] if typed else []) + list(outcome.get("reasons", [])),
                 step="card" if typed else "face",
             )

@@ -18,7 +18,7 @@ from tests.helpers.fakes import FakeSms, FakeVerifier, back_reading, front_readi
 from tests.helpers.functions import has_button, press, repos, text, upload_card, verify_phone
 from tests.helpers.mocked_bot import MockedBot
 from tests.helpers.register import WANG, ZHAO, collected_person
-from tests.helpers.staff import ADMIN_ID, admin, reject_next, sent_to, settings
+from tests.helpers.staff import ADMIN_ID, admin, open_case_meanwhile, reject_next, sent_to, settings
 
 # The staff console needs an admin: these fixtures replace the dialog defaults in this module.
 __all__ = ["admin", "settings"]
@@ -142,6 +142,25 @@ async def test_supplement_review_rejected_tells_the_reason_and_saves_nothing(
     assert "【实名采集信息补录】" in told.text  # the advice names the function to do again
     saved = await repo.persons.get(person.id)
     assert saved is not None and saved.live_photo is None
+
+
+async def test_supplement_case_opened_since_the_entry_is_not_doubled(
+    client: BotClient, verifier: FakeVerifier, services: Services
+) -> None:
+    """The entry found nothing waiting; a case of this account opened meanwhile (another chat, two
+    updates at once): the save opens no second one."""
+    scripted(verifier)
+    repo = repos(services)
+    person = await collected_person(repo, client.user.id, WANG, with_live_photo=False)
+    replies = await client.press(SUPPLEMENT)
+    replies = await press(client, replies, "确定")
+    replies = await press(client, replies, "我已阅读并同意")
+    await open_case_meanwhile(
+        repo, client.user.id, ReviewKind.SUPPLEMENT_FACE_NEAR_THRESHOLD, "supplement", person.id
+    )
+    replies = await client.send_video(b"near")
+    assert "正在由税务机关工作人员审核" in text(replies) and "已提交" not in text(replies)
+    assert len(await repo.review.open_for_user(client.user.id)) == 1
 
 
 async def test_supplement_near_threshold_face_of_another_person_is_still_refused(
