@@ -69,6 +69,24 @@ async def test_help_explains_every_menu_path(client: BotClient) -> None:
         assert command in reply.text
 
 
+async def test_guides_tell_the_staff_review_paths(client: BotClient, client_en: BotClient) -> None:
+    """A card typed after the tries (采集, 补录) and a face near the threshold (采集, 补录, 变更) go to
+    staff review: the step guides and /help say so, in both languages."""
+    guides = {
+        func: (await client.press(Tip(func=func, parent=Node.REALNAME).pack()))[0].text
+        for func in (Function.COLLECT, Function.SUPPLEMENT, Function.CHANGE)
+    }
+    for func in (Function.COLLECT, Function.SUPPLEMENT):
+        assert "手动填写证件信息" in guides[func] and "审核" in guides[func]
+    assert "手动填写" not in guides[Function.CHANGE]  # 变更 offers no typed path
+    for guide in guides.values():
+        assert "临界值" in guide and "通知您" in guide
+    (help_zh,) = await client.send("/help")
+    (help_en,) = await client_en.send("/help")
+    assert "人工审核" in help_zh.text and "手动填写证件信息" in help_zh.text and "临界值" in help_zh.text
+    assert "Staff review" in help_en.text and "type its information" in help_en.text
+
+
 async def test_language_switch_is_remembered(client: BotClient) -> None:
     (choose,) = await client.send("/language")
     replies = await client.press(choose.button_data("English"))
