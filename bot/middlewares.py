@@ -20,6 +20,7 @@ from aiogram.types import CallbackQuery, Message, TelegramObject, Update, User
 from bot.config import Settings
 from bot.i18n import Catalog, Translator, language_for
 from bot.storage.crypto import FieldCipher
+from bot.storage.face_index import FaceIndex
 from bot.storage.repositories import Repositories
 from bot.storage.repositories.updates import UpdateRepo
 from bot.storage.sql import Database
@@ -55,12 +56,13 @@ class SandboxAckMiddleware(BaseMiddleware):
 
 
 class RepositoriesMiddleware(BaseMiddleware):
-    def __init__(self, db: Database, cipher: FieldCipher) -> None:
+    def __init__(self, db: Database, cipher: FieldCipher, faces: FaceIndex | None = None) -> None:
         self.db = db
         self.cipher = cipher
+        self.faces = faces
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        data["repo"] = Repositories(self.db, self.cipher)
+        data["repo"] = Repositories(self.db, self.cipher, faces=self.faces)
         return await handler(event, data)
 
 

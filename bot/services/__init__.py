@@ -12,6 +12,7 @@ from bot.integrations.sms import HttpSmsGateway, SandboxSmsGateway, SmsGateway
 from bot.services.otp import OtpService
 from bot.services.verifier import Verifier
 from bot.storage.crypto import FieldCipher, derive_key
+from bot.storage.face_index import FaceIndex
 from bot.storage.media import MediaStore
 from bot.storage.sql import Database, open_database
 from bot.verification.face import FaceConfig
@@ -57,6 +58,7 @@ class Services:
     sms: SmsGateway
     otp: OtpService
     identity: IdentityAuthority
+    faces: FaceIndex | None = None  # the process's live-face index (bot.storage.face_index)
     _owned: list[Any] = field(default_factory=list, repr=False)
 
     @classmethod
@@ -129,6 +131,7 @@ class Services:
             sms=sms,
             otp=otp,
             identity=identity,
+            faces=FaceIndex(cipher),
             _owned=owned,
         )
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot.storage.crypto import FieldCipher
+from bot.storage.face_index import FaceIndex
 from bot.storage.repositories.audit import AuditRepo
 from bot.storage.repositories.enterprises import EnterpriseRepo
 from bot.storage.repositories.events import EventRepo
@@ -27,12 +28,19 @@ class Repositories:
     """Cheap to build (no I/O): plain objects over the shared :class:`Database`. Calls of several
     repositories inside ``async with repo.db.transaction():`` commit or roll back together."""
 
-    def __init__(self, db: Database, cipher: FieldCipher, *, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        db: Database,
+        cipher: FieldCipher,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        faces: FaceIndex | None = None,
+    ) -> None:
         self.db = db
         self.audit = AuditRepo(db, clock)
         self.users = UserRepo(db, self.audit, clock)
         self.updates = UpdateRepo(db, clock)
-        self.persons = PersonRepo(db, cipher, self.audit, self.users, clock)
+        self.persons = PersonRepo(db, cipher, self.audit, self.users, clock, faces)
         self.media = MediaHashRepo(db, cipher, clock)
         self.review = ReviewRepo(db, cipher, self.audit, clock)
         self.events = EventRepo(db, clock)

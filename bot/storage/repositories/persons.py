@@ -11,8 +11,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-import numpy as np
-
 from bot.domain.models import (
     CollectedRecord,
     Consent,
@@ -26,6 +24,7 @@ from bot.domain.models import (
 )
 from bot.domain.phone import normalize_mainland_mobile
 from bot.storage.crypto import FieldCipher
+from bot.storage.face_index import FaceIndex
 from bot.storage.repositories.audit import AuditRepo
 from bot.storage.repositories.users import UserRepo
 from bot.storage.sql import Connection, Database, IntegrityError, new_id
@@ -63,12 +62,16 @@ class PersonRepo:
         audit: AuditRepo,
         users: UserRepo,
         clock: Callable[[], datetime] = utcnow,
+        faces: FaceIndex | None = None,
     ) -> None:
         self._db = db
         self._cipher = cipher
         self._audit = audit
         self._users = users
         self._clock = clock
+        # The process's shared index (built with the services); without one, a throwaway index
+        # gives the same answers, only decrypting everything at each call.
+        self._faces = faces
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -370,33 +373,10 @@ class PersonRepo:
     async def nearest_face(
         self, encoding: Sequence[float], threshold: float, *, exclude_person_id: int | None = None
     ) -> FaceMatch | None:
-        """The stored live face closest to ``encoding`` (Euclidean distance) if within ``threshold``.
-
-        A linear scan over every current encoding, decrypted one by one: fine for the tens of
-        thousands of people of one bureau (about a second per 100k on one core); a larger register
-        needs an index (e.g. an ANN index over the encodings kept in memory and rebuilt at start).
-        """
-        probe = np.asarray(encoding, dtype=np.float64)
-        async with self._db.read() as conn:
-            cursor = await conn.execute(
-                "SELECT person_id, encoding_enc FROM live_photos WHERE replaced_at IS NULL"
-            )
-            rows = await cursor.fetchall()
-        ids: list[int] = []
-        vectors: list[tuple[float, ...]] = []
-        for row in rows:
-            if exclude_person_id is not None and row[0] == exclude_person_id:
-                continue
-            vector = unpack_encoding(self._cipher.decrypt_bytes(row[1], context="live_photos.encoding"))
-            if len(vector) == probe.shape[0]:
-                ids.append(int(row[0]))
-                vectors.append(vector)
-        if not vectors:
-            return None
-        distances = np.linalg.norm(np.asarray(vectors, dtype=np.float64) - probe, axis=1)
-        best = int(np.argmin(distances))
-        distance = float(distances[best])
-        return FaceMatch(ids[best], distance) if distance <= threshold else None
+        """The stored live face closest to ``encoding`` (Euclidean distance) if within ``threshold``
+        (bot.storage.face_index: decrypted once per process, compared off the event loop)."""
+        faces = self._faces or FaceIndex(self._cipher)
+        return await faces.nearest(self._db, encoding, threshold, exclude_person_id=exclude_person_id)
 
     async def _load(self, conn: Connection, person_id: int) -> Person | None:
         person = await (
