@@ -34,7 +34,7 @@ from bot.i18n import Translator
 from bot.services import Services
 from bot.storage.repositories import Repositories
 from bot.storage.repositories.events import EventOutcome
-from bot.ui import FUNCTION_PARENT, Function, Go, Nav, Node, button, tip_keyboard, tip_text
+from bot.ui import FUNCTION_PARENT, Function, Go, Nav, Node, button, home_keyboard, tip_keyboard, tip_text
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,10 @@ class Ctx:
 
     async def say(self, text: str, markup: ReplyMarkup = None, **kwargs: Any) -> Message:
         return await self.bot.send_message(self.user.id, text, reply_markup=markup, **kwargs)
+
+    async def say_home(self, text: str) -> Message:
+        """A function's last word (its success text) followed by the home screen, as the guide ends."""
+        return await self.say(text + "\n\n" + self.t("menu.home", name=None), home_keyboard(self.t))
 
     async def typing(self, action: str = "typing") -> None:
         try:

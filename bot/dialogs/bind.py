@@ -21,7 +21,7 @@ from bot.domain.enterprise import Role
 from bot.domain.policies import BINDABLE_ROLES, Denial, may_bind
 from bot.storage.repositories.enterprises import BindingExists
 from bot.storage.repositories.events import EventOutcome
-from bot.ui import Function, home_keyboard
+from bot.ui import Function
 from bot.verification.ids import normalize_number, validate_uscc
 
 ROLE_ORDER = (Role.LEGAL_REP, Role.FINANCE_OFFICER)
@@ -160,16 +160,13 @@ class BindFlow:
             return
         await end_dialog(ctx.state, ctx.services)
         await ctx.repo.events.record(self.name, "bind", EventOutcome.COMPLETED, user_id=ctx.user_id)
-        await ctx.say(
+        await ctx.say_home(
             ctx.t(
                 "bind.success",
                 enterprise=enterprise.name,
                 taxpayer_id=enterprise.taxpayer_id,
                 role=role_name(ctx, role),
             )
-            + "\n\n"
-            + ctx.t("menu.home", name=None),
-            home_keyboard(ctx.t),
         )
 
     async def finished(self, ctx: Ctx, part: str) -> None:

@@ -194,7 +194,7 @@ class ChangeFlow:
         await save_edits(ctx, person.id, relink=True)
         await end_dialog(ctx.state, ctx.services)
         await ctx.repo.events.record(self.name, "save", EventOutcome.COMPLETED, user_id=ctx.user_id)
-        await ctx.say(ctx.t("functions.saved") + "\n\n" + ctx.t("menu.home", name=None), home_keyboard(ctx.t))
+        await ctx.say_home(ctx.t("functions.saved"))
 
 
 def create_router(flow: ChangeFlow) -> Router:

@@ -46,7 +46,7 @@ from bot.domain.models import ConsentDocument, ReviewKind
 from bot.integrations.identity import IdentityUnavailable
 from bot.storage.repositories.events import EventOutcome
 from bot.storage.repositories.persons import DuplicatePerson
-from bot.ui import Function, Node, Tip, button, home_keyboard
+from bot.ui import Function, Node, Tip, button
 from bot.verification.ids import DocumentType, normalize_number, validate_document_number
 
 log = logging.getLogger(__name__)
@@ -194,7 +194,7 @@ class CollectFlow:
         await end_dialog(ctx.state, ctx.services, keep=record_media(record))
         await ctx.repo.events.record(self.name, "save", EventOutcome.COMPLETED, user_id=ctx.user_id)
         log.info("collection completed for person %s", person.id)
-        await ctx.say(ctx.t("collect.success") + "\n\n" + ctx.t("menu.home", name=None), home_keyboard(ctx.t))
+        await ctx.say_home(ctx.t("collect.success"))
 
     async def _to_review(
         self,

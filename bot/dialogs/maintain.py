@@ -61,7 +61,7 @@ from bot.domain.policies import (
 from bot.storage.repositories.enterprises import BindingExists
 from bot.storage.repositories.events import EventOutcome
 from bot.storage.timeutil import utcnow
-from bot.ui import Function, Node, Tip, button, home_keyboard
+from bot.ui import Function, Node, Tip, button
 
 MAX_PEOPLE = 40  # fits one message (4096 characters) and one keyboard
 
@@ -343,7 +343,7 @@ class MaintainFlow:
     async def finish(self, ctx: Ctx, step: str, done: str) -> None:
         await end_dialog(ctx.state, ctx.services)
         await ctx.repo.events.record(self.name, step, EventOutcome.COMPLETED, user_id=ctx.user_id)
-        await ctx.say(done + "\n\n" + ctx.t("menu.home", name=None), home_keyboard(ctx.t))
+        await ctx.say_home(done)
 
     async def show_edits(self, ctx: Ctx) -> None:
         found = await self.target(ctx, (await ctx.get()).get("target_id"))

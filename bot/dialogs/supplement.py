@@ -39,7 +39,7 @@ from bot.domain.models import Person, ReviewKind
 from bot.i18n import Translator
 from bot.storage.repositories import Repositories
 from bot.storage.repositories.events import EventOutcome
-from bot.ui import Function, Node, Tip, button, home_keyboard
+from bot.ui import Function, Node, Tip, button
 from bot.verification.ids import DocumentType, normalize_number
 
 log = logging.getLogger(__name__)
@@ -193,9 +193,7 @@ class SupplementFlow:
             )
         await end_dialog(ctx.state, ctx.services, keep=kept)
         await ctx.repo.events.record(self.name, "save", EventOutcome.COMPLETED, user_id=ctx.user_id)
-        await ctx.say(
-            ctx.t("supplement.success") + "\n\n" + ctx.t("menu.home", name=None), home_keyboard(ctx.t)
-        )
+        await ctx.say_home(ctx.t("supplement.success"))
 
 
 def create_router(flow: SupplementFlow) -> Router:

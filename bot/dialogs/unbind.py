@@ -19,7 +19,7 @@ from bot.domain.masking import mask_name
 from bot.domain.models import Person
 from bot.domain.policies import Denial, may_unbind
 from bot.storage.repositories.events import EventOutcome
-from bot.ui import Function, home_keyboard
+from bot.ui import Function
 
 
 class UnbindSG(StatesGroup):
@@ -116,10 +116,7 @@ class UnbindFlow:
             return
         await end_dialog(ctx.state, ctx.services)
         await ctx.repo.events.record(self.name, "unbind", EventOutcome.COMPLETED, user_id=ctx.user_id)
-        await ctx.say(
-            ctx.t("unbind.success", enterprise=enterprise.name) + "\n\n" + ctx.t("menu.home", name=None),
-            home_keyboard(ctx.t),
-        )
+        await ctx.say_home(ctx.t("unbind.success", enterprise=enterprise.name))
 
     async def finished(self, ctx: Ctx, part: str) -> None:
         """No sub-dialogs: nothing hands back here."""
