@@ -57,7 +57,7 @@ def create_dispatcher(settings: Settings, services: Services) -> Dispatcher:
     dp.update.outer_middleware(
         IdempotencyMiddleware(services.db, timedelta(hours=settings.update_claim_hours))
     )
-    dp.update.outer_middleware(RepositoriesMiddleware(services.db, services.cipher, services.faces))
+    dp.update.outer_middleware(RepositoriesMiddleware(services.db, services.cipher, services.faces, services.clock))
     dp.update.outer_middleware(I18nMiddleware(services.catalog))
     dp.update.outer_middleware(ThrottlingMiddleware(settings))
 

@@ -18,6 +18,7 @@ from aiogram.methods import TelegramMethod
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update, User
 
 from bot.config import Settings
+from bot.domain.clock import Clock, system_clock
 from bot.i18n import Catalog, Translator, language_for
 from bot.storage.crypto import FieldCipher
 from bot.storage.face_index import FaceIndex
@@ -56,13 +57,16 @@ class SandboxAckMiddleware(BaseMiddleware):
 
 
 class RepositoriesMiddleware(BaseMiddleware):
-    def __init__(self, db: Database, cipher: FieldCipher, faces: FaceIndex | None = None) -> None:
+    def __init__(
+        self, db: Database, cipher: FieldCipher, faces: FaceIndex | None = None, clock: Clock = system_clock
+    ) -> None:
         self.db = db
         self.cipher = cipher
         self.faces = faces
+        self.clock = clock
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        data["repo"] = Repositories(self.db, self.cipher, faces=self.faces)
+        data["repo"] = Repositories(self.db, self.cipher, clock=self.clock, faces=self.faces)
         return await handler(event, data)
 
 

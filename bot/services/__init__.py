@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.config import Settings
+from bot.domain.clock import Clock, system_clock
 from bot.i18n import Catalog
 from bot.integrations.identity import HttpIdentityAuthority, IdentityAuthority, SandboxIdentityAuthority
 from bot.integrations.sms import HttpSmsGateway, SandboxSmsGateway, SmsGateway
@@ -59,6 +60,8 @@ class Services:
     otp: OtpService
     identity: IdentityAuthority
     faces: FaceIndex | None = None  # the process's live-face index (bot.storage.face_index)
+    # The one clock of the process: repositories, jobs and rules read time from it (tests pin it).
+    clock: Clock = system_clock
     _owned: list[Any] = field(default_factory=list, repr=False)
 
     @classmethod

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bot.domain.clock import FixedClock
 from bot.services import Services
 from bot.storage.repositories import Repositories
-from bot.storage.timeutil import utcnow
 
 __all__ = ["RetentionJob", "RetentionResult"]
 
@@ -52,9 +52,10 @@ class RetentionJob:
     async def run_once(self, now: datetime | None = None) -> RetentionResult:
         services = self._services
         settings = services.settings
-        now = now or utcnow()
+        # One run has one "now": its cut-off and its audit row are the same moment.
+        now = now or services.clock()
         cutoff = now - timedelta(days=settings.retention_raw_media_days)
-        repo = Repositories(services.db, services.cipher)
+        repo = Repositories(services.db, services.cipher, clock=FixedClock(now))
 
         card_photos = 0
         documents = await repo.staff.raw_document_media_before(cutoff)
