@@ -36,7 +36,7 @@ async def approved_person(
     taxpayer = BotClient(dp, bot, user_id=TAXPAYER_ID)
     await collect_into_review(taxpayer, verifier, sms)
     replies = await admin.send("/review")
-    await press(admin, replies, "通过")
+    await press(admin, await press(admin, replies, "通过"), "确认通过")
 
 
 # --- /person, /enterprise -------------------------------------------------------------------------------
