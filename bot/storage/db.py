@@ -273,21 +273,37 @@ async def _migrate(conn: aiosqlite.Connection, migrations: list[Migration], *, a
         raise MigrationError(
             f"the database needs migrations {[m.version for m in todo]}: run `python -m bot migrate`"
         )
-    for migration in todo:
-        stamp = datetime.now(UTC).isoformat(timespec="seconds")
-        # One script per migration wrapped in its own transaction: executescript() does not commit
-        # in autocommit mode, so a failing statement leaves the transaction open for the rollback.
-        script = (
-            "BEGIN IMMEDIATE;\n"
-            f"{migration.sql}\n;\n"
-            "INSERT INTO schema_version (version, name, applied_at) "
-            f"VALUES ({migration.version}, '{migration.name}', '{stamp}');\n"
-            "COMMIT;"
-        )
-        try:
-            await conn.executescript(script)
-        except Exception as exc:
-            if conn.in_transaction:
-                await conn.execute("ROLLBACK")
-            raise MigrationError(f"migration {migration.version:04d}_{migration.name} failed: {exc}") from exc
-        log.info("applied migration %04d_%s", migration.version, migration.name)
+    if not todo:
+        return
+    # Foreign keys off while migrating (it cannot change inside a transaction): a table rebuilt to
+    # change a column (new table, copy, drop, rename) must not fire ON DELETE CASCADE on the drop.
+    # foreign_key_check before each COMMIT keeps the references honest instead.
+    await conn.execute("PRAGMA foreign_keys=OFF")
+    try:
+        for migration in todo:
+            await _apply(conn, migration)
+    finally:
+        await conn.execute("PRAGMA foreign_keys=ON")
+
+
+async def _apply(conn: aiosqlite.Connection, migration: Migration) -> None:
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
+    # One script per migration wrapped in its own transaction: executescript() does not commit
+    # in autocommit mode, so a failing statement leaves the transaction open for the rollback.
+    script = (
+        "BEGIN IMMEDIATE;\n"
+        f"{migration.sql}\n;\n"
+        "INSERT INTO schema_version (version, name, applied_at) "
+        f"VALUES ({migration.version}, '{migration.name}', '{stamp}');\n"
+    )
+    try:
+        await conn.executescript(script)
+        broken = await (await conn.execute("PRAGMA foreign_key_check")).fetchall()
+        if broken:
+            raise MigrationError(f"{len(broken)} rows break a foreign key, e.g. {tuple(broken[0])}")
+        await conn.execute("COMMIT")
+    except Exception as exc:
+        if conn.in_transaction:
+            await conn.execute("ROLLBACK")
+        raise MigrationError(f"migration {migration.version:04d}_{migration.name} failed: {exc}") from exc
+    log.info("applied migration %04d_%s", migration.version, migration.name)
