@@ -298,7 +298,7 @@ async def _apply(conn: aiosqlite.Connection, migration: Migration) -> None:
     )
     try:
         await conn.executescript(script)
-        broken = await (await conn.execute("PRAGMA foreign_key_check")).fetchall()
+        broken = list(await (await conn.execute("PRAGMA foreign_key_check")).fetchall())
         if broken:
             raise MigrationError(f"{len(broken)} rows break a foreign key, e.g. {tuple(broken[0])}")
         await conn.execute("COMMIT")
