@@ -108,7 +108,9 @@ class Chat:
         short wait (a slow restart) is in the chat, not in the answer the test was given."""
         async with self.http.get(f"{self.url}/sandbox/api/users/{USER}/messages") as resp:
             messages = (await resp.json())["messages"]
-        self.seen = [m for m in messages if m.get("from") == "bot" and not m.get("deleted") and m.get("buttons")]
+        self.seen = [
+            m for m in messages if m.get("from") == "bot" and not m.get("deleted") and m.get("buttons")
+        ]
 
     def button(self, label: str) -> tuple[str, int]:
         for message in reversed(self.seen):
