@@ -83,8 +83,12 @@ class I18nMiddleware(BaseMiddleware):
             record = await repo.users.get(user.id)
             # last_seen is for retention and statistics; minute precision is plenty and saves a
             # write transaction on almost every update.
-            if record is None or repo.clock() - record.last_seen > TOUCH_INTERVAL:
-                await repo.users.touch(user.id)
+            if (
+                record is None
+                or repo.clock() - record.last_seen > TOUCH_INTERVAL
+                or (user.language_code and user.language_code[:35] != record.telegram_language)
+            ):
+                await repo.users.touch(user.id, user.language_code)
             data["account"] = record
             lang = record.language if record and record.language else language_for(user.language_code, lang)
         data["t"] = self.catalog.translator(lang)

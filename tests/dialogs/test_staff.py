@@ -250,6 +250,31 @@ async def test_reject_with_a_reason_tells_the_taxpayer_in_their_language(
     assert case.decided_by == REVIEWER_ID
 
 
+async def test_a_taxpayer_who_never_chose_a_language_is_told_in_their_telegram_language(
+    admin: BotClient,
+    verifier: FakeVerifier,
+    sms: FakeSms,
+    dp: Dispatcher,
+    bot: MockedBot,
+    services: Services,
+) -> None:
+    """No stored choice: the language_code of the taxpayer's last update decides the notice and its
+    keyboard (it was zh_CN for everyone before)."""
+    taxpayer = BotClient(dp, bot, user_id=5005)
+    await collect_into_review(taxpayer, verifier, sms)
+    # Their Telegram is switched to English; they never pick a language in the menu.
+    await BotClient(dp, bot, user_id=5005, language_code="en-GB").send("/help")
+    account = await repos(services).users.get(5005)
+    assert account is not None and account.language is None and account.telegram_language == "en-GB"
+    replies = await admin.send("/review")
+    replies = await press(admin, replies, "不通过")
+    replies = await press(admin, replies, "照片不清晰")
+    (told,) = sent_to(replies, 5005)
+    assert "did not approve" in told.text and "很抱歉" not in told.text
+    captions = [caption for row in told.buttons for caption, _ in row]
+    assert "Real-name collection" in captions and "Tax services" in captions
+
+
 async def test_skip_moves_to_the_next_case(
     admin: BotClient, verifier: FakeVerifier, sms: FakeSms, dp: Dispatcher, bot: MockedBot
 ) -> None:
