@@ -10,6 +10,7 @@ from bot.domain.clock import Clock, system_clock
 from bot.i18n import Catalog
 from bot.integrations.identity import HttpIdentityAuthority, IdentityAuthority, SandboxIdentityAuthority
 from bot.integrations.sms import HttpSmsGateway, SandboxSmsGateway, SmsGateway
+from bot.services.handoff import HandoffService, handoff_keys
 from bot.services.otp import OtpService
 from bot.services.verifier import Verifier
 from bot.storage.crypto import FieldCipher, derive_key
@@ -60,6 +61,7 @@ class Services:
     otp: OtpService
     identity: IdentityAuthority
     faces: FaceIndex | None = None  # the process's live-face index (bot.storage.face_index)
+    handoffs: HandoffService | None = None  # portal handoffs (issue 20), built by `build`
     # The one clock of the process: repositories, jobs and rules read time from it (tests pin it).
     clock: Clock = system_clock
     _owned: list[Any] = field(default_factory=list, repr=False)
@@ -124,7 +126,9 @@ class Services:
             await verifier.pool.start()
             owned.append(verifier.pool)
         otp = OtpService(db, sms, derive_key(masters[index_master], "otp-codes"))
-        return cls(
+        handoffs = HandoffService(db, settings, handoff_keys(settings, masters[index_master]), system_clock)
+        owned.append(handoffs)
+        built = cls(
             settings=settings,
             catalog=catalog,
             db=db,
@@ -135,8 +139,11 @@ class Services:
             otp=otp,
             identity=identity,
             faces=FaceIndex(cipher),
+            handoffs=handoffs,
             _owned=owned,
         )
+        handoffs.clock_from(built)  # a test that pins `services.clock` pins the handoffs' time too
+        return built
 
     async def close(self) -> None:
         for resource in reversed(self._owned):
