@@ -10,8 +10,8 @@ from aiohttp import web
 from .botapi import BotApi
 from .config import SandboxConfig
 from .control import ControlApi
-from .state import SandboxState
 from .portal import register_portal_demo
+from .state import SandboxState
 from .webchat import register_web_chat
 
 SANDBOX_STATE_KEY = web.AppKey("sandbox_state", SandboxState)

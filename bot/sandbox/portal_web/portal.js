@@ -13,6 +13,7 @@
     document_mismatch: "证件与要求办理的证件不一致", face_not_passed: "刷脸验证未通过",
     no_live_photo: "缺少现场照片，请先补采", collection_unavailable: "App 中无法开始采集",
   };
+  const DOCUMENTS = { resident_id: "居民身份证", hk_macau_permit: "港澳居民来往内地通行证", taiwan_permit: "台湾居民来往大陆通行证", hmt_residence_permit: "港澳台居民居住证" };
   const METHODS = { collection: "实名信息采集（证件 + 短信验证码 + 活体人脸比对）", face_stepup: "刷脸验证（与留存现场照片比对）" };
 
   function setStatus(text, kind = "") {
@@ -87,7 +88,7 @@
         $("result-title").textContent = "网站收到的结果";
         const person = claims.person || {};
         const rows = [
-          ["姓名", person.name], ["证件号码", person.document_number], ["证件类型", claims.document_type],
+          ["姓名", person.name], ["证件号码", person.document_number], ["证件类型", DOCUMENTS[claims.document_type] || claims.document_type],
           ["人员标识", claims.person_ref], ["完成时间", claims.completed_at], ["核验方式", METHODS[claims.method] || claims.method],
         ];
         $("result-fields").replaceChildren(...rows.flatMap(([k, v]) => {

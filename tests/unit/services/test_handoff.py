@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from bot.config import Settings
 from bot.domain.clock import FixedClock
 from bot.domain.handoff import HandoffMethod, HandoffPurpose, HandoffState
+from bot.domain.masking import mask_id_number, mask_name
 from bot.domain.models import Person
 from bot.services.handoff import HandoffKeys, HandoffRefused, HandoffRequestError, HandoffService
-from bot.domain.masking import mask_id_number, mask_name
 from bot.services.jws import JwsError, Signer, verify
 from bot.storage.crypto import FieldCipher
 from bot.storage.repositories import Repositories
@@ -60,7 +60,9 @@ def service(db: Database, settings: Settings, clock: FixedClock) -> HandoffServi
 
 @pytest_asyncio.fixture
 async def person(db: Database) -> Person:
-    return await collected_person(Repositories(db, FieldCipher.from_master(b"m" * 32, key_id="k")), 501, NUMBER)
+    return await collected_person(
+        Repositories(db, FieldCipher.from_master(b"m" * 32, key_id="k")), 501, NUMBER
+    )
 
 
 def public_key(service: HandoffService) -> Ed25519PublicKey:
@@ -82,7 +84,9 @@ def independent_verify(token: str, key: Ed25519PublicKey) -> dict[str, object]:
     return claims
 
 
-async def test_token_is_random_long_and_a_valid_start_parameter(service: HandoffService, db: Database) -> None:
+async def test_token_is_random_long_and_a_valid_start_parameter(
+    service: HandoffService, db: Database
+) -> None:
     created = [await service.create("etax-demo", HandoffPurpose.COLLECTION) for _ in range(5)]
     tokens = {c.token for c in created}
     assert len(tokens) == 5
@@ -152,7 +156,11 @@ async def test_states_to_done_with_a_signed_result(
     assert claims == verify(done.result_jws, public_key(service))
     jwk = service.signer.jwks()["keys"][0]
     via_pyjwt = jwt.decode(
-        done.result_jws, jwt.PyJWK(jwk).key, algorithms=["EdDSA"], audience="etax-demo", issuer="shiming-bot",
+        done.result_jws,
+        jwt.PyJWK(jwk).key,
+        algorithms=["EdDSA"],
+        audience="etax-demo",
+        issuer="shiming-bot",
         options={"verify_iat": False},  # the pinned clock is not today (the suite runs under faketime)
     )
     assert via_pyjwt == claims
@@ -174,7 +182,8 @@ async def test_states_to_done_with_a_signed_result(
             r[0]
             for r in await (
                 await conn.execute(
-                    "SELECT action FROM audit_log WHERE subject_type = 'handoff' AND subject_id = ? ORDER BY id",
+                    "SELECT action FROM audit_log WHERE subject_type = 'handoff' AND subject_id = ?"
+                    " ORDER BY id",
                     (hid,),
                 )
             ).fetchall()
@@ -202,11 +211,15 @@ async def test_a_forged_or_altered_result_does_not_verify(service: HandoffServic
 
 
 async def test_expected_document_mismatch_fails(service: HandoffService, person: Person) -> None:
-    created = await service.create("etax-demo", HandoffPurpose.FACE_STEPUP, expected_number="110105194912310037")
+    created = await service.create(
+        "etax-demo", HandoffPurpose.FACE_STEPUP, expected_number="110105194912310037"
+    )
     await service.open(created.token, 501)
     await service.begin(created.handoff.id, 501)
     result = await service.complete(created.handoff.id, 501, person, HandoffMethod.FACE_STEPUP)
-    assert result is not None and result.state is HandoffState.FAILED and result.failure == "document_mismatch"
+    assert (
+        result is not None and result.state is HandoffState.FAILED and result.failure == "document_mismatch"
+    )
     assert result.result_jws is None
 
 
