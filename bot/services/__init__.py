@@ -75,9 +75,11 @@ class Services:
         verifier: Verifier | Any | None = None,
         sms: SmsGateway | None = None,
         identity: IdentityAuthority | None = None,
+        clock: Clock = system_clock,
     ) -> Services:
         """`verifier`, `sms`, `identity` may be given (tests share one pool across many bots);
-        what is built here is also closed here."""
+        what is built here is also closed here. `clock` is the one every part built here reads
+        (tests pin it)."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         catalog = Catalog.load(settings.locales_dir, settings.default_locale)
         masters, current, index_master = settings.encryption_keys()
@@ -125,10 +127,10 @@ class Services:
             verifier = build_verifier(settings)
             await verifier.pool.start()
             owned.append(verifier.pool)
-        otp = OtpService(db, sms, derive_key(masters[index_master], "otp-codes"))
-        handoffs = HandoffService(db, settings, handoff_keys(settings, masters[index_master]), system_clock)
+        otp = OtpService(db, sms, derive_key(masters[index_master], "otp-codes"), clock=clock)
+        handoffs = HandoffService(db, settings, handoff_keys(settings, masters[index_master]), clock)
         owned.append(handoffs)
-        built = cls(
+        return cls(
             settings=settings,
             catalog=catalog,
             db=db,
@@ -140,10 +142,9 @@ class Services:
             identity=identity,
             faces=FaceIndex(cipher),
             handoffs=handoffs,
+            clock=clock,
             _owned=owned,
         )
-        handoffs.clock_from(built)  # a test that pins `services.clock` pins the handoffs' time too
-        return built
 
     async def close(self) -> None:
         for resource in reversed(self._owned):

@@ -136,10 +136,6 @@ class HandoffService:
     def now(self) -> datetime:
         return self._clock()
 
-    def clock_from(self, services: Any) -> None:
-        """Read the time from ``services.clock`` at each call (so pinning it pins this too)."""
-        self._clock = lambda: services.clock()
-
     # -- portals ---------------------------------------------------------------------------------
 
     def portal(self, portal_id: str) -> HandoffPortal | None:
