@@ -110,8 +110,9 @@ class HandoffFlow:
         if person is None or data["face"]["decision"] != "pass":
             # Near the threshold is no pass: a portal relies on this check, staff cannot decide it later.
             await service.fail(handoff_id, ctx.user_id, "face_not_passed")
+            code = ((data.get("face") or {}).get("reasons") or ["face_mismatch"])[0]  # an engine's code
             await ctx.repo.events.record(
-                self.name, "stepup", EventOutcome.REJECTED, user_id=ctx.user_id, reason_code="face_not_passed"
+                self.name, "stepup", EventOutcome.REJECTED, user_id=ctx.user_id, reason_code=code
             )
             await _end(ctx, "handoff.stepup_failed")
             return

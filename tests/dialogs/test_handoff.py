@@ -12,13 +12,14 @@ from bot.domain.handoff import HandoffPurpose, HandoffState
 from bot.services import Services
 from bot.services.handoff import CreatedHandoff, HandoffService
 from bot.services.jws import verify
+from tests.dialogs.test_collect import PHONE, scripted
 from tests.helpers.client import BotClient, Reply
-from tests.helpers.fakes import FakeSms, FakeVerifier, back_reading, front_reading, valid_number, verdict
+from tests.helpers.fakes import FakeSms, FakeVerifier, valid_number, verdict
 from tests.helpers.functions import press, repos, text
 from tests.helpers.register import collected_person
 
-PHONE = "13800138000"
 PORTAL_NAME = "电子税务局（沙盒演示）"
+__all__ = ["scripted"]
 
 
 def handoffs(services: Services) -> HandoffService:
@@ -40,14 +41,6 @@ async def state_of(services: Services, created: CreatedHandoff) -> HandoffState:
 def clock() -> FixedClock:
     """Pinned, so a test can move it past the token's expiry (now: readings and cards stay valid)."""
     return FixedClock(system_clock())
-
-
-@pytest.fixture
-def scripted(verifier: FakeVerifier) -> FakeVerifier:
-    verifier.readings[b"front"] = front_reading()
-    verifier.readings[b"back"] = back_reading()
-    verifier.verdicts[b"selfie"] = verdict("pass")
-    return verifier
 
 
 async def collect_from_document_choice(client: BotClient, sms: FakeSms, replies: list[Reply]) -> list[Reply]:

@@ -8,6 +8,8 @@ import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import cv2
+import numpy as np
 import pytest
 
 from bot.app import create_bot
@@ -24,6 +26,14 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def decode_qr(png: bytes) -> str:
+    """The text of the one QR code in a PNG (a screenshot or the API's image), read by OpenCV."""
+    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
+    text, points, _ = cv2.QRCodeDetector().detectAndDecode(image)
+    assert points is not None, "no QR code found"
+    return str(text)
 
 
 @dataclass

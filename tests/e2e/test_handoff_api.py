@@ -12,15 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import cv2
-import numpy as np
 import pytest
 
 from bot.config import Settings
 from bot.domain.masking import mask_name
 from bot.storage.repositories import Repositories
 from tests.e2e.conftest import RunningBot
-from tests.e2e.handoff_env import PORTAL_KEY, Portal, free_port, portal, sandbox, sandbox_server
+from tests.e2e.handoff_env import PORTAL_KEY, Portal, decode_qr, free_port, portal, sandbox, sandbox_server
 from tests.helpers.factory import make_settings
 from tests.helpers.fakes import FakeVerifier, valid_number, verdict
 from tests.helpers.register import collected_person
@@ -47,13 +45,6 @@ async def running_bot(sandbox: str, e2e_settings: Settings) -> AsyncIterator[Run
     await running.start()
     yield running
     await running.stop()
-
-
-def decode_qr(png: bytes) -> str:
-    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
-    text, points, _ = cv2.QRCodeDetector().detectAndDecode(image)
-    assert points is not None, "no QR code found"
-    return str(text)
 
 
 async def create(http: aiohttp.ClientSession, portal: Portal, **body: Any) -> dict[str, Any]:

@@ -8,19 +8,15 @@ website shows "实名采集成功" with the result its backend verified. Screens
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import cv2
-import numpy as np
 import pytest
 
 from bot.config import Settings
-from bot.services.verifier import Verifier
+from tests.e2e import test_collect_e2e as collect
 from tests.e2e.cards import SELFIE
-from tests.e2e.conftest import RunningBot
-from tests.e2e.handoff_env import Portal, free_port, portal, sandbox, sandbox_server
+from tests.e2e.handoff_env import Portal, decode_qr, free_port, portal, sandbox, sandbox_server
 from tests.e2e.webchat.test_webchat_e2e import BOT_TIMEOUT_MS, PHONE, inline_button, upload_photo, wait_bot
 from tests.helpers.factory import make_settings
 
@@ -31,27 +27,15 @@ if TYPE_CHECKING:
 
 __all__ = ["portal", "sandbox", "sandbox_server"]
 
+# The collection test's bot: real engines, the challenge pinned to the selfie clip.
+running_bot = collect.running_bot
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 @pytest.fixture
 def e2e_settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path, liveness_challenge="open_mouth,blink", handoff_port=free_port())
-
-
-@pytest.fixture
-async def running_bot(sandbox: str, e2e_settings: Settings, engines: Verifier) -> AsyncIterator[RunningBot]:
-    running = RunningBot(e2e_settings, sandbox, verifier=engines)
-    await running.start()
-    yield running
-    await running.stop()
-
-
-def decode_qr(png: bytes) -> str:
-    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
-    text, points, _ = cv2.QRCodeDetector().detectAndDecode(image)
-    assert points is not None, "no QR code on the page"
-    return str(text)
 
 
 async def upload_video_note(page: Page, data: bytes) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,22 +23,15 @@ from bot.services.handoff import HandoffKeys, HandoffRefused, HandoffRequestErro
 from bot.services.jws import JwsError, Signer, verify
 from bot.storage.crypto import FieldCipher
 from bot.storage.repositories import Repositories
-from bot.storage.sql import Database, open_database
+from bot.storage.sql import Database
 from tests.helpers.factory import make_settings
-from tests.helpers.postgres import database_url
 from tests.helpers.register import collected_person
+from tests.unit.storage.conftest import database_url, db
 
-__all__ = ["database_url"]
+__all__ = ["database_url", "db"]
 
 NUMBER = "11010519491231002X"
 T0 = datetime(2031, 3, 4, 2, 0, tzinfo=UTC)
-
-
-@pytest_asyncio.fixture
-async def db(tmp_path: Path, database_url: str | None) -> AsyncIterator[Database]:
-    database = await open_database(tmp_path / "bot.sqlite3", url=database_url)
-    yield database
-    await database.close()
 
 
 @pytest.fixture
