@@ -39,7 +39,8 @@ async def test_guessed_tokens_are_refused_and_audited(client: HostileClient, ser
     for guess in (near, created.handoff.id, "A" * 32, "../../etc/passwd", "'; DROP TABLE handoffs;--"):
         replies = await client.send(f"/start {guess}")
         joined = "\n".join(r.text for r in replies)
-        assert created.handoff.short_code not in joined and "电子税务局" not in joined
+        assert "该二维码无效" in joined
+        assert created.handoff.short_code not in joined and "电子税务局（沙盒演示）" not in joined
     assert (await handoffs(services).status("etax-demo", created.handoff.id)).state is HandoffState.WAITING  # type: ignore[union-attr]
     async with services.db.read() as conn:
         refused = (
