@@ -63,7 +63,7 @@ async def test_website_qr_to_collection_in_the_browser(
     await qr.wait_for()
     short_code = (await website.locator("#short-code").inner_text()).strip()
     assert re.fullmatch(r"[A-Z0-9]{4}", short_code)
-    await website.get_by_text("等待扫码").wait_for()
+    await website.get_by_text("等待扫码").wait_for(timeout=BOT_TIMEOUT_MS)
     await shot("website-qr")
 
     # The code as the page shows it: its pixels, decoded, are the deep link.
@@ -78,7 +78,7 @@ async def test_website_qr_to_collection_in_the_browser(
     confirm = await wait_bot(chat, "请核对网页上显示的验证码")
     assert short_code in await confirm.inner_text()  # the same code as on the website
     assert "start=" not in chat.url  # scanned once: a reload does not send it again
-    await website.get_by_text("已扫码").wait_for()
+    await website.get_by_text("已扫码").wait_for(timeout=BOT_TIMEOUT_MS)
     await shot("website-scanned")
     await inline_button(chat, "确认，继续").click()
 
