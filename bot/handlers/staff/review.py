@@ -324,14 +324,8 @@ def create_router() -> Router:
     ) -> None:
         # An approval saves a record (and may bind the person to enterprises later): the reviewer
         # confirms, told what the approval will do.
-        case = await repo.review.get(callback_data.n)
-        if case is None or case.status != "open":
-            await query.answer(t("staff.review.already_decided"), show_alert=True)
-            return
-        decision = await check_review(repo, query.from_user.id, case)
-        if decision.denial is not None:
-            await record_refusal(repo, query.from_user.id, case, decision.denial, "approve")
-            await _tell_refused(query, t, decision.denial)
+        case = await _decidable(query, t, repo, callback_data.n, "approve")
+        if case is None:
             return
         await query.answer()
         flow = str(case.payload.get("flow") or "collect")
@@ -375,14 +369,8 @@ def create_router() -> Router:
     async def reject_reasons(
         query: CallbackQuery, callback_data: StaffAct, bot: Bot, t: Translator, repo: Repositories
     ) -> None:
-        case = await repo.review.get(callback_data.n)
-        if case is None or case.status != "open":
-            await query.answer(t("staff.review.already_decided"), show_alert=True)
-            return
-        decision = await check_review(repo, query.from_user.id, case)
-        if decision.denial is not None:
-            await record_refusal(repo, query.from_user.id, case, decision.denial, "reject")
-            await _tell_refused(query, t, decision.denial)
+        case = await _decidable(query, t, repo, callback_data.n, "reject")
+        if case is None:
             return
         await query.answer()
         # The reason travels as its index: callback data is limited to 64 bytes.
@@ -455,6 +443,22 @@ def create_router() -> Router:
         await _after_decision(bot, query, t, "staff.review.rejected", case.id, delivered)
 
     return router
+
+
+async def _decidable(
+    query: CallbackQuery, t: Translator, repo: Repositories, case_id: int, at: str
+) -> ReviewCase | None:
+    """The open case this staff member may decide; None (told, a refusal audited) otherwise."""
+    case = await repo.review.get(case_id)
+    if case is None or case.status != "open":
+        await query.answer(t("staff.review.already_decided"), show_alert=True)
+        return None
+    decision = await check_review(repo, query.from_user.id, case)
+    if decision.denial is not None:
+        await record_refusal(repo, query.from_user.id, case, decision.denial, at)
+        await _tell_refused(query, t, decision.denial)
+        return None
+    return case
 
 
 async def _tell_refused(query: CallbackQuery, t: Translator, reason: str) -> None:
