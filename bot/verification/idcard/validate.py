@@ -49,6 +49,11 @@ class IdCardReason(StrEnum):
     NOT_YET_VALID = "idcard_not_yet_valid"
     PORTRAIT_NOT_FOUND = "idcard_portrait_not_found"  # the photo area could not be located
     PORTRAIT_NO_FACE = "idcard_portrait_no_face"  # located, but no face in it
+    # Not problems: what the engine corrected from the ID number (its checksum passed), reported in
+    # ``SideReading.corrections`` so that the user and staff can see the value did not come from OCR.
+    BIRTH_DATE_CORRECTED = "idcard_birth_date_corrected"  # garbled printed date, the number's taken
+    BIRTH_DATE_FROM_NUMBER = "idcard_birth_date_from_number"  # printed date unread, the number's taken
+    SEX_FROM_NUMBER = "idcard_sex_from_number"  # printed sex unread, the number's taken
 
 
 # Chinese names (any GB 18030 ideograph, CJK Extensions A-H included, optionally with an ideographic
