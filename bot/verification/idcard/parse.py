@@ -395,9 +395,9 @@ def parse_front(
     if numbers:
         raw = numbers[-1][0]
         f.id_number = repair_number(raw, f.birth_date)
-    found = reconcile(f)
+    taken = reconcile(f)
     if corrections is not None:
-        corrections.extend(found)
+        corrections.extend(taken)
     return f
 
 
