@@ -24,7 +24,8 @@ __all__ = ["OcrLine", "OcrPage", "rank_candidates", "read_lines", "read_region",
 
 Array = npt.NDArray[Any]
 
-DET_MAX_SIDE = 960  # detection input; card text stays above ~14 px for a card filling half the photo
+# Detection input (largest side); SHIMING_OCR_DET_SIDE overrides it for measurements (bench).
+DET_MAX_SIDE = int(os.environ.get("SHIMING_OCR_DET_SIDE", "0")) or 736
 REC_MAX_SIDE = 1800  # source of recognition crops
 
 
