@@ -7,6 +7,7 @@ from dataclasses import asdict, fields
 from datetime import date
 from typing import Any
 
+from bot.domain.hanzi import HAN_CLASS, nfc
 from bot.domain.masking import mask_address, mask_id_number
 from bot.i18n import Translator
 from bot.verification.idcard import ETHNICITIES, BackFields, FrontFields
@@ -85,7 +86,9 @@ def shown_values(t: Translator, front: FrontFields, back: BackFields | None) -> 
 
 _DATE = re.compile(r"^\s*(\d{4})\s*[-./年]\s*(\d{1,2})\s*[-./月]\s*(\d{1,2})\s*日?\s*$")
 _COMPACT_DATE = re.compile(r"^\s*(\d{4})(\d{2})(\d{2})\s*$")
-_NAME = re.compile(r"^[\u3400-\u9fffA-Za-z·•.\- ]{1,30}$")
+# Any GB 18030 ideograph (䶮 in Extension A, 𠮷 in Extension B: the OCR may not read them, so they are
+# typed) with an optional variation selector, Latin letters and the name separators.
+_NAME = re.compile(f"^(?:[{HAN_CLASS}][\ufe00-\ufe0f\U000e0100-\U000e01ef]?|[A-Za-z·•.\\- ]){{1,30}}$")
 _LONG_TERM = ("长期", "long-term", "long term", "longterm")
 _DATE_TOKEN = re.compile(r"\d{4}\s*[-./年]\s*\d{1,2}\s*[-./月]\s*\d{1,2}\s*日?|\d{8}")
 
@@ -109,8 +112,9 @@ def parse_date(text: str) -> date:
 
 
 def _clean(text: str) -> str:
-    # Control characters and zero-width marks have no place in an ID field.
-    return "".join(ch for ch in text if ch.isprintable()).strip()
+    # Control characters and zero-width marks have no place in an ID field; NFC so that a name
+    # typed with a compatibility ideograph or decomposed marks is stored as the card prints it.
+    return nfc("".join(ch for ch in text if ch.isprintable())).strip()
 
 
 def apply_correction(field: str, text: str, front: FrontFields, back: BackFields) -> None:
