@@ -34,8 +34,9 @@ thread otherwise:
   to the thread by their text: ``executemany``, scripts, ``INSERT … SELECT``, ``UPDATE`` / ``DELETE``
   with a range condition or without ``WHERE``, and any statement that is not a plain ``SELECT``,
   ``INSERT``, ``UPDATE``, ``DELETE`` or transaction control (pragmas, schema changes, ``WITH``: none is
-  on a hot path, and some, such as ``journal_mode`` or ``integrity_check``, take milliseconds). A write that nevertheless
-  took longer than the budget on the loop is logged and sent to the thread from then on.
+  on a hot path, and some, such as ``journal_mode`` or ``integrity_check``, take milliseconds). A
+  write that nevertheless took longer than the budget on the loop is logged and sent to the thread
+  from then on.
 - WAL checkpoints (which copy pages into the file and fsync) are taken off the commit path: the writer
   has ``wal_autocheckpoint=0`` and a passive checkpoint runs on a connection of its own, in its
   thread, every ``CHECKPOINT_EVERY`` commits.
@@ -68,7 +69,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.storage.migrate import Migration, MigrationError, load_migrations, pending
-from bot.storage.sql import Backend, own_transaction
+from bot.storage.sql import Backend, own_transaction, pending_claim, write_claim
 
 __all__ = [
     "COUNTERS",
@@ -118,7 +119,9 @@ COUNTERS = SqliteCounters()
 _READ = re.compile(r"^\s*SELECT\b", re.IGNORECASE)
 # Everything else not listed here (pragmas, schema changes, WITH ... whose tail may be a write) runs
 # on the thread: none is on a hot path, and some take milliseconds or more.
-_SHORT_WRITE = re.compile(r"^\s*(?:INSERT|REPLACE|UPDATE|DELETE|BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.I)
+_SHORT_WRITE = re.compile(
+    r"^\s*(?:INSERT|REPLACE|UPDATE|DELETE|BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.IGNORECASE
+)
 _UPDATE_OR_DELETE = re.compile(r"^\s*(?:UPDATE|DELETE)\b", re.IGNORECASE)
 _WHERE = re.compile(r"\bWHERE\b(.*)$", re.IGNORECASE | re.DOTALL)
 _INSERT_SELECT = re.compile(r"^\s*(?:INSERT|REPLACE)\b.*\bSELECT\b", re.IGNORECASE | re.DOTALL)
@@ -254,8 +257,11 @@ class _Link:
                     COUNTERS.longest_on_loop_s = took
                 if took > LOOP_BUDGET_S and not read:
                     _routes[sql] = _THREAD
-                    log.warning("a write took %.1f ms on the event loop; it runs on a thread from now on: %.80s",
-                                took * 1000, sql)
+                    log.warning(
+                        "a write took %.1f ms on the event loop; it runs on a thread from now on: %.80s",
+                        took * 1000,
+                        sql,
+                    )
         return await self.in_thread(self._run, sql, parameters)
 
     async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> None:
@@ -417,7 +423,9 @@ class SqliteDatabase:
                 await conn.execute("ROLLBACK")
             await conn.execute("BEGIN IMMEDIATE")
             token = _current_tx.set(_TxState(self, asyncio.current_task()))
+            claim = pending_claim(self)
             try:
+                await write_claim(claim, self._wrapped_writer)
                 yield self._wrapped_writer
             except BaseException:
                 await self._rollback_quietly()
@@ -429,22 +437,25 @@ class SqliteDatabase:
                     await self._rollback_quietly()
                     raise
                 self._committed()
+                if claim is not None:
+                    claim.done = True
             finally:
                 _current_tx.reset(token)
 
     def _committed(self) -> None:
         COUNTERS.commits += 1
         self._commits += 1
-        if self._commits >= CHECKPOINT_EVERY and self._checkpointer is not None:
-            if self._checkpoint_task is None or self._checkpoint_task.done():
-                self._commits = 0
-                self._checkpoint_task = asyncio.create_task(self._checkpoint())
+        idle = self._checkpoint_task is None or self._checkpoint_task.done()
+        if self._commits >= CHECKPOINT_EVERY and self._checkpointer is not None and idle:
+            self._commits = 0
+            self._checkpoint_task = asyncio.create_task(self._checkpoint())
 
     async def _checkpoint(self) -> None:
         # PASSIVE: copies what no reader still needs, never waits for or blocks the writer.
         assert self._checkpointer is not None
         try:
-            await self._checkpointer.in_thread(self._checkpointer.raw.execute, "PRAGMA wal_checkpoint(PASSIVE)")
+            link = self._checkpointer
+            await link.in_thread(link.raw.execute, "PRAGMA wal_checkpoint(PASSIVE)")
             COUNTERS.checkpoints += 1
         except Exception:  # the next one catches up; SQLite reads the WAL meanwhile
             log.warning("WAL checkpoint failed", exc_info=True)

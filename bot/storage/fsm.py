@@ -3,7 +3,8 @@
 The data dict is stored as JSON encrypted with :class:`FieldCipher` (it carries recognised ID fields
 mid-dialog), so handlers must keep FSM data JSON-compatible (str, numbers, bools, None, lists, dicts).
 The ciphertext is bound to its row's key: copied to another user's row it does not decrypt.
-A row whose state and data are both empty is deleted.
+A row whose state and data are both empty is deleted (only a write that empties a column can empty
+the row, so only those try the DELETE: a plain step's write is one upsert).
 
 Per-user ordering of updates is the job of aiogram's event isolation (``SimpleEventIsolation``);
 ``update_data`` is nevertheless atomic here (read and write in one transaction).
@@ -54,9 +55,7 @@ def _context(key: StorageKey) -> str:
 
 
 class DatabaseStorage(BaseStorage):
-    def __init__(
-        self, db: Database, cipher: FieldCipher, *, clock: Callable[[], datetime] = utcnow
-    ) -> None:
+    def __init__(self, db: Database, cipher: FieldCipher, *, clock: Callable[[], datetime] = utcnow) -> None:
         self._db = db
         self._cipher = cipher
         self._clock = clock
@@ -69,13 +68,14 @@ class DatabaseStorage(BaseStorage):
         # Upserts of one key, written whole: they need no deployment-wide ordering (serial=False);
         # update_data reads before it writes, so it keeps the ordering.
         async with self._db.transaction(serial=False) as conn:
+            if value is None and await self._drop_if_empty(conn, key, "data_enc"):
+                return
             await conn.execute(
                 f"INSERT INTO fsm_state ({_KEY_COLUMNS}, state, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
                 f" ON CONFLICT ({_KEY_COLUMNS})"
                 " DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
                 (*_key_params(key), value, to_db(self._clock())),
             )
-            await self._drop_if_empty(conn, key)
 
     async def get_state(self, key: StorageKey) -> str | None:
         async with self._db.read(snapshot=False) as conn:
@@ -111,6 +111,8 @@ class DatabaseStorage(BaseStorage):
         return loaded
 
     async def _write_data(self, conn: Connection, key: StorageKey, data: Mapping[str, Any]) -> None:
+        if not data and await self._drop_if_empty(conn, key, "state"):
+            return
         encrypted = None
         if data:
             encrypted = self._cipher.encrypt_text(json.dumps(data, ensure_ascii=False), context=_context(key))
@@ -120,13 +122,17 @@ class DatabaseStorage(BaseStorage):
             " DO UPDATE SET data_enc = excluded.data_enc, updated_at = excluded.updated_at",
             (*_key_params(key), encrypted, to_db(self._clock())),
         )
-        await self._drop_if_empty(conn, key)
 
-    async def _drop_if_empty(self, conn: Connection, key: StorageKey) -> None:
-        await conn.execute(
-            f"DELETE FROM fsm_state WHERE {_KEY_WHERE} AND state IS NULL AND data_enc IS NULL",
-            _key_params(key),
+    async def _drop_if_empty(self, conn: Connection, key: StorageKey, other: str) -> bool:
+        """Emptying one column: delete the row if ``other`` is empty too; False if the row stays
+        (or there was none, which an upsert of an empty value must not create either)."""
+        cursor = await conn.execute(
+            f"DELETE FROM fsm_state WHERE {_KEY_WHERE} AND {other} IS NULL", _key_params(key)
         )
+        if cursor.rowcount:
+            return True
+        cursor = await conn.execute(f"SELECT 1 FROM fsm_state WHERE {_KEY_WHERE}", _key_params(key))
+        return await cursor.fetchone() is None
 
     # -- maintenance and statistics --------------------------------------------------------------
 
