@@ -60,6 +60,7 @@ def create_dispatcher(settings: Settings, services: Services) -> Dispatcher:
         IdempotencyMiddleware(
             services.db,
             timedelta(hours=settings.update_claim_hours),
+            services.clock,
             join_first_write=isinstance(storage, DatabaseStorage),
         )
     )
@@ -97,7 +98,7 @@ async def declare_sandbox_acks(bot: Bot) -> None:
 
 async def remove_stale_temp_files(services: Services) -> None:
     """Half-written media files of a process killed mid-write (never renamed into place): garbage."""
-    await services.media.remove_stale_temp_files()
+    await services.media.remove_stale_temp_files(services.clock())
 
 
 async def publish_commands(bot: Bot, services: Services) -> None:

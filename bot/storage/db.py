@@ -64,10 +64,10 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from bot.domain.clock import system_clock
 from bot.storage.migrate import Migration, MigrationError, load_migrations, pending
 from bot.storage.sql import Backend, own_transaction, pending_claim, write_claim
 
@@ -556,7 +556,8 @@ async def _migrate(conn: _Link, migrations: list[Migration], *, apply: bool = Tr
             f"the database needs migrations {[m.version for m in todo]}: run `python -m bot migrate`"
         )
     for migration in todo:
-        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        # A schema fact about this process's start, not a business time: the wall clock.
+        stamp = system_clock().isoformat(timespec="seconds")
         # One script per migration wrapped in its own transaction: executescript() does not commit
         # in autocommit mode, so a failing statement leaves the transaction open for the rollback.
         script = (
