@@ -61,7 +61,7 @@ def create_dispatcher(settings: Settings, services: Services) -> Dispatcher:
             services.db,
             timedelta(hours=settings.update_claim_hours),
             services.clock,
-            join_first_write=isinstance(storage, DatabaseStorage),
+            fsm=storage if isinstance(storage, DatabaseStorage) else None,
         )
     )
     dp.update.outer_middleware(

@@ -22,6 +22,7 @@ from bot.domain.clock import Clock, system_clock
 from bot.i18n import Catalog, Translator, language_for
 from bot.storage.crypto import FieldCipher
 from bot.storage.face_index import FaceIndex
+from bot.storage.fsm import DatabaseStorage
 from bot.storage.repositories import Repositories
 from bot.storage.repositories.updates import UpdateRepo
 from bot.storage.sql import Database, DuplicateUpdate, reset_update_claim, set_update_claim
@@ -119,9 +120,10 @@ class IdempotencyMiddleware(BaseMiddleware):
     """The same update delivered twice (a webhook retried, polling restarted before the offset was
     confirmed) is handled once.
 
-    With ``join_first_write`` (the dialog state is in the records database) an already-claimed update
-    is recognised by a read, and the claim itself is written in the update's first write transaction
-    — usually the dialog state's — instead of one of its own (:class:`bot.storage.sql.UpdateClaim`);
+    With ``fsm`` (the dialog state is in the records database) an already-claimed update is
+    recognised by a read, and the claim itself is written in the update's first write transaction —
+    usually the dialog state's, written once at the update's end — instead of one of its own
+    (:class:`bot.storage.sql.UpdateClaim`);
     an update that wrote nothing is claimed once handled. A second delivery running at the same time
     loses at its first write (:class:`DuplicateUpdate`, which rolls that transaction back) and is
     dropped. Without it (FSM in Redis, where the first write is often not in the database), the claim
@@ -134,12 +136,18 @@ class IdempotencyMiddleware(BaseMiddleware):
     PRUNE_EVERY = 1000
 
     def __init__(
-        self, db: Database, window: timedelta, clock: Clock = system_clock, *, join_first_write: bool = False
+        self,
+        db: Database,
+        window: timedelta,
+        clock: Clock = system_clock,
+        *,
+        fsm: DatabaseStorage | None = None,
     ) -> None:
         self.clock = clock
         self.repo = UpdateRepo(db, clock)
         self.window = window
-        self.join_first_write = join_first_write
+        self.fsm = fsm
+        self.join_first_write = fsm is not None
         self._since_prune = 0
         self.duplicates = 0
 
@@ -166,7 +174,13 @@ class IdempotencyMiddleware(BaseMiddleware):
             await self.repo.prune(self.clock() - self.window)
         token = set_update_claim(claim)
         try:
-            result = await handler(event, data)
+            if self.fsm is not None:
+                # The dialog state's writes are kept until the update ends, then written with the
+                # claim in one transaction (DatabaseStorage.buffered).
+                async with self.fsm.buffered():
+                    result = await handler(event, data)
+            else:
+                result = await handler(event, data)
         except DuplicateUpdate:
             return self._duplicate(event)
         except Exception:

@@ -129,6 +129,12 @@ _INSERT_SELECT = re.compile(r"^\s*(?:INSERT|REPLACE)\b.*\bSELECT\b", re.IGNORECA
 # Route of a statement text: 0 = a read on the loop under the budget, 1 = a write on the loop, 2 = thread.
 _LOOP_READ, _LOOP_WRITE, _THREAD = 0, 1, 2
 _routes: dict[str, int] = {}
+# A write over the budget on the loop may have been a descheduled process on a busy machine rather
+# than a long statement: a text moves to the thread after a few overruns. Transaction control never
+# moves (BEGIN IMMEDIATE waits for locks on the thread anyway, by its SQLITE_BUSY).
+_OVERRUNS_TO_MOVE = 3
+_overruns: dict[str, int] = {}
+_CONTROL = re.compile(r"^\s*(?:BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
 
 
 def _route(sql: str) -> int:
@@ -255,14 +261,21 @@ class _Link:
                 COUNTERS.loop_seconds += took
                 if took > COUNTERS.longest_on_loop_s:
                     COUNTERS.longest_on_loop_s = took
-                if took > LOOP_BUDGET_S and not read:
-                    _routes[sql] = _THREAD
-                    log.warning(
-                        "a write took %.1f ms on the event loop; it runs on a thread from now on: %.80s",
-                        took * 1000,
-                        sql,
-                    )
+                if took > LOOP_BUDGET_S and not read and not _CONTROL.match(sql):
+                    self._overran(sql, took)
         return await self.in_thread(self._run, sql, parameters)
+
+    @staticmethod
+    def _overran(sql: str, took: float) -> None:
+        _overruns[sql] = _overruns.get(sql, 0) + 1
+        if _overruns[sql] >= _OVERRUNS_TO_MOVE:
+            _routes[sql] = _THREAD
+            del _overruns[sql]
+            log.warning(
+                "a write overran the event loop's budget again (%.1f ms); on a thread from now on: %.80s",
+                took * 1000,
+                sql,
+            )
 
     async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> None:
         COUNTERS.statements += 1
