@@ -10,6 +10,7 @@ import sys
 from bot.app import create_bot, create_dispatcher
 from bot.config import SANDBOX_PORTAL_ID, Settings, SettingsError
 from bot.handoff_api import serve_portal_api
+from bot.runtime import tune_gc
 from bot.services import Services
 from bot.webhook import run_webhook
 
@@ -20,6 +21,7 @@ async def run_polling(settings: Settings, api_base: str | None = None) -> None:
     services = await Services.build(settings, sandbox_url=api_base if settings.mode == "sandbox" else None)
     bot = create_bot(settings, api_base)
     dp = create_dispatcher(settings, services)
+    tune_gc()  # models, catalogues and handlers are loaded: freeze them (bot/runtime.py)
     try:
         async with serve_portal_api(services, bot):
             await bot.delete_webhook(drop_pending_updates=False)
