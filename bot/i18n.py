@@ -104,11 +104,13 @@ class Translator:
                 return self.catalog.render(self.lang, key, **values)
         return self.catalog.render(self.lang, "reasons.unknown", code=code)
 
-    def moment(self, at: datetime) -> str:
-        """A stored (aware, UTC) moment as everyone reads it: China time to the minute, zone written."""
+    def moment(self, at: datetime, *, zone: bool = True) -> str:
+        """A stored (aware, UTC) moment as everyone reads it: China time to the minute, with the zone
+        written (``zone=False`` in a list whose heading already names it)."""
         if at.tzinfo is None:
             raise ValueError("naive datetime: pass an aware one")
-        return self("time.china", at=at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M"))
+        local = at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+        return self("time.china", at=local) if zone else local
 
     @property
     def telegram_code(self) -> str:

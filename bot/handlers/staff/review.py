@@ -78,7 +78,7 @@ def case_text(t: Translator, case: ReviewCase, missing: int) -> str:
     payload: dict[str, Any] = dict(case.payload)
     lines = [
         t("staff.review.header", case_id=case.id, kind=t("staff.review.kind." + case.kind.value)),
-        t("staff.review.created", at=case.created_at.strftime("%Y-%m-%d %H:%M UTC")),
+        t("staff.review.created", at=t.moment(case.created_at)),
     ]
     try:
         doc = document_from_data(payload)
