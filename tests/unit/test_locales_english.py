@@ -68,7 +68,8 @@ def test_counts_read_as_plurals(number: int) -> None:
         shown = CATALOG.render("en", key, **_samples(source, number))
         assert "(s)" not in shown, key
         if number == 1:
-            assert not re.search(r"\b1 (rows|minutes|seconds|tries|files|submissions|enterprises)\b", shown), key
+            plural = re.search(r"\b1 (rows|minutes|seconds|tries|files|submissions|enterprises)\b", shown)
+            assert plural is None, key
 
 
 def test_dates_in_the_readers_language() -> None:
