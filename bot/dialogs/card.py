@@ -344,7 +344,7 @@ def create_router() -> Router:
         card = dict(data.get("card", {}))
         front, back = front_from_dict(card.get("front")), back_from_dict(card.get("back"))
         try:
-            apply_correction(str(field), message.text or "", front, back)
+            apply_correction(str(field), message.text or "", front, back, ctx.t)
         except CorrectionError as exc:
             await message.answer(
                 ctx.t.reason(exc.code) + "\n" + ctx.t("card.edit_again"),

@@ -53,10 +53,6 @@ def back_from_dict(data: dict[str, Any] | None) -> BackFields:
 # --- showing ---------------------------------------------------------------------------------------
 
 
-def _date_text(value: date | None) -> str | None:
-    return f"{value.year}年{value.month}月{value.day}日" if value else None
-
-
 def validity_text(t: Translator, back: BackFields) -> str | None:
     if back.valid_from is None:
         return None
@@ -72,9 +68,9 @@ def shown_values(t: Translator, front: FrontFields, back: BackFields | None) -> 
     """Each field as the user sees it on 【信息核实】: the ID number and address masked."""
     return {
         "name": front.name,
-        "sex": front.sex,
-        "ethnicity": front.ethnicity,
-        "birth_date": _date_text(front.birth_date),
+        "sex": t.official("sex", front.sex) if front.sex else None,
+        "ethnicity": t.official("ethnicity", front.ethnicity) if front.ethnicity else None,
+        "birth_date": t.day(front.birth_date) if front.birth_date else None,
         "address": mask_address(front.address) if front.address else None,
         "id_number": mask_id_number(front.id_number) if front.id_number else None,
         "authority": back.authority if back else None,
@@ -117,8 +113,23 @@ def _clean(text: str) -> str:
     return nfc("".join(ch for ch in text if ch.isprintable())).strip()
 
 
-def apply_correction(field: str, text: str, front: FrontFields, back: BackFields) -> None:
-    """Parse the user's text for `field` into `front`/`back`; rule checks come after, in validate_card."""
+def _ethnicity_names(t: Translator | None) -> dict[str, str]:
+    """The groups' names in every catalogue language → the printed name ("han" → 汉)."""
+    if t is None:
+        return {}
+    return {
+        shown.casefold(): key.removeprefix("ethnicity.")
+        for messages in t.catalog.messages.values()
+        for key, shown in messages.items()
+        if key.startswith("ethnicity.")
+    }
+
+
+def apply_correction(
+    field: str, text: str, front: FrontFields, back: BackFields, t: Translator | None = None
+) -> None:
+    """Parse the user's text for `field` into `front`/`back`; rule checks come after, in validate_card.
+    With `t`, an ethnic group may be typed by its name in any catalogue language."""
     value = _clean(text)
     if not value:
         raise CorrectionError("input_empty")
@@ -135,7 +146,7 @@ def apply_correction(field: str, text: str, front: FrontFields, back: BackFields
                 raise CorrectionError("input_sex_invalid")
             front.sex = sexes[value.lower()]
         case "ethnicity":
-            name = value.removesuffix("族")
+            name = _ethnicity_names(t).get(value.casefold(), value.removesuffix("族"))
             if name not in ETHNICITIES:
                 raise CorrectionError("idcard_ethnicity_unknown")
             front.ethnicity = name

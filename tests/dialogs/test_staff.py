@@ -51,7 +51,7 @@ async def reviewer(dp: Dispatcher, bot: MockedBot, admin: BotClient) -> BotClien
 
 
 def repos(services: Services) -> Repositories:
-    return Repositories(services.db, services.cipher)
+    return services.repositories()
 
 
 # --- non-staff get nothing ----------------------------------------------------------------------------

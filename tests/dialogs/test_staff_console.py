@@ -27,7 +27,7 @@ TAXPAYER_ID = 5001
 
 
 def repos(services: Services) -> Repositories:
-    return Repositories(services.db, services.cipher)
+    return services.repositories()
 
 
 async def approved_person(

@@ -33,7 +33,7 @@ async def taxpayer(
 
 
 def repos(services: Services) -> Repositories:
-    return Repositories(services.db, services.cipher)
+    return services.repositories()
 
 
 async def test_mydata_shows_masked_data(taxpayer: BotClient) -> None:

@@ -37,7 +37,7 @@ def request_text(t: Translator, request: DeletionRequest) -> str:
         request_id=request.id,
         user_id=request.user_id,
         person_id=request.person_id if request.person_id is not None else "—",
-        at=request.requested_at.strftime("%Y-%m-%d %H:%M UTC"),
+        at=t.moment(request.requested_at),
     )
 
 

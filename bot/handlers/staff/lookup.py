@@ -69,7 +69,7 @@ async def person_text(t: Translator, repo: Repositories, person: Person) -> str:
         lines.append(t("staff.field.residence", value=mask_address(person.residence)))
     photo = t("staff.person.photo_yes") if person.live_photo else t("staff.person.photo_no")
     lines.append(t("staff.person.live_photo", value=photo))
-    lines.append(t("staff.person.created", at=person.created_at.strftime("%Y-%m-%d %H:%M UTC")))
+    lines.append(t("staff.person.created", at=t.moment(person.created_at)))
     lines.append("")
     lines.append(t("staff.person.consents"))
     lines += [
@@ -77,7 +77,7 @@ async def person_text(t: Translator, repo: Repositories, person: Person) -> str:
             "staff.person.consent_row",
             document=t("staff.consent." + c.document.value),
             version=c.version,
-            at=c.agreed_at.strftime("%Y-%m-%d %H:%M UTC"),
+            at=t.moment(c.agreed_at),
         )
         for c in person.consents
     ] or [t("staff.none")]
@@ -92,7 +92,7 @@ async def person_text(t: Translator, repo: Repositories, person: Person) -> str:
     lines += [
         t(
             "staff.person.audit_row",
-            at=e.at.strftime("%Y-%m-%d %H:%M"),
+            at=t.moment(e.at, zone=False),
             action=e.action,
             actor=e.actor_user_id if e.actor_user_id is not None else "system",
         )
@@ -111,7 +111,7 @@ async def _bindings(t: Translator, repo: Repositories, person_id: int) -> list[s
                 name=enterprise.name if enterprise else "?",
                 taxpayer_id=enterprise.taxpayer_id if enterprise else "?",
                 role=t("staff.enterprise.role_" + binding.role.value),
-                at=binding.bound_at.strftime("%Y-%m-%d"),
+                at=t.moment(binding.bound_at),
             )
         )
     return out
@@ -192,7 +192,7 @@ async def enterprise_text(t: Translator, repo: Repositories, taxpayer_id: str) -
             "staff.enterprise.binding_row",
             person_id=b.person_id,
             role=t("staff.enterprise.role_" + b.role.value),
-            at=b.bound_at.strftime("%Y-%m-%d"),
+            at=t.moment(b.bound_at),
         )
         for b in await repo.enterprises.bindings_for(enterprise.id)
     ] or [t("staff.none")]

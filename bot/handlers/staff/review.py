@@ -88,7 +88,7 @@ def case_text(t: Translator, case: ReviewCase, missing: int) -> str:
     payload: dict[str, Any] = dict(case.payload)
     lines = [
         t("staff.review.header", case_id=case.id, kind=t("staff.review.kind." + case.kind.value)),
-        t("staff.review.created", at=case.created_at.strftime("%Y-%m-%d %H:%M UTC")),
+        t("staff.review.created", at=t.moment(case.created_at)),
     ]
     try:
         doc = document_from_data(payload)
@@ -105,8 +105,8 @@ def case_text(t: Translator, case: ReviewCase, missing: int) -> str:
             "doc_type": t("doc_type." + doc.doc_type.value),
             "number": mask_id_number(doc.number),
             "name": mask_name(doc.name),
-            "sex": doc.sex,
-            "ethnicity": doc.ethnicity,
+            "sex": t.official("sex", doc.sex) if doc.sex else None,
+            "ethnicity": t.official("ethnicity", doc.ethnicity) if doc.ethnicity else None,
             "address": mask_address(doc.address) if doc.address else None,
             "authority": doc.authority,
             "validity": validity,
