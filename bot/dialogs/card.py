@@ -14,6 +14,7 @@ person, who compares the card photos with the selfie.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from aiogram import F, Router
@@ -36,11 +37,13 @@ from bot.dialogs.base import (
     upload_of,
 )
 from bot.dialogs.card_data import (
+    BACK_FIELDS,
     EDITABLE,
     CorrectionError,
     apply_correction,
     back_from_dict,
     back_to_dict,
+    correction_entry,
     front_from_dict,
     front_to_dict,
     shown_values,
@@ -49,6 +52,7 @@ from bot.dialogs.progress import ProgressMessage, first_guess, texts
 from bot.services.verifier import VerificationUnavailable
 from bot.storage.repositories.events import EventOutcome
 from bot.verification.idcard import validate_card
+from bot.verification.ids import DocumentType
 
 # Problems that the user cannot fix by correcting a field on 【信息核实】: the card itself is unusable.
 CARD_BLOCKERS = frozenset({"idcard_expired", "idcard_not_yet_valid"})
@@ -194,6 +198,35 @@ async def show_verify(ctx: Ctx, *, note: str | None = None) -> None:
     await ctx.say(text, keyboard(*rows, [act(ctx.t("card.next"), "next")], back_row(ctx.t)))
 
 
+NUMBER_EDITS = "number_edit"
+
+
+async def _number_edit_allowed(ctx: Ctx, number: str) -> bool:
+    """Number corrections are counted per account and per number typed: whoever types numbers one
+    after another (to try them) is paused, whichever accounts they use. False (and the user told)
+    when paused."""
+    guards, settings = ctx.repo.guards, ctx.services.settings
+    keys = [guards.user_key(ctx.user_id), guards.document_key(DocumentType.RESIDENT_ID, number)]
+    until = await guards.paused_until(NUMBER_EDITS, keys)
+    if until is None:
+        pause = timedelta(minutes=settings.number_edit_pause_minutes)
+        until = await guards.fail(
+            NUMBER_EDITS, keys, limit=settings.number_edit_limit + 1, window=pause, pause=pause
+        )
+        if until is None:
+            return True
+    await ctx.repo.events.record(
+        str((await ctx.get()).get("flow")),
+        "card_edit",
+        EventOutcome.REJECTED,
+        user_id=ctx.user_id,
+        reason_code="input_number_edits_paused",
+    )
+    minutes = max(1, int((until - ctx.services.clock()).total_seconds() + 59) // 60)
+    await show_verify(ctx, note=ctx.t("card.number_edits_paused", minutes=minutes))
+    return False
+
+
 def create_router() -> Router:
     router = Router(name="card")
 
@@ -221,6 +254,9 @@ def create_router() -> Router:
         portrait_media = await keep_temp_media(ctx, reading.portrait_jpeg, "idcard_portrait")
         card = await _card(ctx)
         _read_side(card, "front")
+        # What the engine read, kept apart: a later correction is judged against it.
+        card["read"] = {**dict(card.get("read") or {}), "front": front_to_dict(reading.front)}
+        card["corrections"] = []
         card.update(
             front=front_to_dict(reading.front),
             front_media=front_media,
@@ -286,6 +322,8 @@ def create_router() -> Router:
         back_media = await keep_temp_media(ctx, data, "idcard_back")
         card = await _card(ctx)
         _read_side(card, "back")
+        card["read"] = {**dict(card.get("read") or {}), "back": back_to_dict(reading.back)}
+        card["corrections"] = [c for c in card.get("corrections", []) if c.get("field") not in BACK_FIELDS]
         card.update(back=back_to_dict(reading.back), back_media=back_media)
         await ctx.put(card=card)
         await progress.edit_text(ctx.t("card.back_read"))
@@ -342,6 +380,7 @@ def create_router() -> Router:
         field = data.get("edit_field")
         card = dict(data.get("card", {}))
         front, back = front_from_dict(card.get("front")), back_from_dict(card.get("back"))
+        before = front.id_number
         try:
             apply_correction(str(field), message.text or "", front, back)
         except CorrectionError as exc:
@@ -350,14 +389,14 @@ def create_router() -> Router:
                 reply_markup=keyboard(back_row(ctx.t)),
             )
             return
-        card.update(
-            front=front_to_dict(front),
-            back=back_to_dict(back),
-            corrected=[
-                *card.get("corrected", []),
-                field,
-            ],
-        )
+        if field == "id_number" and front.id_number != before and not await _number_edit_allowed(
+            ctx, front.id_number or ""
+        ):
+            return
+        card.update(front=front_to_dict(front), back=back_to_dict(back))
+        # Every correction, read → typed: the flow judges the identity fields by them, and they go
+        # into the audit row and the review payload.
+        card["corrections"] = [*card.get("corrections", []), correction_entry(ctx.t, card, str(field))]
         await ctx.put(card=card, edit_field=None)
         await show_verify(ctx, note=ctx.t("card.corrected", field=ctx.t(f"card.field.{field}")))
 
@@ -381,7 +420,12 @@ def create_router() -> Router:
             await _prompt_side(ctx, "front")
             return
         card["manual"] = [*(s for s in card.get("manual", []) if s != side), side]
+        card["read"] = {
+            **dict(card.get("read") or {}),
+            side: dict(unread.get("fields") or {}) if side == "front" else {},
+        }
         if side == "front":
+            card["corrections"] = []
             # No portrait was cropped: the face check is liveness only, and a person compares.
             card.update(
                 front=dict(unread.get("fields") or {}),

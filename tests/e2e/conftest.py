@@ -102,7 +102,7 @@ def make_user(http: aiohttp.ClientSession, sandbox: str) -> Callable[..., Sandbo
 @pytest.fixture(scope="session")
 async def engines() -> AsyncIterator[Verifier]:
     """One process pool for every end-to-end test that needs the real engines: models load once per worker."""
-    verifier = build_verifier(Settings(_env_file=None, bot_token=None))  # type: ignore[call-arg]
+    verifier = build_verifier(Settings(_env_file=None, sandbox=True))  # type: ignore[call-arg]
     await verifier.pool.start()
     yield verifier
     await verifier.pool.close()

@@ -15,7 +15,7 @@ from bot.config import Settings
 from bot.services import Services
 from tests.helpers.client import BotClient
 from tests.helpers.factory import make_settings
-from tests.helpers.fakes import FakeSms, FakeVerifier
+from tests.helpers.fakes import EveryResidentKnown, FakeSms, FakeVerifier
 from tests.helpers.mocked_bot import MockedBot
 
 
@@ -37,6 +37,7 @@ def sms() -> FakeSms:
 @pytest.fixture
 async def services(settings: Settings, verifier: FakeVerifier, sms: FakeSms) -> AsyncIterator[Services]:
     built = await Services.build(settings, verifier=verifier, sms=sms)
+    built.identity = EveryResidentKnown(built.db, built.cipher)  # type: ignore[assignment]
     yield built
     await built.close()
 
