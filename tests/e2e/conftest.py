@@ -108,6 +108,22 @@ async def engines() -> AsyncIterator[Verifier]:
     await verifier.pool.close()
 
 
+async def register_identity(running: RunningBot, identity: Any, photo: bytes | None = None) -> None:
+    """The card's identity in the sandbox identity authority's registry, as staff load it."""
+    from bot.storage.repositories.identity_registry import IdentityRecord
+    from bot.verification.ids import DocumentType
+
+    assert running.services is not None
+    from bot.storage.repositories import Repositories
+
+    record = IdentityRecord(
+        DocumentType.RESIDENT_ID, identity.id_number, identity.name, identity.birth_date, photo
+    )
+    await Repositories(running.services.db, running.services.cipher).identity_registry.load(
+        [record], loaded_by=None
+    )
+
+
 @pytest.fixture(scope="session")
 def card_photos(testdata: Path) -> tuple[bytes, bytes, Any]:
     """Front and back photos of a card composed at test time, and the identity printed on it."""

@@ -21,6 +21,7 @@ from bot.handlers.staff.period import CHINA
 from bot.i18n import Translator
 from bot.services.registers import (
     ENTERPRISES,
+    decode_photo,
     IDENTITY_REGISTRY,
     RegisterError,
     RegisterReport,
@@ -77,6 +78,7 @@ async def apply_rows(repo: Repositories, kind: str, rows_: list[dict[str, Any]],
                 r["number"],
                 r["name"],
                 date.fromisoformat(r["birth_date"]) if r.get("birth_date") else None,
+                decode_photo(r["photo"]) if r.get("photo") else None,
             )
             for r in rows_
         ]
