@@ -8,7 +8,7 @@ import signal
 import sys
 
 from bot.app import create_bot, create_dispatcher
-from bot.config import Settings, SettingsError
+from bot.config import Settings, SettingsError, config_error_text
 from bot.services import Services
 from bot.webhook import run_webhook
 
@@ -45,7 +45,7 @@ async def main(*, sandbox: bool = False) -> int:
         settings = Settings(sandbox=True) if sandbox else Settings()
         settings.require_token()
     except (SettingsError, ValueError) as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
+        print(f"configuration error: {config_error_text(exc)}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     runner = {"sandbox": run_sandbox, "polling": run_polling, "webhook": run_webhook}[settings.mode]

@@ -11,7 +11,7 @@ import binascii
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -45,6 +45,19 @@ def weak_key_problem(raw: bytes) -> str | None:
 
 class SettingsError(ValueError):
     """A configuration that must not start (e.g. no encryption key outside the sandbox)."""
+
+
+def config_error_text(exc: Exception) -> str:
+    """What the operator is told: the problems, never the values (pydantic's own text repeats the
+    input, the encryption key and the token included)."""
+    if isinstance(exc, ValidationError):
+        parts = []
+        for error in exc.errors(include_input=False, include_url=False):
+            where = ".".join(str(p) for p in error.get("loc", ()))
+            message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+            parts.append(f"{where.upper()}: {message}" if where else message)
+        return "; ".join(parts)
+    return str(exc)
 
 
 def _split_csv(value: object) -> object:

@@ -17,7 +17,7 @@ from typing import Any
 
 from arq.worker import Function, Worker, func
 
-from bot.config import Settings, SettingsError
+from bot.config import Settings, SettingsError, config_error_text
 from bot.services import jobqueue
 from bot.services.jobqueue import JobInput
 from bot.storage.crypto import FieldCipher
@@ -97,7 +97,7 @@ def main() -> None:
     try:
         settings = Settings()
     except (SettingsError, ValueError) as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
+        print(f"configuration error: {config_error_text(exc)}", file=sys.stderr)
         raise SystemExit(2) from None
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     create_worker(settings).run()
