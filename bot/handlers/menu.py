@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from aiogram import F, Router
 from aiogram.filters import CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-from bot.dialogs.base import CHINA, end_dialog
+from bot.dialogs.base import end_dialog
 from bot.dialogs.supplement import login_reminder, reminder_keyboard
+from bot.domain.clock import china_date
 from bot.handlers.replies import edit_or_send
 from bot.i18n import Translator
 from bot.services import Services
@@ -62,7 +61,7 @@ def create_router() -> Router:
         await message.answer(home_text(t, name), reply_markup=home_keyboard(t))
         if message.from_user is not None:
             # Every login (= /start of a linked account) reminds a person whose ID card has expired.
-            reminder = await login_reminder(repo, t, message.from_user.id, datetime.now(CHINA).date())
+            reminder = await login_reminder(repo, t, message.from_user.id, china_date(repo.clock()))
             if reminder is not None:
                 await message.answer(reminder, reply_markup=reminder_keyboard(t))
 

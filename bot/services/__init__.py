@@ -73,9 +73,11 @@ class Services:
         verifier: Verifier | Any | None = None,
         sms: SmsGateway | None = None,
         identity: IdentityAuthority | None = None,
+        clock: Clock = system_clock,
     ) -> Services:
         """`verifier`, `sms`, `identity` may be given (tests share one pool across many bots);
-        what is built here is also closed here."""
+        what is built here is also closed here. `clock` is the one every part built here reads
+        (tests pin it)."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         catalog = Catalog.load(settings.locales_dir, settings.default_locale)
         masters, current, index_master = settings.encryption_keys()
@@ -126,7 +128,7 @@ class Services:
             verifier = build_verifier(settings)
             await verifier.pool.start()
             owned.append(verifier.pool)
-        otp = OtpService(db, sms, derive_key(masters[index_master], "otp-codes"))
+        otp = OtpService(db, sms, derive_key(masters[index_master], "otp-codes"), clock=clock)
         return cls(
             settings=settings,
             catalog=catalog,
@@ -138,6 +140,7 @@ class Services:
             otp=otp,
             identity=identity,
             faces=FaceIndex(cipher),
+            clock=clock,
             _owned=owned,
         )
 

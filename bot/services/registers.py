@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-
 import csv
 import io
 from collections.abc import Iterable, Sequence
@@ -32,10 +31,10 @@ from bot.verification.ids import DocumentType, normalize_number, parse_resident_
 __all__ = [
     "ENTERPRISES",
     "IDENTITY_REGISTRY",
-    "decode_photo",
     "RegisterError",
     "RegisterReport",
     "RejectedRow",
+    "decode_photo",
     "read_table",
     "validate_register",
 ]
