@@ -133,13 +133,26 @@ async def test_happy_path_saves_one_person(
     assert ("encode", PORTRAIT) in scripted.calls
 
 
-async def test_sensitive_fields_are_masked_on_verify_screen(
+async def test_verify_screen_shows_the_owner_full_values_then_masks_them(
     client: BotClient, scripted: FakeVerifier
 ) -> None:
+    """Issue 21: the owner checks the full values (inside spoilers) on 【信息核实】; once the step is
+    left the message is edited down to the masked form, saying so; a correction shows the current value."""
     replies = await to_verify_screen(client)
     screen = text(replies)
-    assert valid_number() not in screen
-    assert "110***********" in screen
+    assert f"<tg-spoiler>{valid_number()}</tg-spoiler>" in screen
+    assert "<tg-spoiler>北京市东城区景山前街4号</tg-spoiler>" in screen
+    replies = await press(client, replies, "修改住址")
+    assert "当前内容：<tg-spoiler>北京市东城区景山前街4号</tg-spoiler>" in text(replies)
+    hidden = [r for r in replies if r.method.__class__.__name__ == "EditMessageText"]
+    assert hidden and valid_number() not in hidden[0].text and "110***********" in hidden[0].text
+    assert "已部分隐藏" in hidden[0].text
+    replies = await client.send("北京市东城区景山前街5号")
+    edited = [r.text for r in replies if r.method.__class__.__name__ == "EditMessageText"]
+    assert edited and all("景山前街4号" not in t for t in edited)  # the correction prompt is masked too
+    replies = await press(client, replies, "下一步")
+    edited = [r.text for r in replies if r.method.__class__.__name__ == "EditMessageText"]
+    assert edited and all(valid_number() not in t and "景山前街5号" not in t for t in edited)
 
 
 async def test_decline_consent_keeps_nothing(
