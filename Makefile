@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m bot
+	$(PY) -m bot --sandbox
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)

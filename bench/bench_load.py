@@ -134,7 +134,7 @@ def serve_bot(url: str, data_dir: str, profile: bool = False) -> None:
 
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
-        bot_token=None,
+        sandbox=True,
         data_dir=Path(data_dir),
         liveness_challenge="open_mouth,blink",  # type: ignore[arg-type]
         log_level="WARNING",
@@ -494,7 +494,7 @@ async def preload_registry(data_dir: Path, uids: list[int]) -> None:
     from bot.storage.repositories.identity_registry import IdentityRecord
     from bot.verification.ids import DocumentType
 
-    settings = Settings(_env_file=None, bot_token=None, data_dir=data_dir)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, sandbox=True, data_dir=data_dir)  # type: ignore[call-arg]
     services = await Services.build(settings, sandbox_url="http://127.0.0.1:9", verifier=object())
     try:
         records = [

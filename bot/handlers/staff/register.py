@@ -25,6 +25,7 @@ from bot.services.registers import (
     IDENTITY_REGISTRY,
     RegisterError,
     RegisterReport,
+    decode_photo,
     read_table,
     validate_register,
 )
@@ -78,6 +79,7 @@ async def apply_rows(repo: Repositories, kind: str, rows_: list[dict[str, Any]],
                 r["number"],
                 r["name"],
                 date.fromisoformat(r["birth_date"]) if r.get("birth_date") else None,
+                decode_photo(r["photo"]) if r.get("photo") else None,
             )
             for r in rows_
         ]

@@ -15,6 +15,7 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, CallbackQuery, InputMediaPhoto, Message
 
+from bot.dialogs.card_data import correction_lines
 from bot.dialogs.records import apply_change, apply_supplement, collected_record, document_from_data
 from bot.domain.masking import mask_address, mask_id_number, mask_name, mask_phone
 from bot.domain.models import ReviewCase, ReviewKind
@@ -114,6 +115,7 @@ def case_text(t: Translator, case: ReviewCase, missing: int) -> str:
         for key, value in fields.items():
             if value:
                 lines.append(t("staff.field." + key, value=value))
+    lines += correction_lines(t, dict(payload.get("card") or {}))
     phone = payload.get("phone") or {}
     if phone.get("number"):
         lines.append(t("staff.field.phone", value=mask_phone(str(phone["number"]))))

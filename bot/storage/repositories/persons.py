@@ -133,7 +133,11 @@ class PersonRepo:
             await self._insert_live_photo(conn, person_id, record.live_photo, now)
             person = await self._load(conn, person_id)
             assert person is not None
-            await self._audit.write(actor, "person.collect", "person", person_id, None, person.masked())
+            after = dict(person.masked())
+            if record.corrections:
+                # What the person corrected on 【信息核实】, read → typed (masked by field).
+                after["corrections"] = [dict(c) for c in record.corrections]
+            await self._audit.write(actor, "person.collect", "person", person_id, None, after)
             await self._users.link_person(record.telegram_user_id, person_id, actor_user_id=actor)
         return person
 
