@@ -92,6 +92,7 @@ def test_migrate_command(
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", empty_url)
     monkeypatch.delenv("BOT_TOKEN", raising=False)
+    monkeypatch.setenv("SANDBOX", "1")  # no key is configured here; outside the sandbox one is required
     assert cli_main(["migrate", "--check"]) == 1
     assert "python -m bot migrate" in capsys.readouterr().err
     assert cli_main(["migrate"]) == 0
