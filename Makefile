@@ -13,12 +13,10 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
-	# see pyproject.toml: keep OpenCV headless
-	$(PY) -m pip install --quiet --no-deps 'rapidocr-onnxruntime==1.4.4'
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m bot
+	$(PY) -m bot --sandbox
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)

@@ -116,6 +116,9 @@ class Services:
                 )
             else:
                 identity = SandboxIdentityAuthority(db, cipher)
+                if sandbox_url is not None and settings.mode == "sandbox":
+                    # The local Telegram sandbox a person walks by hand (`make run`, e2e tests).
+                    await identity.seed_demo()
             owned.append(identity)
         if verifier is None and settings.verification_mode == "queue":
             # Imported here so the embedded deployment never loads arq and the Redis client.

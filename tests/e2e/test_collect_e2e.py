@@ -18,8 +18,8 @@ import pytest
 from bot.config import Settings
 from bot.services.verifier import Verifier
 from bot.verification.ids import DocumentType
-from tests.e2e.cards import SELFIE, trim_video
-from tests.e2e.conftest import RunningBot
+from tests.e2e.cards import SELFIE, jpeg, portrait, trim_video
+from tests.e2e.conftest import RunningBot, register_identity
 from tests.helpers.factory import make_settings
 from tests.helpers.sandbox_user import SandboxUser, texts
 
@@ -32,9 +32,18 @@ def e2e_settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def running_bot(sandbox: str, e2e_settings: Settings, engines: Verifier) -> AsyncIterator[RunningBot]:
+async def running_bot(
+    sandbox: str,
+    e2e_settings: Settings,
+    engines: Verifier,
+    card_photos: tuple[bytes, bytes, Any],
+    testdata: Path,
+) -> AsyncIterator[RunningBot]:
     running = RunningBot(e2e_settings, sandbox, verifier=engines)
     await running.start()
+    # The identity authority knows the card's person and holds a photo of that man (another frame
+    # than the card's portrait): the selfie must match it, the card portrait being the second check.
+    await register_identity(running, card_photos[2], jpeg(portrait(testdata)))
     yield running
     await running.stop()
 

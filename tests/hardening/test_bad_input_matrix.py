@@ -191,7 +191,9 @@ async def test_every_bad_input_in_state(
             ctx = dp.fsm.get_context(bot, chat_id=client.user.id, user_id=client.user.id)
             module = state.group.__module__.rsplit(".", 1)[-1]
             await ctx.set_state(state)
-            await ctx.set_data({"flow": module if module not in {"card", "phone", "face"} else "collect"})
+            await ctx.set_data(
+                {"flow": module if module not in {"card", "phone", "face", "authority"} else "collect"}
+            )
         before = len(bot.recorder.requests)
         replies = await feed(client, state)
         try:

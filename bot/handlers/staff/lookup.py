@@ -23,11 +23,18 @@ MAX_SHOWN = 5  # a phone shared by a family may match several people
 AUDIT_SHOWN = 10
 _PHONE = re.compile(r"^(?:\+?86)?1[3-9]\d{9}$")
 _TELEGRAM = re.compile(r"^(?:tg:)?(\d{1,15})$", re.IGNORECASE)
+# "个人 #N", as /review, /deletions and /enterprise name a person: the record id, never a Telegram id
+# (a bare number stays a document, phone or Telegram id, as before).
+_RECORD = re.compile(r"^(?:个人)?#(\d{1,15})$")
 
 
 async def find_people(repo: Repositories, query: str) -> list[Person]:
     """Document number first (the most specific), then phone, then Telegram id."""
     value = re.sub(r"[\s-]", "", query)
+    record = _RECORD.match(value)
+    if record is not None:
+        found = await repo.persons.get(int(record.group(1)))
+        return [found] if found else []
     if value.lower().startswith("tg:"):
         match = _TELEGRAM.match(value)
         person = await repo.persons.find_by_telegram(int(match.group(1))) if match else None
@@ -132,7 +139,11 @@ def create_router() -> Router:
             {"query": mask_free_text(query), "found": [p.id for p in people]},
         )
         if not people:
-            await message.answer(t("staff.person.not_found"))
+            text = t("staff.person.not_found")
+            bare = re.sub(r"\s", "", query)
+            if bare.isdigit() and len(bare) <= 15 and await repo.persons.get(int(bare)) is not None:
+                text += "\n" + t("staff.person.record_hint", person_id=int(bare))
+            await message.answer(text)
             return
         for found in people:
             await message.answer(await person_text(t, repo, found))
