@@ -76,8 +76,12 @@ async def test_rotation_and_retention_listing(tmp_path: Path) -> None:
     assert await store.rotate(media_id) is False
     assert await MediaStore(tmp_path, FieldCipher({"k2": k2}, "k2", b"i" * 32)).get(media_id) == b"photo"
     other = await store.put(b"x", "idfront")
-    past = time.time() - 86400 * 40
+    # Both ages are set from the one clock the cutoff reads: a fresh file's mtime comes from the
+    # kernel, which a moved process clock (faketime) does not move.
+    now = time.time()
+    past = now - 86400 * 40
     os.utime(find(tmp_path, media_id)[0], (past, past))
+    os.utime(find(tmp_path, other)[0], (now, now))
     cutoff = datetime.now(UTC) - timedelta(days=30)
     assert await store.older_than(cutoff) == [media_id]
     assert await store.older_than(cutoff, "idfront") == []
