@@ -51,7 +51,8 @@ def node_screen(t: Translator, node: Node, name: str | None) -> tuple[str, Inlin
 def create_router() -> Router:
     router = Router(name="menu")
 
-    @router.message(CommandStart())
+    # A deep link (`/start <token>`, the e-tax website's QR code) is bot/dialogs/handoff.py's.
+    @router.message(CommandStart(deep_link=False))
     async def start(
         message: Message, state: FSMContext, t: Translator, services: Services, repo: Repositories
     ) -> None:

@@ -38,7 +38,7 @@ Replies = list[dict[str, Any]]
 
 def repo_of(running: RunningBot) -> Repositories:
     assert running.services is not None
-    return Repositories(running.services.db, running.services.cipher)
+    return running.services.repositories()
 
 
 async def open_function(user: SandboxUser, *path: str) -> Replies:

@@ -33,7 +33,6 @@ from PIL import Image
 import bot.dialogs
 from bot.services import Services
 from bot.services.verifier import ProgressReporter
-from bot.storage.repositories import Repositories
 from bot.storage.repositories.identity_registry import IdentityRecord
 from bot.ui import Function, Go
 from bot.verification.face import Action, FaceVerdict
@@ -361,6 +360,4 @@ async def load_permit(services: Services, ident: Identity) -> None:
     )
     # The scripted card's person too (number and name; no photo: the card portrait is the reference).
     resident = IdentityRecord(DocumentType.RESIDENT_ID, ident.number, "王小明", date(1990, 3, 7))
-    await Repositories(services.db, services.cipher).identity_registry.load(
-        [record, resident], loaded_by=None
-    )
+    await services.repositories().identity_registry.load([record, resident], loaded_by=None)

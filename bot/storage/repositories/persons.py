@@ -79,6 +79,11 @@ class PersonRepo:
     def _doc_index(self, doc_type: DocumentType, number: str) -> str:
         return self._cipher.blind_index(str(doc_type), normalize_number(number))
 
+    def document_index(self, doc_type: DocumentType, number: str) -> str:
+        """The blind index of a document number: compares two people's documents (the staff
+        four-eyes rule) without either number leaving its encrypted column."""
+        return self._doc_index(doc_type, number)
+
     def _phone_index(self, phone: str) -> str:
         return self._cipher.blind_index(_PHONE_KIND, normalize_mainland_mobile(phone))
 
