@@ -358,4 +358,6 @@ async def load_permit(services: Services, ident: Identity) -> None:
     record = IdentityRecord(
         DocumentType.HK_MACAU_PERMIT, ident.permit, "陈大文", date(1990, 3, 7), b"\xff\xd8authority-photo"
     )
-    await services.repositories().identity_registry.load([record], loaded_by=None)
+    # The scripted card's person too (number and name; no photo: the card portrait is the reference).
+    resident = IdentityRecord(DocumentType.RESIDENT_ID, ident.number, "王小明", date(1990, 3, 7))
+    await services.repositories().identity_registry.load([record, resident], loaded_by=None)

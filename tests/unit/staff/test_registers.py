@@ -99,6 +99,7 @@ def test_identity_registry_rows() -> None:
         "number": "12345678",
         "name": "林志明",
         "birth_date": None,
+        "photo": None,
     }
 
 
