@@ -581,7 +581,7 @@ async def _migrate(conn: _Link, migrations: list[Migration], *, apply: bool = Tr
         await conn.execute("PRAGMA foreign_keys=ON")
 
 
-async def _apply(conn: aiosqlite.Connection, migration: Migration) -> None:
+async def _apply(conn: _Link, migration: Migration) -> None:
     # A schema fact about this process's start, not a business time: the wall clock.
     stamp = system_clock().isoformat(timespec="seconds")
     # One script per migration wrapped in its own transaction: executescript() does not commit
