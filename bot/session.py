@@ -50,7 +50,7 @@ class RetryPolicy:
 
     def backoff_delay(self, attempt: int) -> float:
         """Exponential with jitter, so replicas that failed together do not retry together."""
-        base = min(self.max_backoff, self.backoff * (2 ** (attempt - 1)))
+        base: float = min(self.max_backoff, self.backoff * 2.0 ** (attempt - 1))
         return base * (0.5 + random.random() / 2)
 
 
