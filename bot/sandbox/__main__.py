@@ -33,13 +33,14 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def _serve(args: argparse.Namespace) -> None:
+    defaults = SandboxConfig()
     config = SandboxConfig(
         quiet_period=args.quiet_period,
         send_timeout=args.send_timeout,
         require_ack=args.require_ack,
         recompress_photos=not args.original_media,
         photo_limits=not args.original_media,
-        callback_answer_timeout=None if args.no_callback_deadline else SandboxConfig().callback_answer_timeout,
+        callback_answer_timeout=None if args.no_callback_deadline else defaults.callback_answer_timeout,
     )
     async with SandboxServer(args.host, args.port, config) as server:
         print(f"Telegram sandbox: {server.url}", flush=True)

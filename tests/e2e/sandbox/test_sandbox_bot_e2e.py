@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import re
 import os
+import re
 import tempfile
 import time
 
@@ -319,7 +319,6 @@ async def test_a_bot_photo_over_the_limits_is_refused(control: Control, sbx: San
     form.add_field("chat_id", "17")
     form.add_field("photo", png(9000, 1500), filename="wide.png")
     sbx.state.get_or_create_chat(17)  # the chat must exist
-    async with aiohttp.ClientSession() as session:
-        async with session.post(f"{control.url}/bot{ACK_TOKEN}/sendPhoto", data=form) as resp:
-            body = await resp.json()
+    async with control.http.post(f"{control.url}/bot{ACK_TOKEN}/sendPhoto", data=form) as resp:
+        body = await resp.json()
     assert resp.status == 400 and body["description"] == "Bad Request: PHOTO_INVALID_DIMENSIONS"
