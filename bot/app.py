@@ -27,6 +27,7 @@ from bot.services import Services
 from bot.services.fsm import create_event_isolation, create_fsm_storage
 from bot.services.retention import RetentionJob
 from bot.session import RetryingSession
+from bot.storage.fsm import DatabaseStorage
 
 COMMANDS = ("start", "help", "cancel", "language", "mydata")
 
@@ -54,11 +55,19 @@ def create_dispatcher(settings: Settings, services: Services) -> Dispatcher:
     if settings.mode == "sandbox" or settings.bot_api_sandbox:
         dp.update.outer_middleware(SandboxAckMiddleware())
         dp.startup.register(declare_sandbox_acks)
-    # Claimed before anything writes, so a redelivered update changes nothing.
+    # A redelivered update changes nothing; with the FSM in the records database the claim rides in
+    # the update's first write transaction (one commit per plain update instead of two).
     dp.update.outer_middleware(
-        IdempotencyMiddleware(services.db, timedelta(hours=settings.update_claim_hours))
+        IdempotencyMiddleware(
+            services.db,
+            timedelta(hours=settings.update_claim_hours),
+            services.clock,
+            fsm=storage if isinstance(storage, DatabaseStorage) else None,
+        )
     )
-    dp.update.outer_middleware(RepositoriesMiddleware(services.db, services.cipher, services.faces, services.clock))
+    dp.update.outer_middleware(
+        RepositoriesMiddleware(services.db, services.cipher, services.faces, services.clock)
+    )
     dp.update.outer_middleware(I18nMiddleware(services.catalog))
     dp.update.outer_middleware(ThrottlingMiddleware(settings))
 
@@ -90,7 +99,7 @@ async def declare_sandbox_acks(bot: Bot) -> None:
 
 async def remove_stale_temp_files(services: Services) -> None:
     """Half-written media files of a process killed mid-write (never renamed into place): garbage."""
-    await services.media.remove_stale_temp_files()
+    await services.media.remove_stale_temp_files(services.clock())
 
 
 async def publish_commands(bot: Bot, services: Services) -> None:

@@ -21,6 +21,8 @@ from aiohttp import web
 
 from bot.app import create_bot, create_dispatcher
 from bot.config import Settings
+from bot.handoff_api import add_portal_routes
+from bot.runtime import tune_gc
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -101,6 +103,8 @@ def build_app(
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    if settings.portals():
+        add_portal_routes(app, services, bot)  # the portal handoff API (issue 20), same port
     setup_application(app, dp, bot=bot)  # dispatcher startup/shutdown with the application's
     return app, handler
 
@@ -115,6 +119,7 @@ async def run_webhook(settings: Settings, *, verifier: Any = None) -> None:
     bot = create_bot(settings)
     dp = create_dispatcher(settings, services)
     app, handler = build_app(settings, services, bot, dp)
+    tune_gc()  # models, catalogues and handlers are loaded: freeze them (bot/runtime.py)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)

@@ -17,6 +17,7 @@ from typing import Any
 from arq.worker import Function, Worker, func
 
 from bot.config import Settings
+from bot.runtime import tune_gc
 from bot.services import jobqueue
 from bot.services.jobqueue import JobInput
 from bot.storage.crypto import FieldCipher
@@ -52,6 +53,7 @@ async def warm_up(ctx: dict[str, Any]) -> None:
 
     await asyncio.to_thread(warm_ocr)
     await asyncio.to_thread(warm_face)
+    tune_gc()  # the engines' models are loaded: freeze them (bot/runtime.py)
     log.info("verification worker ready")
 
 

@@ -214,7 +214,8 @@ def create_router() -> Router:
         async with progress.live() as report:
             encoding = await ctx.services.verifier.encode_face(reading.portrait_jpeg, progress=report)
         if not encoding.ok:
-            await _failed(ctx, progress, "front", ["idcard_portrait_not_found"], data, read)
+            # The engine located the photo area (else no portrait_jpeg): the face in it is what failed.
+            await _failed(ctx, progress, "front", ["idcard_portrait_no_face"], data, read)
             return
         await reset_tries(ctx, "front")
         front_media = await keep_temp_media(ctx, data, "idcard_front")
@@ -343,7 +344,7 @@ def create_router() -> Router:
         card = dict(data.get("card", {}))
         front, back = front_from_dict(card.get("front")), back_from_dict(card.get("back"))
         try:
-            apply_correction(str(field), message.text or "", front, back)
+            apply_correction(str(field), message.text or "", front, back, ctx.t)
         except CorrectionError as exc:
             await message.answer(
                 ctx.t.reason(exc.code) + "\n" + ctx.t("card.edit_again"),

@@ -7,6 +7,7 @@ from dataclasses import asdict, fields
 from datetime import date
 from typing import Any
 
+from bot.domain.hanzi import HAN_CLASS, nfc
 from bot.domain.masking import mask_address, mask_id_number
 from bot.i18n import Translator
 from bot.verification.idcard import ETHNICITIES, BackFields, FrontFields
@@ -52,10 +53,6 @@ def back_from_dict(data: dict[str, Any] | None) -> BackFields:
 # --- showing ---------------------------------------------------------------------------------------
 
 
-def _date_text(value: date | None) -> str | None:
-    return f"{value.year}年{value.month}月{value.day}日" if value else None
-
-
 def validity_text(t: Translator, back: BackFields) -> str | None:
     if back.valid_from is None:
         return None
@@ -71,9 +68,9 @@ def shown_values(t: Translator, front: FrontFields, back: BackFields | None) -> 
     """Each field as the user sees it on 【信息核实】: the ID number and address masked."""
     return {
         "name": front.name,
-        "sex": front.sex,
-        "ethnicity": front.ethnicity,
-        "birth_date": _date_text(front.birth_date),
+        "sex": t.official("sex", front.sex) if front.sex else None,
+        "ethnicity": t.official("ethnicity", front.ethnicity) if front.ethnicity else None,
+        "birth_date": t.day(front.birth_date) if front.birth_date else None,
         "address": mask_address(front.address) if front.address else None,
         "id_number": mask_id_number(front.id_number) if front.id_number else None,
         "authority": back.authority if back else None,
@@ -85,7 +82,9 @@ def shown_values(t: Translator, front: FrontFields, back: BackFields | None) -> 
 
 _DATE = re.compile(r"^\s*(\d{4})\s*[-./年]\s*(\d{1,2})\s*[-./月]\s*(\d{1,2})\s*日?\s*$")
 _COMPACT_DATE = re.compile(r"^\s*(\d{4})(\d{2})(\d{2})\s*$")
-_NAME = re.compile(r"^[\u3400-\u9fffA-Za-z·•.\- ]{1,30}$")
+# Any GB 18030 ideograph (䶮 in Extension A, 𠮷 in Extension B: the OCR may not read them, so they are
+# typed) with an optional variation selector, Latin letters and the name separators.
+_NAME = re.compile(f"^(?:[{HAN_CLASS}][\ufe00-\ufe0f\U000e0100-\U000e01ef]?|[A-Za-z·•.\\- ]){{1,30}}$")
 _LONG_TERM = ("长期", "long-term", "long term", "longterm")
 _DATE_TOKEN = re.compile(r"\d{4}\s*[-./年]\s*\d{1,2}\s*[-./月]\s*\d{1,2}\s*日?|\d{8}")
 
@@ -109,12 +108,28 @@ def parse_date(text: str) -> date:
 
 
 def _clean(text: str) -> str:
-    # Control characters and zero-width marks have no place in an ID field.
-    return "".join(ch for ch in text if ch.isprintable()).strip()
+    # Control characters and zero-width marks have no place in an ID field; NFC so that a name
+    # typed with a compatibility ideograph or decomposed marks is stored as the card prints it.
+    return nfc("".join(ch for ch in text if ch.isprintable())).strip()
 
 
-def apply_correction(field: str, text: str, front: FrontFields, back: BackFields) -> None:
-    """Parse the user's text for `field` into `front`/`back`; rule checks come after, in validate_card."""
+def _ethnicity_names(t: Translator | None) -> dict[str, str]:
+    """The groups' names in every catalogue language → the printed name ("han" → 汉)."""
+    if t is None:
+        return {}
+    return {
+        shown.casefold(): key.removeprefix("ethnicity.")
+        for messages in t.catalog.messages.values()
+        for key, shown in messages.items()
+        if key.startswith("ethnicity.")
+    }
+
+
+def apply_correction(
+    field: str, text: str, front: FrontFields, back: BackFields, t: Translator | None = None
+) -> None:
+    """Parse the user's text for `field` into `front`/`back`; rule checks come after, in validate_card.
+    With `t`, an ethnic group may be typed by its name in any catalogue language."""
     value = _clean(text)
     if not value:
         raise CorrectionError("input_empty")
@@ -131,7 +146,7 @@ def apply_correction(field: str, text: str, front: FrontFields, back: BackFields
                 raise CorrectionError("input_sex_invalid")
             front.sex = sexes[value.lower()]
         case "ethnicity":
-            name = value.removesuffix("族")
+            name = _ethnicity_names(t).get(value.casefold(), value.removesuffix("族"))
             if name not in ETHNICITIES:
                 raise CorrectionError("idcard_ethnicity_unknown")
             front.ethnicity = name

@@ -22,7 +22,7 @@ from aiogram import F, Router
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
-from bot.dialogs import card, consent, face, phone
+from bot.dialogs import card, consent, face, handoff, phone
 from bot.dialogs.base import (
     Act,
     Ctx,
@@ -86,10 +86,11 @@ class CollectFlow:
         await ctx.put(flow=self.name)
         await self.ask_document(ctx)
 
-    async def ask_document(self, ctx: Ctx) -> None:
+    async def ask_document(self, ctx: Ctx, note: str | None = None) -> None:
         await ctx.state.set_state(CollectSG.document)
+        prompt = ctx.t("collect.choose_document")
         await ctx.say(
-            ctx.t("collect.choose_document"),
+            note + "\n\n" + prompt if note else prompt,
             keyboard(
                 [act(ctx.t("collect.id_card"), "doc", "id")],
                 [act(ctx.t("collect.other_documents"), "doc", "other")],
@@ -195,6 +196,7 @@ class CollectFlow:
         await ctx.repo.events.record(self.name, "save", EventOutcome.COMPLETED, user_id=ctx.user_id)
         log.info("collection completed for person %s", person.id)
         await ctx.say_home(ctx.t("collect.success"))
+        await handoff.collected(ctx, data.get("handoff"), person)  # 扫一扫: the website learns it
 
     async def _to_review(
         self,
@@ -213,10 +215,11 @@ class CollectFlow:
         )
 
     # --- other documents ---------------------------------------------------------------------------
-    async def ask_other_type(self, ctx: Ctx) -> None:
+    async def ask_other_type(self, ctx: Ctx, note: str | None = None) -> None:
         await ctx.state.set_state(CollectSG.other_type)
+        prompt = ctx.t("collect.other_choose")
         await ctx.say(
-            ctx.t("collect.other_choose"),
+            note + "\n\n" + prompt if note else prompt,
             keyboard(
                 *[[act(ctx.t("doc_type." + t.value), "type", t.value)] for t in OTHER_TYPES], back_row(ctx.t)
             ),
@@ -247,7 +250,7 @@ class CollectFlow:
                 doc_type=ctx.t("doc_type." + data["doc_type"]),
                 name=other["name"],
                 number=mask_id_number(other["number"]),
-                birth_date=other["birth_date"],
+                birth_date=ctx.t.day(date.fromisoformat(other["birth_date"])),
             ),
             keyboard(
                 [act(ctx.t("other.save"), "save")], [act(ctx.t("other.restart"), "restart")], back_row(ctx.t)
@@ -318,7 +321,8 @@ def create_router(flow: CollectFlow) -> Router:
 
     @router.message(CollectSG.document)
     async def document_unexpected(message: Message, ctx: Ctx) -> None:
-        await flow.ask_document(ctx)
+        # Say what is expected: a repeated prompt alone reads as if the bot had not understood.
+        await flow.ask_document(ctx, ctx.t("collect.choose_expect"))
 
     # --- 《个人信息保护告知同意书》 ------------------------------------------------------------------
     async def consent_agreed(ctx: Ctx) -> None:
@@ -361,7 +365,7 @@ def create_router(flow: CollectFlow) -> Router:
 
     @router.message(CollectSG.other_type)
     async def other_type_unexpected(message: Message, ctx: Ctx) -> None:
-        await flow.ask_other_type(ctx)
+        await flow.ask_other_type(ctx, ctx.t("collect.choose_expect"))
 
     @router.message(CollectSG.other_field, F.text)
     async def other_field(message: Message, ctx: Ctx) -> None:

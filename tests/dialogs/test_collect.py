@@ -35,7 +35,7 @@ PHONE = "13800138000"
 
 
 def repos(services: Services) -> Repositories:
-    return Repositories(services.db, services.cipher)
+    return services.repositories()
 
 
 async def load_registry(services: Services, person: dict[str, str]) -> None:

@@ -106,9 +106,8 @@ async def test_collection_with_real_engines(
     replies = await user.upload("video_note", (testdata / SELFIE).read_bytes(), "selfie.mp4")
     assert words["success"] in texts(replies), texts(replies)
     assert running_bot.services is not None
-    from bot.storage.repositories import Repositories
 
-    repo = Repositories(running_bot.services.db, running_bot.services.cipher)
+    repo = running_bot.services.repositories()
     person = await repo.persons.find_by_document(DocumentType.RESIDENT_ID, identity.id_number)
     assert person is not None and person.live_photo is not None
 
@@ -137,9 +136,8 @@ async def test_screen_replay_is_refused(
     # The same 12 s re-encoded at 90 % size: other bytes, the same recording.
     replies = await user.upload("video", trim_video(replay, 12.0, scale=0.9), "replay12-small.mp4")
     assert "已经提交过" in texts(replies), texts(replies)
-    from bot.storage.repositories import Repositories
 
-    repo = Repositories(running_bot.services.db, running_bot.services.cipher)
+    repo = running_bot.services.repositories()
     assert await repo.persons.find_by_document(DocumentType.RESIDENT_ID, identity.id_number) is None
 
 

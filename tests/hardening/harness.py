@@ -33,7 +33,6 @@ from PIL import Image
 import bot.dialogs
 from bot.services import Services
 from bot.services.verifier import ProgressReporter
-from bot.storage.repositories import Repositories
 from bot.storage.repositories.identity_registry import IdentityRecord
 from bot.ui import Function, Go
 from bot.verification.face import Action, FaceVerdict
@@ -354,4 +353,4 @@ def script(verifier: FakeVerifier, ident: Identity) -> None:
 
 async def load_permit(services: Services, ident: Identity) -> None:
     record = IdentityRecord(DocumentType.HK_MACAU_PERMIT, ident.permit, "陈大文", date(1990, 3, 7))
-    await Repositories(services.db, services.cipher).identity_registry.load([record], loaded_by=None)
+    await services.repositories().identity_registry.load([record], loaded_by=None)

@@ -27,7 +27,6 @@ from aiogram.types import Chat, Message, User
 
 from bot.dialogs.base import Act
 from bot.services import Services
-from bot.storage.repositories import Repositories
 from bot.verification.ids import DocumentType
 from tests.hardening.harness import (
     CONTROL,
@@ -214,7 +213,7 @@ async def test_every_bad_input_in_state(
         COUNTED["walked"] += 1
         end = await walk_until(walk, dp, ident, sms, None, scratch)
         assert "采集成功" in text(end), f"{name} × {input_name}: could not finish: {text(end)}"
-        repo = Repositories(services.db, services.cipher)
+        repo = services.repositories()
         doc_type, number = (
             (DocumentType.RESIDENT_ID, ident.number)
             if ident.path == "id"

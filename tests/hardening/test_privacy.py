@@ -84,7 +84,7 @@ async def collected(
             end = await walk_until(walk, dp, ident, sms, None, {})
             assert "采集成功" in text(end), text(end)
             await client.send("/mydata")
-        repo = Repositories(services.db, services.cipher)
+        repo = services.repositories()
         assert await repo.persons.find_by_document(DocumentType.RESIDENT_ID, people[0].number)
     finally:
         await services.close()

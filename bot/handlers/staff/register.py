@@ -15,9 +15,10 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
 from bot.config import Settings
+from bot.domain.clock import china_date
 from bot.domain.enterprise import RegisterRow
+from bot.domain.policies import may_decide_load
 from bot.handlers.staff.common import ADMIN, HasRole, StaffAct, staff_button
-from bot.handlers.staff.period import CHINA
 from bot.i18n import Translator
 from bot.services.registers import (
     ENTERPRISES,
@@ -30,7 +31,7 @@ from bot.services.registers import (
 from bot.storage.repositories import Repositories
 from bot.storage.repositories.enterprises import RegisterError as EnterpriseRegisterError
 from bot.storage.repositories.identity_registry import IdentityRecord
-from bot.storage.timeutil import utcnow
+from bot.storage.repositories.staff import RegisterLoad
 from bot.ui import rows
 from bot.verification.ids import DocumentType
 
@@ -82,13 +83,32 @@ async def apply_rows(repo: Repositories, kind: str, rows_: list[dict[str, Any]],
         ]
         return await repo.identity_registry.load(records, loaded_by=loaded_by)
     # The rows were checked when staged; checked again by the repository (its rules may be newer).
-    await repo.enterprises.load([RegisterRow(**r) for r in rows_], loaded_by=loaded_by, today=_today())
+    await repo.enterprises.load([RegisterRow(**r) for r in rows_], loaded_by=loaded_by, today=_today(repo))
     return len(rows_)
 
 
-def _today() -> date:
+def _today(repo: Repositories) -> date:
     # The bureau's day (China time) decides card expiry.
-    return utcnow().astimezone(CHINA).date()
+    return china_date(repo.clock())
+
+
+async def _refused(
+    query: CallbackQuery, t: Translator, repo: Repositories, load: RegisterLoad, at: str
+) -> bool:
+    """True (audited, the admin told) when this admin may not confirm / cancel ``load``."""
+    decision = may_decide_load(query.from_user.id, load.uploaded_by)
+    if decision.denial is None:
+        return False
+    await repo.audit.write(
+        query.from_user.id,
+        "register.refused_decision",
+        "register_load",
+        load.id,
+        None,
+        {"reason": str(decision.denial), "at": at, "uploaded_by": load.uploaded_by},
+    )
+    await query.answer(t.reason(decision.denial), show_alert=True)
+    return True
 
 
 def create_router() -> Router:
@@ -122,7 +142,7 @@ def create_router() -> Router:
             return
         try:
             table = read_table(buffer.getvalue(), file_name)
-            report = validate_register(table, today=_today(), max_rows=settings.register_max_rows)
+            report = validate_register(table, today=_today(repo), max_rows=settings.register_max_rows)
         except RegisterError as exc:
             await message.answer(t.reason(exc.code))
             return
@@ -163,8 +183,10 @@ def create_router() -> Router:
         query: CallbackQuery, callback_data: StaffAct, bot: Bot, t: Translator, repo: Repositories
     ) -> None:
         load = await repo.staff.get_load(callback_data.n)
-        if load is None or load.status != "pending" or load.uploaded_by != query.from_user.id:
+        if load is None or load.status != "pending":
             await query.answer(t("staff.register.already_decided"), show_alert=True)
+            return
+        if await _refused(query, t, repo, load, "confirm"):
             return
         try:
             async with repo.db.transaction():
@@ -187,7 +209,12 @@ def create_router() -> Router:
     async def cancel(
         query: CallbackQuery, callback_data: StaffAct, bot: Bot, t: Translator, repo: Repositories
     ) -> None:
-        if not await repo.staff.finish_load(callback_data.n, applied=False, actor_user_id=query.from_user.id):
+        load = await repo.staff.get_load(callback_data.n)
+        if load is not None and load.status == "pending" and await _refused(query, t, repo, load, "cancel"):
+            return
+        if load is None or not await repo.staff.finish_load(
+            load.id, applied=False, actor_user_id=query.from_user.id
+        ):
             await query.answer(t("staff.register.already_decided"), show_alert=True)
             return
         await query.answer()

@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.verification.idcard import (
     BackFields,
@@ -57,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--today", type=date.fromisoformat, default=None, help="date for the expiry check")
     ap.add_argument("--portrait", type=Path, default=None, help="write the portrait crop (JPEG) here")
     args = ap.parse_args(argv)
-    today: date = args.today or date.today()
+    # The expiry check is judged on the bureau's calendar day, not the machine's local one.
+    today: date = args.today or datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
     readings: list[SideReading] = []
     for path in [args.front, args.back] if args.back else [args.front]:
@@ -92,7 +94,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.portrait and portrait:
         args.portrait.write_bytes(portrait)
 
-    out = {"front": _front_json(front), "back": _back_json(back), "problems": problems}
+    corrections = list(dict.fromkeys(c for r in readings for c in r.corrections))
+    out = {
+        "front": _front_json(front),
+        "back": _back_json(back),
+        "problems": problems,
+        "corrections": corrections,
+    }
     if args.json:
         print(json.dumps(out, ensure_ascii=False, indent=2))
     else:
@@ -103,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
                 for key, value in fields.items():
                     print(f"  {key}: {value if value is not None else '-'}")
         print("problems: " + (", ".join(problems) if problems else "none"))
+        if corrections:
+            print("corrected from the ID number: " + ", ".join(corrections))
     unreadable = any(r.side is None for r in readings)
     return 1 if unreadable else 0
 
