@@ -5,14 +5,21 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test-moved-clock run test lint bench clean venv
+.PHONY: test-moved-clock run test lint bench clean venv lock audit
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+LOCK := $(wildcard requirements.lock)
+
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	# Exactly the locked versions, each checked against its hash; then the project without resolving.
+	# (Until `make lock` has written requirements.lock, pyproject's ranges are resolved as before.)
+	if [ -n "$(LOCK)" ]; then \
+	  $(PY) -m pip install --quiet --require-hashes -r requirements.lock \
+	  && $(PY) -m pip install --quiet --no-deps -e . ; \
+	else $(PY) -m pip install --quiet -e '.[dev]'; fi
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -32,6 +39,19 @@ test-moved-clock: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check bot tests bench tools
 	$(PY) -m mypy bot
+
+# Refresh requirements.lock from pyproject.toml (after changing a dependency); commit both.
+lock:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet pip-tools
+	$(PY) -m piptools compile --quiet --generate-hashes --allow-unsafe --extra dev --strip-extras \
+	    -o requirements.lock pyproject.toml
+
+# Known vulnerabilities of the locked versions (needs the PyPI / OSV vulnerability service; a run that
+# cannot reach it fails instead of reporting a clean result).
+audit:
+	$(PY) -m pip install --quiet pip-audit
+	$(PY) -m pip_audit --strict --require-hashes --disable-pip -r requirements.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

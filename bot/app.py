@@ -6,7 +6,6 @@ from datetime import timedelta
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.strategy import FSMStrategy
@@ -27,15 +26,17 @@ from bot.middlewares import (
 from bot.services import Services
 from bot.services.fsm import create_event_isolation, create_fsm_storage
 from bot.services.retention import RetentionJob
+from bot.session import RetryingSession
 from bot.storage.fsm import DatabaseStorage
 
 COMMANDS = ("start", "help", "cancel", "language", "mydata")
 
 
 def create_bot(settings: Settings, api_base: str | None = None) -> Bot:
-    """`api_base` overrides the settings: the sandbox passes its own address."""
+    """`api_base` overrides the settings: the sandbox passes its own address. Every call goes through
+    the one retry policy (`bot.session`): flood control and transient failures."""
     base = api_base or settings.bot_api_base
-    session = AiohttpSession(api=TelegramAPIServer.from_base(base)) if base else AiohttpSession()
+    session = RetryingSession(api=TelegramAPIServer.from_base(base)) if base else RetryingSession()
     return Bot(settings.token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 

@@ -21,12 +21,26 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--require-ack", action="store_true", help="wait for sandboxAck only (never guess from quiet)"
     )
+    parser.add_argument(
+        "--original-media",
+        action="store_true",
+        help="keep photos as sent (no recompression) and accept any photo a bot sends",
+    )
+    parser.add_argument(
+        "--no-callback-deadline", action="store_true", help="accept callback answers however late"
+    )
     return parser.parse_args(argv)
 
 
 async def _serve(args: argparse.Namespace) -> None:
+    defaults = SandboxConfig()
     config = SandboxConfig(
-        quiet_period=args.quiet_period, send_timeout=args.send_timeout, require_ack=args.require_ack
+        quiet_period=args.quiet_period,
+        send_timeout=args.send_timeout,
+        require_ack=args.require_ack,
+        recompress_photos=not args.original_media,
+        photo_limits=not args.original_media,
+        callback_answer_timeout=None if args.no_callback_deadline else defaults.callback_answer_timeout,
     )
     async with SandboxServer(args.host, args.port, config) as server:
         print(f"Telegram sandbox: {server.url}", flush=True)

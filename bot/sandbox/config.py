@@ -30,6 +30,17 @@ class SandboxConfig:
     max_long_poll: float = 50.0
     event_queue_size: int = 1000
     sse_ping_interval: float = 15.0
+    # What Telegram does to media and how it limits bots, on by default (README: "Telegram-like").
+    # Photos a user or the bot sends become the photo-sizes array of recompressed JPEGs, the
+    # largest at most photo_max_side px; False keeps the original bytes as the largest size.
+    recompress_photos: bool = True
+    photo_max_side: int = 1280
+    photo_quality: int = 87
+    # sendPhoto / sendMediaGroup photos: 10 MB, width + height <= 10,000, side ratio <= 20.
+    photo_limits: bool = True
+    max_photo_bytes: int = 10 * MB
+    # answerCallbackQuery later than this after the press: "query is too old"; None: no deadline.
+    callback_answer_timeout: float | None = 15.0
     default_language: str = "zh-hans"
     bot_first_name: str = "实名采集 (sandbox)"
     bot_username: str = "shiming_sandbox_bot"

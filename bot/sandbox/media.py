@@ -71,6 +71,25 @@ def make_thumbnail(data: bytes) -> Thumbnail | None:
         return None
 
 
+def recompress(data: bytes, side: int, quality: int) -> Thumbnail | None:
+    """What Telegram makes of a photo: upright (EXIF), RGB, at most ``side`` px, JPEG; None if it
+    is not an image."""
+    from PIL import Image, ImageOps
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as img:
+                img.draft("RGB", (side, side))
+                picture = ImageOps.exif_transpose(img).convert("RGB")
+        picture.thumbnail((side, side), Image.Resampling.LANCZOS)
+        buf = io.BytesIO()
+        picture.save(buf, format="JPEG", quality=quality)
+        return Thumbnail(data=buf.getvalue(), width=picture.width, height=picture.height)
+    except Exception:  # any decoder failure means "not an image" here
+        return None
+
+
 def probe_video(data: bytes, suffix: str = ".mp4") -> VideoInfo:
     """Width, height and whole-second duration read with OpenCV; zeros when it cannot tell."""
     try:

@@ -288,6 +288,7 @@ class CallbackRecord:
     chat_id: int
     update_id: int
     answered: bool = False
+    pressed_at: float = field(default_factory=time.monotonic)
 
 
 @dataclass(slots=True)
@@ -613,7 +614,9 @@ class SandboxState:
 
     def answer_callback(self, query_id: str, answer: dict[str, Any]) -> None:
         record = self._callbacks.get(query_id)
-        if record is None or record.answered:
+        deadline = self.config.callback_answer_timeout
+        late = deadline is not None and record is not None and time.monotonic() - record.pressed_at > deadline
+        if record is None or record.answered or late:
             raise bad_request("query is too old and response timeout expired or query ID is invalid")
         record.answered = True
         waiter = self.waiters.get(record.update_id)

@@ -53,6 +53,8 @@ async def photo_sizes(state: SandboxState, data: bytes, *, strict: bool) -> list
         original = state.add_file("photo", data, ext=".jpg", mime_type="image/jpeg")
         files.append(original)
         sizes.append(_photo_size(original, 0, 0))
+    elif state.config.recompress_photos:
+        return await _telegram_sizes(state, data, info)
     else:
         thumb = await asyncio.to_thread(media.make_thumbnail, data)
         if thumb is not None:
@@ -67,6 +69,46 @@ async def photo_sizes(state: SandboxState, data: bytes, *, strict: bool) -> list
     for stored in files:
         stored.meta = sizes
     return sizes
+
+
+# Telegram's size types: s 90, m 320, x 800, y 1280 px (the longest side).
+_SIZE_STEPS = (90, 320, 800)
+
+
+async def _telegram_sizes(state: SandboxState, data: bytes, info: media.ImageInfo) -> list[dict[str, Any]]:
+    """The sizes array Telegram delivers: recompressed JPEGs, thumbnails first, the largest at most
+    ``photo_max_side`` (the original bytes are not kept: the bot cannot get them on Telegram)."""
+    config = state.config
+    longest = max(info.width, info.height)
+    sides = [s for s in _SIZE_STEPS if s < min(longest, config.photo_max_side)]
+    sides.append(min(longest, config.photo_max_side))
+    sizes: list[dict[str, Any]] = []
+    files: list[StoredFile] = []
+    for side in sides:
+        made = await asyncio.to_thread(media.recompress, data, side, config.photo_quality)
+        if made is None:
+            raise bad_request("IMAGE_PROCESS_FAILED")
+        stored = state.add_file("photo", made.data, ext=".jpg", mime_type="image/jpeg")
+        files.append(stored)
+        sizes.append(_photo_size(stored, made.width, made.height))
+    for stored in files:
+        stored.meta = sizes
+    return sizes
+
+
+def check_photo_limits(state: SandboxState, data: bytes) -> None:
+    """Telegram refuses a photo from a bot over 10 MB, or with width + height over 10,000 or a side
+    ratio over 20 (a bot must send such an image as a document)."""
+    config = state.config
+    if not config.photo_limits:
+        return
+    if len(data) > config.max_photo_bytes:
+        raise bad_request("PHOTO_SAVE_FILE_INVALID")
+    info = media.probe_image(data)
+    if info is None or info.width <= 0 or info.height <= 0:
+        return  # IMAGE_PROCESS_FAILED is raised by the caller
+    if info.width + info.height > 10_000 or max(info.width, info.height) / min(info.width, info.height) > 20:
+        raise bad_request("PHOTO_INVALID_DIMENSIONS")
 
 
 async def video_object(
@@ -140,6 +182,8 @@ async def media_object(
     if isinstance(source, str):
         return existing_file(state, source, kind)
     if kind == "photo":
+        if strict:
+            await asyncio.to_thread(check_photo_limits, state, source.data)
         return await photo_sizes(state, source.data, strict=strict)
     if kind in {"video", "video_note"}:
         return await video_object(state, source, kind, **(extra or {}))

@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import re
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.filters import Command
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.domain.masking import mask_address, mask_free_text, mask_id_number, mask_name
 from bot.domain.models import Person
-from bot.handlers.staff.common import ANY_STAFF, HasRole, command_args
+from bot.handlers.staff.common import ANY_STAFF, HasRole, StaffAct, command_args
+from bot.handlers.staff.pages import PAGE_CHARS, clamp, page_keyboard, page_line, paginate
 from bot.i18n import Translator
 from bot.storage.repositories import Repositories
 from bot.verification.ids import DocumentType, normalize_number, validate_document_number, validate_uscc
 
 MAX_SHOWN = 5  # a phone shared by a family may match several people
-AUDIT_SHOWN = 10
+AUDIT_PAGE = 10  # audit rows per page of /person's trail
+PERSON_PAGE = "pg_aud"
+ENTERPRISE_PAGE = "pg_ent"
 _PHONE = re.compile(r"^(?:\+?86)?1[3-9]\d{9}$")
 _TELEGRAM = re.compile(r"^(?:tg:)?(\d{1,15})$", re.IGNORECASE)
 # "个人 #N", as /review, /deletions and /enterprise name a person: the record id, never a Telegram id
@@ -53,7 +56,12 @@ async def find_people(repo: Repositories, query: str) -> list[Person]:
     return []
 
 
-async def person_text(t: Translator, repo: Repositories, person: Person) -> str:
+async def person_text(
+    t: Translator, repo: Repositories, person: Person, audit_page: int = 0, up_to_id: int | None = None
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The masked record and one page of its audit trail (newest first), with the page buttons.
+    The trail is pinned at its newest entry when first shown (``up_to_id``), so the look-ups that
+    paging itself audits do not shift the pages."""
     doc = person.document
     lines = [t("staff.person.header", person_id=person.id)]
     validity = t("card.long_term") if doc.long_term else (doc.valid_to.isoformat() if doc.valid_to else "—")
@@ -88,7 +96,15 @@ async def person_text(t: Translator, repo: Repositories, person: Person) -> str:
     lines += bindings or [t("staff.none")]
     lines.append("")
     lines.append(t("staff.person.audit"))
-    entries = await repo.audit.for_subject("person", person.id, limit=AUDIT_SHOWN)
+    if up_to_id is None:
+        total, up_to_id = await repo.audit.trail_extent("person", person.id)
+    else:
+        total = await repo.audit.count_for_subject("person", person.id, up_to_id)
+    pages = max(1, -(-total // AUDIT_PAGE))
+    audit_page = clamp(audit_page, pages)
+    entries = await repo.audit.for_subject(
+        "person", person.id, limit=AUDIT_PAGE, offset=audit_page * AUDIT_PAGE, up_to_id=up_to_id
+    )
     lines += [
         t(
             "staff.person.audit_row",
@@ -98,7 +114,10 @@ async def person_text(t: Translator, repo: Repositories, person: Person) -> str:
         )
         for e in entries
     ] or [t("staff.none")]
-    return "\n".join(lines)
+    if pages > 1:
+        lines.append(page_line(t, audit_page, pages))
+    keyboard = page_keyboard(t, PERSON_PAGE, audit_page, pages, f"{person.id}.{up_to_id}")
+    return "\n".join(lines), keyboard
 
 
 async def _bindings(t: Translator, repo: Repositories, person_id: int) -> list[str]:
@@ -120,6 +139,7 @@ async def _bindings(t: Translator, repo: Repositories, person_id: int) -> list[s
 def create_router() -> Router:
     router = Router(name="staff.lookup")
     router.message.filter(HasRole(ANY_STAFF))
+    router.callback_query.filter(HasRole(ANY_STAFF))
 
     @router.message(Command("person"))
     async def person(message: Message, t: Translator, repo: Repositories) -> None:
@@ -146,7 +166,25 @@ def create_router() -> Router:
             await message.answer(text)
             return
         for found in people:
-            await message.answer(await person_text(t, repo, found))
+            text, keyboard = await person_text(t, repo, found)
+            await message.answer(text, reply_markup=keyboard)
+
+    @router.callback_query(StaffAct.filter(F.a == PERSON_PAGE))
+    async def person_page(
+        query: CallbackQuery, callback_data: StaffAct, t: Translator, repo: Repositories
+    ) -> None:
+        person_id, _, up_to = callback_data.v.partition(".")
+        valid = person_id.isdigit() and up_to.isdigit()
+        person = await repo.persons.get(int(person_id)) if valid else None
+        if person is None or not isinstance(query.message, Message):
+            await query.answer(t("staff.person.not_found"), show_alert=True)
+            return
+        await repo.audit.write(
+            query.from_user.id, "staff.lookup.person", "person", person.id, None, {"page": callback_data.n}
+        )
+        text, keyboard = await person_text(t, repo, person, callback_data.n, int(up_to))
+        await query.answer()
+        await query.message.edit_text(text, reply_markup=keyboard)
 
     @router.message(Command("enterprise"))
     async def enterprise(message: Message, t: Translator, repo: Repositories) -> None:
@@ -161,22 +199,48 @@ def create_router() -> Router:
         await repo.audit.write(
             message.from_user.id, "staff.lookup.enterprise", "enterprise", taxpayer_id, None, None
         )
-        text = await enterprise_text(t, repo, taxpayer_id)
-        await message.answer(text or t("staff.enterprise.not_found"))
+        found = await enterprise_text(t, repo, taxpayer_id)
+        if found is None:
+            await message.answer(t("staff.enterprise.not_found"))
+            return
+        await message.answer(found[0], reply_markup=found[1])
+
+    @router.callback_query(StaffAct.filter(F.a == ENTERPRISE_PAGE))
+    async def enterprise_page(
+        query: CallbackQuery, callback_data: StaffAct, t: Translator, repo: Repositories
+    ) -> None:
+        taxpayer_id = callback_data.v
+        found = await enterprise_text(t, repo, taxpayer_id, callback_data.n)
+        if found is None or not isinstance(query.message, Message):
+            await query.answer(t("staff.enterprise.not_found"), show_alert=True)
+            return
+        await repo.audit.write(
+            query.from_user.id,
+            "staff.lookup.enterprise",
+            "enterprise",
+            taxpayer_id,
+            None,
+            {"page": callback_data.n},
+        )
+        await query.answer()
+        await query.message.edit_text(found[0], reply_markup=found[1])
 
     return router
 
 
-async def enterprise_text(t: Translator, repo: Repositories, taxpayer_id: str) -> str | None:
+async def enterprise_text(
+    t: Translator, repo: Repositories, taxpayer_id: str, page: int = 0
+) -> tuple[str, InlineKeyboardMarkup | None] | None:
+    """One page of the enterprise (its header on every page) and the page buttons."""
     enterprise = await repo.enterprises.get(taxpayer_id)
     if enterprise is None:
         return None
-    lines = [
+    header = [
         t("staff.enterprise.header", name=enterprise.name, taxpayer_id=enterprise.taxpayer_id),
         t("staff.enterprise.status", status=t("staff.enterprise.status_" + enterprise.status.value)),
         "",
-        t("staff.enterprise.people"),
     ]
+    lines = [t("staff.enterprise.people")]
     lines += [
         t(
             "staff.enterprise.person_row",
@@ -196,4 +260,11 @@ async def enterprise_text(t: Translator, repo: Repositories, taxpayer_id: str) -
         )
         for b in await repo.enterprises.bindings_for(enterprise.id)
     ] or [t("staff.none")]
-    return "\n".join(lines)
+    # The header is as long as the enterprise's name (up to a few hundred characters).
+    pages = paginate(lines, budget=PAGE_CHARS - sum(len(h) + 1 for h in header))
+    page = clamp(page, len(pages))
+    body = header + pages[page]
+    if len(pages) > 1:
+        body += ["", page_line(t, page, len(pages))]
+    keyboard = page_keyboard(t, ENTERPRISE_PAGE, page, len(pages), enterprise.taxpayer_id)
+    return "\n".join(body), keyboard

@@ -24,6 +24,7 @@ from bot.handlers.staff.common import ANY_STAFF, HasRole, StaffAct, notify_user,
 from bot.handlers.staff.four_eyes import check_review, record_refusal
 from bot.i18n import Translator
 from bot.services import Services
+from bot.services.telegram_media import fit_photo_async
 from bot.storage.media import MediaNotFound
 from bot.storage.repositories import Repositories
 from bot.storage.repositories.events import EventOutcome
@@ -174,6 +175,7 @@ async def _send_media(
             continue
         kind = _kind(media_id)
         caption = t(caption_key) if caption_key else kind
+        data = await fit_photo_async(data)  # a card sent as a big document must fit a photo
         photos.append(InputMediaPhoto(media=BufferedInputFile(data, f"{kind}.jpg"), caption=caption))
     for start in range(0, len(photos), ALBUM_MAX):
         chunk = photos[start : start + ALBUM_MAX]

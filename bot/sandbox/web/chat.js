@@ -725,12 +725,15 @@
       const keep = select.value;
       select.replaceChildren(el("option", { value: "", text: t("new_user") }));
       for (const u of body.users.sort((a, b) => (b.last_date || 0) - (a.last_date || 0))) {
-        select.append(el("option", { value: String(u.id), text: `#${u.id} ${u.first_name} (${u.language_code})`,
+        const label = `${u.first_name} · #${u.id} (${u.language_code})`;  // the name first: it is what people look for
+        select.append(el("option", { value: String(u.id), text: label, title: label,
           "data-name": u.first_name, "data-language": u.language_code }));
       }
       const want = state.user ? String(state.user.id) : keep;
       if ([...select.options].some((o) => o.value === want)) select.value = want;
-    } catch (err) { console.error("users", err); }
+      select.title = select.selectedOptions[0] ? select.selectedOptions[0].text : "";
+      return body.users;
+    } catch (err) { console.error("users", err); return []; }
   }
 
   function fillUserForm(user) {
@@ -1132,10 +1135,14 @@
 
     $("user-form").addEventListener("submit", onUserSubmit);
     $("user-select").addEventListener("change", onUserSelect);
+    $("user-select").addEventListener("change", (event) => {
+      const select = event.target;
+      select.title = select.selectedOptions[0] ? select.selectedOptions[0].text : "";
+    });
     $("users-refresh").addEventListener("click", refreshUsers);
 
     connectSms();
-    refreshUsers();
+    const usersLoaded = refreshUsers();
     const here = new URL(location.href);
     const startParam = here.searchParams.get("start");
     if (startParam && /^[A-Za-z0-9_-]{1,64}$/.test(startParam)) state.pendingStart = startParam;
@@ -1148,8 +1155,16 @@
       fillUserForm(saved);
       chooseUser(saved);
     } else if (fromUrl > 0) {
-      fillUserForm({ id: fromUrl, first_name: `User ${fromUrl}`, language_code: "zh-hans" });
-      chooseUser({ id: fromUrl, first_name: `User ${fromUrl}`, language_code: "zh-hans" });
+      // ?user=ID: a user the sandbox knows keeps their name and language (the next send carries them,
+      // so a default here would rename them and switch the bot's answers to Chinese).
+      usersLoaded.then((users) => {
+        const known = users.find((u) => u.id === fromUrl);
+        const user = known
+          ? { id: known.id, first_name: known.first_name, language_code: known.language_code }
+          : { id: fromUrl, first_name: `User ${fromUrl}`, language_code: "zh-hans" };
+        fillUserForm(user);
+        chooseUser(user);
+      });
     } else {
       fillUserForm(null);
       $("messages").setAttribute("aria-busy", "false");

@@ -15,6 +15,7 @@ from bot.storage.timeutil import from_db, to_db
 
 __all__ = ["AuditRepo"]
 
+_NO_LIMIT = 2**62  # "no upper id": one SQL text for both backends
 _COLUMNS = "id, at, actor_user_id, action, subject_type, subject_id, before_json, after_json"
 
 
@@ -72,16 +73,42 @@ class AuditRepo:
             return new_id(await cursor.fetchone())
 
     async def for_subject(
-        self, subject_type: str, subject_id: str | int, *, limit: int = 100
+        self,
+        subject_type: str,
+        subject_id: str | int,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+        up_to_id: int | None = None,
     ) -> list[AuditEntry]:
-        """The newest entries about one record first."""
+        """The newest entries about one record first; ``up_to_id`` pins a paged trail to what it was
+        at the first page (newer rows would shift every later page)."""
         async with self._db.read() as conn:
             cursor = await conn.execute(
-                f"SELECT {_COLUMNS} FROM audit_log WHERE subject_type = ? AND subject_id = ?"
-                " ORDER BY id DESC LIMIT ?",
-                (subject_type, str(subject_id), limit),
+                f"SELECT {_COLUMNS} FROM audit_log WHERE subject_type = ? AND subject_id = ? AND id <= ?"
+                " ORDER BY id DESC LIMIT ? OFFSET ?",
+                (subject_type, str(subject_id), _NO_LIMIT if up_to_id is None else up_to_id, limit, offset),
             )
             return [_entry(row) for row in await cursor.fetchall()]
+
+    async def trail_extent(self, subject_type: str, subject_id: str | int) -> tuple[int, int]:
+        """(number of entries, newest id) about one record; (0, 0) when there are none."""
+        async with self._db.read() as conn:
+            cursor = await conn.execute(
+                "SELECT COUNT(*), MAX(id) FROM audit_log WHERE subject_type = ? AND subject_id = ?",
+                (subject_type, str(subject_id)),
+            )
+            row = await cursor.fetchone()
+        return (int(row[0]), int(row[1] or 0)) if row else (0, 0)
+
+    async def count_for_subject(self, subject_type: str, subject_id: str | int, up_to_id: int) -> int:
+        async with self._db.read() as conn:
+            cursor = await conn.execute(
+                "SELECT COUNT(*) FROM audit_log WHERE subject_type = ? AND subject_id = ? AND id <= ?",
+                (subject_type, str(subject_id), up_to_id),
+            )
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
 
     async def between(self, start: datetime, end: datetime) -> list[AuditEntry]:
         """Entries with ``start <= at < end``, oldest first (for the CSV export)."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
+import re
 import tempfile
 import time
 
@@ -82,7 +84,10 @@ async def test_bot_sends_photo_album_and_document(
     [photo] = (await control.ok(5, text="/photo"))["replies"]
     assert photo["photo"] is True and photo["text"] == "A red square" and photo["file_id"]
     status, data = await control.get(f"/sandbox/api/files/{photo['file_id']}")
-    assert status == 200 and data == png(800, 600)
+    # Telegram recompresses: the largest size is a JPEG of the sent PNG's 800x600.
+    assert status == 200 and data[:2] == b"\xff\xd8" and data != png(800, 600)
+    with Image.open(io.BytesIO(data)) as img:
+        assert img.size == (800, 600)
 
     # getFile + the file download URL, as another bot (or aiogram's bot.download) uses them
     status, info = await control.bot_api(ACK_TOKEN, "getFile", file_id=photo["file_id"])
@@ -106,7 +111,8 @@ async def test_user_uploads_photo_document_video(ack_bot: RunningBot, control: C
     original = jpeg(1000, 750)
     status, body = await control.upload(9, "photo", original, "id.jpg", caption="front side")
     assert status == 200, body
-    assert body["replies"][0]["text"] == f"photo 1000x750 {len(original)} bytes 2 sizes caption=front side"
+    # Recompressed like Telegram: 90, 320, 800 px and the largest (1000 px is under 1280).
+    assert re.fullmatch(r"photo 1000x750 \d+ bytes 4 sizes caption=front side", body["replies"][0]["text"])
 
     status, body = await control.upload(9, "photo", original, "id.jpg", forwarded="1")
     assert body["replies"][0]["text"].startswith("forwarded photo")
@@ -127,7 +133,8 @@ async def test_user_uploads_photo_document_video(ack_bot: RunningBot, control: C
     user_photo = history[0]
     assert user_photo["from"] == "user" and user_photo["photo"] and user_photo["text"] == "front side"
     status, data = await control.get(f"/sandbox/api/files/{user_photo['file_id']}")
-    assert data == original
+    with Image.open(io.BytesIO(data)) as largest:  # recompressed, same size
+        assert largest.format == "JPEG" and largest.size == (1000, 750)
 
 
 async def test_contact_keyboards_deletes_and_errors(ack_bot: RunningBot, control: Control) -> None:
@@ -257,8 +264,10 @@ async def test_same_user_concurrent_sends_keep_order(ack_bot: RunningBot, contro
 async def test_thumbnail_is_an_image(ack_bot: RunningBot, control: Control, sbx: SandboxServer) -> None:
     await control.upload(15, "photo", jpeg(1200, 900), "big.jpg")
     message = next(iter(sbx.state.chats[15].messages.values()))
-    small, large = message.payload["photo"]
+    tiny, small, medium, large = message.payload["photo"]
+    assert max(tiny["width"], tiny["height"]) == 90 and max(medium["width"], medium["height"]) == 800
     assert (large["width"], large["height"]) == (1200, 900)
+    assert all(size["file_size"] > 0 for size in message.payload["photo"])
     assert max(small["width"], small["height"]) == 320
     _, data = await control.get(f"/sandbox/api/files/{small['file_id']}")
     import io
@@ -292,3 +301,24 @@ async def test_curl_style_bodies(ack_bot: RunningBot, control: Control) -> None:
         assert resp.status == 200 and body["replies"][0]["text"].endswith("(en)")
     async with control.http.post(url, data={"text": "form field"}) as resp:
         assert (await resp.json())["replies"][0]["text"] == "form field"
+
+
+async def test_a_big_photo_arrives_as_telegram_makes_it(
+    ack_bot: RunningBot, control: Control, sbx: SandboxServer
+) -> None:
+    await control.upload(16, "photo", png(3000, 2000), "card.png")
+    message = next(iter(sbx.state.chats[16].messages.values()))
+    largest = message.payload["photo"][-1]
+    assert (largest["width"], largest["height"]) == (1280, 853)
+    _, data = await control.get(f"/sandbox/api/files/{largest['file_id']}")
+    assert data[:2] == b"\xff\xd8" and len(data) == largest["file_size"]
+
+
+async def test_a_bot_photo_over_the_limits_is_refused(control: Control, sbx: SandboxServer) -> None:
+    form = aiohttp.FormData()
+    form.add_field("chat_id", "17")
+    form.add_field("photo", png(9000, 1500), filename="wide.png")
+    sbx.state.get_or_create_chat(17)  # the chat must exist
+    async with control.http.post(f"{control.url}/bot{ACK_TOKEN}/sendPhoto", data=form) as resp:
+        body = await resp.json()
+    assert resp.status == 400 and body["description"] == "Bad Request: PHOTO_INVALID_DIMENSIONS"

@@ -261,3 +261,30 @@ async def test_live_chat_controls(
     await expect(page.get_by_role("button", name="Start /start")).to_be_visible()
     await expect(page.locator("#sms-list li")).to_have_count(0, timeout=20_000)
     await shot("after-reset")
+
+
+async def test_opening_a_known_user_by_url_keeps_name_and_language(
+    sandbox: str, http: aiohttp.ClientSession, page: Page
+) -> None:
+    from playwright.async_api import expect
+
+    user, name = 31, "欧阳·Alexandra Konstantinopoulou-Smith"
+    # The user is known to the sandbox (no bot answers: the send gives up after a second).
+    async with http.post(
+        f"{sandbox}/sandbox/api/users/{user}/send",
+        params={"timeout": "1"},
+        json={"text": "hi", "first_name": name, "language_code": "en"},
+    ) as resp:
+        assert resp.status == 504
+    bot = ScriptedBot(http, sandbox)
+    await bot.call("sandboxAck")
+    await bot.next_update()  # the "hi" above
+    await page.goto(f"{sandbox}/?user={user}")
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await page.locator("#composer-text").fill("/start")
+    await page.locator("#composer-text").press("Enter")
+    message = (await bot.next_update())["message"]
+    assert message["from"]["first_name"] == name and message["from"]["language_code"] == "en"
+    # The picker shows the whole name (the option's text and its title).
+    option = page.locator(f'#user-select option[value="{user}"]')
+    assert name in (await option.text_content() or "") and name in (await option.get_attribute("title") or "")

@@ -1,0 +1,102 @@
+"""The one retry policy for every Bot API call: flood control (429) and transient failures.
+
+Telegram answers 429 with ``retry_after`` when a bot sends faster than it allows (about one message a
+second per chat, with short bursts; 30 a second per bot; 20 a minute per group). Without a policy every
+such answer surfaces as an exception in whichever handler made the call: the reviewer gets an apology
+instead of the case, a notice is lost. The session waits exactly as long as Telegram asks and tries
+again, a bounded number of times, so no handler has to know about flood control.
+
+Transient failures are retried with a short backoff: a connection that could not be opened (the request
+never left, so a retry cannot duplicate a message), 5xx answers, and for methods that change nothing
+or change it to the same end state (``get*``, ``edit*``, ``delete*``, ``set*``, ...), any network error
+including a timeout. A timed-out ``sendMessage`` is not retried: Telegram may have delivered it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.exceptions import (
+    RestartingTelegram,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.methods import TelegramMethod
+from aiogram.methods.base import TelegramType
+from aiohttp import ClientConnectorError
+
+log = logging.getLogger(__name__)
+
+# Methods whose repetition cannot produce a second message or a different end state.
+_REPEATABLE_PREFIXES = ("get", "edit", "delete", "set", "answer", "sandbox", "close", "logout")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    # Attempts in all, the first included: a handler waits at most about max_total_wait seconds.
+    attempts: int = 4
+    # A longer retry_after than this is not waited for (a handler would hang; the caller decides).
+    max_retry_after: float = 30.0
+    max_total_wait: float = 60.0
+    backoff: float = 0.5
+    max_backoff: float = 4.0
+
+    def backoff_delay(self, attempt: int) -> float:
+        """Exponential with jitter, so replicas that failed together do not retry together."""
+        base: float = min(self.max_backoff, self.backoff * 2.0 ** (attempt - 1))
+        return base * (0.5 + random.random() / 2)
+
+
+def is_repeatable(method: TelegramMethod[Any]) -> bool:
+    return method.__api_method__.lower().startswith(_REPEATABLE_PREFIXES)
+
+
+class RetryingSession(AiohttpSession):
+    """aiogram's aiohttp session with :class:`RetryPolicy` around each request."""
+
+    def __init__(self, *args: Any, policy: RetryPolicy | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.policy = policy or RetryPolicy()
+
+    async def make_request(
+        self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None  # noqa: ASYNC109 (aiogram's signature)
+    ) -> TelegramType:
+        policy = self.policy
+        waited = 0.0
+        attempt = 1
+        while True:
+            try:
+                return await super().make_request(bot, method, timeout)
+            except TelegramRetryAfter as exc:
+                delay = float(exc.retry_after)
+                if delay > policy.max_retry_after:
+                    raise
+                reason = "flood control"
+                error: Exception = exc
+            except (TelegramServerError, RestartingTelegram) as exc:
+                delay, reason, error = policy.backoff_delay(attempt), "server error", exc
+            except TelegramNetworkError as exc:
+                never_sent = isinstance(exc.__cause__, ClientConnectorError)
+                if not (never_sent or is_repeatable(method)):
+                    raise
+                delay, reason, error = policy.backoff_delay(attempt), "network error", exc
+            if attempt >= policy.attempts or waited + delay > policy.max_total_wait:
+                raise error
+            log.info(
+                "%s on %s: retry %d/%d in %.1f s",
+                reason,
+                method.__api_method__,
+                attempt,
+                policy.attempts - 1,
+                delay,
+            )
+            await asyncio.sleep(delay)
+            waited += delay
+            attempt += 1

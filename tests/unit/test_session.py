@@ -1,0 +1,134 @@
+"""The one retry policy (bot/session.py) against a scripted Bot API server."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiogram import Bot
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramBadRequest, TelegramNetworkError, TelegramRetryAfter
+from aiohttp import web
+
+from bot.session import RetryingSession, RetryPolicy
+
+OK_MESSAGE = {
+    "message_id": 1,
+    "date": 0,
+    "chat": {"id": 5, "type": "private"},
+    "text": "hi",
+}
+
+
+class Script:
+    """Answers each call of a method with the next scripted (status, body), then 200 OK."""
+
+    def __init__(self) -> None:
+        self.answers: list[tuple[int, dict[str, Any]]] = []
+        self.calls: list[tuple[str, float]] = []
+
+    async def handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        self.calls.append((method, time.monotonic()))
+        if self.answers:
+            status, body = self.answers.pop(0)
+            return web.json_response(body, status=status)
+        result: Any = OK_MESSAGE if method.lower() == "sendmessage" else True
+        return web.json_response({"ok": True, "result": result})
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[tuple[Script, str]]:
+    script = Script()
+    app = web.Application()
+    app.router.add_post("/bot{token}/{method}", script.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield script, f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+def _bot(url: str, policy: RetryPolicy | None = None) -> Bot:
+    session = RetryingSession(api=TelegramAPIServer.from_base(url), policy=policy)
+    return Bot("1:test", session=session)
+
+
+def _flood(seconds: int) -> tuple[int, dict[str, Any]]:
+    return 429, {
+        "ok": False,
+        "error_code": 429,
+        "description": f"Too Many Requests: retry after {seconds}",
+        "parameters": {"retry_after": seconds},
+    }
+
+
+async def test_429_is_retried_after_the_time_telegram_asks(server: tuple[Script, str]) -> None:
+    script, url = server
+    script.answers = [_flood(1)]
+    bot = _bot(url)
+    try:
+        message = await bot.send_message(5, "hi")
+    finally:
+        await bot.session.close()
+    assert message.message_id == 1
+    assert len(script.calls) == 2
+    assert script.calls[1][1] - script.calls[0][1] >= 0.95
+
+
+async def test_retries_are_bounded(server: tuple[Script, str]) -> None:
+    script, url = server
+    script.answers = [_flood(1)] * 10
+    bot = _bot(url, RetryPolicy(attempts=3))
+    try:
+        with pytest.raises(TelegramRetryAfter):
+            await bot.send_message(5, "hi")
+    finally:
+        await bot.session.close()
+    assert len(script.calls) == 3
+
+
+async def test_a_long_retry_after_is_not_waited_for(server: tuple[Script, str]) -> None:
+    script, url = server
+    script.answers = [_flood(3600)]
+    bot = _bot(url)
+    try:
+        with pytest.raises(TelegramRetryAfter):
+            await bot.send_message(5, "hi")
+    finally:
+        await bot.session.close()
+    assert len(script.calls) == 1
+
+
+async def test_server_errors_are_retried_and_bad_requests_are_not(server: tuple[Script, str]) -> None:
+    script, url = server
+    script.answers = [(502, {"ok": False, "error_code": 502, "description": "Bad Gateway"})]
+    bot = _bot(url, RetryPolicy(backoff=0.01))
+    try:
+        await bot.send_message(5, "hi")
+        assert len(script.calls) == 2
+        refused = {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"}
+        script.answers = [(400, refused)]
+        with pytest.raises(TelegramBadRequest):
+            await bot.send_message(5, "hi")
+        assert len(script.calls) == 3
+    finally:
+        await bot.session.close()
+
+
+async def test_a_refused_connection_is_retried_then_given_up() -> None:
+    # Port 9 on loopback: nothing listens, the connection is refused, so the request never left.
+    bot = _bot("http://127.0.0.1:9", RetryPolicy(attempts=3, backoff=0.01))
+    started = time.monotonic()
+    try:
+        with pytest.raises(TelegramNetworkError):
+            await bot.send_message(5, "hi")
+    finally:
+        await bot.session.close()
+    assert time.monotonic() - started < 5
