@@ -47,13 +47,17 @@ MAXIMA: dict[str, Any] = {
     "steps": [_text(30)] * 4,
     "people": [(_text(8), _text(30), "110***********1233", True)] * 40,  # maintain's MAX_PEOPLE
     "reasons": "; ".join([_text(80)] * 6),
-    "reason": _text(200),
+    "reason": _text(100),  # a localized reason (t.reason) or a staff-typed refusal reason
     "residence": _text(100),
     "new_residence": _text(100),
     "value": _text(100),
     "counts": "; ".join([_text(12) + ": " + str(LONG_ID)] * 8),
     "ids": ", ".join([str(LONG_ID)] * 10),
     "period": "2026-11-01..2027-11-01",
+    # dates (locales/*/time.toml): a calendar month and day
+    "month": 12,
+    "day": 31,
+    "year": 2099,
 }
 
 
@@ -77,7 +81,10 @@ def _units(rendered: str) -> int:
 def _render(lang: str, key: str) -> str:
     env = Environment(autoescape=True)
     names = meta.find_undeclared_variables(env.parse(CATALOG.messages[lang][key]))
-    return CATALOG.render(lang, key, **{n: _value(n) for n in names})
+    try:
+        return CATALOG.render(lang, key, **{n: _value(n) for n in names})
+    except TypeError:  # the template computes with a variable: it is a number
+        return CATALOG.render(lang, key, **{n: MAXIMA.get(n, LONG_ID) for n in names})
 
 
 def _keys_used_as(pattern: str) -> set[str]:
