@@ -8,7 +8,8 @@ import signal
 import sys
 
 from bot.app import create_bot, create_dispatcher
-from bot.config import Settings, SettingsError
+from bot.config import SANDBOX_PORTAL_ID, Settings, SettingsError
+from bot.handoff_api import serve_portal_api
 from bot.services import Services
 from bot.webhook import run_webhook
 
@@ -20,17 +21,24 @@ async def run_polling(settings: Settings, api_base: str | None = None) -> None:
     bot = create_bot(settings, api_base)
     dp = create_dispatcher(settings, services)
     try:
-        await bot.delete_webhook(drop_pending_updates=False)
-        await dp.start_polling(bot, handle_signals=False, close_bot_session=True)
+        async with serve_portal_api(services, bot):
+            await bot.delete_webhook(drop_pending_updates=False)
+            await dp.start_polling(bot, handle_signals=False, close_bot_session=True)
     finally:
         await services.close()
 
 
 async def run_sandbox(settings: Settings) -> None:
     from bot.sandbox import SandboxServer
+    from bot.sandbox.portal import connect_portal_demo
 
     async with SandboxServer(host=settings.sandbox_host, port=settings.sandbox_port) as sandbox:
         print(f"Local Telegram sandbox: {sandbox.url}  (web chat: {sandbox.url}/)", flush=True)
+        if settings.handoff_port:
+            api = f"http://{settings.handoff_host}:{settings.handoff_port}"
+            key = settings.portals()[SANDBOX_PORTAL_ID].key.get_secret_value()
+            connect_portal_demo(sandbox.app, api, key)
+            print(f"  portal handoff API: {api}  (demo e-tax website: {sandbox.url}/portal/)", flush=True)
         print(
             f"  try: curl -X POST {sandbox.url}/sandbox/api/users/1/send "
             "-H 'Content-Type: application/json' -d '{\"text\":\"/start\"}'",

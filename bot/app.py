@@ -55,9 +55,11 @@ def create_dispatcher(settings: Settings, services: Services) -> Dispatcher:
         dp.startup.register(declare_sandbox_acks)
     # Claimed before anything writes, so a redelivered update changes nothing.
     dp.update.outer_middleware(
-        IdempotencyMiddleware(services.db, timedelta(hours=settings.update_claim_hours))
+        IdempotencyMiddleware(services.db, timedelta(hours=settings.update_claim_hours), services.clock)
     )
-    dp.update.outer_middleware(RepositoriesMiddleware(services.db, services.cipher, services.faces, services.clock))
+    dp.update.outer_middleware(
+        RepositoriesMiddleware(services.db, services.cipher, services.faces, services.clock)
+    )
     dp.update.outer_middleware(I18nMiddleware(services.catalog))
     dp.update.outer_middleware(ThrottlingMiddleware(settings))
 
@@ -89,7 +91,7 @@ async def declare_sandbox_acks(bot: Bot) -> None:
 
 async def remove_stale_temp_files(services: Services) -> None:
     """Half-written media files of a process killed mid-write (never renamed into place): garbage."""
-    await services.media.remove_stale_temp_files()
+    await services.media.remove_stale_temp_files(services.clock())
 
 
 async def publish_commands(bot: Bot, services: Services) -> None:

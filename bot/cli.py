@@ -19,9 +19,10 @@ import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from bot.config import Settings, SettingsError
+from bot.domain.clock import system_clock
 from bot.services import open_db
 from bot.storage.crypto import DecryptionError, FieldCipher
 from bot.storage.media import MediaNotFound, MediaStore
@@ -55,7 +56,7 @@ async def rotate_keys(settings: Settings) -> RotationReport:
         await db.close()
     media = MediaStore(settings.media_dir, cipher)
     # Every file written up to now; files the running bot writes meanwhile use the current key anyway.
-    for media_id in await media.older_than(datetime.now(UTC) + timedelta(minutes=1)):
+    for media_id in await media.older_than(system_clock() + timedelta(minutes=1)):
         try:
             if await media.rotate(media_id):
                 report.files_rewritten += 1

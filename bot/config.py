@@ -10,7 +10,7 @@ import base64
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -28,6 +28,21 @@ def _split_csv(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
+
+
+class HandoffPortal(BaseModel):
+    """A website or desktop client allowed to hand collection to the bot (HANDOFF_PORTALS)."""
+
+    name: str  # shown to the user before anything is shared, e.g. "国家税务总局辽宁省电子税务局"
+    key: SecretStr  # its API key, sent as X-Portal-Key
+    callback_prefix: str | None = None  # a callback URL must start with this (unset: no callbacks)
+
+
+# The sandbox's own demo portal (bot/sandbox/portal.py): fictitious, so its key is public.
+SANDBOX_PORTAL_ID = "etax-demo"
+SANDBOX_PORTAL = HandoffPortal(
+    name="电子税务局（沙盒演示）", key=SecretStr("sandbox-portal-key"), callback_prefix="http://127.0.0.1:"
+)
 
 
 class Settings(BaseSettings):
@@ -142,6 +157,19 @@ class Settings(BaseSettings):
     # Tries of one job when workers die mid-job (a job that kills every worker must stop somewhere).
     verification_job_tries: int = Field(default=3, ge=1)
 
+    # --- portal handoff (issue 20): the e-tax website's QR code opens the bot -------------------
+    # JSON: {"<portal id>": {"name": "...", "key": "...", "callback_prefix": "https://..."}}; the
+    # sandbox adds its demo portal. The API is served beside the webhook, or on HANDOFF_HOST:PORT.
+    handoff_portals: dict[str, HandoffPortal] = Field(default_factory=dict)
+    handoff_host: str = "127.0.0.1"
+    handoff_port: int = Field(default=8082, ge=0, description="polling/sandbox mode; 0 = no portal API")
+    handoff_token_minutes: float = Field(default=5.0, gt=0, description="the QR code works this long")
+    handoff_session_minutes: float = Field(default=30.0, gt=0, description="scan to result, at most")
+    handoff_signing_key: SecretStr | None = Field(
+        default=None, description="base64 Ed25519 seed (32 bytes); default: derived from ENCRYPTION_KEY"
+    )
+    handoff_callback_tries: int = Field(default=3, ge=1, le=10)
+
     log_level: str = "INFO"
 
     @field_validator("admin_ids", mode="before")
@@ -190,6 +218,11 @@ class Settings(BaseSettings):
         if self.bot_token is None or not self.bot_token.get_secret_value():
             return "sandbox"
         return "webhook" if self.webhook_url else "polling"
+
+    def portals(self) -> dict[str, HandoffPortal]:
+        if self.mode == "sandbox" and SANDBOX_PORTAL_ID not in self.handoff_portals:
+            return {SANDBOX_PORTAL_ID: SANDBOX_PORTAL, **self.handoff_portals}
+        return dict(self.handoff_portals)
 
     @property
     def token(self) -> str:

@@ -9,10 +9,13 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, StrictUndefined, Template
+
+from bot.domain.clock import CHINA
 
 LANGUAGES = ("zh_CN", "en")
 DEFAULT_LANGUAGE = "zh_CN"
@@ -100,6 +103,12 @@ class Translator:
             if self.catalog.has(key, self.lang):
                 return self.catalog.render(self.lang, key, **values)
         return self.catalog.render(self.lang, "reasons.unknown", code=code)
+
+    def moment(self, at: datetime) -> str:
+        """A stored (aware, UTC) moment as everyone reads it: China time to the minute, zone written."""
+        if at.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware one")
+        return self("time.china", at=at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M"))
 
     @property
     def telegram_code(self) -> str:

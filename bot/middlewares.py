@@ -25,7 +25,6 @@ from bot.storage.face_index import FaceIndex
 from bot.storage.repositories import Repositories
 from bot.storage.repositories.updates import UpdateRepo
 from bot.storage.sql import Database
-from bot.storage.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +83,7 @@ class I18nMiddleware(BaseMiddleware):
             record = await repo.users.get(user.id)
             # last_seen is for retention and statistics; minute precision is plenty and saves a
             # write transaction on almost every update.
-            if record is None or utcnow() - record.last_seen > TOUCH_INTERVAL:
+            if record is None or repo.clock() - record.last_seen > TOUCH_INTERVAL:
                 await repo.users.touch(user.id)
             data["account"] = record
             lang = record.language if record and record.language else language_for(user.language_code, lang)
@@ -126,8 +125,9 @@ class IdempotencyMiddleware(BaseMiddleware):
 
     PRUNE_EVERY = 1000
 
-    def __init__(self, db: Database, window: timedelta) -> None:
-        self.repo = UpdateRepo(db)
+    def __init__(self, db: Database, window: timedelta, clock: Clock = system_clock) -> None:
+        self.clock = clock
+        self.repo = UpdateRepo(db, clock)
         self.window = window
         self._since_prune = 0
         self.duplicates = 0
@@ -144,7 +144,7 @@ class IdempotencyMiddleware(BaseMiddleware):
         self._since_prune += 1
         if self._since_prune >= self.PRUNE_EVERY:
             self._since_prune = 0
-            await self.repo.prune(utcnow() - self.window)
+            await self.repo.prune(self.clock() - self.window)
         try:
             return await handler(event, data)
         except Exception:

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from bot.app import create_bot, create_dispatcher
 from bot.config import Settings
+from bot.handoff_api import add_portal_routes
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,8 @@ def build_app(
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    if settings.portals():
+        add_portal_routes(app, services, bot)  # the portal handoff API (issue 20), same port
     setup_application(app, dp, bot=bot)  # dispatcher startup/shutdown with the application's
     return app, handler
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.dialogs import bind, card, change, collect, face, maintain, phone, supplement, unbind
+from bot.dialogs import bind, card, change, collect, face, handoff, maintain, phone, supplement, unbind
 from bot.dialogs.base import DialogMiddleware, Flow
 
 
@@ -15,12 +15,13 @@ def create_dialogs_router() -> Router:
     maintain_flow = maintain.MaintainFlow()
     bind_flow = bind.BindFlow()
     unbind_flow = unbind.UnbindFlow()
-    flows: dict[str, Flow] = {
-        f.name: f for f in (collect_flow, supplement_flow, change_flow, maintain_flow, bind_flow, unbind_flow)
-    }
+    handoff_flow = handoff.HandoffFlow()
+    every = (collect_flow, supplement_flow, change_flow, maintain_flow, bind_flow, unbind_flow, handoff_flow)
+    flows: dict[str, Flow] = {f.name: f for f in every}
     middleware = DialogMiddleware(flows)
     root = Router(name="dialogs")
     for child in (
+        handoff.create_router(handoff_flow),  # first: `/start <token>` ends whatever dialog is open
         collect.create_router(collect_flow),
         supplement.create_router(supplement_flow),
         change.create_router(change_flow),

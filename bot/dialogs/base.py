@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 from aiogram import BaseMiddleware, Bot, F, Router
 from aiogram.filters.callback_data import CallbackData
@@ -30,6 +29,7 @@ from aiogram.types import (
     User,
 )
 
+from bot.domain.clock import china_date
 from bot.i18n import Translator
 from bot.services import Services
 from bot.storage.repositories import Repositories
@@ -38,8 +38,6 @@ from bot.ui import FUNCTION_PARENT, Function, Go, Nav, Node, button, home_keyboa
 
 log = logging.getLogger(__name__)
 
-# The bureau's business day: card expiry and "today" are judged in China's time zone.
-CHINA = ZoneInfo("Asia/Shanghai")
 # The Bot API lets bots download files up to 20 MB.
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
 
@@ -83,8 +81,13 @@ class Ctx:
     def settings(self) -> Any:
         return self.services.settings
 
+    def now(self) -> datetime:
+        """The services' clock (aware UTC): every decision of a step reads this one moment source."""
+        return self.services.clock()
+
     def today(self) -> date:
-        return datetime.now(CHINA).date()
+        """The bureau's business day: card expiry and "today" are judged by the China calendar."""
+        return china_date(self.now())
 
     async def get(self) -> dict[str, Any]:
         return await self.state.get_data()

@@ -38,7 +38,6 @@ from bot.dialogs.card_data import front_from_dict
 from bot.dialogs.review import already_in_review, open_review
 from bot.domain.models import Person, ReviewKind
 from bot.storage.repositories.events import EventOutcome
-from bot.storage.timeutil import utcnow
 from bot.ui import Function, home_keyboard
 from bot.verification.ids import DocumentType
 
@@ -50,8 +49,8 @@ class ChangeSG(StatesGroup):
     residence = State()
 
 
-def _minutes_left(until: datetime) -> int:
-    return max(1, int((until - utcnow()).total_seconds() + 59) // 60)
+def _minutes_left(until: datetime, now: datetime) -> int:
+    return max(1, int((until - now).total_seconds() + 59) // 60)
 
 
 class ChangeFlow:
@@ -68,7 +67,8 @@ class ChangeFlow:
         await ctx.repo.events.record(
             self.name, "start", EventOutcome.REJECTED, user_id=ctx.user_id, reason_code="change_paused"
         )
-        await ctx.say(ctx.t("change.paused", minutes=_minutes_left(until)), keyboard([home_button(ctx.t)]))
+        minutes = _minutes_left(until, ctx.now())
+        await ctx.say(ctx.t("change.paused", minutes=minutes), keyboard([home_button(ctx.t)]))
         return True
 
     async def start(self, ctx: Ctx) -> None:

@@ -22,7 +22,7 @@ from aiogram import F, Router
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
-from bot.dialogs import card, consent, face, phone
+from bot.dialogs import card, consent, face, handoff, phone
 from bot.dialogs.base import (
     Act,
     Ctx,
@@ -195,6 +195,7 @@ class CollectFlow:
         await ctx.repo.events.record(self.name, "save", EventOutcome.COMPLETED, user_id=ctx.user_id)
         log.info("collection completed for person %s", person.id)
         await ctx.say_home(ctx.t("collect.success"))
+        await handoff.collected(ctx, data.get("handoff"), person)  # 扫一扫: the website learns it
 
     async def _to_review(
         self,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from aiogram import F, Router
@@ -43,19 +43,19 @@ def text_hash(catalog: Catalog, document: ConsentDocument) -> str:
     return hashlib.sha256(catalog.messages[AUTHORITATIVE][KEYS[document] + ".full"].encode()).hexdigest()
 
 
-def signed(catalog: Catalog, document: ConsentDocument) -> dict[str, Any]:
+def signed(catalog: Catalog, document: ConsentDocument, at: datetime) -> dict[str, Any]:
     """What the dialog keeps until the record is saved: which version of which text, and when."""
     return {
         "document": document.value,
         "version": catalog.messages[AUTHORITATIVE][KEYS[document] + ".version"],
         "text_hash": text_hash(catalog, document),
-        "agreed_at": datetime.now(UTC).isoformat(),
+        "agreed_at": at.isoformat(),
     }
 
 
 async def record(ctx: Ctx, document: ConsentDocument) -> None:
     consents = [c for c in (await ctx.get()).get("consents", []) if c["document"] != document.value]
-    consents.append(signed(ctx.services.catalog, document))
+    consents.append(signed(ctx.services.catalog, document, ctx.now()))
     await ctx.put(consents=consents)
 
 

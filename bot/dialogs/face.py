@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import random
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from aiogram import F, Router
 from aiogram.fsm.state import State, StatesGroup
@@ -125,7 +125,7 @@ def create_router() -> Router:
             # A re-encoded copy of an earlier submission has other bytes but the same fingerprint.
             fingerprint = tuple(verdict.fingerprint)
             if fingerprint:
-                since = datetime.now(UTC) - timedelta(days=ctx.services.settings.retention_raw_media_days)
+                since = ctx.now() - timedelta(days=ctx.services.settings.retention_raw_media_days)
                 earlier = await ctx.repo.media.fingerprints_since(since)
                 await ctx.repo.media.remember_fingerprint(fingerprint)
                 if any(same_recording(fingerprint, old) for old in earlier):

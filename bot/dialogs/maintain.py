@@ -60,7 +60,6 @@ from bot.domain.policies import (
 )
 from bot.storage.repositories.enterprises import BindingExists
 from bot.storage.repositories.events import EventOutcome
-from bot.storage.timeutil import utcnow
 from bot.ui import Function, Node, Tip, button
 
 MAX_PEOPLE = 40  # fits one message (4096 characters) and one keyboard
@@ -116,7 +115,7 @@ class MaintainFlow:
             return
         await ctx.state.clear()
         await ctx.put(flow=self.name, maintainer_id=person.id)
-        if stepup_valid(actor.stepup_at, utcnow(), ctx.services.settings.face_stepup_minutes):
+        if stepup_valid(actor.stepup_at, ctx.now(), ctx.services.settings.face_stepup_minutes):
             await self.choose_enterprise(ctx)
             return
         await ctx.put(face_refs=[list(person.live_photo.encoding)])
@@ -138,7 +137,7 @@ class MaintainFlow:
         ids = [enterprise_id] if enterprise_id is not None else maintainable_enterprises(actor)
         minutes = ctx.services.settings.face_stepup_minutes
         decision = (
-            may_maintain(actor, ids[0], now=utcnow(), stepup_minutes=minutes, target=target)
+            may_maintain(actor, ids[0], now=ctx.now(), stepup_minutes=minutes, target=target)
             if ids
             else Decision(Denial.NOT_BOUND)
         )
@@ -273,7 +272,7 @@ class MaintainFlow:
                 collected=collected is not None,
                 bound=bool(await self.handler_bound(ctx, entry, collected)),
                 revoke=revoke,
-                now=utcnow(),
+                now=ctx.now(),
                 stepup_minutes=ctx.services.settings.face_stepup_minutes,
             )
             if enterprise is not None

@@ -5,8 +5,6 @@ Leaves `phone = {"number", "verified_at"}` in the FSM data for the flow.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from aiogram import F, Router
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import (
@@ -58,7 +56,7 @@ async def _send(ctx: Ctx, phone: str) -> bool:
     if result.status is SendStatus.SENT:
         return True
     if result.status is SendStatus.RATE_LIMITED and result.limit is not None:
-        seconds = int(result.retry_after(datetime.now(UTC)).total_seconds()) + 1
+        seconds = int(result.retry_after(ctx.now()).total_seconds()) + 1
         text = ctx.t.reason(f"otp_limit_{result.limit.value}", seconds=seconds, minutes=(seconds + 59) // 60)
     else:
         text = ctx.t.reason("sms_unavailable")
@@ -67,7 +65,7 @@ async def _send(ctx: Ctx, phone: str) -> bool:
 
 
 async def _verified(ctx: Ctx, phone: str) -> None:
-    await ctx.put(phone={"number": phone, "verified_at": datetime.now(UTC).isoformat()})
+    await ctx.put(phone={"number": phone, "verified_at": ctx.now().isoformat()})
     await ctx.say(ctx.t("phone.verified", phone=mask_phone(phone)), ReplyKeyboardRemove())
     await (await ctx.flow()).finished(ctx, "phone")
 

@@ -12,7 +12,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
 from bot.dialogs.account import actor_for, ask_to_collect, logged_in, refuse, role_name
-from bot.dialogs.base import CHINA, Act, Ctx, act, back_row, end_dialog, keyboard, register_entry
+from bot.dialogs.base import Act, Ctx, act, back_row, end_dialog, keyboard, register_entry
 from bot.dialogs.bind import ask_taxpayer_id, register_taxpayer_id_step
 from bot.domain.enterprise import Binding, Enterprise, Role
 from bot.domain.masking import mask_name
@@ -89,7 +89,7 @@ class UnbindFlow:
                 taxpayer_id=enterprise.taxpayer_id,
                 name=mask_name(person.name),
                 role=role_name(ctx, binding.role),
-                bound_at=binding.bound_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M"),
+                bound_at=ctx.t.moment(binding.bound_at),
             ),
             keyboard([act(ctx.t("unbind.unbind"), "unbind")], back_row(ctx.t)),
         )

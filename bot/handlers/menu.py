@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from aiogram import F, Router
 from aiogram.filters import CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-from bot.dialogs.base import CHINA, end_dialog
+from bot.dialogs.base import end_dialog
 from bot.dialogs.supplement import login_reminder, reminder_keyboard
+from bot.domain.clock import china_date
 from bot.handlers.replies import edit_or_send
 from bot.i18n import Translator
 from bot.services import Services
@@ -52,7 +51,8 @@ def node_screen(t: Translator, node: Node, name: str | None) -> tuple[str, Inlin
 def create_router() -> Router:
     router = Router(name="menu")
 
-    @router.message(CommandStart())
+    # A deep link (`/start <token>`, the e-tax website's QR code) is bot/dialogs/handoff.py's.
+    @router.message(CommandStart(deep_link=False))
     async def start(
         message: Message, state: FSMContext, t: Translator, services: Services, repo: Repositories
     ) -> None:
@@ -62,7 +62,7 @@ def create_router() -> Router:
         await message.answer(home_text(t, name), reply_markup=home_keyboard(t))
         if message.from_user is not None:
             # Every login (= /start of a linked account) reminds a person whose ID card has expired.
-            reminder = await login_reminder(repo, t, message.from_user.id, datetime.now(CHINA).date())
+            reminder = await login_reminder(repo, t, message.from_user.id, china_date(repo.clock()))
             if reminder is not None:
                 await message.answer(reminder, reply_markup=reminder_keyboard(t))
 

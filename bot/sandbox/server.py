@@ -10,6 +10,7 @@ from aiohttp import web
 from .botapi import BotApi
 from .config import SandboxConfig
 from .control import ControlApi
+from .portal import register_portal_demo
 from .state import SandboxState
 from .webchat import register_web_chat
 
@@ -30,6 +31,7 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> web.Application:
     app.router.add_get("/file/bot{token}/{path:.+}", botapi.download)
     ControlApi(state).register(app.router)
     register_web_chat(app.router)  # the web chat page at /
+    register_portal_demo(app)  # the demo e-tax website at /portal/ (issue 20)
 
     async def on_shutdown(_: web.Application) -> None:
         # Long polls and event streams would otherwise hold the shutdown for their whole timeout.

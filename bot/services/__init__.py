@@ -10,6 +10,7 @@ from bot.domain.clock import Clock, system_clock
 from bot.i18n import Catalog
 from bot.integrations.identity import HttpIdentityAuthority, IdentityAuthority, SandboxIdentityAuthority
 from bot.integrations.sms import HttpSmsGateway, SandboxSmsGateway, SmsGateway
+from bot.services.handoff import HandoffService, handoff_keys
 from bot.services.otp import OtpService
 from bot.services.verifier import Verifier
 from bot.storage.crypto import FieldCipher, derive_key
@@ -60,6 +61,7 @@ class Services:
     otp: OtpService
     identity: IdentityAuthority
     faces: FaceIndex | None = None  # the process's live-face index (bot.storage.face_index)
+    handoffs: HandoffService | None = None  # portal handoffs (issue 20), built by `build`
     # The one clock of the process: repositories, jobs and rules read time from it (tests pin it).
     clock: Clock = system_clock
     _owned: list[Any] = field(default_factory=list, repr=False)
@@ -73,9 +75,11 @@ class Services:
         verifier: Verifier | Any | None = None,
         sms: SmsGateway | None = None,
         identity: IdentityAuthority | None = None,
+        clock: Clock = system_clock,
     ) -> Services:
         """`verifier`, `sms`, `identity` may be given (tests share one pool across many bots);
-        what is built here is also closed here."""
+        what is built here is also closed here. `clock` is the one every part built here reads
+        (tests pin it)."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         catalog = Catalog.load(settings.locales_dir, settings.default_locale)
         masters, current, index_master = settings.encryption_keys()
@@ -123,7 +127,9 @@ class Services:
             verifier = build_verifier(settings)
             await verifier.pool.start()
             owned.append(verifier.pool)
-        otp = OtpService(db, sms, derive_key(masters[index_master], "otp-codes"))
+        otp = OtpService(db, sms, derive_key(masters[index_master], "otp-codes"), clock=clock)
+        handoffs = HandoffService(db, settings, handoff_keys(settings, masters[index_master]), clock)
+        owned.append(handoffs)
         return cls(
             settings=settings,
             catalog=catalog,
@@ -135,6 +141,8 @@ class Services:
             otp=otp,
             identity=identity,
             faces=FaceIndex(cipher),
+            handoffs=handoffs,
+            clock=clock,
             _owned=owned,
         )
 

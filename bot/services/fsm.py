@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 def create_fsm_storage(settings: Settings, services: Services) -> BaseStorage:
     if settings.redis_url is None:
-        return DatabaseStorage(services.db, services.cipher)
+        return DatabaseStorage(services.db, services.cipher, clock=services.clock)
     # Imported here so the embedded deployment never loads the Redis client.
     from bot.storage.redis_fsm import EncryptedRedisStorage
 

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from bot.domain.clock import Clock, system_clock
 from bot.domain.phone import InvalidPhoneNumber, normalize_mainland_mobile
 from bot.integrations.sms import SmsError, SmsGateway
 from bot.storage.repositories.otp import OtpRepo
 from bot.storage.sql import Database
-from bot.storage.timeutil import utcnow
 
 __all__ = ["OtpService", "RateLimit", "SendResult", "SendStatus", "VerifyResult", "VerifyStatus"]
 
@@ -86,7 +86,7 @@ class OtpService:
         sms: SmsGateway,
         secret: bytes,
         *,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = system_clock,
         ttl: timedelta = timedelta(minutes=5),
         max_tries: int = 5,
         per_minute: int = 1,

@@ -30,12 +30,12 @@ import logging
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
+from bot.domain.clock import system_clock
 from bot.storage.migrate import Migration, MigrationError, load_migrations, pending
 from bot.storage.sql import Backend, own_transaction
 
@@ -274,7 +274,8 @@ async def _migrate(conn: aiosqlite.Connection, migrations: list[Migration], *, a
             f"the database needs migrations {[m.version for m in todo]}: run `python -m bot migrate`"
         )
     for migration in todo:
-        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        # A schema fact about this process's start, not a business time: the wall clock.
+        stamp = system_clock().isoformat(timespec="seconds")
         # One script per migration wrapped in its own transaction: executescript() does not commit
         # in autocommit mode, so a failing statement leaves the transaction open for the rollback.
         script = (

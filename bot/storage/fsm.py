@@ -12,7 +12,7 @@ Per-user ordering of updates is the job of aiogram's event isolation (``SimpleEv
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,9 +20,10 @@ from aiogram.exceptions import DataNotDictLikeError
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
 
+from bot.domain.clock import Clock, system_clock
 from bot.storage.crypto import FieldCipher
 from bot.storage.sql import Connection, Database
-from bot.storage.timeutil import to_db, utcnow
+from bot.storage.timeutil import to_db
 
 __all__ = ["DatabaseStorage", "row_context"]
 
@@ -55,7 +56,7 @@ def _context(key: StorageKey) -> str:
 
 class DatabaseStorage(BaseStorage):
     def __init__(
-        self, db: Database, cipher: FieldCipher, *, clock: Callable[[], datetime] = utcnow
+        self, db: Database, cipher: FieldCipher, *, clock: Clock = system_clock
     ) -> None:
         self._db = db
         self._cipher = cipher

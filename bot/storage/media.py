@@ -15,7 +15,7 @@ import contextlib
 import os
 import re
 import secrets
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from bot.storage.crypto import FieldCipher
@@ -96,9 +96,9 @@ class MediaStore:
                 found.append(path.name)
         return sorted(found)
 
-    async def remove_stale_temp_files(self, older_than: datetime | None = None) -> int:
-        """Temporary files left by a crash mid-write; run at start."""
-        cutoff = (older_than or datetime.now(UTC)).timestamp()
+    async def remove_stale_temp_files(self, older_than: datetime) -> int:
+        """Temporary files left by a crash mid-write; run at start (``older_than``: the start)."""
+        cutoff = older_than.timestamp()
         return await asyncio.to_thread(self._remove_temp, cutoff)
 
     def _remove_temp(self, cutoff: float) -> int:

@@ -31,12 +31,12 @@ import re
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 import asyncpg
 
+from bot.domain.clock import system_clock
 from bot.storage.migrate import Migration, MigrationError, load_migrations, pending
 from bot.storage.sql import Backend, DatabaseBusy, own_transaction
 
@@ -268,7 +268,8 @@ async def _migrate(conn: asyncpg.Connection, migrations: list[Migration], *, app
                 f"the database needs migrations {[m.version for m in todo]}: run `python -m bot migrate`"
             )
         for migration in todo:
-            stamp = datetime.now(UTC).isoformat(timespec="seconds")
+            # A schema fact about this process's start, not a business time: the wall clock.
+            stamp = system_clock().isoformat(timespec="seconds")
             try:
                 async with conn.transaction():
                     # No arguments: the simple query protocol runs the whole multi-statement script.

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-__all__ = ["date_from_db", "date_to_db", "from_db", "to_db", "utcnow"]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+# "Now" is not here: it is the injected clock (bot.domain.clock, Services.clock).
+__all__ = ["date_from_db", "date_to_db", "from_db", "to_db"]
 
 
 def to_db(moment: datetime) -> str:

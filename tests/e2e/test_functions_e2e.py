@@ -18,11 +18,11 @@ import pytest
 
 from bot.config import Settings
 from bot.dialogs.base import Act
+from bot.domain.clock import system_clock
 from bot.domain.enterprise import Role
 from bot.domain.models import CollectedRecord, IdentityDocument, LivePhoto, PhoneNumber
 from bot.services.verifier import Verifier
 from bot.storage.repositories import Repositories
-from bot.storage.timeutil import utcnow
 from bot.verification.ids import DocumentType
 from tests.e2e.cards import SELFIE, jpeg, portrait
 from tests.e2e.conftest import RunningBot
@@ -166,7 +166,7 @@ async def stored_person(
             telegram_user_id=user_id or 999_999,
             document=document,
             consents=(),
-            phone=PhoneNumber("13800138000", utcnow()),
+            phone=PhoneNumber("13800138000", system_clock()),
             live_photo=LivePhoto(media_id="live-e2e", encoding=tuple(encoded.encoding)),
         )
     )

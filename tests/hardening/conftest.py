@@ -7,7 +7,7 @@ import pytest
 from aiogram import Dispatcher
 
 from tests.hardening.harness import DecodingVerifier, HostileClient
-from tests.helpers.dispatcher import bot, dp, services, settings, sms
+from tests.helpers.dispatcher import bot, clock, dp, services, settings, sms
 from tests.helpers.mocked_bot import MockedBot
 
 
@@ -21,4 +21,4 @@ def client(dp: Dispatcher, bot: MockedBot) -> HostileClient:
     return HostileClient(dp, bot)
 
 
-__all__ = ["bot", "dp", "services", "settings", "sms"]
+__all__ = ["bot", "clock", "dp", "services", "settings", "sms"]

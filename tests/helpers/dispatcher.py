@@ -1,6 +1,6 @@
 """The real dispatcher over a temporary database with a mocked Telegram session and scripted engines:
 the fixtures of tests/dialogs and tests/hardening (each folder's conftest loads them; hardening overrides
-`verifier` and `client`)."""
+`verifier` and `client`; a module pins the time by overriding `clock`)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from aiogram import Dispatcher
 
 from bot.app import create_dispatcher
 from bot.config import Settings
+from bot.domain.clock import Clock, system_clock
 from bot.services import Services
 from tests.helpers.client import BotClient
 from tests.helpers.factory import make_settings
@@ -35,8 +36,16 @@ def sms() -> FakeSms:
 
 
 @pytest.fixture
-async def services(settings: Settings, verifier: FakeVerifier, sms: FakeSms) -> AsyncIterator[Services]:
-    built = await Services.build(settings, verifier=verifier, sms=sms)
+def clock() -> Clock:
+    """The services' clock; a test module pins it by overriding this fixture (a ``FixedClock``)."""
+    return system_clock
+
+
+@pytest.fixture
+async def services(
+    settings: Settings, verifier: FakeVerifier, sms: FakeSms, clock: Clock
+) -> AsyncIterator[Services]:
+    built = await Services.build(settings, verifier=verifier, sms=sms, clock=clock)
     yield built
     await built.close()
 

@@ -21,7 +21,6 @@ from bot.handlers.staff.common import ADMIN, HasRole, command_args
 from bot.handlers.staff.period import PeriodError, parse_period
 from bot.i18n import Translator
 from bot.storage.repositories import Repositories
-from bot.storage.timeutil import utcnow
 
 COLUMNS = ("id", "at", "actor_user_id", "action", "subject_type", "subject_id", "before", "after")
 
@@ -63,7 +62,7 @@ def create_router() -> Router:
             await message.answer(t("staff.audit.usage"))
             return
         try:
-            period = parse_period(args, utcnow())
+            period = parse_period(args, repo.clock())
         except PeriodError:
             await message.answer(t("staff.period.invalid"))
             return

@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+
+from bot.domain.clock import CHINA, china_date
 
 __all__ = ["DEFAULT_DAYS", "MAX_DAYS", "Period", "PeriodError", "parse_period"]
 
-CHINA = ZoneInfo("Asia/Shanghai")
 DEFAULT_DAYS = 7
 # A longer export would be one huge message; a year covers every report staff asked for.
 MAX_DAYS = 366
@@ -59,7 +59,7 @@ def _day(text: str) -> date:
 
 def parse_period(text: str, now: datetime) -> Period:
     """``now`` is aware (UTC); raises :class:`PeriodError` on anything else."""
-    today = now.astimezone(CHINA).date()
+    today = china_date(now)
     value = text.strip()
     if not value:
         period = Period(today - timedelta(days=DEFAULT_DAYS - 1), today)

@@ -15,9 +15,9 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
 from bot.config import Settings
+from bot.domain.clock import china_date
 from bot.domain.enterprise import RegisterRow
 from bot.handlers.staff.common import ADMIN, HasRole, StaffAct, staff_button
-from bot.handlers.staff.period import CHINA
 from bot.i18n import Translator
 from bot.services.registers import (
     ENTERPRISES,
@@ -30,7 +30,6 @@ from bot.services.registers import (
 from bot.storage.repositories import Repositories
 from bot.storage.repositories.enterprises import RegisterError as EnterpriseRegisterError
 from bot.storage.repositories.identity_registry import IdentityRecord
-from bot.storage.timeutil import utcnow
 from bot.ui import rows
 from bot.verification.ids import DocumentType
 
@@ -82,13 +81,13 @@ async def apply_rows(repo: Repositories, kind: str, rows_: list[dict[str, Any]],
         ]
         return await repo.identity_registry.load(records, loaded_by=loaded_by)
     # The rows were checked when staged; checked again by the repository (its rules may be newer).
-    await repo.enterprises.load([RegisterRow(**r) for r in rows_], loaded_by=loaded_by, today=_today())
+    await repo.enterprises.load([RegisterRow(**r) for r in rows_], loaded_by=loaded_by, today=_today(repo))
     return len(rows_)
 
 
-def _today() -> date:
+def _today(repo: Repositories) -> date:
     # The bureau's day (China time) decides card expiry.
-    return utcnow().astimezone(CHINA).date()
+    return china_date(repo.clock())
 
 
 def create_router() -> Router:
@@ -122,7 +121,7 @@ def create_router() -> Router:
             return
         try:
             table = read_table(buffer.getvalue(), file_name)
-            report = validate_register(table, today=_today(), max_rows=settings.register_max_rows)
+            report = validate_register(table, today=_today(repo), max_rows=settings.register_max_rows)
         except RegisterError as exc:
             await message.answer(t.reason(exc.code))
             return

@@ -14,7 +14,6 @@ from bot.handlers.staff.period import Period, PeriodError, parse_period
 from bot.i18n import Translator
 from bot.services.stats import StatsSummary, render_chart, summarize
 from bot.storage.repositories import Repositories
-from bot.storage.timeutil import utcnow
 
 # Chart legends stay ASCII: the server may have no CJK font (see render_chart).
 CHART_LABELS = ("completed", "in review", "abandoned", "rejections by reason")
@@ -68,7 +67,7 @@ def create_router() -> Router:
     async def stats(message: Message, bot: Bot, t: Translator, repo: Repositories) -> None:
         assert message.from_user is not None
         try:
-            period = parse_period(command_args(message), utcnow())
+            period = parse_period(command_args(message), repo.clock())
         except PeriodError:
             await message.answer(t("staff.period.invalid"))
             return

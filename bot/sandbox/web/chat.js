@@ -779,6 +779,8 @@
     applyLabels();
     loadCommands();
     if (!sameChat || !state.stream) connect();
+    // "扫一扫": `/?start=<token>` is the sandbox's t.me deep link; Telegram sends it as `/start <token>`.
+    if (state.pendingStart) { send({ text: `/start ${state.pendingStart}` }); state.pendingStart = null; }
     else {
       // Same chat, maybe another language: redraw the labels inside the messages.
       for (const [id, node] of state.nodes) {
@@ -1134,6 +1136,11 @@
 
     connectSms();
     refreshUsers();
+    const here = new URL(location.href);
+    const startParam = here.searchParams.get("start");
+    if (startParam && /^[A-Za-z0-9_-]{1,64}$/.test(startParam)) state.pendingStart = startParam;
+    here.searchParams.delete("start");
+    history.replaceState(null, "", here);
     const store = loadStore();
     const fromUrl = Number(new URL(location.href).searchParams.get("user"));
     const saved = store.user && (!fromUrl || store.user.id === fromUrl) ? store.user : null;

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from bot.domain.clock import Clock, system_clock
 from bot.domain.masking import mask_record
 from bot.domain.models import AuditEntry
 from bot.storage.sql import Database, new_id
-from bot.storage.timeutil import from_db, to_db, utcnow
+from bot.storage.timeutil import from_db, to_db
 
 __all__ = ["AuditRepo"]
 
@@ -38,7 +39,7 @@ def _entry(row: Any) -> AuditEntry:
 
 
 class AuditRepo:
-    def __init__(self, db: Database, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, db: Database, clock: Clock = system_clock) -> None:
         self._db = db
         self._clock = clock
 

@@ -23,11 +23,12 @@ encrypted.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
+from bot.domain.clock import Clock, system_clock
 from bot.domain.enterprise import (
     Binding,
     Enterprise,
@@ -41,7 +42,7 @@ from bot.domain.phone import normalize_mainland_mobile
 from bot.storage.crypto import FieldCipher
 from bot.storage.repositories.audit import AuditRepo
 from bot.storage.sql import Connection, Database, IntegrityError, new_id
-from bot.storage.timeutil import from_db, to_db, utcnow
+from bot.storage.timeutil import from_db, to_db
 from bot.verification.ids import DocumentType, normalize_number
 
 __all__ = ["BindingExists", "EnterpriseRepo", "LoadResult", "RegisterError", "RegisterRow"]
@@ -80,7 +81,7 @@ class _Batch:
 
 class EnterpriseRepo:
     def __init__(
-        self, db: Database, cipher: FieldCipher, audit: AuditRepo, clock: Callable[[], datetime] = utcnow
+        self, db: Database, cipher: FieldCipher, audit: AuditRepo, clock: Clock = system_clock
     ) -> None:
         self._db = db
         self._cipher = cipher

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from bot.domain.clock import Clock, system_clock
 from bot.storage.sql import Database
-from bot.storage.timeutil import from_db, to_db, utcnow
+from bot.storage.timeutil import from_db, to_db
 
 __all__ = ["EventOutcome", "EventRepo", "VerificationEvent"]
 
@@ -37,7 +37,7 @@ class VerificationEvent:
 
 
 class EventRepo:
-    def __init__(self, db: Database, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, db: Database, clock: Clock = system_clock) -> None:
         self._db = db
         self._clock = clock
 

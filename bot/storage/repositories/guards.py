@@ -10,19 +10,20 @@ No personal data is stored: ids, times and blind indexes only.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from bot.domain.clock import Clock, system_clock
 from bot.storage.crypto import FieldCipher
 from bot.storage.sql import Database
-from bot.storage.timeutil import from_db, to_db, utcnow
+from bot.storage.timeutil import from_db, to_db
 from bot.verification.ids import DocumentType, normalize_number
 
 __all__ = ["GuardRepo"]
 
 
 class GuardRepo:
-    def __init__(self, db: Database, cipher: FieldCipher, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, db: Database, cipher: FieldCipher, clock: Clock = system_clock) -> None:
         self._db = db
         self._cipher = cipher
         self._clock = clock

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-
+from bot.domain.clock import Clock, system_clock
 from bot.storage.crypto import FieldCipher
 from bot.storage.face_index import FaceIndex
 from bot.storage.repositories.audit import AuditRepo
@@ -19,7 +17,6 @@ from bot.storage.repositories.staff import StaffRepo
 from bot.storage.repositories.updates import UpdateRepo
 from bot.storage.repositories.users import UserRepo
 from bot.storage.sql import Database
-from bot.storage.timeutil import utcnow
 
 __all__ = ["Repositories"]
 
@@ -33,10 +30,12 @@ class Repositories:
         db: Database,
         cipher: FieldCipher,
         *,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = system_clock,
         faces: FaceIndex | None = None,
     ) -> None:
         self.db = db
+        # The update's clock, for the callers' own decisions (a pause still running, a code's age).
+        self.clock = clock
         self.audit = AuditRepo(db, clock)
         self.users = UserRepo(db, self.audit, clock)
         self.updates = UpdateRepo(db, clock)

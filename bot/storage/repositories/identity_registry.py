@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
+from bot.domain.clock import Clock, system_clock
 from bot.storage.crypto import FieldCipher
 from bot.storage.sql import Database
-from bot.storage.timeutil import date_from_db, date_to_db, to_db, utcnow
+from bot.storage.timeutil import date_from_db, date_to_db, to_db
 from bot.verification.ids import DocumentType, normalize_number
 
 __all__ = ["IdentityRecord", "IdentityRegistryRepo"]
@@ -24,7 +25,7 @@ class IdentityRecord:
 
 
 class IdentityRegistryRepo:
-    def __init__(self, db: Database, cipher: FieldCipher, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, db: Database, cipher: FieldCipher, clock: Clock = system_clock) -> None:
         self._db = db
         self._cipher = cipher
         self._clock = clock

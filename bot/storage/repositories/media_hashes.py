@@ -8,12 +8,13 @@ encrypted; comparing them is the face engine's business (`same_recording`), not 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
+from bot.domain.clock import Clock, system_clock
 from bot.storage.crypto import FieldCipher
 from bot.storage.sql import Database
-from bot.storage.timeutil import to_db, utcnow
+from bot.storage.timeutil import to_db
 
 __all__ = ["MediaHashRepo"]
 
@@ -22,7 +23,7 @@ _FINGERPRINT = "video_fingerprints.fingerprint"
 
 
 class MediaHashRepo:
-    def __init__(self, db: Database, cipher: FieldCipher, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, db: Database, cipher: FieldCipher, clock: Clock = system_clock) -> None:
         self._db = db
         self._cipher = cipher
         self._clock = clock

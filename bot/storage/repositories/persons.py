@@ -7,10 +7,11 @@ columns); document numbers and phones are found through blind indexes.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from bot.domain.clock import Clock, system_clock
 from bot.domain.models import (
     CollectedRecord,
     Consent,
@@ -28,7 +29,7 @@ from bot.storage.face_index import FaceIndex
 from bot.storage.repositories.audit import AuditRepo
 from bot.storage.repositories.users import UserRepo
 from bot.storage.sql import Connection, Database, IntegrityError, new_id
-from bot.storage.timeutil import date_from_db, date_to_db, from_db, to_db, utcnow
+from bot.storage.timeutil import date_from_db, date_to_db, from_db, to_db
 from bot.verification.ids import normalize_number
 
 __all__ = ["DuplicatePerson", "PersonRepo", "pack_encoding", "unpack_encoding"]
@@ -61,7 +62,7 @@ class PersonRepo:
         cipher: FieldCipher,
         audit: AuditRepo,
         users: UserRepo,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = system_clock,
         faces: FaceIndex | None = None,
     ) -> None:
         self._db = db

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bot.domain.clock import Clock, system_clock
 from bot.domain.models import ReviewCase, ReviewKind, ReviewStatus
 from bot.storage.crypto import FieldCipher
 from bot.storage.repositories.audit import AuditRepo
 from bot.storage.sql import Database, new_id
-from bot.storage.timeutil import from_db, to_db, utcnow
+from bot.storage.timeutil import from_db, to_db
 
 __all__ = ["ReviewRepo"]
 
@@ -24,7 +24,7 @@ _PAYLOAD = "review_cases.payload"
 
 class ReviewRepo:
     def __init__(
-        self, db: Database, cipher: FieldCipher, audit: AuditRepo, clock: Callable[[], datetime] = utcnow
+        self, db: Database, cipher: FieldCipher, audit: AuditRepo, clock: Clock = system_clock
     ) -> None:
         self._db = db
         self._cipher = cipher

@@ -8,16 +8,17 @@ admins granted inside the bot.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from bot.domain.clock import Clock, system_clock
 from bot.storage.crypto import FieldCipher
 from bot.storage.repositories.audit import AuditRepo
 from bot.storage.sql import Database, IntegrityError, new_id
-from bot.storage.timeutil import from_db, to_db, utcnow
+from bot.storage.timeutil import from_db, to_db
 
 __all__ = [
     "DeletionRequest",
@@ -77,7 +78,7 @@ class RegisterLoad:
 
 class StaffRepo:
     def __init__(
-        self, db: Database, cipher: FieldCipher, audit: AuditRepo, clock: Callable[[], datetime] = utcnow
+        self, db: Database, cipher: FieldCipher, audit: AuditRepo, clock: Clock = system_clock
     ) -> None:
         self._db = db
         self._cipher = cipher

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
+from bot.domain.clock import Clock, system_clock
 from bot.storage.sql import Database
-from bot.storage.timeutil import to_db, utcnow
+from bot.storage.timeutil import to_db
 
 __all__ = ["UpdateRepo"]
 
 
 class UpdateRepo:
-    def __init__(self, db: Database, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, db: Database, clock: Clock = system_clock) -> None:
         self._db = db
         self._clock = clock
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.domain.clock import Clock, system_clock
 from bot.domain.models import TelegramLink
 from bot.storage.repositories.audit import AuditRepo
 from bot.storage.sql import Database
-from bot.storage.timeutil import from_db, to_db, utcnow
+from bot.storage.timeutil import from_db, to_db
 
 __all__ = ["User", "UserRepo"]
 
@@ -30,7 +30,7 @@ _SELECT = (
 
 
 class UserRepo:
-    def __init__(self, db: Database, audit: AuditRepo, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, db: Database, audit: AuditRepo, clock: Clock = system_clock) -> None:
         self._db = db
         self._audit = audit
         self._clock = clock

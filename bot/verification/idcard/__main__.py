@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.verification.idcard import (
     BackFields,
@@ -57,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--today", type=date.fromisoformat, default=None, help="date for the expiry check")
     ap.add_argument("--portrait", type=Path, default=None, help="write the portrait crop (JPEG) here")
     args = ap.parse_args(argv)
-    today: date = args.today or date.today()
+    # The expiry check is judged on the bureau's calendar day, not the machine's local one.
+    today: date = args.today or datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
     readings: list[SideReading] = []
     for path in [args.front, args.back] if args.back else [args.front]:
