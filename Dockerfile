@@ -9,9 +9,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY locales ./locales
-RUN pip install --no-cache-dir . \
- # see pyproject.toml: rapidocr without its GUI OpenCV dependency
- && pip install --no-cache-dir --no-deps 'rapidocr-onnxruntime==1.4.4'
+RUN pip install --no-cache-dir .
 # Not root: the data volume is the only place it writes.
 RUN useradd --system --uid 10001 --home-dir /app shiming && mkdir /data && chown shiming /data
 USER shiming

@@ -60,19 +60,95 @@ def testdata() -> Path:
 # --- the bots under test (child processes) -----------------------------------------------------------
 
 
-def serve_bot(url: str, data_dir: str) -> None:
+STATS_FILE = "bench-bot-stats.json"  # in the bot's data directory, written by its watcher
+
+
+async def watch_bot(path: Path, profile: bool) -> None:
+    """In the bot's process: how late the event loop wakes (the longest stall per half second), the
+    SQLite counters, and with ``profile`` a sampled split of the main thread's time by layer; written
+    to ``path`` twice a second for the benchmark to read at each phase's start and end."""
+    import json
+    import threading
+
+    try:
+        from bot.storage.db import COUNTERS
+
+        counters: Callable[[], dict[str, float]] = COUNTERS.snapshot
+    except ImportError:  # a checkout before the counters (a "before" run)
+        counters = dict
+    windows: list[tuple[float, float]] = []  # (wall-clock end of a half second, its longest stall)
+    layers: dict[str, int] = {}
+    stop = threading.Event()
+    if profile:
+        main = threading.main_thread().ident
+        threading.Thread(target=sample_layers, args=(main, layers, stop), daemon=True).start()
+    tick = 0.005
+    try:
+        while True:
+            longest, window_end = 0.0, time.perf_counter() + 0.5
+            while time.perf_counter() < window_end:
+                before = time.perf_counter()
+                await asyncio.sleep(tick)
+                longest = max(longest, time.perf_counter() - before - tick)
+            windows.append((time.time(), longest))
+            state = {"windows": windows, "sqlite": counters(), "layers": layers}
+            await asyncio.to_thread(path.write_text, json.dumps(state))
+    finally:
+        stop.set()
+
+
+# First match from the innermost frame outwards names the layer a sample is charged to.
+LAYERS = (
+    ("idle (waiting for I/O)", ("selectors.py",)),
+    ("SQLite (bot.storage.db, sqlite3)", ("bot/storage/db.py", "sqlite3")),
+    ("pydantic (models, validation)", ("pydantic",)),
+    ("Jinja2 (texts)", ("jinja2",)),
+    ("HTTP + JSON (aiohttp, json, Bot API session)", ("aiohttp", "json/", "aiogram/client/")),
+    ("logging", ("logging/",)),
+    ("GC", ("<gc>",)),
+    ("crypto (AES-GCM, HMAC)", ("cryptography", "bot/storage/crypto.py")),
+    ("project (middlewares, dialogs, repositories, i18n)", ("/bot/",)),
+    ("aiogram (dispatch, filters, FSM)", ("aiogram/",)),
+    ("asyncio (event loop, tasks)", ("asyncio/",)),
+)
+
+
+def sample_layers(thread_id: int | None, layers: dict[str, int], stop: Any) -> None:
+    """A sampling profiler of the main thread, 200 samples a second (py-spy is not installed)."""
+    while not stop.wait(0.005):
+        frame = sys._current_frames().get(thread_id or 0)
+        name = "other"
+        while frame is not None:
+            path = frame.f_code.co_filename
+            found = next((layer for layer, marks in LAYERS if any(m in path for m in marks)), None)
+            if found is not None:
+                name = found
+                break
+            frame = frame.f_back
+        layers[name] = layers.get(name, 0) + 1
+
+
+def serve_bot(url: str, data_dir: str, profile: bool = False) -> None:
     from bot.__main__ import run_polling
     from bot.config import Settings
 
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
-        bot_token=None,
+        sandbox=True,
         data_dir=Path(data_dir),
         liveness_challenge="open_mouth,blink",  # type: ignore[arg-type]
         log_level="WARNING",
     )
+
+    async def main() -> None:
+        watcher = asyncio.create_task(watch_bot(Path(data_dir) / STATS_FILE, profile))
+        try:
+            await run_polling(settings, api_base=url)
+        finally:
+            watcher.cancel()
+
     with contextlib.suppress(KeyboardInterrupt):  # the benchmark stops it with SIGINT
-        asyncio.run(run_polling(settings, api_base=url))
+        asyncio.run(main())
 
 
 def serve_echo(url: str) -> None:
@@ -217,14 +293,19 @@ async def echo_walk(user: User, steps: int) -> None:
         await user.send(f"echo {i}")
 
 
-async def photo_user(user: User, photos: list[bytes]) -> None:
-    await user.send("/start")
-    await user.press("实名信息采集")
-    await user.press("开始")
-    await user.press("身份证采集")
-    for i, photo in enumerate(photos):
-        await user.upload("photo", photo, f"card{i}.jpg")
-    await user.send("/cancel")
+async def photo_user(user: User, photos: list[bytes], until: asyncio.Event | None = None) -> None:
+    """Card photos, one after another (real OCR), until ``until`` is set (once without it): so that
+    ``--media-users`` verifications are under way for the whole of the mixed phase."""
+    while True:
+        await user.send("/start")
+        await user.press("实名信息采集")
+        await user.press("开始")
+        await user.press("身份证采集")
+        for i, photo in enumerate(photos):
+            await user.upload("photo", photo, f"card{i}.jpg")
+        await user.send("/cancel")
+        if until is None or until.is_set():
+            return
 
 
 async def video_user(user: User, video: bytes) -> None:
@@ -328,6 +409,68 @@ async def stop(proc: asyncio.subprocess.Process) -> None:
             await proc.wait()
 
 
+def bot_stats(data_dir: Path) -> dict[str, Any]:
+    import json
+
+    with contextlib.suppress(OSError, ValueError):
+        return dict(json.loads((data_dir / STATS_FILE).read_text()))
+    return {"windows": [], "sqlite": {}, "layers": {}}
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of a process's threads by kind: its main thread, SQLite threads, the rest."""
+    out = {"main": 0.0, "sqlite": 0.0, "other threads": 0.0}
+    tick = os.sysconf("SC_CLK_TCK")
+    with contextlib.suppress(OSError):
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError):
+                stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+                name = stat[stat.index("(") + 1 : stat.rindex(")")]
+                fields = stat.rsplit(")", 1)[1].split()
+                seconds = (int(fields[11]) + int(fields[12])) / tick
+                kind = (
+                    "main" if int(tid) == pid else "sqlite" if name.startswith("sqlite") else "other threads"
+                )
+                out[kind] += seconds
+    return out
+
+
+@dataclass
+class BotProbe:
+    """What the bot process did during a phase: SQLite counters, loop stalls, CPU by thread, layers."""
+
+    pid: int
+    data_dir: Path
+    started: float = 0.0
+    before: dict[str, Any] = field(default_factory=dict)
+    cpu_before: dict[str, float] = field(default_factory=dict)
+
+    async def start(self) -> None:
+        await asyncio.sleep(0.6)  # a fresh half-second window of the watcher
+        self.started = time.time()
+        self.before = bot_stats(self.data_dir)
+        self.cpu_before = thread_cpu(self.pid)
+
+    async def finish(self, row: dict[str, Any]) -> None:
+        ended = time.time()
+        cpu = thread_cpu(self.pid)
+        await asyncio.sleep(0.6)
+        after = bot_stats(self.data_dir)
+        updates = max(1, row["updates"])
+        stalls = [lag for t, lag in after["windows"] if self.started < t <= ended + 0.5]
+        row["loop_stall_max_ms"] = max(stalls, default=float("nan")) * 1000
+        ordered = sorted(stalls)
+        row["loop_stall_p99_ms"] = (
+            ordered[int(0.99 * (len(ordered) - 1))] if ordered else float("nan")
+        ) * 1000
+        sql0, sql1 = self.before.get("sqlite", {}), after.get("sqlite", {})
+        row["sql_per_update"] = {k: (sql1.get(k, 0) - sql0.get(k, 0)) / updates for k in sql1}
+        row["cpu_ms_per_update"] = {k: (cpu[k] - self.cpu_before.get(k, 0.0)) * 1000 / updates for k in cpu}
+        row["main_busy"] = (cpu["main"] - self.cpu_before.get("main", 0.0)) / max(1e-9, ended - self.started)
+        l0, l1 = self.before.get("layers", {}), after.get("layers", {})
+        row["layers"] = {k: l1[k] - l0.get(k, 0) for k in l1}
+
+
 def summary(name: str, stats: Stats, seconds: float) -> dict[str, Any]:
     return {
         "phase": name,
@@ -351,7 +494,7 @@ async def preload_registry(data_dir: Path, uids: list[int]) -> None:
     from bot.storage.repositories.identity_registry import IdentityRecord
     from bot.verification.ids import DocumentType
 
-    settings = Settings(_env_file=None, bot_token=None, data_dir=data_dir)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, sandbox=True, data_dir=data_dir)  # type: ignore[call-arg]
     services = await Services.build(settings, sandbox_url="http://127.0.0.1:9", verifier=object())
     try:
         records = [
@@ -391,7 +534,10 @@ async def bench(args: argparse.Namespace) -> list[dict[str, Any]]:
             with tempfile.TemporaryDirectory(prefix="bench-load-") as data:
                 video_uids = [300_000 + u for u in range(args.video_users)]
                 await preload_registry(Path(data), video_uids)
-                bot = await spawn(__file__, "--serve-bot", url, data)
+                bot = await spawn(
+                    __file__, "--serve-bot", url, data, *(["--profile"] if args.profile else [])
+                )
+                probe = BotProbe(bot.pid, Path(data))
                 peak = 0
                 sampling = True
 
@@ -409,19 +555,36 @@ async def bench(args: argparse.Namespace) -> list[dict[str, Any]]:
                     await asyncio.sleep(args.warmup)
                     # 2. plain: the same number of users and plain updates as the echo phase
                     stats = Stats()
+                    await probe.start()
                     secs = await run_phase(url, [(200_000 + u, walk_menus) for u in range(n)], stats)
                     results.append(summary("bot, plain steps", stats, secs))
+                    await probe.finish(results[-1])
                     print(results[-1], flush=True)
                     # 3. mixed
-                    stats = Stats()
-                    media = args.media_users
-                    users: list[tuple[int, Callable[[User], Awaitable[None]]]] = []
-                    users += [(uid, lambda usr: video_user(usr, video)) for uid in video_uids]
-                    users += [(310_000 + u, lambda usr: photo_user(usr, photos)) for u in range(media)]
-                    users += [(400_000 + u, walk_menus) for u in range(n - media - len(video_uids))]
-                    secs = await run_phase(url, users, stats)
-                    results.append(summary("bot, mixed (menus + photos + videos)", stats, secs))
-                    print(results[-1], flush=True)
+                    if not args.skip_mixed:
+                        stats = Stats()
+                        media = args.media_users
+                        users: list[tuple[int, Callable[[User], Awaitable[None]]]] = []
+                        users += [(uid, lambda usr: video_user(usr, video)) for uid in video_uids]
+                        users += [
+                            (310_000 + u, lambda usr: photo_user(usr, photos, walked)) for u in range(media)
+                        ]
+                        walkers = n - media - len(video_uids)
+                        walked = asyncio.Event()
+                        left = [walkers]
+
+                        async def walker(usr: User) -> None:
+                            await walk_menus(usr)
+                            left[0] -= 1
+                            if left[0] <= 0:
+                                walked.set()
+
+                        users += [(400_000 + u, walker) for u in range(walkers)]
+                        await probe.start()
+                        secs = await run_phase(url, users, stats)
+                        results.append(summary("bot, mixed (menus + photos + videos)", stats, secs))
+                        await probe.finish(results[-1])
+                        print(results[-1], flush=True)
                 finally:
                     sampling = False
                     await sampler
@@ -455,6 +618,41 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         )
     ratio = plain["ups"] / echo["ups"] if echo["ups"] else float("nan")
     lines += ["", f"Plain-step throughput, bot / bare echo bot: **{ratio:.2f}**", ""]
+    lines += [
+        f"Load average (1 min) at the start: {args.load_before:.2f}; at the end: {os.getloadavg()[0]:.2f}.",
+        "",
+        "| bot phase | longest loop stall ms | p99 of half-second stall maxima ms | main thread busy "
+        "| CPU ms/update main / SQLite threads / other threads |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results[1:]:
+        c = r.get("cpu_ms_per_update", {})
+        lines.append(
+            f"| {r['phase']} | {r.get('loop_stall_max_ms', float('nan')):.1f} "
+            f"| {r.get('loop_stall_p99_ms', float('nan')):.1f} | {r.get('main_busy', float('nan')):.0%} "
+            f"| {c.get('main', 0):.2f} / {c.get('sqlite', 0):.2f} / {c.get('other threads', 0):.2f} |"
+        )
+    q = plain.get("sql_per_update", {})
+    if q:
+        lines += [
+            "",
+            "Per plain update (SQLite, bot process): "
+            f"{q.get('statements', 0):.2f} statements, {q.get('on_loop', 0):.2f} on the event loop, "
+            f"{q.get('thread_hops', 0):.2f} thread hops, {q.get('commits', 0):.2f} commits, "
+            f"{q.get('busy_retries', 0):.3f} busy retries, "
+            f"{q.get('budget_retries', 0):.3f} over-budget retries; "
+            f"statements held the loop {q.get('loop_seconds', 0) * 1000:.3f} ms per update.",
+        ]
+    layers = plain.get("layers") or {}
+    total = sum(layers.values())
+    if total:
+        busy = total - layers.get("idle (waiting for I/O)", 0)
+        lines += ["", f"Main thread of the bot, plain phase, sampled ({total} samples, {busy} busy):", ""]
+        lines += ["| layer | share of busy samples |", "|---|---|"]
+        for name, count in sorted(layers.items(), key=lambda kv: -kv[1]):
+            if name != "idle (waiting for I/O)":
+                lines.append(f"| {name} | {count / max(1, busy):.0%} |")
+    lines.append("")
     kinds = {k: v for r in results for k, v in r["error_kinds"].items()}
     if kinds:
         lines.append(f"Errors by kind: {kinds}")
@@ -464,19 +662,24 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=1000)
-    parser.add_argument("--media-users", type=int, default=20)
-    parser.add_argument("--video-users", type=int, default=5)
+    parser.add_argument(
+        "--media-users", type=int, default=8, help="users sending card photos for the whole mixed phase"
+    )
+    parser.add_argument("--video-users", type=int, default=2)
+    parser.add_argument("--profile", action="store_true", help="sample the bot's main thread by layer")
     parser.add_argument("--warmup", type=float, default=15.0, help="seconds for the engines to load")
     parser.add_argument("--markdown", type=Path)
     parser.add_argument("--serve-bot", nargs=2, metavar=("URL", "DATA_DIR"), help=argparse.SUPPRESS)
+    parser.add_argument("--skip-mixed", action="store_true", help="echo and plain phases only")
     parser.add_argument("--serve-echo", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bot:
-        serve_bot(*args.serve_bot)
+        serve_bot(*args.serve_bot, profile=args.profile)
         return
     if args.serve_echo:
         serve_echo(args.serve_echo)
         return
+    args.load_before = os.getloadavg()[0]
     results = asyncio.run(bench(args))
     publish(report(results, args), args.markdown, results)
 

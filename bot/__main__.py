@@ -8,8 +8,9 @@ import signal
 import sys
 
 from bot.app import create_bot, create_dispatcher
-from bot.config import SANDBOX_PORTAL_ID, Settings, SettingsError
+from bot.config import SANDBOX_PORTAL_ID, Settings, SettingsError, config_error_text
 from bot.handoff_api import serve_portal_api
+from bot.runtime import tune_gc
 from bot.services import Services
 from bot.webhook import run_webhook
 
@@ -20,6 +21,7 @@ async def run_polling(settings: Settings, api_base: str | None = None) -> None:
     services = await Services.build(settings, sandbox_url=api_base if settings.mode == "sandbox" else None)
     bot = create_bot(settings, api_base)
     dp = create_dispatcher(settings, services)
+    tune_gc()  # models, catalogues and handlers are loaded: freeze them (bot/runtime.py)
     try:
         async with serve_portal_api(services, bot):
             await bot.delete_webhook(drop_pending_updates=False)
@@ -47,11 +49,13 @@ async def run_sandbox(settings: Settings) -> None:
         await run_polling(settings, api_base=sandbox.url)
 
 
-async def main() -> int:
+async def main(*, sandbox: bool = False) -> int:
     try:
-        settings = Settings()
+        # --sandbox (what `make run` passes) asks for the local sandbox as SANDBOX=1 does.
+        settings = Settings(sandbox=True) if sandbox else Settings()
+        settings.require_token()
     except (SettingsError, ValueError) as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
+        print(f"configuration error: {config_error_text(exc)}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     runner = {"sandbox": run_sandbox, "polling": run_polling, "webhook": run_webhook}[settings.mode]
@@ -67,8 +71,11 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1:  # operator commands (`python -m bot rotate-keys`) live in bot/cli.py
+    args = sys.argv[1:]
+    if args == ["--sandbox"]:
+        sys.exit(asyncio.run(main(sandbox=True)))
+    if args:  # operator commands (`python -m bot rotate-keys`) live in bot/cli.py
         from bot.cli import main as cli_main
 
-        sys.exit(cli_main(sys.argv[1:]))
+        sys.exit(cli_main(args))
     sys.exit(asyncio.run(main()))

@@ -27,6 +27,7 @@ from bot.middlewares import (
 from bot.services import Services
 from bot.services.fsm import create_event_isolation, create_fsm_storage
 from bot.services.retention import RetentionJob
+from bot.storage.fsm import DatabaseStorage
 
 COMMANDS = ("start", "help", "cancel", "language", "mydata")
 
@@ -53,9 +54,15 @@ def create_dispatcher(settings: Settings, services: Services) -> Dispatcher:
     if settings.mode == "sandbox" or settings.bot_api_sandbox:
         dp.update.outer_middleware(SandboxAckMiddleware())
         dp.startup.register(declare_sandbox_acks)
-    # Claimed before anything writes, so a redelivered update changes nothing.
+    # A redelivered update changes nothing; with the FSM in the records database the claim rides in
+    # the update's first write transaction (one commit per plain update instead of two).
     dp.update.outer_middleware(
-        IdempotencyMiddleware(services.db, timedelta(hours=settings.update_claim_hours), services.clock)
+        IdempotencyMiddleware(
+            services.db,
+            timedelta(hours=settings.update_claim_hours),
+            services.clock,
+            fsm=storage if isinstance(storage, DatabaseStorage) else None,
+        )
     )
     dp.update.outer_middleware(
         RepositoriesMiddleware(services.db, services.cipher, services.faces, services.clock)

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from bot.config import Settings, SettingsError
+from bot.config import Settings, SettingsError, config_error_text
 from bot.domain.clock import system_clock
 from bot.services import open_db
 from bot.storage.crypto import DecryptionError, FieldCipher
@@ -92,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings()
     except (SettingsError, ValueError) as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
+        print(f"configuration error: {config_error_text(exc)}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "migrate":

@@ -7,10 +7,11 @@ configuration at all; production deployments must set the token and the encrypti
 from __future__ import annotations
 
 import base64
+import binascii
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -20,8 +21,43 @@ LIVENESS_ACTIONS = ("blink", "open_mouth", "turn_left", "turn_right", "nod")
 SANDBOX_TOKEN = "100000:SANDBOX-local-token"
 
 
+# The sandbox's fixed, public key (its data is fictitious): refused as ENCRYPTION_KEY outside it.
+DEV_KEY = b"sandbox-development-key-not-secret!"[:32]
+
+
+def weak_key_problem(raw: bytes) -> str | None:
+    """Why a master key is visibly weak (None when it is not): the development key, under 32 bytes,
+    all bytes equal, a short pattern repeated, or too few distinct bytes for random data."""
+    if raw == DEV_KEY or raw.startswith(b"sandbox-development-key"):
+        return "it is the public development key"
+    if len(raw) < 32:
+        return "it decodes to fewer than 32 bytes"
+    if len(set(raw)) == 1:
+        return "all its bytes are equal"
+    for period in range(1, 17):
+        if all(raw[i] == raw[i % period] for i in range(len(raw))):
+            return f"it repeats a {period}-byte pattern"
+    # 32 random bytes have ~28 distinct values; fewer than 16 is text-like or patterned.
+    if len(set(raw)) < 16:
+        return "it has too few distinct bytes to be random"
+    return None
+
+
 class SettingsError(ValueError):
     """A configuration that must not start (e.g. no encryption key outside the sandbox)."""
+
+
+def config_error_text(exc: Exception) -> str:
+    """What the operator is told: the problems, never the values (pydantic's own text repeats the
+    input, the encryption key and the token included)."""
+    if isinstance(exc, ValidationError):
+        parts = []
+        for error in exc.errors(include_input=False, include_url=False):
+            where = ".".join(str(p) for p in error.get("loc", ()))
+            message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+            parts.append(f"{where.upper()}: {message}" if where else message)
+        return "; ".join(parts)
+    return str(exc)
 
 
 def _split_csv(value: object) -> object:
@@ -49,6 +85,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     # --- Telegram -------------------------------------------------------------------------------
+    # The local sandbox only when asked for (SANDBOX=1, or `python -m bot --sandbox` as `make run`
+    # does): an empty BOT_TOKEN is a configuration error otherwise, never a silent sandbox with the
+    # public development key.
+    sandbox: bool = False
     bot_token: SecretStr | None = None
     bot_api_base: str | None = Field(
         default=None,
@@ -118,6 +158,15 @@ class Settings(BaseSettings):
     sms_api_key: SecretStr | None = None
     identity_authority_url: str | None = None
     identity_authority_key: SecretStr | None = None
+    # The authority did not answer: false = "try again later"; true = the collection goes on and
+    # becomes a staff review case (never a silent pass).
+    identity_unavailable_review: bool = False
+    # True: a resident-ID collection whose identity the authority confirms without a photo of the
+    # person goes to staff review too (the card portrait alone cannot tell a card drawn on a computer).
+    identity_photo_required: bool = False
+    # 【信息核实】: corrections of the ID number per account and per number typed, then a pause.
+    number_edit_limit: int = Field(default=5, ge=1)
+    number_edit_pause_minutes: int = Field(default=60, ge=1)
     integration_timeout: float = 10.0
     integration_retries: int = 2
 
@@ -208,6 +257,14 @@ class Settings(BaseSettings):
                 )
             if self.encryption_key is None:
                 raise SettingsError("ENCRYPTION_KEY is required outside the sandbox")
+            masters, _current, _index = self.encryption_keys()
+            for key_id, raw in masters.items():
+                problem = weak_key_problem(raw)
+                if problem:
+                    raise SettingsError(
+                        f"ENCRYPTION_KEY {key_id!r} is refused outside the sandbox: {problem}; generate "
+                        "one: python -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())'"
+                    )
         if self.mode == "webhook" and self.webhook_secret is None:
             raise SettingsError("WEBHOOK_SECRET is required in webhook mode (anyone could post updates)")
         return self
@@ -215,7 +272,7 @@ class Settings(BaseSettings):
     # --- derived --------------------------------------------------------------------------------
     @property
     def mode(self) -> Mode:
-        if self.bot_token is None or not self.bot_token.get_secret_value():
+        if self.sandbox:
             return "sandbox"
         return "webhook" if self.webhook_url else "polling"
 
@@ -223,6 +280,15 @@ class Settings(BaseSettings):
         if self.mode == "sandbox" and SANDBOX_PORTAL_ID not in self.handoff_portals:
             return {SANDBOX_PORTAL_ID: SANDBOX_PORTAL, **self.handoff_portals}
         return dict(self.handoff_portals)
+
+    @property
+    def has_token(self) -> bool:
+        return self.bot_token is not None and bool(self.bot_token.get_secret_value())
+
+    def require_token(self) -> None:
+        """The bot itself (not the worker, not the operator commands) needs a token outside the sandbox."""
+        if self.mode != "sandbox" and not self.has_token:
+            raise SettingsError("BOT_TOKEN is required (or SANDBOX=1 / --sandbox for the local sandbox)")
 
     @property
     def token(self) -> str:
@@ -249,14 +315,19 @@ class Settings(BaseSettings):
         and a key that changed at each start would make the sandbox's database unreadable.
         """
         if self.encryption_key is None:
-            return {"dev": b"sandbox-development-key-not-secret!"[:32]}, "dev", "dev"
+            if self.mode != "sandbox":
+                raise SettingsError("ENCRYPTION_KEY is required outside the sandbox")
+            return {"dev": DEV_KEY}, "dev", "dev"
         keys: dict[str, bytes] = {}
         order: list[str] = []
         for index, item in enumerate(self.encryption_key.get_secret_value().split(",")):
             key_id, sep, encoded = item.strip().rpartition(":")
             if not sep:
                 key_id, encoded = f"k{index}", item.strip()
-            raw = base64.b64decode(encoded + "=" * (-len(encoded) % 4))
+            try:
+                raw = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+            except (binascii.Error, ValueError):
+                raise SettingsError("every ENCRYPTION_KEY must be base64") from None
             if len(raw) < 32:
                 raise SettingsError("every ENCRYPTION_KEY must decode to at least 32 bytes")
             keys[key_id] = raw

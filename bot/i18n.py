@@ -9,7 +9,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -104,11 +104,27 @@ class Translator:
                 return self.catalog.render(self.lang, key, **values)
         return self.catalog.render(self.lang, "reasons.unknown", code=code)
 
-    def moment(self, at: datetime) -> str:
-        """A stored (aware, UTC) moment as everyone reads it: China time to the minute, zone written."""
+    def moment(self, at: datetime, *, zone: bool = True) -> str:
+        """A stored (aware, UTC) moment as everyone reads it: China time to the minute, with the zone
+        written (``zone=False`` in a list whose heading already names it)."""
         if at.tzinfo is None:
             raise ValueError("naive datetime: pass an aware one")
-        return self("time.china", at=at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M"))
+        local = at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+        return self("time.china", at=local) if zone else local
+
+    def day(self, value: date) -> str:
+        """A calendar date in the reader's language (1994年1月8日 / 8 January 1994)."""
+        return self("time.day", year=value.year, month=value.month, day=value.day)
+
+    def official(self, group: str, value: str) -> str:
+        """A value printed on a Chinese document (``group`` ``sex`` or ``ethnicity``) in the reader's
+        language, the printed wording in brackets when that is not Chinese, so it can be checked
+        against the card. An unknown value is shown as it is."""
+        key = f"{group}.{value}"
+        if not self.catalog.has(key, self.lang):
+            return value
+        shown = self(key)
+        return shown if shown == value else self("time.official", shown=shown, official=value)
 
     @property
     def telegram_code(self) -> str:

@@ -22,9 +22,10 @@ from bot.domain.clock import Clock, system_clock
 from bot.i18n import Catalog, Translator, language_for
 from bot.storage.crypto import FieldCipher
 from bot.storage.face_index import FaceIndex
+from bot.storage.fsm import DatabaseStorage
 from bot.storage.repositories import Repositories
 from bot.storage.repositories.updates import UpdateRepo
-from bot.storage.sql import Database
+from bot.storage.sql import Database, DuplicateUpdate, reset_update_claim, set_update_claim
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +84,12 @@ class I18nMiddleware(BaseMiddleware):
             record = await repo.users.get(user.id)
             # last_seen is for retention and statistics; minute precision is plenty and saves a
             # write transaction on almost every update.
-            if record is None or repo.clock() - record.last_seen > TOUCH_INTERVAL:
-                await repo.users.touch(user.id)
+            if (
+                record is None
+                or repo.clock() - record.last_seen > TOUCH_INTERVAL
+                or (user.language_code and user.language_code[:35] != record.telegram_language)
+            ):
+                await repo.users.touch(user.id, user.language_code)
             data["account"] = record
             lang = record.language if record and record.language else language_for(user.language_code, lang)
         data["t"] = self.catalog.translator(lang)
@@ -117,7 +122,16 @@ def update_fingerprint(update: Update) -> int:
 
 class IdempotencyMiddleware(BaseMiddleware):
     """The same update delivered twice (a webhook retried, polling restarted before the offset was
-    confirmed) is handled once: a claim row is written before the handlers run.
+    confirmed) is handled once.
+
+    With ``fsm`` (the dialog state is in the records database) an already-claimed update is
+    recognised by a read, and the claim itself is written in the update's first write transaction —
+    usually the dialog state's, written once at the update's end — instead of one of its own
+    (:class:`bot.storage.sql.UpdateClaim`);
+    an update that wrote nothing is claimed once handled. A second delivery running at the same time
+    loses at its first write (:class:`DuplicateUpdate`, which rolls that transaction back) and is
+    dropped. Without it (FSM in Redis, where the first write is often not in the database), the claim
+    row is written before the handlers run.
 
     A handler that fails gives its claim back, so a redelivery gets another chance. Claims older than
     the redelivery window are pruned now and then, which keeps the table small.
@@ -125,32 +139,65 @@ class IdempotencyMiddleware(BaseMiddleware):
 
     PRUNE_EVERY = 1000
 
-    def __init__(self, db: Database, window: timedelta, clock: Clock = system_clock) -> None:
+    def __init__(
+        self,
+        db: Database,
+        window: timedelta,
+        clock: Clock = system_clock,
+        *,
+        fsm: DatabaseStorage | None = None,
+    ) -> None:
         self.clock = clock
         self.repo = UpdateRepo(db, clock)
         self.window = window
+        self.fsm = fsm
+        self.join_first_write = fsm is not None
         self._since_prune = 0
         self.duplicates = 0
+
+    def _duplicate(self, event: Update) -> None:
+        self.duplicates += 1
+        log.info("update %s delivered again: ignored", event.update_id)
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         bot: Bot | None = data.get("bot")
         if not isinstance(event, Update) or bot is None:
             return await handler(event, data)
         key = update_fingerprint(event)
-        if not await self.repo.claim(bot.id, key):
-            self.duplicates += 1
-            log.info("update %s delivered again: ignored", event.update_id)
-            return None
+        if self.join_first_write:
+            if await self.repo.claimed(bot.id, key):
+                return self._duplicate(event)
+            claim = self.repo.deferred(bot.id, key)
+        else:
+            if not await self.repo.claim(bot.id, key):
+                return self._duplicate(event)
+            claim = None
         self._since_prune += 1
         if self._since_prune >= self.PRUNE_EVERY:
             self._since_prune = 0
             await self.repo.prune(self.clock() - self.window)
+        token = set_update_claim(claim)
         try:
-            return await handler(event, data)
+            if self.fsm is not None:
+                # The dialog state's writes are kept until the update ends, then written with the
+                # claim in one transaction (DatabaseStorage.buffered).
+                async with self.fsm.buffered():
+                    result = await handler(event, data)
+            else:
+                result = await handler(event, data)
+        except DuplicateUpdate:
+            return self._duplicate(event)
         except Exception:
-            with contextlib.suppress(Exception):  # the database may be the thing that failed
-                await self.repo.release(bot.id, key)
+            if claim is None or claim.done:
+                with contextlib.suppress(Exception):  # the database may be the thing that failed
+                    await self.repo.release(bot.id, key)
             raise
+        finally:
+            reset_update_claim(token)
+        if claim is not None and not claim.done and not await self.repo.claim(bot.id, key):
+            # Wrote nothing, and another delivery finished first: both were read-only answers.
+            self._duplicate(event)
+        return result
 
 
 @dataclass

@@ -22,6 +22,7 @@ from aiohttp import web
 from bot.app import create_bot, create_dispatcher
 from bot.config import Settings
 from bot.handoff_api import add_portal_routes
+from bot.runtime import tune_gc
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,7 @@ async def run_webhook(settings: Settings, *, verifier: Any = None) -> None:
     bot = create_bot(settings)
     dp = create_dispatcher(settings, services)
     app, handler = build_app(settings, services, bot, dp)
+    tune_gc()  # models, catalogues and handlers are loaded: freeze them (bot/runtime.py)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from typing import Any
 
 from arq.worker import Function, Worker, func
 
-from bot.config import Settings
+from bot.config import Settings, SettingsError, config_error_text
+from bot.runtime import tune_gc
 from bot.services import jobqueue
 from bot.services.jobqueue import JobInput
 from bot.storage.crypto import FieldCipher
@@ -52,6 +54,7 @@ async def warm_up(ctx: dict[str, Any]) -> None:
 
     await asyncio.to_thread(warm_ocr)
     await asyncio.to_thread(warm_face)
+    tune_gc()  # the engines' models are loaded: freeze them (bot/runtime.py)
     log.info("verification worker ready")
 
 
@@ -59,6 +62,7 @@ def create_worker(settings: Settings, *, burst: bool = False) -> Worker:
     if settings.redis_url is None:
         raise SystemExit("REDIS_URL is required for a verification worker")
     if settings.encryption_key is None:
+        # Only with SANDBOX=1: outside the sandbox the settings refuse to load without a key.
         log.warning("no ENCRYPTION_KEY: using the sandbox development key (only a sandbox bot can use me)")
     masters, current, index_master = settings.encryption_keys()
     cipher = FieldCipher.from_masters(masters, current=current, index_master=index_master)
@@ -92,7 +96,11 @@ def create_worker(settings: Settings, *, burst: bool = False) -> Worker:
 
 
 def main() -> None:
-    settings = Settings()
+    try:
+        settings = Settings()
+    except (SettingsError, ValueError) as exc:
+        print(f"configuration error: {config_error_text(exc)}", file=sys.stderr)
+        raise SystemExit(2) from None
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     create_worker(settings).run()
 

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.dialogs import bind, card, change, collect, face, handoff, maintain, phone, supplement, unbind
+from bot.dialogs import (
+    authority,
+    bind,
+    card,
+    change,
+    collect,
+    face,
+    handoff,
+    maintain,
+    phone,
+    supplement,
+    unbind,
+)
 from bot.dialogs.base import DialogMiddleware, Flow
 
 
@@ -29,6 +41,7 @@ def create_dialogs_router() -> Router:
         bind.create_router(bind_flow),
         unbind.create_router(unbind_flow),
         card.create_router(),
+        authority.create_router(),
         phone.create_router(),
         face.create_router(),
     ):

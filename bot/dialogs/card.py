@@ -14,6 +14,8 @@ person, who compares the card photos with the selfie.
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
 from typing import Any
 
 from aiogram import F, Router
@@ -36,19 +38,26 @@ from bot.dialogs.base import (
     upload_of,
 )
 from bot.dialogs.card_data import (
+    BACK_FIELDS,
     EDITABLE,
     CorrectionError,
     apply_correction,
     back_from_dict,
     back_to_dict,
+    correction_entry,
+    field_value,
     front_from_dict,
     front_to_dict,
+    full_values,
+    identity_corrected,
+    mask_field,
     shown_values,
 )
 from bot.dialogs.progress import ProgressMessage, first_guess, texts
 from bot.services.verifier import VerificationUnavailable
 from bot.storage.repositories.events import EventOutcome
 from bot.verification.idcard import validate_card
+from bot.verification.ids import DocumentType
 
 # Problems that the user cannot fix by correcting a field on 【信息核实】: the card itself is unusable.
 CARD_BLOCKERS = frozenset({"idcard_expired", "idcard_not_yet_valid"})
@@ -60,6 +69,7 @@ UNREADABLE = frozenset({"idcard_partly_read", "idcard_portrait_not_found", "idca
 # person's own). Not 变更: without login the card is what names the person, and a typed number would
 # tell whether anyone collected it.
 MANUAL_FLOWS = frozenset({"collect", "supplement"})
+log = logging.getLogger(__name__)
 MEDIA_KIND = {"front": "idcard_front", "back": "idcard_back"}
 
 
@@ -170,19 +180,62 @@ def _read_side(card: dict[str, Any], side: str) -> None:
     card["manual"] = [s for s in card.get("manual", []) if s != side]
 
 
+# Shown in full to the owner on 【信息核实】, inside spoilers; everywhere else (and once the step is
+# left) masked.
+SPOILERED = frozenset({"name", "birth_date", "address", "id_number"})
+
+
+def _masked_screen(ctx: Ctx, front: Any, back: Any) -> str:
+    values = shown_values(ctx.t, front, back)
+    missing = ctx.t("card.unreadable")
+    return ctx.t(
+        "card.verify_screen", fields=[(ctx.t("card.field." + k), values[k] or missing) for k in EDITABLE]
+    )
+
+
+async def hide_verify(ctx: Ctx) -> None:
+    """The step is left: the messages that showed full values (【信息核实】, a correction prompt) are
+    edited down to the masked form, saying so."""
+    data = await ctx.get()
+    shown = list(data.get("verify_shown") or [])
+    if not shown:
+        return
+    await ctx.put(verify_shown=[])
+    for message_id, masked in shown:
+        try:
+            await ctx.bot.edit_message_text(
+                masked + "\n\n" + ctx.t("card.verify_hidden"), chat_id=ctx.user_id, message_id=int(message_id)
+            )
+        except Exception:  # too old, deleted by the user, unchanged: nothing more to hide there
+            log.debug("could not mask an earlier 信息核实 message", exc_info=True)
+
+
+async def _remember_shown(ctx: Ctx, message_id: int, masked: str) -> None:
+    shown = list((await ctx.get()).get("verify_shown") or [])
+    await ctx.put(verify_shown=[*shown, [message_id, masked]])
+
+
 async def show_verify(ctx: Ctx, *, note: str | None = None) -> None:
-    """【信息核实】: every field, the problems found, a button per field to correct it, and 【下一步】."""
+    """【信息核实】: every field (the sensitive ones in full inside spoilers: the owner must check
+    them), the problems found, a button per field to correct it, and 【下一步】."""
+    await hide_verify(ctx)
     card = await _card(ctx)
     front, back = front_from_dict(card.get("front")), back_from_dict(card.get("back"))
     problems = validate_card(front, back, today=ctx.today())
     await ctx.put(card={**card, "problems": problems})
     if card.get("manual"):
         note = ctx.t("card.manual_note") + ("\n\n" + note if note else "")
-    values = shown_values(ctx.t, front, back)
+    if identity_corrected(ctx.t, card):
+        note = ctx.t("card.identity_note") + ("\n\n" + note if note else "")
+    values = full_values(ctx.t, front, back)
     missing = ctx.t("card.unreadable")
-    # Values are user data: the template escapes them.
+    # Values are user data: the template escapes them (and puts the sensitive ones in spoilers).
     text = ctx.t(
-        "card.verify_screen", fields=[(ctx.t("card.field." + k), values[k] or missing) for k in EDITABLE]
+        "card.verify_screen_full",
+        fields=[
+            (ctx.t("card.field." + k), values[k] or missing, k in SPOILERED and bool(values[k]))
+            for k in EDITABLE
+        ],
     )
     if problems:
         text += "\n\n" + ctx.t("card.problems") + "\n" + reasons_text(ctx.t, problems)
@@ -191,7 +244,37 @@ async def show_verify(ctx: Ctx, *, note: str | None = None) -> None:
     buttons = [act(ctx.t("card.edit", field=ctx.t("card.field." + k)), "edit", k) for k in EDITABLE]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
     await ctx.state.set_state(CardSG.verify)
-    await ctx.say(text, keyboard(*rows, [act(ctx.t("card.next"), "next")], back_row(ctx.t)))
+    sent = await ctx.say(text, keyboard(*rows, [act(ctx.t("card.next"), "next")], back_row(ctx.t)))
+    await _remember_shown(ctx, sent.message_id, _masked_screen(ctx, front, back))
+
+
+NUMBER_EDITS = "number_edit"
+
+
+async def _number_edit_allowed(ctx: Ctx, number: str) -> bool:
+    """Number corrections are counted per account and per number typed: whoever types numbers one
+    after another (to try them) is paused, whichever accounts they use. False (and the user told)
+    when paused."""
+    guards, settings = ctx.repo.guards, ctx.services.settings
+    keys = [guards.user_key(ctx.user_id), guards.document_key(DocumentType.RESIDENT_ID, number)]
+    until = await guards.paused_until(NUMBER_EDITS, keys)
+    if until is None:
+        pause = timedelta(minutes=settings.number_edit_pause_minutes)
+        until = await guards.fail(
+            NUMBER_EDITS, keys, limit=settings.number_edit_limit + 1, window=pause, pause=pause
+        )
+        if until is None:
+            return True
+    await ctx.repo.events.record(
+        str((await ctx.get()).get("flow")),
+        "card_edit",
+        EventOutcome.REJECTED,
+        user_id=ctx.user_id,
+        reason_code="input_number_edits_paused",
+    )
+    minutes = max(1, int((until - ctx.services.clock()).total_seconds() + 59) // 60)
+    await show_verify(ctx, note=ctx.t("card.number_edits_paused", minutes=minutes))
+    return False
 
 
 def create_router() -> Router:
@@ -214,13 +297,17 @@ def create_router() -> Router:
         async with progress.live() as report:
             encoding = await ctx.services.verifier.encode_face(reading.portrait_jpeg, progress=report)
         if not encoding.ok:
-            await _failed(ctx, progress, "front", ["idcard_portrait_not_found"], data, read)
+            # The engine located the photo area (else no portrait_jpeg): the face in it is what failed.
+            await _failed(ctx, progress, "front", ["idcard_portrait_no_face"], data, read)
             return
         await reset_tries(ctx, "front")
         front_media = await keep_temp_media(ctx, data, "idcard_front")
         portrait_media = await keep_temp_media(ctx, reading.portrait_jpeg, "idcard_portrait")
         card = await _card(ctx)
         _read_side(card, "front")
+        # What the engine read, kept apart: a later correction is judged against it.
+        card["read"] = {**dict(card.get("read") or {}), "front": front_to_dict(reading.front)}
+        card["corrections"] = []
         card.update(
             front=front_to_dict(reading.front),
             front_media=front_media,
@@ -286,6 +373,8 @@ def create_router() -> Router:
         back_media = await keep_temp_media(ctx, data, "idcard_back")
         card = await _card(ctx)
         _read_side(card, "back")
+        card["read"] = {**dict(card.get("read") or {}), "back": back_to_dict(reading.back)}
+        card["corrections"] = [c for c in card.get("corrections", []) if c.get("field") not in BACK_FIELDS]
         card.update(back=back_to_dict(reading.back), back_media=back_media)
         await ctx.put(card=card)
         await progress.edit_text(ctx.t("card.back_read"))
@@ -303,14 +392,30 @@ def create_router() -> Router:
         await query.answer()
         if callback_data.v not in EDITABLE:
             return
+        await hide_verify(ctx)
         await ctx.put(edit_field=callback_data.v)
         await ctx.state.set_state(CardSG.edit)
-        await ctx.say(
-            ctx.t("card.edit_prompt", field=ctx.t("card.field." + callback_data.v))
-            + "\n"
-            + ctx.t("card.edit_hint." + callback_data.v),
+        field = callback_data.v
+        current = field_value(ctx.t, await _card(ctx), field)
+        prompt = ctx.t("card.edit_prompt", field=ctx.t("card.field." + field))
+        hint = ctx.t("card.edit_hint." + field)
+        if not current:
+            await ctx.say(prompt + "\n" + hint, keyboard(back_row(ctx.t)))
+            return
+        sent = await ctx.say(
+            ctx.t(
+                "card.edit_with_current", prompt=prompt, hint=hint, value=current, spoiler=field in SPOILERED
+            ),
             keyboard(back_row(ctx.t)),
         )
+        masked = ctx.t(
+            "card.edit_with_current",
+            prompt=prompt,
+            hint=hint,
+            value=mask_field(field, current),
+            spoiler=False,
+        )
+        await _remember_shown(ctx, sent.message_id, masked)
 
     @router.callback_query(CardSG.verify, Act.filter(F.a == "next"))
     async def next_(query: CallbackQuery, ctx: Ctx) -> None:
@@ -323,11 +428,13 @@ def create_router() -> Router:
             await show_verify(ctx)
             return
         await query.answer()
+        await hide_verify(ctx)
         await (await ctx.flow()).finished(ctx, "card")
 
     @router.callback_query(CardSG.verify, Act.filter(F.a == "back"))
     async def verify_back(query: CallbackQuery, ctx: Ctx) -> None:
         await query.answer()
+        await hide_verify(ctx)
         await ctx.state.set_state(CardSG.back)
         await ctx.say(ctx.t("card.back_prompt"), keyboard(back_row(ctx.t)))
 
@@ -342,22 +449,25 @@ def create_router() -> Router:
         field = data.get("edit_field")
         card = dict(data.get("card", {}))
         front, back = front_from_dict(card.get("front")), back_from_dict(card.get("back"))
+        before = front.id_number
         try:
-            apply_correction(str(field), message.text or "", front, back)
+            apply_correction(str(field), message.text or "", front, back, ctx.t)
         except CorrectionError as exc:
             await message.answer(
                 ctx.t.reason(exc.code) + "\n" + ctx.t("card.edit_again"),
                 reply_markup=keyboard(back_row(ctx.t)),
             )
             return
-        card.update(
-            front=front_to_dict(front),
-            back=back_to_dict(back),
-            corrected=[
-                *card.get("corrected", []),
-                field,
-            ],
-        )
+        if (
+            field == "id_number"
+            and front.id_number != before
+            and not await _number_edit_allowed(ctx, front.id_number or "")
+        ):
+            return
+        card.update(front=front_to_dict(front), back=back_to_dict(back))
+        # Every correction, read → typed: the flow judges the identity fields by them, and they go
+        # into the audit row and the review payload.
+        card["corrections"] = [*card.get("corrections", []), correction_entry(ctx.t, card, str(field))]
         await ctx.put(card=card, edit_field=None)
         await show_verify(ctx, note=ctx.t("card.corrected", field=ctx.t(f"card.field.{field}")))
 
@@ -381,7 +491,12 @@ def create_router() -> Router:
             await _prompt_side(ctx, "front")
             return
         card["manual"] = [*(s for s in card.get("manual", []) if s != side), side]
+        card["read"] = {
+            **dict(card.get("read") or {}),
+            side: dict(unread.get("fields") or {}) if side == "front" else {},
+        }
         if side == "front":
+            card["corrections"] = []
             # No portrait was cropped: the face check is liveness only, and a person compares.
             card.update(
                 front=dict(unread.get("fields") or {}),

@@ -7,7 +7,8 @@ from dataclasses import asdict, fields
 from datetime import date
 from typing import Any
 
-from bot.domain.masking import mask_address, mask_id_number
+from bot.domain.hanzi import HAN_CLASS, nfc
+from bot.domain.masking import mask_address, mask_id_number, mask_name
 from bot.i18n import Translator
 from bot.verification.idcard import ETHNICITIES, BackFields, FrontFields
 from bot.verification.ids import normalize_number
@@ -15,6 +16,10 @@ from bot.verification.ids import normalize_number
 FRONT_FIELDS = ("name", "sex", "ethnicity", "birth_date", "address", "id_number")
 BACK_FIELDS = ("authority", "validity")
 EDITABLE = FRONT_FIELDS + BACK_FIELDS
+# Fields that say *who* the card names: a correction of one makes the submission unverified (only the
+# identity authority's photo of the corrected identity, matched against the selfie, or a person can
+# vouch for it). Address, ethnicity, authority and validity stay self-service.
+IDENTITY_FIELDS = ("id_number", "name", "sex", "birth_date")
 MAX_TEXT = {"name": 30, "address": 120, "authority": 60}
 
 
@@ -52,10 +57,6 @@ def back_from_dict(data: dict[str, Any] | None) -> BackFields:
 # --- showing ---------------------------------------------------------------------------------------
 
 
-def _date_text(value: date | None) -> str | None:
-    return f"{value.year}年{value.month}月{value.day}日" if value else None
-
-
 def validity_text(t: Translator, back: BackFields) -> str | None:
     if back.valid_from is None:
         return None
@@ -67,25 +68,107 @@ def validity_text(t: Translator, back: BackFields) -> str | None:
     return f"{back.valid_from.strftime('%Y.%m.%d')}-{end}"
 
 
-def shown_values(t: Translator, front: FrontFields, back: BackFields | None) -> dict[str, str | None]:
-    """Each field as the user sees it on 【信息核实】: the ID number and address masked."""
+def full_values(t: Translator, front: FrontFields, back: BackFields | None) -> dict[str, str | None]:
+    """Each field in full, as the owner checks it on 【信息核实】 (inside a spoiler) and corrects it."""
     return {
         "name": front.name,
-        "sex": front.sex,
-        "ethnicity": front.ethnicity,
-        "birth_date": _date_text(front.birth_date),
-        "address": mask_address(front.address) if front.address else None,
-        "id_number": mask_id_number(front.id_number) if front.id_number else None,
+        "sex": t.official("sex", front.sex) if front.sex else None,
+        "ethnicity": t.official("ethnicity", front.ethnicity) if front.ethnicity else None,
+        "birth_date": t.day(front.birth_date) if front.birth_date else None,
+        "address": front.address,
+        "id_number": front.id_number,
         "authority": back.authority if back else None,
         "validity": validity_text(t, back) if back else None,
     }
+
+
+def mask_field(field: str, value: str | None) -> str | None:
+    """One field's value as it may be shown anywhere but to its owner on 【信息核实】."""
+    if not value:
+        return value
+    if field == "id_number":
+        return mask_id_number(value)
+    if field == "address":
+        return mask_address(value)
+    if field == "name":
+        return mask_name(value)
+    if field == "birth_date":
+        return "****"
+    return value
+
+
+def shown_values(t: Translator, front: FrontFields, back: BackFields | None) -> dict[str, str | None]:
+    """Each field as shown once the user has left 【信息核实】: the ID number and address masked."""
+    values = full_values(t, front, back)
+    return {k: mask_field(k, v) if k in {"id_number", "address"} else v for k, v in values.items()}
+
+
+# --- what the user corrected -----------------------------------------------------------------------
+
+
+def field_value(t: Translator, card: dict[str, Any], field: str, *, read: bool = False) -> str | None:
+    """The value of ``field`` now, or (``read``) as the engine read it before any correction."""
+    source = (card.get("read") or {}) if read else card
+    front, back = front_from_dict(source.get("front")), back_from_dict(source.get("back"))
+    return full_values(t, front, back).get(field)
+
+
+def correction_entry(t: Translator, card: dict[str, Any], field: str) -> dict[str, str | None]:
+    """One correction, read → typed, as it goes into the dialog data (the review payload, encrypted)."""
+    return {
+        "field": field,
+        "read": field_value(t, card, field, read=True),
+        "typed": field_value(t, card, field),
+    }
+
+
+def masked_corrections(card: dict[str, Any]) -> list[dict[str, str | None]]:
+    """Every correction of the dialog, masked by field, for the audit row and the reviewer."""
+    return [
+        {
+            "field": str(c.get("field")),
+            "read": mask_field(str(c.get("field")), c.get("read")),
+            "typed": mask_field(str(c.get("field")), c.get("typed")),
+        }
+        for c in card.get("corrections", [])
+    ]
+
+
+def correction_lines(t: Translator, card: dict[str, Any]) -> list[str]:
+    """The corrections, read → typed and masked, as a reviewer reads them in the case."""
+    entries = masked_corrections(card)
+    if not entries:
+        return []
+    missing = t("card.unreadable")
+    return [t("staff.review.corrections")] + [
+        t(
+            "staff.review.correction",
+            field=t("card.field." + str(c["field"])),
+            read=c["read"] or missing,
+            typed=c["typed"] or missing,
+        )
+        for c in entries
+    ]
+
+
+def identity_corrected(t: Translator, card: dict[str, Any]) -> list[str]:
+    """The identity fields (``IDENTITY_FIELDS``) whose value now differs from what the engine read:
+    the submission is then unverified. Correcting a field back to what was read is no correction."""
+    fields = {str(c.get("field")) for c in card.get("corrections", [])}
+    return [
+        f
+        for f in IDENTITY_FIELDS
+        if f in fields and field_value(t, card, f) != field_value(t, card, f, read=True)
+    ]
 
 
 # --- corrections -----------------------------------------------------------------------------------
 
 _DATE = re.compile(r"^\s*(\d{4})\s*[-./年]\s*(\d{1,2})\s*[-./月]\s*(\d{1,2})\s*日?\s*$")
 _COMPACT_DATE = re.compile(r"^\s*(\d{4})(\d{2})(\d{2})\s*$")
-_NAME = re.compile(r"^[\u3400-\u9fffA-Za-z·•.\- ]{1,30}$")
+# Any GB 18030 ideograph (䶮 in Extension A, 𠮷 in Extension B: the OCR may not read them, so they are
+# typed) with an optional variation selector, Latin letters and the name separators.
+_NAME = re.compile(f"^(?:[{HAN_CLASS}][\ufe00-\ufe0f\U000e0100-\U000e01ef]?|[A-Za-z·•.\\- ]){{1,30}}$")
 _LONG_TERM = ("长期", "long-term", "long term", "longterm")
 _DATE_TOKEN = re.compile(r"\d{4}\s*[-./年]\s*\d{1,2}\s*[-./月]\s*\d{1,2}\s*日?|\d{8}")
 
@@ -109,12 +192,28 @@ def parse_date(text: str) -> date:
 
 
 def _clean(text: str) -> str:
-    # Control characters and zero-width marks have no place in an ID field.
-    return "".join(ch for ch in text if ch.isprintable()).strip()
+    # Control characters and zero-width marks have no place in an ID field; NFC so that a name
+    # typed with a compatibility ideograph or decomposed marks is stored as the card prints it.
+    return nfc("".join(ch for ch in text if ch.isprintable())).strip()
 
 
-def apply_correction(field: str, text: str, front: FrontFields, back: BackFields) -> None:
-    """Parse the user's text for `field` into `front`/`back`; rule checks come after, in validate_card."""
+def _ethnicity_names(t: Translator | None) -> dict[str, str]:
+    """The groups' names in every catalogue language → the printed name ("han" → 汉)."""
+    if t is None:
+        return {}
+    return {
+        shown.casefold(): key.removeprefix("ethnicity.")
+        for messages in t.catalog.messages.values()
+        for key, shown in messages.items()
+        if key.startswith("ethnicity.")
+    }
+
+
+def apply_correction(
+    field: str, text: str, front: FrontFields, back: BackFields, t: Translator | None = None
+) -> None:
+    """Parse the user's text for `field` into `front`/`back`; rule checks come after, in validate_card.
+    With `t`, an ethnic group may be typed by its name in any catalogue language."""
     value = _clean(text)
     if not value:
         raise CorrectionError("input_empty")
@@ -131,7 +230,7 @@ def apply_correction(field: str, text: str, front: FrontFields, back: BackFields
                 raise CorrectionError("input_sex_invalid")
             front.sex = sexes[value.lower()]
         case "ethnicity":
-            name = value.removesuffix("族")
+            name = _ethnicity_names(t).get(value.casefold(), value.removesuffix("族"))
             if name not in ETHNICITIES:
                 raise CorrectionError("idcard_ethnicity_unknown")
             front.ethnicity = name

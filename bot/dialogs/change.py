@@ -22,7 +22,7 @@ from aiogram import F, Router
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
-from bot.dialogs import card, face, phone
+from bot.dialogs import authority, card, face, phone
 from bot.dialogs.account import clean_residence, collect_button, save_edits, show_edits
 from bot.dialogs.base import (
     Act,
@@ -103,6 +103,8 @@ class ChangeFlow:
     async def finished(self, ctx: Ctx, part: str) -> None:
         if part == "card":
             await self._after_card(ctx)
+        elif part == "authority":
+            await self._after_authority(ctx)
         elif part == "face":
             await self._after_face(ctx)
         elif part == "phone":
@@ -125,8 +127,41 @@ class ChangeFlow:
         keys = [guards.user_key(ctx.user_id), guards.document_key(DocumentType.RESIDENT_ID, number)]
         if await self._paused(ctx, keys):
             return
+        await ctx.put(guard_keys=keys)
+        # Number and name to the identity authority, as in a collection.
+        await authority.begin(ctx)
+
+    async def _after_authority(self, ctx: Ctx) -> None:
+        data = await ctx.get()
+        number = front_from_dict(data["card"].get("front")).id_number or ""
+        keys = list(data.get("guard_keys", []))
         person = await ctx.repo.persons.find_by_document(DocumentType.RESIDENT_ID, number)
+        # Whether the number is collected is told only after the face check: a face check runs either
+        # way (against the authority's photo or the portrait when there is no record), so no step
+        # before it answers differently for a collected number (attack: probing).
         if person is None:
+            refs = authority.primary_reference(data)
+        elif person.live_photo is not None:
+            # The stored live face is who collected; without one, the portrait of the card just read.
+            refs = [list(person.live_photo.encoding)]
+        else:
+            refs = [data["card"]["portrait_encoding"]]
+        pause = self._pause(ctx)
+        began = await ctx.repo.guards.fail(
+            SCOPE, keys, limit=ctx.services.settings.change_face_attempts, window=pause, pause=pause
+        )
+        await ctx.put(
+            person_id=None if person is None else person.id,
+            face_refs=refs,
+            guard_keys=keys,
+            guard_began=None if began is None else began.isoformat(),
+        )
+        await face.begin(ctx)
+
+    async def _after_face(self, ctx: Ctx) -> None:
+        data = await ctx.get()
+        keys = list(data.get("guard_keys", []))
+        if data.get("person_id") is None:
             await end_dialog(ctx.state, ctx.services)
             await ctx.repo.events.record(
                 self.name,
@@ -137,26 +172,11 @@ class ChangeFlow:
             )
             await ctx.say(ctx.t("change.not_collected"), keyboard(collect_button(ctx), [home_button(ctx.t)]))
             return
-        # The stored live face is who collected; without one, the portrait of the card just read.
-        refs = (
-            [list(person.live_photo.encoding)] if person.live_photo else [data["card"]["portrait_encoding"]]
-        )
-        pause = self._pause(ctx)
-        began = await guards.fail(
-            SCOPE, keys, limit=ctx.services.settings.change_face_attempts, window=pause, pause=pause
-        )
-        await ctx.put(
-            person_id=person.id,
-            face_refs=refs,
-            guard_keys=keys,
-            guard_began=None if began is None else began.isoformat(),
-        )
-        await face.begin(ctx)
-
-    async def _after_face(self, ctx: Ctx) -> None:
-        data = await ctx.get()
-        keys = list(data.get("guard_keys", []))
-        if data["face"]["decision"] != "pass":
+        # The stored live face was the reference; the authority's photo (if any) must show it too.
+        photo = dict(data.get("authority") or {}).get("encoding")
+        unverified = authority.assess(ctx, data, second=[("review_authority_photo_mismatch", photo)]).reasons
+        await ctx.put(review_reasons=unverified)
+        if data["face"]["decision"] != "pass" or unverified:
             # Near the threshold is no proof of identity, and no failure either: the attempt is taken
             # back from the count, the user enters what they came to change, and a reviewer decides
             # (the case is opened on 【下一步】, with the new phone already verified by code).
@@ -181,7 +201,9 @@ class ChangeFlow:
             return
         data = await ctx.get()
         if data.get("review"):
-            payload = {k: data.get(k) for k in ("flow", "doc_type", "card", "edits", "consents", "face")}
+            payload = {
+                k: data.get(k) for k in ("flow", "doc_type", "card", "authority", "edits", "consents", "face")
+            }
             await open_review(
                 ctx,
                 ReviewKind.CHANGE_FACE_NEAR_THRESHOLD,
@@ -189,6 +211,8 @@ class ChangeFlow:
                 payload,
                 "change.review",
                 in_review_key="change.in_review",
+                reasons=list(data.get("review_reasons") or [])
+                + list(dict(data.get("face") or {}).get("reasons", [])),
             )
             return
         await save_edits(ctx, person.id, relink=True)

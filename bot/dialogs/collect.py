@@ -22,7 +22,7 @@ from aiogram import F, Router
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
-from bot.dialogs import card, consent, face, handoff, phone
+from bot.dialogs import authority, card, consent, face, handoff, phone
 from bot.dialogs.base import (
     Act,
     Ctx,
@@ -31,22 +31,21 @@ from bot.dialogs.base import (
     back_to_tip,
     end_dialog,
     home_button,
-    keep_temp_media,
     keyboard,
     pause,
     reasons_text,
     register_entry,
     spend_try,
 )
-from bot.dialogs.card_data import CorrectionError, front_from_dict, parse_date
+from bot.dialogs.card_data import CorrectionError, parse_date
 from bot.dialogs.records import collected_record, record_media
 from bot.dialogs.review import already_in_review, open_review, tell_in_review, waits_for_review
 from bot.domain.masking import mask_id_number
 from bot.domain.models import ConsentDocument, ReviewKind
-from bot.integrations.identity import IdentityUnavailable
 from bot.storage.repositories.events import EventOutcome
 from bot.storage.repositories.persons import DuplicatePerson
 from bot.ui import Function, Node, Tip, button
+from bot.verification.face.match import distance
 from bot.verification.ids import DocumentType, normalize_number, validate_document_number
 
 log = logging.getLogger(__name__)
@@ -86,10 +85,11 @@ class CollectFlow:
         await ctx.put(flow=self.name)
         await self.ask_document(ctx)
 
-    async def ask_document(self, ctx: Ctx) -> None:
+    async def ask_document(self, ctx: Ctx, note: str | None = None) -> None:
         await ctx.state.set_state(CollectSG.document)
+        prompt = ctx.t("collect.choose_document")
         await ctx.say(
-            ctx.t("collect.choose_document"),
+            note + "\n\n" + prompt if note else prompt,
             keyboard(
                 [act(ctx.t("collect.id_card"), "doc", "id")],
                 [act(ctx.t("collect.other_documents"), "doc", "other")],
@@ -101,6 +101,10 @@ class CollectFlow:
     async def finished(self, ctx: Ctx, part: str) -> None:
         if part == "card":
             await self._after_card(ctx)
+        elif part == "authority":
+            # The selfie is matched against the authority's photo when it has one (else the portrait).
+            await ctx.put(face_refs=authority.primary_reference(await ctx.get()))
+            await phone.begin(ctx)
         elif part == "phone":
             await face.begin(ctx)
         elif part == "face":
@@ -116,13 +120,10 @@ class CollectFlow:
             await phone.begin(ctx)
 
     async def _after_card(self, ctx: Ctx) -> None:
-        data = await ctx.get()
-        front = front_from_dict(data["card"].get("front"))
-        number = front.id_number or ""
+        # Whether the number is collected is not told here, nor at any step before the face check:
+        # 【信息核实】 would otherwise answer it for any number typed (attack: probing). The save
+        # tells it, and only to the person whose face matches that record.
         await ctx.put(doc_type=DocumentType.RESIDENT_ID.value)
-        typed = bool(data["card"].get("manual"))
-        if not typed and await self._stop_if_collected(ctx, DocumentType.RESIDENT_ID, number):
-            return
         await ctx.state.set_state(CollectSG.consent)
         await consent.show(ctx, ConsentDocument.PERSONAL_INFO)
 
@@ -156,19 +157,46 @@ class CollectFlow:
         kind: ReviewKind | None = None
         reasons: list[str] = list(outcome.get("reasons", []))
         collided: int | None = None
-        typed = bool((data.get("card") or {}).get("manual"))
+        card_data = dict(data.get("card") or {})
+        typed = bool(card_data.get("manual"))
+        resident = document.doc_type is DocumentType.RESIDENT_ID
+        checked = dict(data.get("authority") or {})
+        # The authority's photo was the reference: the card portrait must show the same face too.
+        second = (
+            [("review_portrait_mismatch", card_data.get("portrait_encoding"))]
+            if resident and checked.get("encoding")
+            else []
+        )
+        assessment = authority.assess(ctx, data, second=second)
         if typed:
             # The fields were typed from a card the engine could not read: a person compares them,
             # and the selfie, with the card photos.
             kind = ReviewKind.UNREADABLE_CARD
             reasons.insert(0, "review_card_typed")
+            reasons += assessment.reasons
+        elif not assessment.verified:
+            # A corrected identity (or a permit) without the authority's photo, an authority that did
+            # not answer, a portrait that is not the selfie: a person compares read, typed and photos.
+            kind = ReviewKind.IDENTITY_UNVERIFIED
+            reasons = assessment.reasons + reasons
         elif outcome["decision"] == "review":
             kind = ReviewKind.FACE_NEAR_THRESHOLD
+        existing = await ctx.repo.persons.find_by_document(document.doc_type, document.number)
+        if existing is not None and not typed:
+            # Told only now, after the face check, and only to the face of that record.
+            if existing.live_photo is not None and self._same_face(
+                ctx, live.encoding, existing.live_photo.encoding
+            ):
+                await self._stop_if_collected(ctx, document.doc_type, document.number)
+                return
+            kind, collided = ReviewKind.SAME_NUMBER_OTHER_FACE, existing.id
+            reasons.append("review_number_collected_other_face")
         same_face = await ctx.repo.persons.nearest_face(live.encoding, settings.face_match_threshold)
-        if same_face is not None:
+        if same_face is not None and collided is None:
             other = await ctx.repo.persons.get(same_face.person_id)
             if other is not None and other.document.number != document.number:
-                kind = ReviewKind.UNREADABLE_CARD if typed else ReviewKind.SAME_FACE_OTHER_NUMBER
+                if kind is None or kind is ReviewKind.FACE_NEAR_THRESHOLD:
+                    kind = ReviewKind.SAME_FACE_OTHER_NUMBER
                 collided = same_face.person_id
                 reasons.append("review_same_face_other_number")
         if kind is not None:
@@ -197,6 +225,10 @@ class CollectFlow:
         await ctx.say_home(ctx.t("collect.success"))
         await handoff.collected(ctx, data.get("handoff"), person)  # 扫一扫: the website learns it
 
+    @staticmethod
+    def _same_face(ctx: Ctx, live: tuple[float, ...], stored: tuple[float, ...]) -> bool:
+        return distance(live, stored) < ctx.services.settings.face_match_threshold
+
     async def _to_review(
         self,
         ctx: Ctx,
@@ -206,18 +238,24 @@ class CollectFlow:
         collided: int | None,
     ) -> None:
         # Everything the dialog gathered, so an approval can finish the record without asking again.
-        payload = {k: data.get(k) for k in ("flow", "doc_type", "card", "other", "phone", "consents", "face")}
+        payload = {
+            k: data.get(k)
+            for k in ("flow", "doc_type", "card", "other", "authority", "phone", "consents", "face")
+        }
         say = "collect.review_unreadable" if kind is ReviewKind.UNREADABLE_CARD else "collect.review"
-        step = "card" if kind is ReviewKind.UNREADABLE_CARD else "face"
+        if "review_identity_corrected" in reasons and kind is not ReviewKind.UNREADABLE_CARD:
+            say = "collect.review_unverified"
+        step = "card" if kind in {ReviewKind.UNREADABLE_CARD, ReviewKind.IDENTITY_UNVERIFIED} else "face"
         await open_review(
             ctx, kind, collided, payload, say, in_review_key=IN_REVIEW, reasons=reasons, step=step
         )
 
     # --- other documents ---------------------------------------------------------------------------
-    async def ask_other_type(self, ctx: Ctx) -> None:
+    async def ask_other_type(self, ctx: Ctx, note: str | None = None) -> None:
         await ctx.state.set_state(CollectSG.other_type)
+        prompt = ctx.t("collect.other_choose")
         await ctx.say(
-            ctx.t("collect.other_choose"),
+            note + "\n\n" + prompt if note else prompt,
             keyboard(
                 *[[act(ctx.t("doc_type." + t.value), "type", t.value)] for t in OTHER_TYPES], back_row(ctx.t)
             ),
@@ -248,7 +286,7 @@ class CollectFlow:
                 doc_type=ctx.t("doc_type." + data["doc_type"]),
                 name=other["name"],
                 number=mask_id_number(other["number"]),
-                birth_date=other["birth_date"],
+                birth_date=ctx.t.day(date.fromisoformat(other["birth_date"])),
             ),
             keyboard(
                 [act(ctx.t("other.save"), "save")], [act(ctx.t("other.restart"), "restart")], back_row(ctx.t)
@@ -259,21 +297,21 @@ class CollectFlow:
         data = await ctx.get()
         other = data["other"]
         progress = await ctx.say(ctx.t("other.checking"))
-        try:
-            check = await ctx.services.identity.verify(
-                DocumentType(data["doc_type"]),
-                other["number"],
-                other["name"],
-                date.fromisoformat(other["birth_date"]),
-            )
-        except IdentityUnavailable:
+        check = await authority.consult(
+            ctx,
+            DocumentType(data["doc_type"]),
+            other["number"],
+            other["name"],
+            date.fromisoformat(other["birth_date"]),
+        )
+        if check is None and not ctx.services.settings.identity_unavailable_review:
             await progress.edit_text(
                 ctx.t.reason("identity_unavailable"),
                 reply_markup=keyboard([act(ctx.t("other.retry"), "save")], back_row(ctx.t)),
             )
             await ctx.state.set_state(CollectSG.other_confirm)
             return
-        if not check.matched:
+        if check is not None and not check.matched:
             if await spend_try(ctx, "authority"):
                 await progress.edit_text(
                     ctx.t("other.failed"),
@@ -284,17 +322,14 @@ class CollectFlow:
                 await progress.edit_text(ctx.t("other.failed"))
                 await pause(ctx, "other.too_many_tries")
             return
-        if await self._stop_if_collected(ctx, DocumentType(data["doc_type"]), other["number"]):
-            await progress.edit_text(ctx.t("other.passed"))
-            return
-        refs: list[list[float]] = []
-        if check.photo:
-            encoding = await ctx.services.verifier.encode_face(check.photo)
-            if encoding.ok and encoding.encoding:
-                refs = [list(encoding.encoding)]
-                other["photo_media"] = await keep_temp_media(ctx, check.photo, "authority_photo")
-        await ctx.put(other=other, face_refs=refs)
-        await progress.edit_text(ctx.t("other.passed"))
+        # Whether the number is collected is told after the face check (the save), not here.
+        checked = await authority.remember(ctx, check)
+        if checked.get("photo_media"):
+            other["photo_media"] = checked["photo_media"]
+        await ctx.put(other=other, face_refs=authority.primary_reference(await ctx.get()))
+        await progress.edit_text(
+            ctx.t("other.passed") if check is not None else ctx.t("card.identity_unchecked")
+        )
         await phone.begin(ctx)
 
 
@@ -319,16 +354,15 @@ def create_router(flow: CollectFlow) -> Router:
 
     @router.message(CollectSG.document)
     async def document_unexpected(message: Message, ctx: Ctx) -> None:
-        await flow.ask_document(ctx)
+        # Say what is expected: a repeated prompt alone reads as if the bot had not understood.
+        await flow.ask_document(ctx, ctx.t("collect.choose_expect"))
 
     # --- 《个人信息保护告知同意书》 ------------------------------------------------------------------
     async def consent_agreed(ctx: Ctx) -> None:
         data = await ctx.get()
         if data.get("doc_type") == DocumentType.RESIDENT_ID.value:
-            # No portrait when the front was typed (unreadable card): liveness only, a person compares.
-            portrait = data["card"].get("portrait_encoding")
-            await ctx.put(face_refs=[portrait] if portrait else [])
-            await phone.begin(ctx)
+            # The identity authority first (number and name; its photo, if any, the face reference).
+            await authority.begin(ctx)
         else:
             await flow.check_authority(ctx)
 
@@ -362,7 +396,7 @@ def create_router(flow: CollectFlow) -> Router:
 
     @router.message(CollectSG.other_type)
     async def other_type_unexpected(message: Message, ctx: Ctx) -> None:
-        await flow.ask_other_type(ctx)
+        await flow.ask_other_type(ctx, ctx.t("collect.choose_expect"))
 
     @router.message(CollectSG.other_field, F.text)
     async def other_field(message: Message, ctx: Ctx) -> None:

@@ -19,6 +19,8 @@ wherever it happens.
 
 from __future__ import annotations
 
+import logging
+
 from aiogram import F, Router
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, Message
@@ -58,11 +60,14 @@ from bot.domain.policies import (
     may_maintain,
     stepup_valid,
 )
+from bot.i18n import language_for
 from bot.storage.repositories.enterprises import BindingExists
 from bot.storage.repositories.events import EventOutcome
 from bot.ui import Function, Node, Tip, button
 
 MAX_PEOPLE = 40  # fits one message (4096 characters) and one keyboard
+
+log = logging.getLogger(__name__)
 
 
 class MaintainSG(StatesGroup):
@@ -337,6 +342,12 @@ class MaintainFlow:
             name=mask_name(entry.name),
             enterprise=enterprise.name,
         )
+        await _notify_person(
+            ctx,
+            person.id,
+            "maintain.notify_revoked" if revoke else "maintain.notify_authorised",
+            enterprise=enterprise.name,
+        )
         await self.finish(ctx, action, done)
 
     async def finish(self, ctx: Ctx, step: str, done: str) -> None:
@@ -358,6 +369,7 @@ class MaintainFlow:
         if person.id != data.get("target_person_id"):
             await refuse(ctx, Denial.OTHER_ENTERPRISE, flow=self.name)
             return
+        edits = dict(data.get("edits") or {})
         await save_edits(
             ctx,
             person.id,
@@ -367,6 +379,15 @@ class MaintainFlow:
                 "enterprise_person_id": entry.id,
                 "role": str(entry.role),
             },
+        )
+        enterprise = await ctx.repo.enterprises.get_by_id(entry.enterprise_id)
+        await _notify_person(
+            ctx,
+            person.id,
+            "maintain.notify_maintained",
+            enterprise=enterprise.name if enterprise else "",
+            phone=mask_phone(str(edits["phone"]["number"])) if edits.get("phone") else None,
+            residence=bool(edits.get("residence")),
         )
         await self.finish(ctx, "save", ctx.t("functions.saved"))
 
@@ -384,14 +405,39 @@ class MaintainFlow:
             await ctx.repo.events.record(self.name, "stepup", EventOutcome.PASSED, user_id=ctx.user_id)
             await self.choose_enterprise(ctx)
         elif part == "phone":
-            await ctx.put(edits={**data.get("edits", {}), "phone": data["phone"]})
+            await ctx.put(edits={**data.get("edits", {}), "phone": data["phone"]}, phone_for=None)
             await self.show_edits(ctx)
 
     async def back(self, ctx: Ctx, part: str) -> None:
         if part == "face":
             await back_to_tip(ctx, Function.MAINTAIN)
         elif part == "phone":
+            await ctx.put(phone_for=None)
             await self.show_edits(ctx)
+
+
+async def _recipient_lang(ctx: Ctx, person_id: int) -> str:
+    """The language of a message to ``person_id`` outside their own update: their chosen one, else
+    what their Telegram client reported, else the default."""
+    for user_id in await ctx.repo.staff.telegram_users_of(person_id):
+        account = await ctx.repo.users.get(user_id)
+        if account is not None:
+            return account.language or language_for(account.telegram_language, ctx.services.catalog.default)
+    return ctx.services.catalog.default
+
+
+async def _notify_person(ctx: Ctx, person_id: int, key: str, **values: object) -> None:
+    """Tell the person whose record or authorisation a maintainer changed, in their own chats; a
+    failed delivery does not undo the change (it is saved and audited)."""
+    lang = await _recipient_lang(ctx, person_id)
+    text = ctx.services.catalog.render(lang, key, **values)
+    for user_id in await ctx.repo.staff.telegram_users_of(person_id):
+        if user_id == ctx.user_id:
+            continue  # the maintainer's own record: they saw the result already
+        try:
+            await ctx.bot.send_message(user_id, text)
+        except Exception:
+            log.warning("could not notify a maintained person", exc_info=True)
 
 
 async def _write_handler(ctx: Ctx, person: Person, entry: EnterprisePerson, *, revoke: bool) -> bool:
@@ -463,7 +509,19 @@ def create_router(flow: MaintainFlow) -> Router:
     @router.callback_query(MaintainSG.edit, Act.filter(F.a == "edit_phone"))
     async def edit_phone(query: CallbackQuery, ctx: Ctx) -> None:
         await query.answer()
-        if await flow.target(ctx, (await ctx.get()).get("target_id")) is not None:
+        found = await flow.target(ctx, (await ctx.get()).get("target_id"))
+        if found is not None:
+            person, entry = found
+            enterprise = await ctx.repo.enterprises.get_by_id(entry.enterprise_id)
+            # The phone step asks for someone else's number: worded for a third person, no
+            # "share my contact", and the SMS in that person's language says who asks and why.
+            await ctx.put(
+                phone_for={
+                    "name": mask_name(entry.name),
+                    "enterprise": enterprise.name if enterprise else "",
+                    "lang": await _recipient_lang(ctx, person.id),
+                }
+            )
             await phone.begin(ctx)
 
     @router.callback_query(MaintainSG.edit, Act.filter(F.a == "edit_residence"))

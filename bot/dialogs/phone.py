@@ -41,17 +41,39 @@ def _code_keyboard(ctx: Ctx) -> InlineKeyboardMarkup:
     )
 
 
+async def _for_other(ctx: Ctx) -> dict[str, str] | None:
+    """Set by a flow that verifies someone else's phone (实名信息维护): whose, for which enterprise,
+    and the language of the SMS they receive."""
+    found = (await ctx.get()).get("phone_for")
+    return dict(found) if isinstance(found, dict) else None
+
+
+async def _prompt(ctx: Ctx) -> str:
+    other = await _for_other(ctx)
+    if other is None:
+        return ctx.t("phone.prompt")
+    return ctx.t("phone.prompt_other", name=other.get("name", ""), enterprise=other.get("enterprise", ""))
+
+
 async def begin(ctx: Ctx) -> None:
     await ctx.state.set_state(PhoneSG.number)
-    await ctx.say(ctx.t("phone.prompt"), keyboard(back_row(ctx.t)))
+    await ctx.say(await _prompt(ctx), keyboard(back_row(ctx.t)))
 
 
 async def _send(ctx: Ctx, phone: str) -> bool:
     """Send a code; False (with the reason told) when a limit or the gateway refuses."""
+    other = await _for_other(ctx)
+    if other is None:
+        lang, key, values = ctx.t.lang, "phone.sms_text", {}
+    else:
+        # The receiver must tell the code to the maintainer: the SMS says who asks and why, in
+        # the receiver's language.
+        lang = other.get("lang") or ctx.t.lang
+        key, values = "phone.sms_text_other", {"enterprise": other.get("enterprise", "")}
     result = await ctx.services.otp.send_code(
         ctx.user_id,
         phone,
-        text_for=lambda code: ctx.services.catalog.render(ctx.t.lang, "phone.sms_text", code=code),
+        text_for=lambda code: ctx.services.catalog.render(lang, key, code=code, **values),
     )
     if result.status is SendStatus.SENT:
         return True
@@ -84,7 +106,8 @@ def create_router() -> Router:
         if await _send(ctx, phone):
             await ctx.state.set_state(PhoneSG.code)
             await ctx.say(ctx.t("phone.code_sent", phone=mask_phone(phone)), _code_keyboard(ctx))
-            await ctx.say(ctx.t("phone.or_share"), _share_keyboard(ctx))
+            if await _for_other(ctx) is None:  # sharing proves only one's own number
+                await ctx.say(ctx.t("phone.or_share"), _share_keyboard(ctx))
         else:
             await ctx.state.set_state(PhoneSG.code)
 
@@ -114,6 +137,10 @@ def create_router() -> Router:
         phone = (await ctx.get()).get("phone_pending")
         # Only the user's own contact proves the number: Telegram verified it when the account was made.
         own = shared is not None and shared.user_id == ctx.user_id
+        if await _for_other(ctx) is not None:
+            # The maintainer's own contact proves nothing about the maintained person's phone.
+            await message.answer(ctx.t("phone.other_no_contact"), reply_markup=_code_keyboard(ctx))
+            return
         if not own or shared is None:
             await message.answer(ctx.t.reason("phone_contact_not_own"), reply_markup=_code_keyboard(ctx))
             return
@@ -145,7 +172,7 @@ def create_router() -> Router:
 
     @router.message(PhoneSG.number)
     async def number_unexpected(message: Message, ctx: Ctx) -> None:
-        await message.answer(ctx.t("phone.prompt"), reply_markup=keyboard(back_row(ctx.t)))
+        await message.answer(await _prompt(ctx), reply_markup=keyboard(back_row(ctx.t)))
 
     @router.message(PhoneSG.code)
     async def code_unexpected(message: Message, ctx: Ctx) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from bot.dialogs.card_data import back_from_dict, front_from_dict
+from bot.dialogs.card_data import back_from_dict, front_from_dict, masked_corrections
 from bot.dialogs.consent import as_consents
 from bot.domain.models import CollectedRecord, IdentityDocument, LivePhoto, PhoneNumber
 from bot.storage.repositories import Repositories
@@ -70,6 +70,7 @@ def collected_record(telegram_user_id: int, data: Mapping[str, Any]) -> Collecte
         consents=as_consents(list(data.get("consents") or [])),
         phone=PhoneNumber(data["phone"]["number"], datetime.fromisoformat(data["phone"]["verified_at"])),
         live_photo=LivePhoto(media_id=outcome["media"], encoding=tuple(outcome["encoding"])),
+        corrections=tuple(masked_corrections(dict(data.get("card") or {}))),
     )
 
 

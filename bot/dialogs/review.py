@@ -20,12 +20,12 @@ __all__ = ["already_in_review", "dialog_media", "open_review", "tell_in_review",
 def dialog_media(data: Mapping[str, Any]) -> list[str]:
     """The photos of the dialog a reviewer looks at: card sides, portrait, authority photo, the on-site
     photo and the selfie frames kept for review."""
-    card, other, face = (dict(data.get(k) or {}) for k in ("card", "other", "face"))
+    card, other, face, checked = (dict(data.get(k) or {}) for k in ("card", "other", "face", "authority"))
     found = (
         card.get("front_media"),
         card.get("back_media"),
         card.get("portrait_media"),
-        other.get("photo_media"),
+        other.get("photo_media") or checked.get("photo_media"),
         face.get("media"),
         *face.get("review_media", []),
     )

@@ -19,8 +19,9 @@ from aiogram import F, Router
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-from bot.dialogs import card, face
+from bot.dialogs import authority, card, face
 from bot.dialogs.account import ask_to_collect, logged_in
+from bot.dialogs.authority import Assessment
 from bot.dialogs.base import (
     Act,
     Ctx,
@@ -43,6 +44,9 @@ from bot.ui import Function, Node, Tip, button
 from bot.verification.ids import DocumentType, normalize_number
 
 log = logging.getLogger(__name__)
+
+
+PAYLOAD = ("flow", "path", "doc_type", "card", "authority", "consents", "face")
 
 
 class SupplementSG(StatesGroup):
@@ -120,6 +124,8 @@ class SupplementFlow:
     async def finished(self, ctx: Ctx, part: str) -> None:
         if part == "card":
             await self._after_card(ctx)
+        elif part == "authority":
+            await self._after_authority(ctx)
         elif part == "face":
             await self._save(ctx)
 
@@ -141,6 +147,14 @@ class SupplementFlow:
         if normalize_number(number) != normalize_number(person.document.number):
             await self._stop(ctx, "supplement.other_number", "card_other_number")
             return
+        # The new card's number and name go to the identity authority, as in a collection.
+        await authority.begin(ctx)
+
+    async def _after_authority(self, ctx: Ctx) -> None:
+        person = await self.current_person(ctx)
+        if person is None:
+            return
+        data = await ctx.get()
         # The stored live face is who collected; the new card's portrait alone could be anyone's (and
         # a typed front has none: liveness only, a person compares).
         portrait = data["card"].get("portrait_encoding")
@@ -171,6 +185,23 @@ class SupplementFlow:
             await self._stop(ctx, "supplement.face_other_person", "review_same_face_other_number")
             return
         typed = bool((data.get("card") or {}).get("manual"))
+        assessment = Assessment()
+        if data.get("path") == "expired":
+            # The stored live face was the reference; the authority's photo must show that face too.
+            photo = dict(data.get("authority") or {}).get("encoding")
+            assessment = authority.assess(ctx, data, second=[("review_authority_photo_mismatch", photo)])
+        if not typed and not assessment.verified:
+            await open_review(
+                ctx,
+                ReviewKind.IDENTITY_UNVERIFIED,
+                person.id,
+                {k: data.get(k) for k in PAYLOAD},
+                "supplement.review_unverified",
+                in_review_key="supplement.in_review",
+                reasons=assessment.reasons + list(outcome.get("reasons", [])),
+                step="card",
+            )
+            return
         if typed or outcome["decision"] != "pass":
             # Typed card fields, or a face near the threshold, are no proof that the new card or the
             # photo is this person's: a reviewer compares them, and the approval saves what this
@@ -180,10 +211,12 @@ class SupplementFlow:
                 ctx,
                 kind,
                 person.id,
-                {k: data.get(k) for k in ("flow", "path", "doc_type", "card", "consents", "face")},
+                {k: data.get(k) for k in PAYLOAD},
                 "supplement.review_unreadable" if typed else "supplement.review",
                 in_review_key="supplement.in_review",
-                reasons=(["review_card_typed"] if typed else []) + list(outcome.get("reasons", [])),
+                reasons=(["review_card_typed"] if typed else [])
+                + assessment.reasons
+                + list(outcome.get("reasons", [])),
                 step="card" if typed else "face",
             )
             return

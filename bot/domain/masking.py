@@ -15,7 +15,9 @@ Choices (documented because staff and users see them):
 - Dates of birth, photos and face encodings are never shown.
 
 A value that already contains ``*`` is taken as masked and returned unchanged, so masking twice is
-harmless.
+harmless. Names and addresses are NFC-normalised and masked per character as the reader sees it
+(:func:`bot.domain.hanzi.clusters`): a CJK Extension B character (𠮷) or one followed by a variation
+selector counts as one character and is kept or starred whole.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
+
+from bot.domain.hanzi import clusters, is_han, nfc
 
 __all__ = [
     "REDACTED",
@@ -82,22 +86,19 @@ def mask_phone(phone: str) -> str:
     return _STAR * len(digits)
 
 
-def _is_cjk(ch: str) -> bool:
-    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" or "\U00020000" <= ch <= "\U0003134f"
-
-
 def mask_name(name: str) -> str:
-    value = name.strip()
+    value = nfc(name.strip())
     if not value or _already_masked(value):
         return value
-    if any(_is_cjk(ch) for ch in value):
-        keep = 2 if len(value) > 2 and value[:2] in _COMPOUND_SURNAMES else 1
-        if len(value) == 1:
+    chars = clusters(value)
+    if any(is_han(ch[0]) for ch in chars):
+        keep = 2 if len(chars) > 2 and "".join(chars[:2]) in _COMPOUND_SURNAMES else 1
+        if len(chars) == 1:
             return _STAR
-        return value[:keep] + "".join(ch if ch in _NAME_SEPARATORS else _STAR for ch in value[keep:])
+        return "".join(chars[:keep]) + "".join(ch if ch in _NAME_SEPARATORS else _STAR for ch in chars[keep:])
     out: list[str] = []
     start_of_word = True
-    for ch in value:
+    for ch in chars:
         if ch in _NAME_SEPARATORS:
             out.append(ch)
             start_of_word = True
@@ -110,15 +111,16 @@ def mask_name(name: str) -> str:
 
 
 def mask_address(address: str) -> str:
-    value = address.strip()
+    value = nfc(address.strip())
     if not value or _already_masked(value):
         return value
-    window = value[:_ADDRESS_PREFIX_MAX]
-    cut = max(window.rfind(suffix) for suffix in _ADMIN_SUFFIXES)
-    keep = cut + 1 if cut >= 0 else min(3, len(value) // 3)
-    if keep >= len(value):
-        keep = max(0, len(value) - 1) if len(value) > 1 else 0
-    return value[:keep] + _STAR * 4
+    chars = clusters(value)
+    window = chars[:_ADDRESS_PREFIX_MAX]
+    cut = max((i for i, ch in enumerate(window) if ch in _ADMIN_SUFFIXES), default=-1)
+    keep = cut + 1 if cut >= 0 else min(3, len(chars) // 3)
+    if keep >= len(chars):
+        keep = max(0, len(chars) - 1) if len(chars) > 1 else 0
+    return "".join(chars[:keep]) + _STAR * 4
 
 
 _FREE_ID = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")

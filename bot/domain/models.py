@@ -155,6 +155,8 @@ class CollectedRecord:
     phone: PhoneNumber
     live_photo: LivePhoto
     residence: str | None = None
+    # Corrections made on 【信息核实】, read → typed, masked by field: they go into the audit row.
+    corrections: tuple[Mapping[str, str | None], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,9 @@ class ReviewKind(StrEnum):
     SAME_NUMBER_OTHER_FACE = "same_number_other_face"
     SAME_FACE_OTHER_NUMBER = "same_face_other_number"
     UNREADABLE_CARD = "unreadable_card"
+    # An identity field corrected (or a permit) without the authority's photo to match, an authority
+    # that did not answer, or a card portrait that is not the selfie (bot/dialogs/authority.py).
+    IDENTITY_UNVERIFIED = "identity_unverified"
     # 补录 / 变更 of an already collected person: the face is near the threshold of the stored face.
     SUPPLEMENT_FACE_NEAR_THRESHOLD = "supplement_face_near_threshold"
     CHANGE_FACE_NEAR_THRESHOLD = "change_face_near_threshold"

@@ -18,6 +18,12 @@ Rules:
   lists as the enterprise's tax handler, once that person has completed collection, while the
   enterprise is active; **revoking** (取消授权) ends that binding, the same end as the handler's own
   unbind, and is allowed whatever the enterprise's status.
+- **Four eyes (staff)**: no staff member decides (approves or rejects) a review case whose taxpayer is
+  themselves — the same Telegram account, or the same person (a person id, or a document number by
+  its blind index) — or is related to them through an enterprise (either side bound to it, or listed
+  in its register); no admin grants a role to themselves. Checked when the case is shown and again
+  in the transaction of the decision (a link or binding made in between counts). A staged register
+  load is confirmed or cancelled only by the admin who uploaded it.
 """
 
 from __future__ import annotations
@@ -37,11 +43,15 @@ __all__ = [
     "Actor",
     "Decision",
     "Denial",
+    "ReviewParty",
     "authoriser_roles",
     "maintainable_enterprises",
     "maintainer_roles",
     "may_authorise_tax_handler",
     "may_bind",
+    "may_decide_load",
+    "may_decide_review",
+    "may_grant_role",
     "may_maintain",
     "may_unbind",
     "stepup_valid",
@@ -71,6 +81,11 @@ class Denial(StrEnum):
     TARGET_NOT_COLLECTED = "policy_target_not_collected"
     TARGET_ALREADY_AUTHORISED = "policy_target_already_authorised"
     TARGET_NOT_AUTHORISED = "policy_target_not_authorised"
+    REVIEW_OWN_ACCOUNT = "policy_review_own_account"
+    REVIEW_SAME_PERSON = "policy_review_same_person"
+    REVIEW_RELATED_ENTERPRISE = "policy_review_related_enterprise"
+    SELF_GRANT = "policy_self_grant"
+    LOAD_NOT_UPLOADER = "policy_load_not_uploader"
 
 
 @dataclass(frozen=True)
@@ -189,4 +204,43 @@ def may_unbind(actor: Actor, enterprise_id: int) -> Decision:
         return Decision(Denial.NOT_TAX_HANDLER)
     if not any(b.enterprise_id == enterprise_id and b.role is Role.TAX_HANDLER for b in actor.bindings):
         return Decision(Denial.NO_BINDING)
+    return ALLOW
+
+
+@dataclass(frozen=True)
+class ReviewParty:
+    """One side of a review case as the four-eyes rule sees it: the Telegram accounts, the persons
+    (record ids), the blind indexes of their document numbers, and the enterprises they are bound
+    to or listed in."""
+
+    user_ids: frozenset[int] = frozenset()
+    person_ids: frozenset[int] = frozenset()
+    document_indexes: frozenset[str] = frozenset()
+    enterprise_ids: frozenset[int] = frozenset()
+
+
+def may_decide_review(staff: ReviewParty, taxpayer: ReviewParty) -> Decision:
+    """May ``staff`` approve or reject the case of ``taxpayer``? (Four eyes: never one's own case,
+    nor that of someone sharing an enterprise with them.)"""
+    if staff.user_ids & taxpayer.user_ids:
+        return Decision(Denial.REVIEW_OWN_ACCOUNT)
+    if staff.person_ids & taxpayer.person_ids or staff.document_indexes & taxpayer.document_indexes:
+        return Decision(Denial.REVIEW_SAME_PERSON)
+    if staff.enterprise_ids & taxpayer.enterprise_ids:
+        return Decision(Denial.REVIEW_RELATED_ENTERPRISE)
+    return ALLOW
+
+
+def may_grant_role(actor_user_id: int, target_user_id: int) -> Decision:
+    """An admin grants roles to others only: a role one gives oneself has no second pair of eyes."""
+    if actor_user_id == target_user_id:
+        return Decision(Denial.SELF_GRANT)
+    return ALLOW
+
+
+def may_decide_load(actor_user_id: int, uploaded_by: int) -> Decision:
+    """Confirm or cancel a staged register load: only the admin who uploaded the file (who saw its
+    report) decides about it."""
+    if actor_user_id != uploaded_by:
+        return Decision(Denial.LOAD_NOT_UPLOADER)
     return ALLOW

@@ -39,7 +39,7 @@ def _person_lines(t: Translator, person: Person) -> list[str]:
             "staff.person.consent_row",
             document=t("staff.consent." + c.document.value),
             version=c.version,
-            at=c.agreed_at.strftime("%Y-%m-%d %H:%M UTC"),
+            at=t.moment(c.agreed_at),
         )
         for c in person.consents
     ]

@@ -16,6 +16,7 @@ from bot.services.verifier import Verifier
 from bot.storage.crypto import FieldCipher, derive_key
 from bot.storage.face_index import FaceIndex
 from bot.storage.media import MediaStore
+from bot.storage.repositories import Repositories
 from bot.storage.sql import Database, open_database
 from bot.verification.face import FaceConfig
 
@@ -115,6 +116,9 @@ class Services:
                 )
             else:
                 identity = SandboxIdentityAuthority(db, cipher)
+                if sandbox_url is not None and settings.mode == "sandbox":
+                    # The local Telegram sandbox a person walks by hand (`make run`, e2e tests).
+                    await identity.seed_demo()
             owned.append(identity)
         if verifier is None and settings.verification_mode == "queue":
             # Imported here so the embedded deployment never loads arq and the Redis client.
@@ -145,6 +149,10 @@ class Services:
             clock=clock,
             _owned=owned,
         )
+
+    def repositories(self, clock: Clock | None = None) -> Repositories:
+        """The repositories over these services, reading this clock (or one a job run pins)."""
+        return Repositories(self.db, self.cipher, clock=clock or self.clock, faces=self.faces)
 
     async def close(self) -> None:
         for resource in reversed(self._owned):

@@ -4,7 +4,9 @@ Two kinds, told apart by the header:
 
 - ``enterprises`` (企业核心表): columns of :class:`bot.domain.enterprise.RegisterRow` —
   ``taxpayer_id, enterprise_name, status, role, doc_type, doc_number, person_name, phone``;
-- ``identity_registry`` (the sandbox identity authority): ``doc_type, number, name, birth_date``.
+- ``identity_registry`` (the sandbox identity authority): ``doc_type, number, name, birth_date`` and
+  an optional ``photo`` (base64 of the authority's JPEG/PNG photo of the person: the face the selfie
+  must match; without one, the identity is confirmed by number and name only).
 
 Headers may be in Chinese as well (纳税人识别号, 企业名称, …), and so may the values of ``status``,
 ``role`` and ``doc_type`` (正常, 法定代表人, 居民身份证, …): staff export these tables from Excel.
@@ -13,6 +15,8 @@ Nothing here writes: the staff console stages the accepted rows and loads them o
 
 from __future__ import annotations
 
+import base64
+import binascii
 import csv
 import io
 from collections.abc import Iterable, Sequence
@@ -30,6 +34,7 @@ __all__ = [
     "RegisterError",
     "RegisterReport",
     "RejectedRow",
+    "decode_photo",
     "read_table",
     "validate_register",
 ]
@@ -44,6 +49,8 @@ ID_NAME = "register_person_name"
 BIRTH_DATE = "register_birth_date"
 ID_NUMBER = "register_doc_number"
 ID_DOC_TYPE = "register_doc_type"
+ID_PHOTO = "register_photo"
+MAX_PHOTO_BYTES = 2 * 1024 * 1024
 
 _HEADER_ALIASES = {
     "纳税人识别号": "taxpayer_id",
@@ -61,6 +68,7 @@ _HEADER_ALIASES = {
     "手机号码": "phone",
     "手机号": "phone",
     "出生日期": "birth_date",
+    "照片": "photo",
 }
 _VALUE_ALIASES = {
     "status": {"正常": "active", "非正常": "suspended", "注销": "deregistered"},
@@ -225,6 +233,17 @@ def _enterprises(body: Iterable[tuple[int, dict[str, str]]], today: date) -> Reg
     return report
 
 
+def decode_photo(text: str) -> bytes | None:
+    """The photo of a registry row (base64 of a JPEG or PNG, at most ``MAX_PHOTO_BYTES``), or None."""
+    if len(text) > MAX_PHOTO_BYTES * 4 // 3 + 4:
+        return None
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return data if data.startswith((b"\xff\xd8", b"\x89PNG")) else None
+
+
 def _identities(body: Iterable[tuple[int, dict[str, str]]], today: date) -> RegisterReport:
     report = RegisterReport(IDENTITY_REGISTRY)
     seen: set[tuple[str, str]] = set()
@@ -251,6 +270,9 @@ def _identities(body: Iterable[tuple[int, dict[str, str]]], today: date) -> Regi
             info = parse_resident_id(number)
             if info is not None and info.birth_date != birth:
                 problems.append(BIRTH_DATE)
+        photo_text = "".join((cells.get("photo") or "").split())
+        if photo_text and decode_photo(photo_text) is None:
+            problems.append(ID_PHOTO)
         if (doc_type, number) in seen:
             problems.append(DUPLICATE)
         if problems:
@@ -258,6 +280,12 @@ def _identities(body: Iterable[tuple[int, dict[str, str]]], today: date) -> Regi
             continue
         seen.add((doc_type, number))
         report.accepted.append(
-            {"doc_type": doc_type, "number": number, "name": name, "birth_date": birth_text or None}
+            {
+                "doc_type": doc_type,
+                "number": number,
+                "name": name,
+                "birth_date": birth_text or None,
+                "photo": photo_text or None,
+            }
         )
     return report

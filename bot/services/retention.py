@@ -55,7 +55,7 @@ class RetentionJob:
         # One run has one "now": its cut-off and its audit row are the same moment.
         now = now or services.clock()
         cutoff = now - timedelta(days=settings.retention_raw_media_days)
-        repo = Repositories(services.db, services.cipher, clock=FixedClock(now))
+        repo = services.repositories(FixedClock(now))
 
         card_photos = 0
         documents = await repo.staff.raw_document_media_before(cutoff)

@@ -36,6 +36,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from bot.domain.hanzi import gb18030_encodable
+
 __all__ = ["DecryptionError", "FieldCipher", "derive_key", "normalize_for_index"]
 
 _KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -73,8 +75,14 @@ def _b64d(text: str) -> bytes:
 
 
 def normalize_for_index(value: str) -> str:
-    """NFKC (full-width → half-width), no whitespace, upper case: how people vary a number."""
-    return "".join(unicodedata.normalize("NFKC", value).split()).upper()
+    """NFC, then NFKC (full-width → half-width), no whitespace, upper case: how people vary a number
+    or a name. NFC first so that canonically equal text (a compatibility ideograph, a decomposed
+    accent) indexes equally; any GB 18030 character, CJK Extension B included, is kept as it is.
+    Lone surrogates are no text: rejected rather than hashed as something else."""
+    if not gb18030_encodable(value):
+        raise ValueError("value holds an unpaired surrogate")
+    text = unicodedata.normalize("NFKC", unicodedata.normalize("NFC", value))
+    return "".join(text.split()).upper()
 
 
 class FieldCipher:

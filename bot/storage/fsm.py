@@ -3,7 +3,8 @@
 The data dict is stored as JSON encrypted with :class:`FieldCipher` (it carries recognised ID fields
 mid-dialog), so handlers must keep FSM data JSON-compatible (str, numbers, bools, None, lists, dicts).
 The ciphertext is bound to its row's key: copied to another user's row it does not decrypt.
-A row whose state and data are both empty is deleted.
+A row whose state and data are both empty is deleted (only a write that empties a column can empty
+the row, so only those try the DELETE: a plain step's write is one upsert).
 
 Per-user ordering of updates is the job of aiogram's event isolation (``SimpleEventIsolation``);
 ``update_data`` is nevertheless atomic here (read and write in one transaction).
@@ -11,10 +12,14 @@ Per-user ordering of updates is the job of aiogram's event isolation (``SimpleEv
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import copy
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextvars import ContextVar
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from aiogram.exceptions import DataNotDictLikeError
 from aiogram.fsm.state import State
@@ -22,7 +27,7 @@ from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
 
 from bot.domain.clock import Clock, system_clock
 from bot.storage.crypto import FieldCipher
-from bot.storage.sql import Connection, Database
+from bot.storage.sql import Connection, Database, DuplicateUpdate
 from bot.storage.timeutil import to_db
 
 __all__ = ["DatabaseStorage", "row_context"]
@@ -54,10 +59,47 @@ def _context(key: StorageKey) -> str:
     return row_context(_key_params(key))
 
 
+_KEEP: Any = object()  # "this column is not changed by the update"
+
+
+class _Pending:
+    """What one update changed of one key's row, in memory until the update ends."""
+
+    __slots__ = ("data", "key", "state")
+
+    def __init__(self, key: StorageKey) -> None:
+        self.key = key
+        self.state: Any = _KEEP
+        self.data: Any = _KEEP
+
+
+class _Buffer:
+    __slots__ = ("rows", "storage", "task")
+
+    def __init__(self, storage: DatabaseStorage) -> None:
+        self.storage = storage
+        self.task = asyncio.current_task()
+        self.rows: dict[tuple[int, int, int, int, str, str], _Pending] = {}
+
+    def row(self, key: StorageKey) -> _Pending:
+        params = _key_params(key)
+        pending = self.rows.get(params)
+        if pending is None:
+            pending = self.rows[params] = _Pending(key)
+        return pending
+
+
+_buffer: ContextVar[_Buffer | None] = ContextVar("shiming_fsm_buffer", default=None)
+
+
 class DatabaseStorage(BaseStorage):
-    def __init__(
-        self, db: Database, cipher: FieldCipher, *, clock: Clock = system_clock
-    ) -> None:
+    """With :meth:`buffered` around an update's handling (the idempotency middleware does it), the
+    update's state and data changes are kept in memory, read back by the update itself, and written
+    when it ends, in **one** transaction, the one that also carries the update's claim: a plain step
+    is one commit, and a process killed mid-update leaves the dialog as it was before the update (which
+    Telegram then delivers again, unclaimed), never a state whose message was not sent."""
+
+    def __init__(self, db: Database, cipher: FieldCipher, *, clock: Clock = system_clock) -> None:
         self._db = db
         self._cipher = cipher
         self._clock = clock
@@ -65,20 +107,83 @@ class DatabaseStorage(BaseStorage):
     async def close(self) -> None:
         """The database is shared with the rest of the bot and closed by its owner."""
 
+    def _pending(self) -> _Buffer | None:
+        # The update's own task only: a task it started shares the context, not the update's flow.
+        buffer = _buffer.get()
+        if buffer is None or buffer.storage is not self or buffer.task is not asyncio.current_task():
+            return None
+        return buffer
+
+    @contextlib.asynccontextmanager
+    async def buffered(self) -> AsyncIterator[None]:
+        buffer = _Buffer(self)
+        token = _buffer.set(buffer)
+        try:
+            yield
+        except DuplicateUpdate:
+            raise
+        except BaseException:
+            # As unbuffered writes would have: what the update did before it failed stays.
+            with contextlib.suppress(Exception):
+                await self._flush(buffer)
+            raise
+        else:
+            await self._flush(buffer)
+        finally:
+            _buffer.reset(token)
+
+    async def _flush(self, buffer: _Buffer) -> None:
+        rows = [row for row in buffer.rows.values() if row.state is not _KEEP or row.data is not _KEEP]
+        if not rows:
+            return
+        async with self._db.transaction(serial=False) as conn:
+            for row in rows:
+                if row.state is not _KEEP and row.data is not _KEEP and (row.state is not None or row.data):
+                    await self._write_both(conn, row.key, row.state, row.data)
+                    continue
+                if row.state is not _KEEP:
+                    await self._write_state(conn, row.key, row.state)
+                if row.data is not _KEEP:
+                    await self._write_data(conn, row.key, row.data)
+
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         value = state.state if isinstance(state, State) else state
+        buffer = self._pending()
+        if buffer is not None:
+            buffer.row(key).state = value
+            return
         # Upserts of one key, written whole: they need no deployment-wide ordering (serial=False);
         # update_data reads before it writes, so it keeps the ordering.
         async with self._db.transaction(serial=False) as conn:
-            await conn.execute(
-                f"INSERT INTO fsm_state ({_KEY_COLUMNS}, state, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                f" ON CONFLICT ({_KEY_COLUMNS})"
-                " DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
-                (*_key_params(key), value, to_db(self._clock())),
-            )
-            await self._drop_if_empty(conn, key)
+            await self._write_state(conn, key, value)
+
+    async def _write_state(self, conn: Connection, key: StorageKey, value: str | None) -> None:
+        if value is None and await self._drop_if_empty(conn, key, "data_enc"):
+            return
+        await conn.execute(
+            f"INSERT INTO fsm_state ({_KEY_COLUMNS}, state, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            f" ON CONFLICT ({_KEY_COLUMNS})"
+            " DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+            (*_key_params(key), value, to_db(self._clock())),
+        )
+
+    async def _write_both(
+        self, conn: Connection, key: StorageKey, value: str | None, data: Mapping[str, Any]
+    ) -> None:
+        await conn.execute(
+            f"INSERT INTO fsm_state ({_KEY_COLUMNS}, state, data_enc, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            f" ON CONFLICT ({_KEY_COLUMNS}) DO UPDATE SET state = excluded.state,"
+            " data_enc = excluded.data_enc, updated_at = excluded.updated_at",
+            (*_key_params(key), value, self._encrypt(key, data), to_db(self._clock())),
+        )
 
     async def get_state(self, key: StorageKey) -> str | None:
+        buffer = self._pending()
+        if buffer is not None:
+            pending = buffer.rows.get(_key_params(key))
+            if pending is not None and pending.state is not _KEEP:
+                return cast(str | None, pending.state)
         async with self._db.read(snapshot=False) as conn:
             cursor = await conn.execute(f"SELECT state FROM fsm_state WHERE {_KEY_WHERE}", _key_params(key))
             row = await cursor.fetchone()
@@ -87,14 +192,30 @@ class DatabaseStorage(BaseStorage):
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         if not isinstance(data, dict):
             raise DataNotDictLikeError(f"Data must be a dict or dict-like object, got {type(data).__name__}")
+        buffer = self._pending()
+        if buffer is not None:
+            buffer.row(key).data = copy.deepcopy(data)
+            return
         async with self._db.transaction(serial=False) as conn:
             await self._write_data(conn, key, data)
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
+        buffer = self._pending()
+        if buffer is not None:
+            pending = buffer.rows.get(_key_params(key))
+            if pending is not None and pending.data is not _KEEP:
+                return cast(dict[str, Any], copy.deepcopy(pending.data))
         async with self._db.read(snapshot=False) as conn:
             return await self._read_data(conn, key)
 
     async def update_data(self, key: StorageKey, data: Mapping[str, Any]) -> dict[str, Any]:
+        buffer = self._pending()
+        if buffer is not None:
+            # The update's own reads and writes of its key are ordered by the per-user event lock.
+            current = await self.get_data(key)
+            current.update(data)
+            buffer.row(key).data = copy.deepcopy(current)
+            return current
         async with self._db.transaction() as conn:
             current = await self._read_data(conn, key)
             current.update(data)
@@ -112,22 +233,31 @@ class DatabaseStorage(BaseStorage):
         return loaded
 
     async def _write_data(self, conn: Connection, key: StorageKey, data: Mapping[str, Any]) -> None:
-        encrypted = None
-        if data:
-            encrypted = self._cipher.encrypt_text(json.dumps(data, ensure_ascii=False), context=_context(key))
+        if not data and await self._drop_if_empty(conn, key, "state"):
+            return
+        encrypted = self._encrypt(key, data)
         await conn.execute(
             f"INSERT INTO fsm_state ({_KEY_COLUMNS}, data_enc, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
             f" ON CONFLICT ({_KEY_COLUMNS})"
             " DO UPDATE SET data_enc = excluded.data_enc, updated_at = excluded.updated_at",
             (*_key_params(key), encrypted, to_db(self._clock())),
         )
-        await self._drop_if_empty(conn, key)
 
-    async def _drop_if_empty(self, conn: Connection, key: StorageKey) -> None:
-        await conn.execute(
-            f"DELETE FROM fsm_state WHERE {_KEY_WHERE} AND state IS NULL AND data_enc IS NULL",
-            _key_params(key),
+    def _encrypt(self, key: StorageKey, data: Mapping[str, Any]) -> str | None:
+        if not data:
+            return None
+        return self._cipher.encrypt_text(json.dumps(data, ensure_ascii=False), context=_context(key))
+
+    async def _drop_if_empty(self, conn: Connection, key: StorageKey, other: str) -> bool:
+        """Emptying one column: delete the row if ``other`` is empty too; False if the row stays
+        (or there was none, which an upsert of an empty value must not create either)."""
+        cursor = await conn.execute(
+            f"DELETE FROM fsm_state WHERE {_KEY_WHERE} AND {other} IS NULL", _key_params(key)
         )
+        if cursor.rowcount:
+            return True
+        cursor = await conn.execute(f"SELECT 1 FROM fsm_state WHERE {_KEY_WHERE}", _key_params(key))
+        return await cursor.fetchone() is None
 
     # -- maintenance and statistics --------------------------------------------------------------
 

@@ -38,7 +38,7 @@ import asyncpg
 
 from bot.domain.clock import system_clock
 from bot.storage.migrate import Migration, MigrationError, load_migrations, pending
-from bot.storage.sql import Backend, DatabaseBusy, own_transaction
+from bot.storage.sql import Backend, DatabaseBusy, own_transaction, pending_claim, write_claim
 
 __all__ = ["PostgresConnection", "PostgresDatabase", "translate"]
 
@@ -214,15 +214,20 @@ class PostgresDatabase:
             finally:
                 state.depth -= 1
             return
-        async with self._acquire() as raw, raw.transaction():
-            if serial:
-                await raw.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
-            conn = PostgresConnection(raw)
-            token = _current_tx.set(_TxState(self, asyncio.current_task(), conn, serial))
-            try:
-                yield conn
-            finally:
-                _current_tx.reset(token)
+        claim = pending_claim(self)
+        async with self._acquire() as raw:
+            async with raw.transaction():
+                if serial:
+                    await raw.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
+                conn = PostgresConnection(raw)
+                token = _current_tx.set(_TxState(self, asyncio.current_task(), conn, serial))
+                try:
+                    await write_claim(claim, conn)
+                    yield conn
+                finally:
+                    _current_tx.reset(token)
+            if claim is not None:  # committed
+                claim.done = True
 
     @contextlib.asynccontextmanager
     async def read(self, *, snapshot: bool = True) -> AsyncIterator[PostgresConnection]:

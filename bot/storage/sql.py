@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from contextvars import ContextVar
 from pathlib import Path
@@ -35,7 +35,9 @@ __all__ = [
     "Cursor",
     "Database",
     "DatabaseBusy",
+    "DuplicateUpdate",
     "IntegrityError",
+    "UpdateClaim",
     "is_postgres_url",
     "new_id",
     "open_database",
@@ -103,6 +105,60 @@ def own_transaction(current: ContextVar[TxState | None], db: object) -> TxState 
     if state is not None and state.db is db and state.task is asyncio.current_task():
         return state
     return None
+
+
+class DuplicateUpdate(BaseException):
+    """Another delivery of the update being handled has claimed it first: stop handling this one.
+
+    A BaseException so that no handler's ``except Exception`` turns it into an apology; the
+    transaction it is raised in rolls back, and the idempotency middleware drops the update.
+    """
+
+
+class UpdateClaim:
+    """The claim of the update the current task handles, written **in its first write transaction**.
+
+    Most updates write once (the dialog state); claiming in that same transaction saves a commit per
+    update and keeps "claimed" and "changed" one atomic fact: an update whose writes committed is
+    claimed, one that wrote nothing can be handled again. ``write`` inserts the claim and says whether
+    it was new; if not, another delivery claimed it first and :class:`DuplicateUpdate` rolls the
+    transaction back. The idempotency middleware writes the claim alone when the update wrote nothing.
+    """
+
+    __slots__ = ("db", "done", "task", "write")
+
+    def __init__(self, db: object, write: Callable[[Connection], Awaitable[bool]]) -> None:
+        self.db = db
+        self.write = write
+        self.done = False
+        self.task = asyncio.current_task()
+
+
+_update_claim: ContextVar[UpdateClaim | None] = ContextVar("shiming_update_claim", default=None)
+
+
+def set_update_claim(claim: UpdateClaim | None) -> Any:
+    """Make ``claim`` the pending claim of this task's context; returns the token to reset it."""
+    return _update_claim.set(claim)
+
+
+def reset_update_claim(token: Any) -> None:
+    _update_claim.reset(token)
+
+
+def pending_claim(db: object) -> UpdateClaim | None:
+    """The claim a top-level transaction on ``db`` must write first, if any (same task only: a task
+    started by a handler inherits the context but is not the update's own flow)."""
+    claim = _update_claim.get()
+    if claim is None or claim.done or claim.db is not db or claim.task is not asyncio.current_task():
+        return None
+    return claim
+
+
+async def write_claim(claim: UpdateClaim | None, conn: Connection) -> None:
+    """Called by a backend right after a top-level transaction began."""
+    if claim is not None and not await claim.write(conn):
+        raise DuplicateUpdate
 
 
 def new_id(row: Any | None) -> int:

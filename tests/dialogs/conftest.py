@@ -4,4 +4,6 @@ from tests.helpers.dispatcher import bot, client, client_en, clock, dp, services
 from tests.helpers.postgres import database_url
 
 # Every dialog test runs twice: records in SQLite, and in PostgreSQL.
-__all__ = ["bot", "client", "client_en", "clock", "database_url", "dp", "services", "settings", "sms", "verifier"]
+__all__ = [
+    "bot", "client", "client_en", "clock", "database_url", "dp", "services", "settings", "sms", "verifier",
+]

@@ -67,13 +67,18 @@ async def test_change_phone_and_residence_relinks_the_account(
     assert {"person.phone.replace", "person.residence.change"} <= actions
 
 
-async def test_no_record_is_told_only_after_the_card(
+async def test_no_record_is_told_only_after_the_face_check(
     client: BotClient, services: Services, verifier: FakeVerifier
 ) -> None:
     scripted(verifier)
     replies = await client.press(GO)
     assert "实名信息采集" not in text(replies)  # nothing said before the card was read
     replies = await upload_card(client)
+    # The same steps as for a collected number (issue 15, probing): the face check first.
+    assert "请先进行【实名信息采集】" not in text(replies)
+    assert "《人脸识别服务协议》" in text(replies)
+    replies = await press(client, replies, "我已阅读并同意")
+    replies = await client.send_video(b"selfie")
     assert "请先进行【实名信息采集】" in text(replies)
     assert has_button(replies, "实名信息采集")
 

@@ -126,7 +126,7 @@ async def test_typed_front_goes_to_review_and_the_approval_saves_the_record(
     (shown,) = [r for r in replies if r.buttons]
     assert "证件无法识别但可能有效" in shown.text and "手动填写" in shown.text
     assert NUMBER not in shown.text and "王**" in shown.text
-    replies = await press(admin, replies, "通过")
+    replies = await press(admin, await press(admin, replies, "通过"), "确认通过")
     assert "采集成功" in text(sent_to(replies, client.user.id))
     person = await repo.persons.find_by_document(DocumentType.RESIDENT_ID, NUMBER)
     assert person is not None and person.name == "王小明" and person.document.portrait_media_id is None
@@ -210,7 +210,7 @@ async def test_a_typed_collected_number_is_not_told_before_review(
     await collected_person(repos(services), 4242, WANG)  # WANG == NUMBER
     await typed_front_into_review(client, settings, sms)  # no "该证件已实名采集" on the way
     replies = await admin.send("/review")
-    replies = await press(admin, replies, "通过")
+    replies = await press(admin, await press(admin, replies, "通过"), "确认通过")
     assert "该证件已实名采集" in text(sent_to(replies, client.user.id))
 
 
@@ -264,7 +264,7 @@ async def test_supplement_of_an_expired_card_may_type_it_and_the_approval_replac
     assert "正在由税务机关工作人员审核" in text(replies)
     replies = await admin.send("/review")
     assert f"申请人：已采集的个人 #{person.id}" in text(replies) and "冲突" not in text(replies)
-    replies = await press(admin, replies, "通过")
+    replies = await press(admin, await press(admin, replies, "通过"), "确认通过")
     assert "实名信息补采保存成功" in text(sent_to(replies, client.user.id))
     saved = await repo.persons.get(person.id)
     assert saved is not None and saved.document.valid_to == date(2040, 5, 1)

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import pytest
 from aiogram import Dispatcher
+from aiogram.methods import SendMessage
 
 from bot.config import Settings
 from bot.dialogs.base import Act
@@ -381,3 +382,32 @@ async def test_authorised_meanwhile_is_said_over_the_person(client: BotClient, w
     assert has_button(replies, "取消授权")
     binding = await world.enterprises.binding(zhao, xinghe)
     assert binding is not None and binding.bound_by == LI_USER
+
+
+async def test_maintaining_someone_elses_phone_is_worded_for_them_and_they_are_told(
+    client: BotClient, world: Repositories, sms: FakeSms
+) -> None:
+    """The prompt names the other person (no "share my contact"), the SMS tells them who asks and
+    why in their own language, and they get a chat notice of the change."""
+    await world.users.touch(LI_USER, "en")  # LI's Telegram speaks English; no choice stored
+    await to_people(client)
+    replies = await press(client, await client.press(GO), "财务负责人｜李*")
+    replies = await press(client, replies, "维护")
+    replies = await press(client, replies, "修改手机号码")
+    assert "李*" in text(replies) and "辽宁星河商贸有限公司" in text(replies)
+    assert "您本人" not in text(replies)
+    replies = await client.send(NEW_PHONE)
+    assert not has_button(replies, "分享我的手机号")
+    assert "分享" not in text(replies)
+    (sms_text,) = [t for phone, t in sms.sent if phone == NEW_PHONE]
+    assert "辽宁星河商贸有限公司" in sms_text and "tell the code to that person" in sms_text
+    replies = await client.send(sms.code_for(NEW_PHONE))
+    replies = await press(client, replies, "下一步")
+    assert "实名信息修改保存成功" in text(replies)
+    (notice,) = [r for r in sent_to_chat(replies, LI_USER)]
+    assert "updated your real-name record" in notice and "139****5678" in notice
+    assert NEW_PHONE not in notice
+
+
+def sent_to_chat(replies: list[Reply], chat_id: int) -> list[str]:
+    return [r.text for r in replies if isinstance(r.method, SendMessage) and r.method.chat_id == chat_id]

@@ -87,7 +87,7 @@ async def test_after_an_approval_the_account_is_collected(
     waiting: BotClient, admin: BotClient, services: Services
 ) -> None:
     replies = await admin.send("/review")
-    replies = await press(admin, replies, "通过")
+    replies = await press(admin, await press(admin, replies, "通过"), "确认通过")
     assert "采集成功" in text(sent_to(replies, waiting.user.id))
     replies = await waiting.press(COLLECT)
     assert "本账号已完成实名采集" in text(replies) and IN_REVIEW not in text(replies)

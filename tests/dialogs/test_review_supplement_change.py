@@ -80,7 +80,7 @@ async def test_supplement_photo_near_threshold_is_reviewed_and_approved(
     assert "冲突" not in shown.text
     albums = [m for m in bot.recorder.requests[before:] if isinstance(m, SendMediaGroup)]
     assert albums and albums[0].media[0].caption == "现场照片"
-    replies = await press(admin, replies, "通过")
+    replies = await press(admin, await press(admin, replies, "通过"), "确认通过")
     told = sent_to(replies, client.user.id)
     assert len(told) == 1 and "实名信息补采保存成功" in told[0].text
     saved = await repo.persons.get(person.id)
@@ -122,7 +122,7 @@ async def test_supplement_expired_card_near_threshold_approval_replaces_the_card
     assert (await repo.persons.get(person.id)).document.valid_to == EXPIRED  # type: ignore[union-attr]
     replies = await admin.send("/review")
     assert "110***********" in text(replies) and WANG not in text(replies)
-    replies = await press(admin, replies, "通过")
+    replies = await press(admin, await press(admin, replies, "通过"), "确认通过")
     assert "实名信息补采保存成功" in text(sent_to(replies, client.user.id))
     saved = await repo.persons.get(person.id)
     assert saved is not None and saved.document.valid_to == date(2040, 5, 1)
@@ -184,7 +184,7 @@ async def test_supplement_approval_of_an_erased_person_is_refused(
     repo, person = repos(services), waiting
     await repo.persons.erase(person.id, actor_user_id=None)
     replies = await admin.send("/review")
-    replies = await press(admin, replies, "通过")
+    replies = await press(admin, await press(admin, replies, "通过"), "确认通过")
     assert "已被删除" in text(sent_to(replies, ADMIN_ID))
     assert "重新进行【实名信息采集】" in text(sent_to(replies, client.user.id))
     (case,) = [c for c in [await repo.review.get(1)] if c is not None]
@@ -243,7 +243,7 @@ async def test_change_near_threshold_is_entered_then_reviewed_and_approved(
     assert "实名信息变更" in shown.text
     assert "新手机号码（已验证）：139****5678" in shown.text and NEW_PHONE not in shown.text
     assert "南京北街" not in shown.text
-    replies = await press(admin, replies, "通过")
+    replies = await press(admin, await press(admin, replies, "通过"), "确认通过")
     (told,) = sent_to(replies, client.user.id)
     assert "实名信息修改保存成功" in told.text
     saved = await repo.persons.get(person.id)

@@ -51,7 +51,7 @@ async def reviewer(dp: Dispatcher, bot: MockedBot, admin: BotClient) -> BotClien
 
 
 def repos(services: Services) -> Repositories:
-    return Repositories(services.db, services.cipher)
+    return services.repositories()
 
 
 # --- non-staff get nothing ----------------------------------------------------------------------------
@@ -85,7 +85,7 @@ async def test_non_staff_forged_staff_buttons_are_stale_buttons(
     case = await repos(services).review.next_open()
     assert case is not None
     (baseline,) = await stranger.press("st:nothing:0:")
-    for action in ("rv_ok", "rv_rs", "rv_next", "del_do", "reg_ok"):
+    for action in ("rv_ok", "rv_yes", "rv_rs", "rv_next", "del_do", "del_yes", "reg_ok", "reg_no"):
         replies = await stranger.press(StaffAct(a=action, n=case.id, v="0").pack())
         assert [r.text for r in replies] == [baseline.text], action
         assert isinstance(replies[0].method, AnswerCallbackQuery)
@@ -200,7 +200,7 @@ async def test_approve_saves_the_record_and_tells_the_taxpayer(
     taxpayer = BotClient(dp, bot, user_id=5001)
     await collect_into_review(taxpayer, verifier, sms)
     replies = await reviewer.send("/review")
-    replies = await press(reviewer, replies, "通过")
+    replies = await press(reviewer, await press(reviewer, replies, "通过"), "确认通过")
     told = sent_to(replies, 5001)
     assert len(told) == 1 and "采集成功" in told[0].text
     assert "已审核通过" in text(sent_to(replies, REVIEWER_ID))
@@ -250,6 +250,31 @@ async def test_reject_with_a_reason_tells_the_taxpayer_in_their_language(
     assert case.decided_by == REVIEWER_ID
 
 
+async def test_a_taxpayer_who_never_chose_a_language_is_told_in_their_telegram_language(
+    admin: BotClient,
+    verifier: FakeVerifier,
+    sms: FakeSms,
+    dp: Dispatcher,
+    bot: MockedBot,
+    services: Services,
+) -> None:
+    """No stored choice: the language_code of the taxpayer's last update decides the notice and its
+    keyboard (it was zh_CN for everyone before)."""
+    taxpayer = BotClient(dp, bot, user_id=5005)
+    await collect_into_review(taxpayer, verifier, sms)
+    # Their Telegram is switched to English; they never pick a language in the menu.
+    await BotClient(dp, bot, user_id=5005, language_code="en-GB").send("/help")
+    account = await repos(services).users.get(5005)
+    assert account is not None and account.language is None and account.telegram_language == "en-GB"
+    replies = await admin.send("/review")
+    replies = await press(admin, replies, "不通过")
+    replies = await press(admin, replies, "照片不清晰")
+    (told,) = sent_to(replies, 5005)
+    assert "did not approve" in told.text and "很抱歉" not in told.text
+    captions = [caption for row in told.buttons for caption, _ in row]
+    assert "Real-name collection" in captions and "Tax services" in captions
+
+
 async def test_skip_moves_to_the_next_case(
     admin: BotClient, verifier: FakeVerifier, sms: FakeSms, dp: Dispatcher, bot: MockedBot
 ) -> None:
@@ -274,9 +299,9 @@ async def test_approve_of_an_already_collected_number_rejects_and_explains(
     other = BotClient(dp, bot, user_id=5004)
     await collect_into_review(other, verifier, sms, phone="13900139000")
     replies = await admin.send("/review")
-    await press(admin, replies, "通过")
+    await press(admin, await press(admin, replies, "通过"), "确认通过")
     replies = await admin.press(StaffAct(a="rv_next", n=1).pack())
-    replies = await press(admin, replies, "通过")
+    replies = await press(admin, await press(admin, replies, "通过"), "确认通过")
     assert "该证件已实名采集" in text(sent_to(replies, 5004))
     case = await repos(services).review.get(2)
     assert case is not None and case.decision_reason == "review_reject_already_collected"
@@ -293,7 +318,7 @@ async def test_review_actions_are_audited(
     taxpayer = BotClient(dp, bot, user_id=5001)
     await collect_into_review(taxpayer, verifier, sms)
     replies = await reviewer.send("/review")
-    await press(reviewer, replies, "通过")
+    await press(reviewer, await press(reviewer, replies, "通过"), "确认通过")
     entries = await repos(services).audit.for_subject("review_case", 1)
     actions = {(e.action, e.actor_user_id) for e in entries}
     assert ("review.view", REVIEWER_ID) in actions

@@ -27,7 +27,7 @@ TAXPAYER_ID = 5001
 
 
 def repos(services: Services) -> Repositories:
-    return Repositories(services.db, services.cipher)
+    return services.repositories()
 
 
 async def approved_person(
@@ -36,13 +36,15 @@ async def approved_person(
     taxpayer = BotClient(dp, bot, user_id=TAXPAYER_ID)
     await collect_into_review(taxpayer, verifier, sms)
     replies = await admin.send("/review")
-    await press(admin, replies, "通过")
+    await press(admin, await press(admin, replies, "通过"), "确认通过")
 
 
 # --- /person, /enterprise -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("query", [valid_number(), "138 0013 8000", str(TAXPAYER_ID), f"tg:{TAXPAYER_ID}"])
+@pytest.mark.parametrize(
+    "query", [valid_number(), "138 0013 8000", str(TAXPAYER_ID), f"tg:{TAXPAYER_ID}", "#1", "个人 #1"]
+)
 async def test_person_lookup_by_number_phone_or_telegram_id_is_masked(
     query: str,
     admin: BotClient,
@@ -64,6 +66,18 @@ async def test_person_lookup_by_number_phone_or_telegram_id_is_masked(
     lookups = [e for e in entries if e.action == "staff.lookup.person"]
     assert lookups and lookups[0].actor_user_id == ADMIN_ID
     assert "13800138000" not in str(lookups[0].after) and valid_number() not in str(lookups[0].after)
+
+
+async def test_a_bare_record_number_is_not_a_telegram_id_but_the_answer_says_how(
+    admin: BotClient, verifier: FakeVerifier, sms: FakeSms, dp: Dispatcher, bot: MockedBot
+) -> None:
+    """"个人 #1" is how the console names people: `/person 1` would be Telegram id 1 (ambiguous), so
+    it finds nothing, and says to write `/person #1`."""
+    await approved_person(admin, verifier, sms, dp, bot)
+    (reply,) = await admin.send("/person 1")
+    assert "没有找到" in reply.text and "/person #1" in reply.text
+    (missing,) = await admin.send("/person #99")
+    assert "没有找到" in missing.text and "/person #99" not in missing.text
 
 
 async def test_person_not_found_and_usage(admin: BotClient) -> None:

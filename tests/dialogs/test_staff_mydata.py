@@ -28,12 +28,12 @@ async def taxpayer(
     client = BotClient(dp, bot, user_id=TAXPAYER_ID)
     await collect_into_review(client, verifier, sms)
     replies = await admin.send("/review")
-    await press(admin, replies, "通过")
+    await press(admin, await press(admin, replies, "通过"), "确认通过")
     return client
 
 
 def repos(services: Services) -> Repositories:
-    return Repositories(services.db, services.cipher)
+    return services.repositories()
 
 
 async def test_mydata_shows_masked_data(taxpayer: BotClient) -> None:
@@ -71,7 +71,7 @@ async def test_deletion_request_carried_out_by_an_admin(
 
     replies = await admin.send("/deletions")
     assert "删除申请 #1" in text(replies) and str(TAXPAYER_ID) in text(replies)
-    replies = await press(admin, replies, "执行删除")
+    replies = await press(admin, await press(admin, replies, "执行删除"), "确认永久删除")
     told = sent_to(replies, TAXPAYER_ID)
     assert len(told) == 1 and "已删除" in told[0].text
     assert "已执行" in text(sent_to(replies, ADMIN_ID))

@@ -21,7 +21,7 @@ __all__ = ["admin", "settings"]
 
 
 def repos(services: Services) -> Repositories:
-    return Repositories(services.db, services.cipher)
+    return services.repositories()
 
 
 def register_with_bad_rows() -> bytes:

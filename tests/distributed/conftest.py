@@ -24,7 +24,7 @@ from pydantic import SecretStr
 from bot.config import Settings
 from bot.services.queued_verifier import QueuedVerifier
 from bot.storage.crypto import FieldCipher
-from tests.helpers.servers import unavailable
+from tests.helpers.servers import real_clock_env, unavailable
 
 from .cluster import REPO_ROOT, TEST_KEY, free_port
 
@@ -69,6 +69,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=real_clock_env(),
     )
     try:
         deadline = time.monotonic() + 10

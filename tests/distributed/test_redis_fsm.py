@@ -38,9 +38,11 @@ def _cipher() -> FieldCipher:
 
 async def test_storage_chosen_by_settings(redis_url: str, tmp_path: Path) -> None:
     services = types.SimpleNamespace(db=object(), cipher=_cipher())
-    plain = Settings(_env_file=None, data_dir=tmp_path)  # type: ignore[call-arg]
+    plain = Settings(_env_file=None, sandbox=True, data_dir=tmp_path)  # type: ignore[call-arg]
     assert isinstance(create_fsm_storage(plain, services), DatabaseStorage)  # type: ignore[arg-type]
-    with_redis = Settings(_env_file=None, data_dir=tmp_path, redis_url=redis_url, fsm_ttl_hours=2)  # type: ignore[call-arg, arg-type]
+    with_redis = Settings(
+        _env_file=None, sandbox=True, data_dir=tmp_path, redis_url=redis_url, fsm_ttl_hours=2
+    )  # type: ignore[call-arg, arg-type]
     storage = create_fsm_storage(with_redis, services)  # type: ignore[arg-type]
     assert isinstance(storage, EncryptedRedisStorage)
     assert storage.data_ttl == timedelta(hours=2)

@@ -102,10 +102,26 @@ def make_user(http: aiohttp.ClientSession, sandbox: str) -> Callable[..., Sandbo
 @pytest.fixture(scope="session")
 async def engines() -> AsyncIterator[Verifier]:
     """One process pool for every end-to-end test that needs the real engines: models load once per worker."""
-    verifier = build_verifier(Settings(_env_file=None, bot_token=None))  # type: ignore[call-arg]
+    verifier = build_verifier(Settings(_env_file=None, sandbox=True))  # type: ignore[call-arg]
     await verifier.pool.start()
     yield verifier
     await verifier.pool.close()
+
+
+async def register_identity(running: RunningBot, identity: Any, photo: bytes | None = None) -> None:
+    """The card's identity in the sandbox identity authority's registry, as staff load it."""
+    from bot.storage.repositories.identity_registry import IdentityRecord
+    from bot.verification.ids import DocumentType
+
+    assert running.services is not None
+    from bot.storage.repositories import Repositories
+
+    record = IdentityRecord(
+        DocumentType.RESIDENT_ID, identity.id_number, identity.name, identity.birth_date, photo
+    )
+    await Repositories(running.services.db, running.services.cipher).identity_registry.load(
+        [record], loaded_by=None
+    )
 
 
 @pytest.fixture(scope="session")

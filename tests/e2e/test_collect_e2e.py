@@ -18,8 +18,8 @@ import pytest
 from bot.config import Settings
 from bot.services.verifier import Verifier
 from bot.verification.ids import DocumentType
-from tests.e2e.cards import SELFIE, trim_video
-from tests.e2e.conftest import RunningBot
+from tests.e2e.cards import SELFIE, jpeg, portrait, trim_video
+from tests.e2e.conftest import RunningBot, register_identity
 from tests.helpers.factory import make_settings
 from tests.helpers.sandbox_user import SandboxUser, texts
 
@@ -32,9 +32,18 @@ def e2e_settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def running_bot(sandbox: str, e2e_settings: Settings, engines: Verifier) -> AsyncIterator[RunningBot]:
+async def running_bot(
+    sandbox: str,
+    e2e_settings: Settings,
+    engines: Verifier,
+    card_photos: tuple[bytes, bytes, Any],
+    testdata: Path,
+) -> AsyncIterator[RunningBot]:
     running = RunningBot(e2e_settings, sandbox, verifier=engines)
     await running.start()
+    # The identity authority knows the card's person and holds a photo of that man (another frame
+    # than the card's portrait): the selfie must match it, the card portrait being the second check.
+    await register_identity(running, card_photos[2], jpeg(portrait(testdata)))
     yield running
     await running.stop()
 
@@ -106,9 +115,8 @@ async def test_collection_with_real_engines(
     replies = await user.upload("video_note", (testdata / SELFIE).read_bytes(), "selfie.mp4")
     assert words["success"] in texts(replies), texts(replies)
     assert running_bot.services is not None
-    from bot.storage.repositories import Repositories
 
-    repo = Repositories(running_bot.services.db, running_bot.services.cipher)
+    repo = running_bot.services.repositories()
     person = await repo.persons.find_by_document(DocumentType.RESIDENT_ID, identity.id_number)
     assert person is not None and person.live_photo is not None
 
@@ -137,9 +145,8 @@ async def test_screen_replay_is_refused(
     # The same 12 s re-encoded at 90 % size: other bytes, the same recording.
     replies = await user.upload("video", trim_video(replay, 12.0, scale=0.9), "replay12-small.mp4")
     assert "已经提交过" in texts(replies), texts(replies)
-    from bot.storage.repositories import Repositories
 
-    repo = Repositories(running_bot.services.db, running_bot.services.cipher)
+    repo = running_bot.services.repositories()
     assert await repo.persons.find_by_document(DocumentType.RESIDENT_ID, identity.id_number) is None
 
 

@@ -25,7 +25,7 @@ from bot.services.verifier import Verifier
 from bot.storage.repositories import Repositories
 from bot.verification.ids import DocumentType
 from tests.e2e.cards import SELFIE, jpeg, portrait
-from tests.e2e.conftest import RunningBot
+from tests.e2e.conftest import RunningBot, register_identity
 from tests.helpers.factory import make_settings
 from tests.helpers.fakes import verdict
 from tests.helpers.register import LI, WANG, WU, XINGHE, YUNSHAN, ZHAO, collected_person, load_register
@@ -38,7 +38,7 @@ Replies = list[dict[str, Any]]
 
 def repo_of(running: RunningBot) -> Repositories:
     assert running.services is not None
-    return Repositories(running.services.db, running.services.cipher)
+    return running.services.repositories()
 
 
 async def open_function(user: SandboxUser, *path: str) -> Replies:
@@ -135,9 +135,12 @@ def real_settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def real_bot(sandbox: str, real_settings: Settings, engines: Verifier) -> AsyncIterator[RunningBot]:
+async def real_bot(
+    sandbox: str, real_settings: Settings, engines: Verifier, card_photos: tuple[bytes, bytes, Any]
+) -> AsyncIterator[RunningBot]:
     running = RunningBot(real_settings, sandbox, verifier=engines)
     await running.start()
+    await register_identity(running, card_photos[2])  # number and name; no photo on file
     yield running
     await running.stop()
 

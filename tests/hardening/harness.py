@@ -33,7 +33,6 @@ from PIL import Image
 import bot.dialogs
 from bot.services import Services
 from bot.services.verifier import ProgressReporter
-from bot.storage.repositories import Repositories
 from bot.storage.repositories.identity_registry import IdentityRecord
 from bot.ui import Function, Go
 from bot.verification.face import Action, FaceVerdict
@@ -287,12 +286,14 @@ async def happy(walk: Walk, state: str, ident: Identity, sms: FakeSms, data: dic
         case "CardSG:back":
             return walk.note(await c.send_photo(ident.upload("back")))
         case "CardSG:verify":
-            if not data.get("_edited"):
-                data["_edited"] = True  # pass through the correction state once
-                return await walk.press("修改姓名")
+            if not data.get("_edited") or (data.get("card") or {}).get("problems"):
+                # Through the correction state once, and again when a bad input left the address wrong.
+                data["_edited"] = True
+                # The address: a self-service field (a changed name would make it a review case).
+                return await walk.press("修改住址")
             return await walk.press("下一步")
         case "CardSG:edit":
-            return walk.note(await c.send("王小明"))
+            return walk.note(await c.send("北京市东城区景山前街4号"))
         case "CollectSG:consent" | "FaceSG:agreement":
             return await walk.press("我已阅读并同意")
         case "CollectSG:other_type":
@@ -353,5 +354,8 @@ def script(verifier: FakeVerifier, ident: Identity) -> None:
 
 
 async def load_permit(services: Services, ident: Identity) -> None:
-    record = IdentityRecord(DocumentType.HK_MACAU_PERMIT, ident.permit, "陈大文", date(1990, 3, 7))
-    await Repositories(services.db, services.cipher).identity_registry.load([record], loaded_by=None)
+    # With the authority's photo of the person: a permit's typed fields are verified by that face.
+    record = IdentityRecord(
+        DocumentType.HK_MACAU_PERMIT, ident.permit, "陈大文", date(1990, 3, 7), b"\xff\xd8authority-photo"
+    )
+    await services.repositories().identity_registry.load([record], loaded_by=None)

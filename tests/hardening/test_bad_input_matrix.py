@@ -27,7 +27,6 @@ from aiogram.types import Chat, Message, User
 
 from bot.dialogs.base import Act
 from bot.services import Services
-from bot.storage.repositories import Repositories
 from bot.verification.ids import DocumentType
 from tests.hardening.harness import (
     CONTROL,
@@ -192,7 +191,9 @@ async def test_every_bad_input_in_state(
             ctx = dp.fsm.get_context(bot, chat_id=client.user.id, user_id=client.user.id)
             module = state.group.__module__.rsplit(".", 1)[-1]
             await ctx.set_state(state)
-            await ctx.set_data({"flow": module if module not in {"card", "phone", "face"} else "collect"})
+            await ctx.set_data(
+                {"flow": module if module not in {"card", "phone", "face", "authority"} else "collect"}
+            )
         before = len(bot.recorder.requests)
         replies = await feed(client, state)
         try:
@@ -214,7 +215,7 @@ async def test_every_bad_input_in_state(
         COUNTED["walked"] += 1
         end = await walk_until(walk, dp, ident, sms, None, scratch)
         assert "采集成功" in text(end), f"{name} × {input_name}: could not finish: {text(end)}"
-        repo = Repositories(services.db, services.cipher)
+        repo = services.repositories()
         doc_type, number = (
             (DocumentType.RESIDENT_ID, ident.number)
             if ident.path == "id"

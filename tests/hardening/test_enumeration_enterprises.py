@@ -25,7 +25,7 @@ UNKNOWN = "91210102MA0QWE7R2" + uscc_check_char("91210102MA0QWE7R2")  # well-for
 
 @pytest.fixture
 async def repo(services: Services) -> Repositories:
-    repo = Repositories(services.db, services.cipher)
+    repo = services.repositories()
     await load_register(repo)
     await collected_person(repo, 7001, ZHAO, "赵强", encoding=tuple(0.5 for _ in range(128)))
     await collected_person(repo, 7002, WANG, "王小明")

@@ -336,3 +336,50 @@ async def test_verification_pool_unavailable_then_retry(
     assert "人像面识别完成" in text(replies)
     end = await walk_until(walk, dp, ident, sms, None, {})
     assert "采集成功" in text(end)
+
+
+# --- the same update twice at once (two replicas), and what a plain update writes (issue 22) ------
+
+
+async def test_same_update_on_two_replicas_at_once_is_handled_once(
+    client: HostileClient,
+    dp: Dispatcher,
+    bot: MockedBot,
+    verifier: FakeVerifier,
+    sms: FakeSms,
+    services: Services,
+    settings: Settings,
+) -> None:
+    """Both replicas read "not claimed yet"; the first write transaction decides: the loser's rolls
+    back (its claim conflicts) before it sends a code or moves the dialog."""
+    ident = Identity(7, "id")
+    script(verifier, ident)
+    await walk_until(Walk(client), dp, ident, sms, "PhoneSG:number", {})
+    other = create_dispatcher(settings, services)  # a second replica on the same records
+    update = Update(update_id=777_300, message=client.msg(text=ident.phone))
+    await asyncio.gather(dp.feed_update(bot, update), other.feed_update(bot, update))
+    assert len([s for s in sms.sent if s[0] == ident.phone]) == 1
+    assert (await current(dp, bot, client.user.id))[0] == "PhoneSG:code"
+    await dp.feed_update(bot, update)  # and a later redelivery is recognised by its claim
+    assert len([s for s in sms.sent if s[0] == ident.phone]) == 1
+
+
+async def test_a_plain_step_commits_once_with_its_claim(
+    client: HostileClient, dp: Dispatcher, bot: MockedBot, services: Services
+) -> None:
+    from bot.storage.db import COUNTERS
+
+    walk = Walk(client)
+    walk.note(await client.send("/start"))
+    await walk.press("办税")
+    commits = COUNTERS.commits
+    update = Update(update_id=777_400, message=client.msg(text="陈大文"))  # a step with no dialog: no write
+    await dp.feed_update(bot, update)
+    assert COUNTERS.commits == commits + 1  # the claim alone, once handled
+    await walk.press("实名信息")  # a menu press that writes the dialog state
+    commits = COUNTERS.commits
+    await walk.press("实名信息采集")
+    assert COUNTERS.commits - commits == 1, "the claim must ride in the step's own write"
+    async with services.db.read() as conn:
+        rows = await (await conn.execute("SELECT count(*) FROM processed_updates")).fetchone()
+    assert rows is not None and rows[0] >= 4

@@ -112,6 +112,13 @@ class Chat:
             m for m in messages if m.get("from") == "bot" and not m.get("deleted") and m.get("buttons")
         ]
 
+    async def sync(self) -> None:
+        """Every bot message of the chat, as the user sees it: after a restart the update the killed
+        bot had not finished is delivered again, and its answer comes after our request gave up."""
+        async with self.http.get(f"{self.url}/sandbox/api/users/{USER}/messages") as resp:
+            messages = (await resp.json())["messages"]
+        self.seen = sorted((m for m in messages if m.get("buttons")), key=lambda m: m["message_id"])
+
     def button(self, label: str) -> tuple[str, int]:
         for message in reversed(self.seen):
             for row in message["buttons"]:
@@ -233,6 +240,7 @@ async def test_sigkill_at_random_points_then_restart(sandbox: str, tmp_path: Pat
                 await bot.start()
                 with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                     await asyncio.wait_for(pending, 90)
+                await chat.sync()
                 chat.wait = 60
                 await chat.refresh()
                 _, _, temp = await inspect(settings)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import logging
 import os
 import subprocess
@@ -47,8 +48,8 @@ __all__ = ["database_url"]
 
 pytestmark = pytest.mark.slow
 
-OLD_KEY = base64.b64encode(b"o" * 32).decode()
-NEW_KEY = base64.b64encode(b"n" * 32).decode()
+OLD_KEY = base64.b64encode(hashlib.sha256(b"old test key").digest()).decode()
+NEW_KEY = base64.b64encode(hashlib.sha256(b"new test key").digest()).decode()
 
 
 @pytest.fixture
@@ -84,7 +85,7 @@ async def collected(
             end = await walk_until(walk, dp, ident, sms, None, {})
             assert "采集成功" in text(end), text(end)
             await client.send("/mydata")
-        repo = Repositories(services.db, services.cipher)
+        repo = services.repositories()
         assert await repo.persons.find_by_document(DocumentType.RESIDENT_ID, people[0].number)
     finally:
         await services.close()

@@ -16,7 +16,7 @@ from bot.domain.clock import Clock, system_clock
 from bot.services import Services
 from tests.helpers.client import BotClient
 from tests.helpers.factory import make_settings
-from tests.helpers.fakes import FakeSms, FakeVerifier
+from tests.helpers.fakes import EveryResidentKnown, FakeSms, FakeVerifier
 from tests.helpers.mocked_bot import MockedBot
 
 
@@ -46,6 +46,7 @@ async def services(
     settings: Settings, verifier: FakeVerifier, sms: FakeSms, clock: Clock
 ) -> AsyncIterator[Services]:
     built = await Services.build(settings, verifier=verifier, sms=sms, clock=clock)
+    built.identity = EveryResidentKnown(built.db, built.cipher)  # type: ignore[assignment]
     yield built
     await built.close()
 

@@ -10,6 +10,11 @@ from bot.config import Settings
 
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:
     # _env_file=None: a developer's .env must not leak into the tests.
-    values: dict[str, Any] = {"bot_token": None, "data_dir": data_dir, "log_level": "WARNING"}
+    values: dict[str, Any] = {
+        "bot_token": None,
+        "sandbox": True,
+        "data_dir": data_dir,
+        "log_level": "WARNING",
+    }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]  # pydantic-settings init option

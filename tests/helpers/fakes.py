@@ -166,3 +166,36 @@ class FakeSms:
                 assert match, text
                 return match.group(1)
         raise AssertionError(f"no SMS to {phone}")
+
+
+class EveryResidentKnown:
+    """The sandbox registry for what it lists (permits, and residents a test loads, photo or not),
+    and, for a resident ID it does not list, an authority that knows every resident but keeps no
+    photo: dialog tests of other matters need not load each number they use. The identity tests
+    (tests/hardening/test_attacks.py) use the plain registry, which refuses an unknown number."""
+
+    def __init__(self, db: object, cipher: object) -> None:
+        from bot.integrations.identity import SandboxIdentityAuthority
+        from bot.storage.repositories.identity_registry import IdentityRegistryRepo
+
+        self.registry = SandboxIdentityAuthority(db, cipher)  # type: ignore[arg-type]
+        self._repo = IdentityRegistryRepo(db, cipher)  # type: ignore[arg-type]
+        self.calls: list[tuple[str, str]] = []
+        self.unavailable = False
+
+    async def verify(
+        self, doc_type: object, number: str, name: str, birth_date: date | None = None
+    ) -> object:
+        from bot.integrations.identity import IdentityCheck, IdentityUnavailable
+        from bot.verification.ids import DocumentType
+
+        self.calls.append((str(doc_type), number))
+        if self.unavailable:
+            raise IdentityUnavailable("test")
+        listed = await self._repo.get(doc_type, number)  # type: ignore[arg-type]
+        if listed is None and doc_type is DocumentType.RESIDENT_ID:
+            return IdentityCheck(True)
+        return await self.registry.verify(doc_type, number, name, birth_date)  # type: ignore[arg-type]
+
+    async def close(self) -> None:
+        pass

@@ -9,7 +9,7 @@ from tests.helpers.fakes import FakeSms
 
 
 def repos(services: Services) -> Repositories:
-    return Repositories(services.db, services.cipher)
+    return services.repositories()
 
 
 def text(replies: list[Reply]) -> str:

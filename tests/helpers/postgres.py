@@ -33,7 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
-from tests.helpers.servers import unavailable
+from tests.helpers.servers import real_clock_env, unavailable
 
 T = TypeVar("T")
 _counter = itertools.count(1)
@@ -102,7 +102,7 @@ def _start_cluster(base: Path) -> PostgresServer | None:
     if prefix:
         shutil.chown(data, "postgres", "postgres")
     port = _free_port()
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "check": True}
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "check": True, "env": real_clock_env()}
     subprocess.run(
         [*prefix, initdb, "-D", str(data / "db"), "-A", "trust", "-U", "shiming", "-E", "UTF8", "--no-sync"],
         **quiet,  # type: ignore[call-overload]
@@ -122,6 +122,7 @@ def _start_cluster(base: Path) -> PostgresServer | None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             check=False,
+            env=real_clock_env(),
         )
         shutil.rmtree(data, ignore_errors=True)
 

@@ -7,7 +7,7 @@ Taxpayer ids carry valid GB 32100 check characters and document numbers valid GB
 from __future__ import annotations
 
 import csv
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 from bot.domain.enterprise import RegisterRow
@@ -64,7 +64,7 @@ async def collected_person(
     with_live_photo: bool = True,
 ) -> Person:
     """A person who completed collection, linked to Telegram account ``user_id``."""
-    now = datetime.now(UTC)
+    now = repo.clock()
     document = IdentityDocument(
         doc_type=DocumentType.RESIDENT_ID,
         number=number,

@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-__all__ = ["Distortion", "distort", "distort_jpeg", "random_distortion"]
+__all__ = ["Distortion", "distort", "distort_jpeg", "random_distortion", "telegram_recompress"]
 
 
 @dataclass(frozen=True)
@@ -125,4 +125,16 @@ def distort_jpeg(card: Image.Image, rng: random.Random, d: Distortion | None = N
         rgb = np.ascontiguousarray(np.rot90(rgb, d.quarter_turns % 4))
     out = io.BytesIO()
     Image.fromarray(rgb, "RGB").save(out, format="JPEG", quality=d.jpeg_quality)
+    return out.getvalue()
+
+
+def telegram_recompress(data: bytes, *, max_side: int = 1280, quality: int = 87) -> bytes:
+    """What Telegram makes of a photo sent as a photo (not as a file): the largest side scaled down to
+    1280 px and re-encoded as JPEG at about quality 87, 4:2:0 chroma subsampling."""
+    img = Image.open(io.BytesIO(data)).convert("RGB")
+    scale = max_side / max(img.size)
+    if scale < 1:
+        img = img.resize((round(img.width * scale), round(img.height * scale)), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    img.save(out, format="JPEG", quality=quality, subsampling=2)
     return out.getvalue()

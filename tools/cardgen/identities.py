@@ -173,3 +173,18 @@ def random_identity(
 
 def with_fields(identity: CardIdentity, **changes: object) -> CardIdentity:
     return replace(identity, **changes)  # type: ignore[arg-type]
+
+
+# Characters common in real given names that older recognisers lack (the 14 of issue 17 and more of
+# the same kind): the rare-name set of the benchmark draws its given names from these.
+RARE_NAME_CHARS = "赟旻翀禛琤蓁焜燊淏曌嫱珅璘暐昇玥翊芃珩琰晔煜犇淼鑫垚堃喆昊璟瑀彧"
+
+
+def with_rare_name(identity: CardIdentity, rng: random.Random) -> CardIdentity:
+    """The same identity with a given name holding one or two rare characters."""
+    surname = identity.name.split("·")[0][:1] if identity.ethnicity == "汉" else identity.name[:1]
+    given = rng.choice(RARE_NAME_CHARS)
+    if rng.random() < 0.5:
+        other = rng.choice(RARE_NAME_CHARS + "明华丽芳伟强")
+        given = given + other if rng.random() < 0.5 else other + given
+    return replace(identity, name=surname + given)

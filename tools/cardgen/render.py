@@ -21,7 +21,12 @@ from tools.cardgen.identities import CardIdentity
 
 __all__ = [
     "CARD_MM",
+    "CLASSIC",
+    "DESIGNS",
     "PORTRAIT_BOX_MM",
+    "SERIF",
+    "TEMPLATE",
+    "CardDesign",
     "CardFont",
     "find_cjk_fonts",
     "render_back",
@@ -34,6 +39,54 @@ CARD_MM = (85.6, 54.0)
 PORTRAIT_BOX_MM = (55.5, 6.5, 81.5, 40.0)
 LABEL_COLOR = (30, 120, 190)
 TEXT_COLOR = (16, 16, 16)
+
+
+@dataclass(frozen=True)
+class CardDesign:
+    """How a card is drawn: background, colours, letter spacing and where the text sits.
+
+    Three designs, so that the engine's parsing is measured on layouts it was not written for:
+    ``classic`` (the first generator), ``template`` (a real-looking template: denser guilloche,
+    blue-grey labels, values in a 黑体, the number in a monospaced face, text shifted right and
+    down by a millimetre or two, narrower address column) and ``serif`` (warm background, reddish
+    brown labels, values in a serif/Kai face, wider letter spacing, spaced-out date, text shifted
+    left and up). Each card adds its own jitter of up to ``jitter_mm`` to every position.
+    """
+
+    name: str
+    front_base: tuple[int, int, int]
+    back_base: tuple[int, int, int]
+    label_color: tuple[int, int, int]
+    text_color: tuple[int, int, int]
+    shift_mm: tuple[float, float] = (0.0, 0.0)
+    jitter_mm: float = 0.0
+    label_spacing_mm: float = 1.2
+    value_spacing_mm: float = 0.0
+    name_spacing_mm: float = 0.3
+    date_gap_mm: float = 1.0
+    address_width_mm: float = 34.5
+    line_pitch_mm: float = 4.8
+    value_size_mm: float = 3.4
+    waves: int = 26
+    wave_width_mm: float = 0.12
+    fine_lines: bool = False  # a second, finer guilloche across the whole card
+    rosettes: int = 1
+
+
+CLASSIC = CardDesign("classic", (238, 236, 228), (236, 240, 236), LABEL_COLOR, TEXT_COLOR)
+TEMPLATE = CardDesign(
+    "template", (232, 238, 240), (234, 236, 242), (70, 100, 130), (10, 10, 14),
+    shift_mm=(1.4, 0.9), jitter_mm=0.8, label_spacing_mm=1.6, value_spacing_mm=0.15, name_spacing_mm=0.8,
+    date_gap_mm=0.6, address_width_mm=31.0, line_pitch_mm=4.6, value_size_mm=3.3, waves=40,
+    wave_width_mm=0.1, fine_lines=True, rosettes=2,
+)  # fmt: skip
+SERIF = CardDesign(
+    "serif", (242, 234, 222), (240, 232, 226), (150, 70, 50), (30, 20, 16),
+    shift_mm=(-1.2, -0.8), jitter_mm=1.0, label_spacing_mm=0.9, value_spacing_mm=0.45, name_spacing_mm=1.2,
+    date_gap_mm=1.8, address_width_mm=33.0, line_pitch_mm=5.0, value_size_mm=3.5, waves=18,
+    wave_width_mm=0.18, rosettes=1,
+)  # fmt: skip
+DESIGNS: dict[str, CardDesign] = {d.name: d for d in (CLASSIC, TEMPLATE, SERIF)}
 
 _FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path.home() / ".fonts")
 _CJK_NAME_HINTS = ("cjk", "wqy", "uming", "ukai", "droidsansfallback", "simhei", "simsun", "msyh", "zenhei")
@@ -111,25 +164,38 @@ class _Canvas:
         return round(v * self.px_per_mm)
 
 
-def _background(canvas: _Canvas, rng: random.Random, *, back: bool) -> Image.Image:
+def _background(
+    canvas: _Canvas, rng: random.Random, *, back: bool, design: CardDesign = CLASSIC
+) -> Image.Image:
     """A pale guilloche-like background, drawn from sines (ours, not a scan)."""
     w, h = canvas.size
-    base = (236, 240, 236) if back else (238, 236, 228)
+    base = design.back_base if back else design.front_base
     img = Image.new("RGB", canvas.size, base)
     draw = ImageDraw.Draw(img)
     tint = (rng.randint(180, 215), rng.randint(200, 225), rng.randint(205, 230))
-    for k in range(26):
+    if design.name == "serif":
+        tint = (rng.randint(215, 232), rng.randint(190, 210), rng.randint(170, 195))
+    for k in range(design.waves):
         amp = h * rng.uniform(0.02, 0.07)
         period = w * rng.uniform(0.2, 0.6)
         phase = rng.uniform(0, 2 * math.pi)
-        y0 = h * k / 26
+        y0 = h * k / design.waves
         pts = [(x, y0 + amp * math.sin(2 * math.pi * x / period + phase)) for x in range(0, w + 8, 8)]
-        draw.line(pts, fill=tint, width=max(1, canvas.mm(0.12)))
+        draw.line(pts, fill=tint, width=max(1, canvas.mm(design.wave_width_mm)))
+    if design.fine_lines:
+        # Crossing diagonal sine bands, the look of a printed security background.
+        fine = tuple(min(255, c + 12) for c in tint)
+        for k in range(-30, 60):
+            x0 = w * k / 30
+            wobble, period = canvas.mm(1.2), canvas.mm(2.0)
+            pts = [(x0 + y * 0.6 + wobble * math.sin(y / period), y) for y in range(0, h + 6, 6)]
+            draw.line(pts, fill=fine, width=1)
     # A faint rosette, the way security prints look from afar.
-    cx, cy = w * rng.uniform(0.3, 0.6), h * rng.uniform(0.35, 0.65)
-    for k in range(18):
-        r = canvas.mm(6 + k * 0.9)
-        draw.ellipse((cx - r, cy - r * 0.8, cx + r, cy + r * 0.8), outline=tint, width=1)
+    for _ in range(design.rosettes):
+        cx, cy = w * rng.uniform(0.3, 0.6), h * rng.uniform(0.35, 0.65)
+        for k in range(18):
+            r = canvas.mm(6 + k * 0.9)
+            draw.ellipse((cx - r, cy - r * 0.8, cx + r, cy + r * 0.8), outline=tint, width=1)
     return img.filter(ImageFilter.GaussianBlur(0.6))
 
 
@@ -163,10 +229,10 @@ def _text(
     return x
 
 
-def _wrap(text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
+def _wrap(text: str, font: ImageFont.FreeTypeFont, width: int, *, spacing: int = 0) -> list[str]:
     lines, current = [], ""
     for ch in text:
-        if font.getlength(current + ch) > width and current:
+        if font.getlength(current + ch) + spacing * len(current) > width and current:
             lines.append(current)
             current = ch
         else:
@@ -212,6 +278,13 @@ def synthetic_portrait(rng: random.Random, size: tuple[int, int] = (260, 340)) -
     return img.filter(ImageFilter.GaussianBlur(0.7))
 
 
+def _shift(design: CardDesign, rng: random.Random) -> tuple[float, float]:
+    if not design.jitter_mm:  # keeps the classic design's random sequence as it always was
+        return design.shift_mm
+    j = design.jitter_mm
+    return design.shift_mm[0] + rng.uniform(-j, j), design.shift_mm[1] + rng.uniform(-j, j)
+
+
 def render_front(
     identity: CardIdentity,
     portrait: Image.Image | None = None,
@@ -220,6 +293,7 @@ def render_front(
     number_font: CardFont | None = None,
     scale: float = 1.0,
     rng: random.Random | None = None,
+    design: CardDesign = CLASSIC,
 ) -> Image.Image:
     """人像面 as an RGBA image (transparent rounded corners), 856 x 540 px at ``scale`` 1.
 
@@ -227,37 +301,44 @@ def render_front(
     """
     rng = rng or random.Random(0)
     c = _Canvas(scale)
-    img = _background(c, rng, back=False)
+    img = _background(c, rng, back=False, design=design)
     draw = ImageDraw.Draw(img)
     label = font.get(c.mm(3.0))
-    value = font.get(c.mm(3.4))
+    value = font.get(c.mm(design.value_size_mm))
     num_font = (number_font or font).get(c.mm(3.6))
+    dx, dy = _shift(design, rng)
 
-    x0, x1 = c.mm(7.0), c.mm(17.5)
-    _text(draw, (x0, c.mm(8.8)), "姓名", label, LABEL_COLOR, spacing=c.mm(1.2))
-    _text(draw, (x1, c.mm(8.4)), identity.name, value, TEXT_COLOR, spacing=c.mm(0.3))
-    _text(draw, (x0, c.mm(15.2)), "性别", label, LABEL_COLOR, spacing=c.mm(1.2))
-    _text(draw, (x1, c.mm(14.8)), identity.sex, value, TEXT_COLOR)
-    _text(draw, (c.mm(29.5), c.mm(15.2)), "民族", label, LABEL_COLOR, spacing=c.mm(1.2))
-    _text(draw, (c.mm(40.0), c.mm(14.8)), identity.ethnicity, value, TEXT_COLOR)
-    y = c.mm(21.5)
-    _text(draw, (x0, y), "出生", label, LABEL_COLOR, spacing=c.mm(1.2))
+    def at(x_mm: float, y_mm: float) -> tuple[int, int]:
+        return c.mm(x_mm + dx), c.mm(y_mm + dy)
+
+    lab, txt = design.label_color, design.text_color
+    ls, vs = c.mm(design.label_spacing_mm), c.mm(design.value_spacing_mm)
+    _text(draw, at(7.0, 8.8), "姓名", label, lab, spacing=ls)
+    _text(draw, at(17.5, 8.4), identity.name, value, txt, spacing=c.mm(design.name_spacing_mm))
+    _text(draw, at(7.0, 15.2), "性别", label, lab, spacing=ls)
+    _text(draw, at(17.5, 14.8), identity.sex, value, txt)
+    _text(draw, at(29.5, 15.2), "民族", label, lab, spacing=ls)
+    _text(draw, at(40.0, 14.8), identity.ethnicity, value, txt, spacing=vs)
+    _text(draw, at(7.0, 21.5), "出生", label, lab, spacing=ls)
     b = identity.birth_date
-    x = _text(draw, (x1, y - c.mm(0.4)), f"{b.year}", value, TEXT_COLOR) + c.mm(1.0)
-    x = _text(draw, (x, y), "年", label, LABEL_COLOR) + c.mm(1.0)
-    x = _text(draw, (x, y - c.mm(0.4)), f"{b.month}", value, TEXT_COLOR) + c.mm(1.0)
-    x = _text(draw, (x, y), "月", label, LABEL_COLOR) + c.mm(1.0)
-    x = _text(draw, (x, y - c.mm(0.4)), f"{b.day}", value, TEXT_COLOR) + c.mm(1.0)
-    _text(draw, (x, y), "日", label, LABEL_COLOR)
-    y = c.mm(27.8)
-    _text(draw, (x0, y), "住址", label, LABEL_COLOR, spacing=c.mm(1.2))
-    address_lines = _wrap(identity.address, value, c.mm(34.5))
+    gap = c.mm(design.date_gap_mm)
+    x, y = at(17.5, 21.5)
+    up = c.mm(0.4)
+    x = _text(draw, (x, y - up), f"{b.year}", value, txt, spacing=vs) + gap
+    x = _text(draw, (x, y), "年", label, lab) + gap
+    x = _text(draw, (x, y - up), f"{b.month}", value, txt, spacing=vs) + gap
+    x = _text(draw, (x, y), "月", label, lab) + gap
+    x = _text(draw, (x, y - up), f"{b.day}", value, txt, spacing=vs) + gap
+    _text(draw, (x, y), "日", label, lab)
+    _text(draw, at(7.0, 27.8), "住址", label, lab, spacing=ls)
+    address_lines = _wrap(identity.address, value, c.mm(design.address_width_mm), spacing=vs)
     if len(address_lines) > 3:
         raise ValueError("the address does not fit in three lines")
     for i, line in enumerate(address_lines):
-        _text(draw, (x1, y - c.mm(0.4) + i * c.mm(4.8)), line, value, TEXT_COLOR)
-    _text(draw, (x0, c.mm(44.6)), "公民身份号码", label, LABEL_COLOR, spacing=c.mm(0.4))
-    _text(draw, (c.mm(30.0), c.mm(44.0)), identity.id_number, num_font, TEXT_COLOR, spacing=c.mm(0.3))
+        ax, ay = at(17.5, 27.4 + i * design.line_pitch_mm)
+        _text(draw, (ax, ay), line, value, txt, spacing=vs)
+    _text(draw, at(7.0, 44.6), "公民身份号码", label, lab, spacing=c.mm(0.4))
+    _text(draw, at(30.0, 44.0), identity.id_number, num_font, txt, spacing=c.mm(0.3))
 
     px0, py0, px1, py1 = (c.mm(v) for v in PORTRAIT_BOX_MM)
     box_w, box_h = px1 - px0, py1 - py0
@@ -308,22 +389,31 @@ def render_back(
     title_font: CardFont | None = None,
     scale: float = 1.0,
     rng: random.Random | None = None,
+    design: CardDesign = CLASSIC,
 ) -> Image.Image:
     """国徽面 as an RGBA image, 856 x 540 px at ``scale`` 1."""
     rng = rng or random.Random(0)
     c = _Canvas(scale)
-    img = _background(c, rng, back=True)
+    img = _background(c, rng, back=True, design=design)
     draw = ImageDraw.Draw(img)
+    dx, dy = _shift(design, rng)
+
+    def at(x_mm: float, y_mm: float) -> tuple[int, int]:
+        return c.mm(x_mm + dx), c.mm(y_mm + dy)
+
     _emblem(draw, c, (6.0, 5.0, 21.0, 20.0))
     tf = title_font or font
-    _text(draw, (c.mm(29.0), c.mm(7.0)), "中华人民共和国", tf.get(c.mm(4.4)), TEXT_COLOR, spacing=c.mm(1.6))
-    _text(draw, (c.mm(27.0), c.mm(14.5)), "居民身份证", tf.get(c.mm(7.0)), TEXT_COLOR, spacing=c.mm(2.0))
+    txt, lab = design.text_color, design.label_color
+    _text(draw, at(29.0, 7.0), "中华人民共和国", tf.get(c.mm(4.4)), txt, spacing=c.mm(1.6))
+    _text(draw, at(27.0, 14.5), "居民身份证", tf.get(c.mm(7.0)), txt, spacing=c.mm(2.0))
     label = font.get(c.mm(3.0))
-    value = font.get(c.mm(3.3))
-    _text(draw, (c.mm(16.0), c.mm(38.0)), "签发机关", label, LABEL_COLOR, spacing=c.mm(0.5))
-    _text(draw, (c.mm(34.0), c.mm(37.6)), identity.authority, value, TEXT_COLOR)
-    _text(draw, (c.mm(16.0), c.mm(45.0)), "有效期限", label, LABEL_COLOR, spacing=c.mm(0.5))
+    value = font.get(c.mm(design.value_size_mm - 0.1))
+    vs = c.mm(design.value_spacing_mm)
+    ls = c.mm(design.label_spacing_mm * 0.4)
+    _text(draw, at(16.0, 38.0), "签发机关", label, lab, spacing=ls)
+    _text(draw, at(34.0, 37.6), identity.authority, value, txt, spacing=vs)
+    _text(draw, at(16.0, 45.0), "有效期限", label, lab, spacing=ls)
     start = f"{identity.valid_from:%Y.%m.%d}"
     end = f"{identity.valid_to:%Y.%m.%d}" if identity.valid_to else "长期"
-    _text(draw, (c.mm(34.0), c.mm(44.6)), f"{start}-{end}", value, TEXT_COLOR)
+    _text(draw, at(34.0, 44.6), f"{start}-{end}", value, txt, spacing=vs)
     return _rounded_card(img, c)

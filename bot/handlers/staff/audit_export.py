@@ -15,6 +15,7 @@ from aiogram import Bot, Router
 from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, Message
 
+from bot.domain.clock import CHINA
 from bot.domain.masking import mask_free_text, mask_record
 from bot.domain.models import AuditEntry
 from bot.handlers.staff.common import ADMIN, HasRole, command_args
@@ -22,7 +23,9 @@ from bot.handlers.staff.period import PeriodError, parse_period
 from bot.i18n import Translator
 from bot.storage.repositories import Repositories
 
-COLUMNS = ("id", "at", "actor_user_id", "action", "subject_type", "subject_id", "before", "after")
+# Times are China time with their offset written (a bare time would be read as local either way).
+AT_COLUMN = "at (China time, UTC+08:00)"
+COLUMNS = ("id", AT_COLUMN, "actor_user_id", "action", "subject_type", "subject_id", "before", "after")
 
 
 def audit_csv(entries: Sequence[AuditEntry]) -> bytes:
@@ -34,7 +37,7 @@ def audit_csv(entries: Sequence[AuditEntry]) -> bytes:
         writer.writerow(
             [
                 e.id,
-                e.at.isoformat(),
+                e.at.astimezone(CHINA).isoformat(timespec="seconds"),
                 "" if e.actor_user_id is None else e.actor_user_id,
                 e.action,
                 e.subject_type,

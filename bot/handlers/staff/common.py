@@ -20,7 +20,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardButton, Message, TelegramObject, User
 
 from bot.config import Settings
-from bot.i18n import Translator
+from bot.i18n import Translator, language_for
 from bot.services import Services
 from bot.storage.repositories import Repositories
 from bot.storage.repositories.staff import Role
@@ -99,9 +99,13 @@ def command_args(message: Message) -> str:
 
 
 async def translator_for(user_id: int, services: Services, repo: Repositories) -> Translator:
-    """The taxpayer's own language: the one they chose (stored), else the default (zh_CN)."""
+    """The language of a message sent to ``user_id`` outside their own update (a notice): the one
+    they chose, else the one their Telegram client last reported, else the default (zh_CN)."""
     account = await repo.users.get(user_id)
-    lang = account.language if account is not None and account.language else services.catalog.default
+    default = services.catalog.default
+    if account is None:
+        return services.catalog.translator(default)
+    lang = account.language or language_for(account.telegram_language, default)
     return services.catalog.translator(lang)
 
 

@@ -37,7 +37,7 @@ def request_text(t: Translator, request: DeletionRequest) -> str:
         request_id=request.id,
         user_id=request.user_id,
         person_id=request.person_id if request.person_id is not None else "—",
-        at=request.requested_at.strftime("%Y-%m-%d %H:%M UTC"),
+        at=t.moment(request.requested_at),
     )
 
 
@@ -90,6 +90,31 @@ def create_router() -> Router:
             )
 
     @router.callback_query(StaffAct.filter(F.a == "del_do"))
+    async def confirm(
+        query: CallbackQuery, callback_data: StaffAct, bot: Bot, t: Translator, repo: Repositories
+    ) -> None:
+        # Erasure cannot be undone: the admin confirms, told exactly what goes and what stays.
+        request = await repo.staff.deletion_request(callback_data.n)
+        if request is None or request.status is not DeletionStatus.OPEN:
+            await query.answer(t("staff.deletion.already_decided"), show_alert=True)
+            return
+        await query.answer()
+        person = "—" if request.person_id is None else request.person_id
+        await bot.send_message(
+            query.from_user.id,
+            t("staff.deletion.confirm", request_id=request.id, person_id=person, user_id=request.user_id),
+            reply_markup=rows(
+                [staff_button(t("staff.deletion.confirm_yes"), "del_yes", request.id)],
+                [staff_button(t("common.cancel"), "del_keep", request.id)],
+            ),
+        )
+
+    @router.callback_query(StaffAct.filter(F.a == "del_keep"))
+    async def keep(query: CallbackQuery, bot: Bot, t: Translator) -> None:
+        await query.answer()
+        await bot.send_message(query.from_user.id, t("staff.deletion.kept"))
+
+    @router.callback_query(StaffAct.filter(F.a == "del_yes"))
     async def do(
         query: CallbackQuery,
         callback_data: StaffAct,

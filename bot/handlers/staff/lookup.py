@@ -23,11 +23,18 @@ MAX_SHOWN = 5  # a phone shared by a family may match several people
 AUDIT_SHOWN = 10
 _PHONE = re.compile(r"^(?:\+?86)?1[3-9]\d{9}$")
 _TELEGRAM = re.compile(r"^(?:tg:)?(\d{1,15})$", re.IGNORECASE)
+# "个人 #N", as /review, /deletions and /enterprise name a person: the record id, never a Telegram id
+# (a bare number stays a document, phone or Telegram id, as before).
+_RECORD = re.compile(r"^(?:个人)?#(\d{1,15})$")
 
 
 async def find_people(repo: Repositories, query: str) -> list[Person]:
     """Document number first (the most specific), then phone, then Telegram id."""
     value = re.sub(r"[\s-]", "", query)
+    record = _RECORD.match(value)
+    if record is not None:
+        found = await repo.persons.get(int(record.group(1)))
+        return [found] if found else []
     if value.lower().startswith("tg:"):
         match = _TELEGRAM.match(value)
         person = await repo.persons.find_by_telegram(int(match.group(1))) if match else None
@@ -62,7 +69,7 @@ async def person_text(t: Translator, repo: Repositories, person: Person) -> str:
         lines.append(t("staff.field.residence", value=mask_address(person.residence)))
     photo = t("staff.person.photo_yes") if person.live_photo else t("staff.person.photo_no")
     lines.append(t("staff.person.live_photo", value=photo))
-    lines.append(t("staff.person.created", at=person.created_at.strftime("%Y-%m-%d %H:%M UTC")))
+    lines.append(t("staff.person.created", at=t.moment(person.created_at)))
     lines.append("")
     lines.append(t("staff.person.consents"))
     lines += [
@@ -70,7 +77,7 @@ async def person_text(t: Translator, repo: Repositories, person: Person) -> str:
             "staff.person.consent_row",
             document=t("staff.consent." + c.document.value),
             version=c.version,
-            at=c.agreed_at.strftime("%Y-%m-%d %H:%M UTC"),
+            at=t.moment(c.agreed_at),
         )
         for c in person.consents
     ] or [t("staff.none")]
@@ -85,7 +92,7 @@ async def person_text(t: Translator, repo: Repositories, person: Person) -> str:
     lines += [
         t(
             "staff.person.audit_row",
-            at=e.at.strftime("%Y-%m-%d %H:%M"),
+            at=t.moment(e.at, zone=False),
             action=e.action,
             actor=e.actor_user_id if e.actor_user_id is not None else "system",
         )
@@ -104,7 +111,7 @@ async def _bindings(t: Translator, repo: Repositories, person_id: int) -> list[s
                 name=enterprise.name if enterprise else "?",
                 taxpayer_id=enterprise.taxpayer_id if enterprise else "?",
                 role=t("staff.enterprise.role_" + binding.role.value),
-                at=binding.bound_at.strftime("%Y-%m-%d"),
+                at=t.moment(binding.bound_at),
             )
         )
     return out
@@ -132,7 +139,11 @@ def create_router() -> Router:
             {"query": mask_free_text(query), "found": [p.id for p in people]},
         )
         if not people:
-            await message.answer(t("staff.person.not_found"))
+            text = t("staff.person.not_found")
+            bare = re.sub(r"\s", "", query)
+            if bare.isdigit() and len(bare) <= 15 and await repo.persons.get(int(bare)) is not None:
+                text += "\n" + t("staff.person.record_hint", person_id=int(bare))
+            await message.answer(text)
             return
         for found in people:
             await message.answer(await person_text(t, repo, found))
@@ -181,7 +192,7 @@ async def enterprise_text(t: Translator, repo: Repositories, taxpayer_id: str) -
             "staff.enterprise.binding_row",
             person_id=b.person_id,
             role=t("staff.enterprise.role_" + b.role.value),
-            at=b.bound_at.strftime("%Y-%m-%d"),
+            at=t.moment(b.bound_at),
         )
         for b in await repo.enterprises.bindings_for(enterprise.id)
     ] or [t("staff.none")]

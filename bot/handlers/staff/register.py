@@ -17,6 +17,7 @@ from aiogram.types import CallbackQuery, Message
 from bot.config import Settings
 from bot.domain.clock import china_date
 from bot.domain.enterprise import RegisterRow
+from bot.domain.policies import may_decide_load
 from bot.handlers.staff.common import ADMIN, HasRole, StaffAct, staff_button
 from bot.i18n import Translator
 from bot.services.registers import (
@@ -24,12 +25,14 @@ from bot.services.registers import (
     IDENTITY_REGISTRY,
     RegisterError,
     RegisterReport,
+    decode_photo,
     read_table,
     validate_register,
 )
 from bot.storage.repositories import Repositories
 from bot.storage.repositories.enterprises import RegisterError as EnterpriseRegisterError
 from bot.storage.repositories.identity_registry import IdentityRecord
+from bot.storage.repositories.staff import RegisterLoad
 from bot.ui import rows
 from bot.verification.ids import DocumentType
 
@@ -76,6 +79,7 @@ async def apply_rows(repo: Repositories, kind: str, rows_: list[dict[str, Any]],
                 r["number"],
                 r["name"],
                 date.fromisoformat(r["birth_date"]) if r.get("birth_date") else None,
+                decode_photo(r["photo"]) if r.get("photo") else None,
             )
             for r in rows_
         ]
@@ -88,6 +92,25 @@ async def apply_rows(repo: Repositories, kind: str, rows_: list[dict[str, Any]],
 def _today(repo: Repositories) -> date:
     # The bureau's day (China time) decides card expiry.
     return china_date(repo.clock())
+
+
+async def _refused(
+    query: CallbackQuery, t: Translator, repo: Repositories, load: RegisterLoad, at: str
+) -> bool:
+    """True (audited, the admin told) when this admin may not confirm / cancel ``load``."""
+    decision = may_decide_load(query.from_user.id, load.uploaded_by)
+    if decision.denial is None:
+        return False
+    await repo.audit.write(
+        query.from_user.id,
+        "register.refused_decision",
+        "register_load",
+        load.id,
+        None,
+        {"reason": str(decision.denial), "at": at, "uploaded_by": load.uploaded_by},
+    )
+    await query.answer(t.reason(decision.denial), show_alert=True)
+    return True
 
 
 def create_router() -> Router:
@@ -162,8 +185,10 @@ def create_router() -> Router:
         query: CallbackQuery, callback_data: StaffAct, bot: Bot, t: Translator, repo: Repositories
     ) -> None:
         load = await repo.staff.get_load(callback_data.n)
-        if load is None or load.status != "pending" or load.uploaded_by != query.from_user.id:
+        if load is None or load.status != "pending":
             await query.answer(t("staff.register.already_decided"), show_alert=True)
+            return
+        if await _refused(query, t, repo, load, "confirm"):
             return
         try:
             async with repo.db.transaction():
@@ -186,7 +211,12 @@ def create_router() -> Router:
     async def cancel(
         query: CallbackQuery, callback_data: StaffAct, bot: Bot, t: Translator, repo: Repositories
     ) -> None:
-        if not await repo.staff.finish_load(callback_data.n, applied=False, actor_user_id=query.from_user.id):
+        load = await repo.staff.get_load(callback_data.n)
+        if load is not None and load.status == "pending" and await _refused(query, t, repo, load, "cancel"):
+            return
+        if load is None or not await repo.staff.finish_load(
+            load.id, applied=False, actor_user_id=query.from_user.id
+        ):
             await query.answer(t("staff.register.already_decided"), show_alert=True)
             return
         await query.answer()

@@ -15,10 +15,13 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, CallbackQuery, InputMediaPhoto, Message
 
+from bot.dialogs.card_data import correction_lines
 from bot.dialogs.records import apply_change, apply_supplement, collected_record, document_from_data
 from bot.domain.masking import mask_address, mask_id_number, mask_name, mask_phone
 from bot.domain.models import ReviewCase, ReviewKind
+from bot.domain.policies import Denial
 from bot.handlers.staff.common import ANY_STAFF, HasRole, StaffAct, notify_user, staff_button, translator_for
+from bot.handlers.staff.four_eyes import check_review, record_refusal
 from bot.i18n import Translator
 from bot.services import Services
 from bot.storage.media import MediaNotFound
@@ -65,6 +68,14 @@ class _Decided(Exception):
     """Another reviewer closed the case first."""
 
 
+class _Refused(Exception):
+    """The four-eyes rule forbids this staff member the decision (checked in its transaction)."""
+
+    def __init__(self, denial: Denial) -> None:
+        super().__init__(str(denial))
+        self.denial = denial
+
+
 def _own_person(case: ReviewCase) -> bool:
     return case.kind in OWN_PERSON_KINDS or case.payload.get("flow") in OWN_PERSON_FLOWS
 
@@ -78,7 +89,7 @@ def case_text(t: Translator, case: ReviewCase, missing: int) -> str:
     payload: dict[str, Any] = dict(case.payload)
     lines = [
         t("staff.review.header", case_id=case.id, kind=t("staff.review.kind." + case.kind.value)),
-        t("staff.review.created", at=case.created_at.strftime("%Y-%m-%d %H:%M UTC")),
+        t("staff.review.created", at=t.moment(case.created_at)),
     ]
     try:
         doc = document_from_data(payload)
@@ -95,8 +106,8 @@ def case_text(t: Translator, case: ReviewCase, missing: int) -> str:
             "doc_type": t("doc_type." + doc.doc_type.value),
             "number": mask_id_number(doc.number),
             "name": mask_name(doc.name),
-            "sex": doc.sex,
-            "ethnicity": doc.ethnicity,
+            "sex": t.official("sex", doc.sex) if doc.sex else None,
+            "ethnicity": t.official("ethnicity", doc.ethnicity) if doc.ethnicity else None,
             "address": mask_address(doc.address) if doc.address else None,
             "authority": doc.authority,
             "validity": validity,
@@ -104,6 +115,7 @@ def case_text(t: Translator, case: ReviewCase, missing: int) -> str:
         for key, value in fields.items():
             if value:
                 lines.append(t("staff.field." + key, value=value))
+    lines += correction_lines(t, dict(payload.get("card") or {}))
     phone = payload.get("phone") or {}
     if phone.get("number"):
         lines.append(t("staff.field.phone", value=mask_phone(str(phone["number"]))))
@@ -172,7 +184,9 @@ async def _send_media(
     return missing
 
 
-def _case_keyboard(t: Translator, case_id: int) -> Any:
+def _case_keyboard(t: Translator, case_id: int, *, may_decide: bool = True) -> Any:
+    if not may_decide:
+        return rows([staff_button(t("staff.review.skip"), "rv_next", case_id)])
     return rows(
         [staff_button(t("staff.review.approve"), "rv_ok", case_id)],
         [staff_button(t("staff.review.reject"), "rv_no", case_id)],
@@ -196,10 +210,17 @@ async def show_next(
         await bot.send_message(chat_id, t("staff.review.empty"))
         return
     await repo.audit.write(staff_id, "review.view", "review_case", case.id, None, None)
+    decision = await check_review(repo, staff_id, case)
+    if decision.denial is not None:
+        await record_refusal(repo, staff_id, case, decision.denial, "view")
     backlog = await repo.review.count_open()
     missing = await _send_media(bot, chat_id, t, services, repo, case)
     text = case_text(t, case, missing) + "\n\n" + t("staff.review.backlog", count=backlog)
-    await bot.send_message(chat_id, text, reply_markup=_case_keyboard(t, case.id))
+    if decision.denial is not None:
+        text += "\n\n" + t("staff.review.four_eyes", reason=t.reason(decision.denial))
+    await bot.send_message(
+        chat_id, text, reply_markup=_case_keyboard(t, case.id, may_decide=decision.allowed)
+    )
 
 
 async def _approve(case: ReviewCase, staff_id: int, repo: Repositories) -> tuple[str, str | None]:
@@ -208,9 +229,17 @@ async def _approve(case: ReviewCase, staff_id: int, repo: Repositories) -> tuple
     flow = case.payload.get("flow") or "collect"
     try:
         async with repo.db.transaction():
+            # At the moment of the decision, in its serial transaction: a link or a binding made
+            # since the case was shown counts.
+            decision = await check_review(repo, staff_id, case)
+            if decision.denial is not None:
+                raise _Refused(decision.denial)
             if await repo.review.decide(case.id, approved=True, staff_user_id=staff_id) is None:
                 raise _Decided
             await _apply(case, str(flow), staff_id, repo)
+    except _Refused as refused:
+        await record_refusal(repo, staff_id, case, refused.denial, "approve")
+        return "refused", str(refused.denial)
     except _Decided:
         return "already_decided", None
     except DuplicatePerson:
@@ -292,6 +321,28 @@ def create_router() -> Router:
         await show_next(bot, query.from_user.id, query.from_user.id, t, services, repo, after=callback_data.n)
 
     @router.callback_query(StaffAct.filter(F.a == "rv_ok"))
+    async def confirm_approval(
+        query: CallbackQuery, callback_data: StaffAct, bot: Bot, t: Translator, repo: Repositories
+    ) -> None:
+        # An approval saves a record (and may bind the person to enterprises later): the reviewer
+        # confirms, told what the approval will do.
+        case = await _decidable(query, t, repo, callback_data.n, "approve")
+        if case is None:
+            return
+        await query.answer()
+        flow = str(case.payload.get("flow") or "collect")
+        if flow not in NOTIFIED_FLOWS:
+            flow = "collect"
+        await bot.send_message(
+            query.from_user.id,
+            t("staff.review.confirm_" + flow, case_id=case.id, person_id=case.person_id),
+            reply_markup=rows(
+                [staff_button(t("staff.review.confirm_yes"), "rv_yes", case.id)],
+                [staff_button(t("common.back"), "rv_show", case.id)],
+            ),
+        )
+
+    @router.callback_query(StaffAct.filter(F.a == "rv_yes"))
     async def approve(
         query: CallbackQuery,
         callback_data: StaffAct,
@@ -305,6 +356,9 @@ def create_router() -> Router:
             await query.answer(t("staff.review.already_decided"), show_alert=True)
             return
         outcome, reason = await _approve(case, query.from_user.id, repo)
+        if outcome == "refused":
+            await _tell_refused(query, t, reason or "")
+            return
         if outcome == "already_decided":
             await query.answer(t("staff.review.already_decided"), show_alert=True)
             return
@@ -314,7 +368,12 @@ def create_router() -> Router:
         await _after_decision(bot, query, t, key, case.id, delivered)
 
     @router.callback_query(StaffAct.filter(F.a == "rv_no"))
-    async def reject_reasons(query: CallbackQuery, callback_data: StaffAct, bot: Bot, t: Translator) -> None:
+    async def reject_reasons(
+        query: CallbackQuery, callback_data: StaffAct, bot: Bot, t: Translator, repo: Repositories
+    ) -> None:
+        case = await _decidable(query, t, repo, callback_data.n, "reject")
+        if case is None:
+            return
         await query.answer()
         # The reason travels as its index: callback data is limited to 64 bytes.
         choices = [
@@ -338,8 +397,11 @@ def create_router() -> Router:
         if case is None or case.status != "open":
             await bot.send_message(query.from_user.id, t("staff.review.already_decided"))
             return
+        decision = await check_review(repo, query.from_user.id, case)
         await bot.send_message(
-            query.from_user.id, case_text(t, case, 0), reply_markup=_case_keyboard(t, case.id)
+            query.from_user.id,
+            case_text(t, case, 0),
+            reply_markup=_case_keyboard(t, case.id, may_decide=decision.allowed),
         )
 
     @router.callback_query(StaffAct.filter(F.a == "rv_rs"))
@@ -355,9 +417,22 @@ def create_router() -> Router:
             await query.answer(t("common.stale_button"), show_alert=True)
             return
         reason = REJECT_REASONS[int(callback_data.v)]
-        case = await repo.review.decide(
-            callback_data.n, approved=False, staff_user_id=query.from_user.id, reason=reason
-        )
+        shown = await repo.review.get(callback_data.n)
+        if shown is None or shown.status != "open":
+            await query.answer(t("staff.review.already_decided"), show_alert=True)
+            return
+        try:
+            async with repo.db.transaction():
+                decision = await check_review(repo, query.from_user.id, shown)
+                if decision.denial is not None:
+                    raise _Refused(decision.denial)
+                case = await repo.review.decide(
+                    callback_data.n, approved=False, staff_user_id=query.from_user.id, reason=reason
+                )
+        except _Refused as refused:
+            await record_refusal(repo, query.from_user.id, shown, refused.denial, "reject")
+            await _tell_refused(query, t, refused.denial)
+            return
         if case is None:
             await query.answer(t("staff.review.already_decided"), show_alert=True)
             return
@@ -370,6 +445,26 @@ def create_router() -> Router:
         await _after_decision(bot, query, t, "staff.review.rejected", case.id, delivered)
 
     return router
+
+
+async def _decidable(
+    query: CallbackQuery, t: Translator, repo: Repositories, case_id: int, at: str
+) -> ReviewCase | None:
+    """The open case this staff member may decide; None (told, a refusal audited) otherwise."""
+    case = await repo.review.get(case_id)
+    if case is None or case.status != "open":
+        await query.answer(t("staff.review.already_decided"), show_alert=True)
+        return None
+    decision = await check_review(repo, query.from_user.id, case)
+    if decision.denial is not None:
+        await record_refusal(repo, query.from_user.id, case, decision.denial, at)
+        await _tell_refused(query, t, decision.denial)
+        return None
+    return case
+
+
+async def _tell_refused(query: CallbackQuery, t: Translator, reason: str) -> None:
+    await query.answer(t("staff.review.four_eyes", reason=t.reason(reason)), show_alert=True)
 
 
 async def _after_decision(

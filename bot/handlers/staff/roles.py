@@ -7,6 +7,7 @@ from aiogram.filters import Command
 from aiogram.types import Message
 
 from bot.config import Settings
+from bot.domain.policies import may_grant_role
 from bot.handlers.staff.common import ADMIN, ANY_STAFF, HasRole, command_args
 from bot.i18n import Translator
 from bot.storage.repositories import Repositories
@@ -52,6 +53,18 @@ def create_router() -> Router:
             await message.answer(t("staff.grant.usage"))
             return
         user_id, role = int(parts[0]), Role(parts[1])
+        decision = may_grant_role(message.from_user.id, user_id)
+        if decision.denial is not None:
+            await repo.audit.write(
+                message.from_user.id,
+                "staff.grant.refused",
+                "telegram_user",
+                user_id,
+                None,
+                {"role": str(role), "reason": str(decision.denial)},
+            )
+            await message.answer(t("staff.grant.refused", reason=t.reason(decision.denial)))
+            return
         if user_id in settings.admin_ids:
             await message.answer(t("staff.grant.settings_admin", user_id=user_id))
             return

@@ -79,6 +79,11 @@ class PersonRepo:
     def _doc_index(self, doc_type: DocumentType, number: str) -> str:
         return self._cipher.blind_index(str(doc_type), normalize_number(number))
 
+    def document_index(self, doc_type: DocumentType, number: str) -> str:
+        """The blind index of a document number: compares two people's documents (the staff
+        four-eyes rule) without either number leaving its encrypted column."""
+        return self._doc_index(doc_type, number)
+
     def _phone_index(self, phone: str) -> str:
         return self._cipher.blind_index(_PHONE_KIND, normalize_mainland_mobile(phone))
 
@@ -128,7 +133,11 @@ class PersonRepo:
             await self._insert_live_photo(conn, person_id, record.live_photo, now)
             person = await self._load(conn, person_id)
             assert person is not None
-            await self._audit.write(actor, "person.collect", "person", person_id, None, person.masked())
+            after = dict(person.masked())
+            if record.corrections:
+                # What the person corrected on 【信息核实】, read → typed (masked by field).
+                after["corrections"] = [dict(c) for c in record.corrections]
+            await self._audit.write(actor, "person.collect", "person", person_id, None, after)
             await self._users.link_person(record.telegram_user_id, person_id, actor_user_id=actor)
         return person
 

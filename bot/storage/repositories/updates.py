@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.domain.clock import Clock, system_clock
-from bot.storage.sql import Database
+from bot.storage.sql import Connection, Database, UpdateClaim
 from bot.storage.timeutil import to_db
 
 __all__ = ["UpdateRepo"]
@@ -20,12 +20,31 @@ class UpdateRepo:
         """True the first time an update is claimed, False for a redelivery."""
         # One atomic insert-or-nothing: needs no deployment-wide ordering (serial=False).
         async with self._db.transaction(serial=False) as conn:
+            return await self._insert(conn, bot_id, update_id)
+
+    async def _insert(self, conn: Connection, bot_id: int, update_id: int) -> bool:
+        cursor = await conn.execute(
+            "INSERT INTO processed_updates (bot_id, update_id, claimed_at) VALUES (?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            (bot_id, update_id, to_db(self._clock())),
+        )
+        return cursor.rowcount == 1
+
+    async def claimed(self, bot_id: int, update_id: int) -> bool:
+        """Whether an update was claimed already (a read: nothing is written)."""
+        async with self._db.read(snapshot=False) as conn:
             cursor = await conn.execute(
-                "INSERT INTO processed_updates (bot_id, update_id, claimed_at) VALUES (?, ?, ?)"
-                " ON CONFLICT DO NOTHING",
-                (bot_id, update_id, to_db(self._clock())),
+                "SELECT 1 FROM processed_updates WHERE bot_id = ? AND update_id = ?", (bot_id, update_id)
             )
-            return cursor.rowcount == 1
+            return await cursor.fetchone() is not None
+
+    def deferred(self, bot_id: int, update_id: int) -> UpdateClaim:
+        """The claim to write in the update's first write transaction (:class:`UpdateClaim`)."""
+
+        async def write(conn: Connection) -> bool:
+            return await self._insert(conn, bot_id, update_id)
+
+        return UpdateClaim(self._db, write)
 
     async def release(self, bot_id: int, update_id: int) -> None:
         """Give a claim back when handling failed before changing anything, so a redelivery is handled."""

@@ -21,10 +21,13 @@ class User:
     first_seen: datetime
     last_seen: datetime
     person_id: int | None  # the linked person: the user counts as "logged in"
+    # The language_code Telegram last sent (raw IETF tag): the fallback for messages sent outside
+    # the user's own update, when they never chose a language.
+    telegram_language: str | None = None
 
 
 _SELECT = (
-    "SELECT u.id, u.language, u.first_seen, u.last_seen, l.person_id"
+    "SELECT u.id, u.language, u.first_seen, u.last_seen, l.person_id, u.telegram_language"
     " FROM users u LEFT JOIN telegram_links l ON l.user_id = u.id"
 )
 
@@ -35,15 +38,18 @@ class UserRepo:
         self._audit = audit
         self._clock = clock
 
-    async def touch(self, user_id: int) -> None:
-        """Record that the user was seen now (creating the row on first contact)."""
+    async def touch(self, user_id: int, telegram_language: str | None = None) -> None:
+        """Record that the user was seen now (creating the row on first contact), and the
+        language_code their client sent (kept when an update carries none)."""
         now = to_db(self._clock())
+        code = telegram_language[:35] if telegram_language else None  # an IETF tag; bounded anyway
         # A single upsert on every update: no deployment-wide ordering needed (serial=False).
         async with self._db.transaction(serial=False) as conn:
             await conn.execute(
-                "INSERT INTO users (id, first_seen, last_seen) VALUES (?, ?, ?)"
-                " ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen",
-                (user_id, now, now),
+                "INSERT INTO users (id, first_seen, last_seen, telegram_language) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen,"
+                " telegram_language = COALESCE(excluded.telegram_language, users.telegram_language)",
+                (user_id, now, now, code),
             )
 
     async def get(self, user_id: int) -> User | None:
@@ -51,7 +57,7 @@ class UserRepo:
             row = await (await conn.execute(f"{_SELECT} WHERE u.id = ?", (user_id,))).fetchone()
         if row is None:
             return None
-        return User(row[0], row[1], from_db(row[2]), from_db(row[3]), row[4])
+        return User(row[0], row[1], from_db(row[2]), from_db(row[3]), row[4], row[5])
 
     async def set_language(self, user_id: int, language: str | None) -> None:
         now = to_db(self._clock())

@@ -89,7 +89,7 @@ def read_side(data: bytes, *, today: date, limits: ImageLimits | None = None) ->
         found = IdCardReason.PARTLY_READ if partly_read(page.lines) else IdCardReason.NOT_FOUND
         reading.problems = [*_quality_problems(page, whole=True), str(found)]
     elif side == "front":
-        reading.front = parse_front(page.lines, page)
+        reading.front = parse_front(page.lines, page, corrections=reading.corrections)
         reading.problems = validate_front(reading.front, today=today)
         t = time.perf_counter()
         jpeg, codes = _portrait(page)

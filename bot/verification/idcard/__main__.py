@@ -94,7 +94,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.portrait and portrait:
         args.portrait.write_bytes(portrait)
 
-    out = {"front": _front_json(front), "back": _back_json(back), "problems": problems}
+    corrections = list(dict.fromkeys(c for r in readings for c in r.corrections))
+    out = {
+        "front": _front_json(front),
+        "back": _back_json(back),
+        "problems": problems,
+        "corrections": corrections,
+    }
     if args.json:
         print(json.dumps(out, ensure_ascii=False, indent=2))
     else:
@@ -105,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
                 for key, value in fields.items():
                     print(f"  {key}: {value if value is not None else '-'}")
         print("problems: " + (", ".join(problems) if problems else "none"))
+        if corrections:
+            print("corrected from the ID number: " + ", ".join(corrections))
     unreadable = any(r.side is None for r in readings)
     return 1 if unreadable else 0
 

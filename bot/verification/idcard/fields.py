@@ -49,5 +49,8 @@ class SideReading:
     back: BackFields | None = None
     problems: list[str] = field(default_factory=list)
     portrait_jpeg: bytes | None = None
+    # Values taken from the ID number instead of the print (reason codes such as
+    # "idcard_birth_date_corrected"): not problems, but to be shown and kept with the record.
+    corrections: list[str] = field(default_factory=list)
     # Seconds per stage ("decode", "ocr", "portrait", "total"), for the benchmark and the logs.
     timings: dict[str, float] = field(default_factory=dict)

@@ -1,4 +1,4 @@
-"""Text lines of a photo with rapidocr (PP-OCRv4 models shipped in the wheel), upright.
+"""Text lines of a photo with rapidocr (PP-OCRv6 models shipped in its wheel, see models.py), upright.
 
 Detection runs on a reduced copy (its cost grows with the pixel count, and card text stays large
 enough); recognition crops come from a sharper copy. The reading direction of the whole photo is
@@ -24,7 +24,8 @@ __all__ = ["OcrLine", "OcrPage", "rank_candidates", "read_lines", "read_region",
 
 Array = npt.NDArray[Any]
 
-DET_MAX_SIDE = 960  # detection input; card text stays above ~14 px for a card filling half the photo
+# Detection input (largest side); SHIMING_OCR_DET_SIDE overrides it for measurements (bench).
+DET_MAX_SIDE = int(os.environ.get("SHIMING_OCR_DET_SIDE", "0")) or 736
 REC_MAX_SIDE = 1800  # source of recognition crops
 
 
@@ -97,25 +98,64 @@ class OcrPage:
         )
 
 
-@functools.cache
-def _engine() -> Any:
-    """One RapidOCR per process: loading the three ONNX models costs ~0.1 s and ~60 MB."""
-    from rapidocr_onnxruntime import RapidOCR
+@dataclass(frozen=True)
+class _Engine:
+    """rapidocr's three stages, used one by one (detection on our own reduced copy, recognition of
+    our own re-aligned crops)."""
 
-    threads = int(os.environ.get("SHIMING_OCR_THREADS", "0")) or min(2, os.cpu_count() or 1)
-    return RapidOCR(
-        text_score=0.3,
-        print_verbose=False,
-        intra_op_num_threads=threads,
-        inter_op_num_threads=1,
-        det_limit_type="max",
-        det_limit_side_len=DET_MAX_SIDE,
-        det_box_thresh=0.5,
-        det_unclip_ratio=1.6,
-        # One line per inference: batching pads every crop to the widest of the batch, which on a
-        # CPU costs more than it saves (measured: -20% CPU time per card side).
-        rec_batch_num=1,
+    det: Any
+    cls: Any
+    rec: Any
+
+
+def ocr_threads() -> int:
+    return int(os.environ.get("SHIMING_OCR_THREADS", "0")) or min(2, os.cpu_count() or 1)
+
+
+@functools.cache
+def _engine() -> _Engine:
+    """One engine per process: loading the three ONNX models costs ~0.3 s and ~100 MB."""
+    from rapidocr import RapidOCR
+
+    from bot.verification.idcard.models import model_paths
+
+    paths = model_paths()  # verified against the wheel's model licence notice
+    threads = ocr_threads()
+    engine = RapidOCR(
+        params={
+            "Global.log_level": "error",
+            "Global.text_score": 0.3,
+            # Explicit files: rapidocr's resolver (which downloads a missing model) is never used.
+            "Det.model_path": str(paths["det"]),
+            "Cls.model_path": str(paths["cls"]),
+            "Rec.model_path": str(paths["rec"]),
+            "EngineConfig.onnxruntime.intra_op_num_threads": threads,
+            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+            # The arena keeps the buffers of one inference for the next (same sizes recur).
+            "EngineConfig.onnxruntime.enable_cpu_mem_arena": True,
+            "Det.limit_type": "max",
+            "Det.limit_side_len": DET_MAX_SIDE,
+            "Det.box_thresh": 0.5,
+            "Det.unclip_ratio": 1.6,
+            # One line per inference: batching pads every crop to the widest of the batch.
+            "Rec.rec_batch_num": 1,
+            "Cls.cls_batch_num": 8,
+        }
     )
+    return _Engine(
+        engine._load_det_model(),  # type: ignore[no-untyped-call]
+        engine._load_cls_model(),  # type: ignore[no-untyped-call]
+        engine._load_rec_model(),  # type: ignore[no-untyped-call]
+    )
+
+
+def _recognise(crops: Sequence[Array]) -> list[tuple[str, float]]:
+    from rapidocr.ch_ppocr_rec import TextRecInput
+
+    if not crops:
+        return []
+    out = _engine().rec(TextRecInput(img=list(crops)))
+    return [(str(t), float(s)) for t, s in zip(out.txts, out.scores, strict=True)]
 
 
 def warm_up() -> None:
@@ -161,7 +201,7 @@ def read_lines(bgr: Array) -> OcrPage:
     engine = _engine()
     image, _ = _resize_max(bgr, REC_MAX_SIDE)
     det_img, det_scale = _resize_max(image, DET_MAX_SIDE)
-    boxes, _ = engine.text_det(det_img)
+    boxes = engine.det(det_img).boxes
     h, w = image.shape[:2]
     if boxes is None or len(boxes) == 0:
         return OcrPage([], np.eye(2, 3, dtype=np.float64), (w, h), image, 0.0)
@@ -170,8 +210,10 @@ def read_lines(bgr: Array) -> OcrPage:
     # Reading direction of each line as rapidocr crops it: p0→p1 for a wide box; a tall crop is
     # turned 90° counter-clockwise, which reads along p0→p3; the angle classifier tells whether the
     # crop is upside down. All lines of a card read the same way: sum them, longer lines weigh more.
-    crops = engine.get_crop_img_list(image, [q.astype(np.float32) for q in quads])
-    _, cls_res, _ = engine.text_cls(crops)
+    from rapidocr.utils.process_img import get_rotate_crop_image
+
+    crops = [get_rotate_crop_image(image, q.astype(np.float32).copy()) for q in quads]
+    cls_res = engine.cls(crops).cls_res
     total = np.zeros(2, dtype=np.float64)
     for quad, (label, score) in zip(quads, cls_res, strict=True):
         p0, p1, _p2, p3 = quad
@@ -188,11 +230,11 @@ def read_lines(bgr: Array) -> OcrPage:
     # Re-crop every line along the common direction: short lines (one character) and upside-down
     # digits are where the per-line classifier errs.
     aligned = [_aligned_crop(image, quad, direction) for quad in quads]
-    rec_res, _ = engine.text_rec([crop for crop, _ in aligned], False)
+    rec_res = _recognise([crop for crop, _ in aligned])
     lines: list[OcrLine] = []
     heights = [float(np.linalg.norm(q[3] - q[0])) for _c, q in aligned]
     typical = float(np.median(heights))
-    for (crop, quad), (text, score, *_rest), height in zip(aligned, rec_res, heights, strict=True):
+    for (crop, quad), (text, score), height in zip(aligned, rec_res, heights, strict=True):
         # A box several lines tall is a picture (the portrait, the emblem) read as a character.
         if height > 2.5 * typical:
             continue
@@ -206,12 +248,12 @@ def read_lines(bgr: Array) -> OcrPage:
 
 def _char_probs(crop: Array) -> Array:
     """Per-frame character probabilities (T x C, softmax) of the recogniser for one crop."""
-    rec = _engine().text_rec
+    rec = _engine().rec
     h, w = crop.shape[:2]
     _c, img_h, img_w = rec.rec_image_shape
     ratio = max(img_w / img_h, w / max(h, 1))
     norm = rec.resize_norm_img(crop, ratio)[np.newaxis, :].astype(np.float32)
-    return np.asarray(rec.session(norm)[0][0], dtype=np.float64)
+    return np.asarray(rec.session(norm)[0], dtype=np.float64)
 
 
 def _ctc_log_likelihoods(probs: Array, label_seqs: Sequence[Sequence[int | None]], unknown: Array) -> Array:
@@ -261,7 +303,7 @@ def rank_candidates(line: OcrLine, candidates: Sequence[str]) -> list[tuple[floa
     if line.crop is None or not candidates:
         return []
     probs = _char_probs(line.crop)
-    index = _engine().text_rec.postprocess_op.dict
+    index = _engine().rec.postprocess_op.dict
     # An out-of-alphabet glyph: a small share of whatever non-blank mass the frame has.
     unknown = 0.005 * (1.0 - probs[:, 0])
     scores = _ctc_log_likelihoods(probs, [[index.get(ch) for ch in cand] for cand in candidates], unknown)
@@ -304,7 +346,7 @@ def read_region(
             borderMode=cv2.BORDER_REPLICATE,
         )
     )
-    (text, score, *_rest), *_ = _engine().text_rec([crop], False)[0]
+    ((text, score),) = _recognise([crop])
     if float(score) < min_score or (not text and min_score > 0):
         return None
     quad = ((x0, y0), (x1, y0), (x1, y1), (x0, y1))

@@ -319,8 +319,11 @@ def _read_address_tail(page: OcrPage | None, used: list[Row], number_row: Row) -
     return text if re.search(r"[\u4e00-\u9fff\d]", text) and text.strip("一") else None
 
 
-def parse_front(lines: list[OcrLine], page: OcrPage | None = None) -> FrontFields:
-    """Fields of the portrait side; ``page`` enables re-reading a value the detector missed."""
+def parse_front(
+    lines: list[OcrLine], page: OcrPage | None = None, *, corrections: list[str] | None = None
+) -> FrontFields:
+    """Fields of the portrait side; ``page`` enables re-reading a value the detector missed.
+    ``corrections`` receives the codes of values taken from the ID number (see :func:`reconcile`)."""
     rows = group_rows(lines)
     f = FrontFields()
     i_name = _find_row(rows, ("姓名", "姓", "名"))
@@ -392,7 +395,66 @@ def parse_front(lines: list[OcrLine], page: OcrPage | None = None) -> FrontField
     if numbers:
         raw = numbers[-1][0]
         f.id_number = repair_number(raw, f.birth_date)
+    taken = reconcile(f)
+    if corrections is not None:
+        corrections.extend(taken)
     return f
+
+
+def _edit_distance(a: str, b: str) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+# How many digits of the printed date (year, month and day as printed, 7-8 digits) OCR may have
+# garbled for the number to explain it: a dropped, doubled, swapped or misread digit or two ("9583"
+# for 1958).
+_MAX_DATE_EDITS = 2
+
+
+def _plausible_birth(d: date) -> bool:
+    return 1880 <= d.year <= 2100
+
+
+def reconcile(f: FrontFields) -> list[str]:
+    """Cross-field reconciliation: when the ID number passes its checksum (and its region and date are
+    valid), its birth date and sex are the truth for what OCR could not read.
+
+    Taken from the number (each change returned as a reason code): a date or sex not read at all, and
+    a printed date that is no plausible date ("9583年8月28日") within two digit edits of the number's.
+    A well-formed printed date that differs stays a disagreement for the checks to report: a digit
+    misread in the number can pass the checksum (1 in 11), and then the print is the better witness.
+    """
+    from bot.verification.idcard.validate import IdCardReason
+    from bot.verification.ids import parse_resident_id
+
+    n = f.id_number
+    if not n or len(n) != 18 or "X" in n[:17] or resident_id_check_char(n[:17]) != n[17]:
+        return []
+    if not is_known_region(n[:6]):
+        return []
+    info = parse_resident_id(n)
+    if info is None:
+        return []
+    codes: list[str] = []
+    truth = info.birth_date
+    if f.birth_date is None:
+        f.birth_date = truth
+        codes.append(str(IdCardReason.BIRTH_DATE_FROM_NUMBER))
+    elif f.birth_date != truth and not _plausible_birth(f.birth_date):
+        printed = f"{f.birth_date.year}{f.birth_date.month}{f.birth_date.day}"
+        if _edit_distance(printed, f"{truth.year}{truth.month}{truth.day}") <= _MAX_DATE_EDITS:
+            f.birth_date = truth
+            codes.append(str(IdCardReason.BIRTH_DATE_CORRECTED))
+    if f.sex is None:
+        f.sex = info.sex
+        codes.append(str(IdCardReason.SEX_FROM_NUMBER))
+    return codes
 
 
 # --- back ---------------------------------------------------------------------------------------------

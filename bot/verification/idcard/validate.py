@@ -6,6 +6,7 @@ import re
 from datetime import date
 from enum import StrEnum
 
+from bot.domain.hanzi import HAN_CLASS, nfc
 from bot.verification.idcard.fields import ETHNICITIES, BackFields, FrontFields, Side
 from bot.verification.ids import (
     parse_resident_id,
@@ -48,11 +49,18 @@ class IdCardReason(StrEnum):
     NOT_YET_VALID = "idcard_not_yet_valid"
     PORTRAIT_NOT_FOUND = "idcard_portrait_not_found"  # the photo area could not be located
     PORTRAIT_NO_FACE = "idcard_portrait_no_face"  # located, but no face in it
+    # Not problems: what the engine corrected from the ID number (its checksum passed), reported in
+    # ``SideReading.corrections`` so that the user and staff can see the value did not come from OCR.
+    BIRTH_DATE_CORRECTED = "idcard_birth_date_corrected"  # garbled printed date, the number's taken
+    BIRTH_DATE_FROM_NUMBER = "idcard_birth_date_from_number"  # printed date unread, the number's taken
+    SEX_FROM_NUMBER = "idcard_sex_from_number"  # printed sex unread, the number's taken
 
 
-# Chinese names, and transliterated names of some minorities with the middle dot.
-_NAME_RE = re.compile(r"[\u4e00-\u9fff]{1,15}(·[\u4e00-\u9fff]{1,15}){0,3}")
-_CJK_RE = re.compile(r"[\u4e00-\u9fff]")
+# Chinese names (any GB 18030 ideograph, CJK Extensions A-H included, optionally with an ideographic
+# variation selector), and transliterated names of some minorities with the middle dot.
+_HAN = f"[{HAN_CLASS}][\ufe00-\ufe0f\U000e0100-\U000e01ef]?"
+_NAME_RE = re.compile(f"(?:{_HAN}){{1,15}}(?:·(?:{_HAN}){{1,15}}){{0,3}}")
+_CJK_RE = re.compile(f"[{HAN_CLASS}]")
 
 
 def validate_front(front: FrontFields, *, today: date | None = None) -> list[str]:
@@ -60,7 +68,7 @@ def validate_front(front: FrontFields, *, today: date | None = None) -> list[str
     problems: list[str] = []
     if not front.name:
         problems.append(IdCardReason.MISSING_NAME)
-    elif not _NAME_RE.fullmatch(front.name):
+    elif not _NAME_RE.fullmatch(nfc(front.name)):
         problems.append(IdCardReason.NAME_INVALID)
     if not front.sex:
         problems.append(IdCardReason.MISSING_SEX)

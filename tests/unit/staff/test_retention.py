@@ -97,7 +97,7 @@ async def test_old_raw_media_go_and_the_record_stays(services: Services) -> None
     assert not await exists(frame)
     assert await exists(open_frame)
     assert not await exists(orphan_old) and await exists(orphan_new)
-    repo = Repositories(services.db, services.cipher)
+    repo = services.repositories()
     person = await repo.persons.get(1)
     assert person is not None
     assert person.document.front_media_id is None and person.document.back_media_id is None

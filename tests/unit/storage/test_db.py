@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
+import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from bot.storage.db import Migration, MigrationError, load_migrations
+from bot.storage.db import COUNTERS, LOOP_BUDGET_S, Migration, MigrationError, load_migrations
 from bot.storage.db import SqliteDatabase as Database
 
 
@@ -17,7 +21,10 @@ async def test_open_sets_pragmas_and_applies_all_migrations(tmp_path: Path) -> N
             assert (await (await conn.execute("PRAGMA journal_mode")).fetchone())[0] == "wal"
         async with db.transaction() as conn:
             assert (await (await conn.execute("PRAGMA foreign_keys")).fetchone())[0] == 1
+            # Pragmas run on the connection's thread, where the configured busy timeout applies
+            # (on the event loop it is zero: test_a_lock_held_elsewhere_never_freezes_the_loop).
             assert (await (await conn.execute("PRAGMA busy_timeout")).fetchone())[0] == 5000
+            assert db.busy_timeout_ms == 5000
     finally:
         await db.close()
 
@@ -147,3 +154,109 @@ async def test_closed_database_refuses_work(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError):
         async with db.read():
             pass
+
+
+# --- where statements run (issue 22) ------------------------------------------------------------------
+
+
+@pytest.fixture
+async def sqlite_db(tmp_path: Path) -> AsyncIterator[Database]:
+    """Where statements run is SQLite's business alone (the ``db`` fixture runs both backends)."""
+    db = await Database.open(tmp_path / "s.sqlite3")
+    yield db
+    await db.close()
+
+
+async def _longest_tick(until: asyncio.Event) -> float:
+    """The longest gap between the event loop's turns while ``until`` is unset."""
+    longest, last = 0.0, time.perf_counter()
+    while not until.is_set():
+        await asyncio.sleep(0.001)
+        now = time.perf_counter()
+        longest, last = max(longest, now - last), now
+    return longest
+
+
+async def test_a_lock_held_elsewhere_never_freezes_the_loop(tmp_path: Path) -> None:
+    """Another process holding the write lock (the CLI, a backup) must cost the loop nothing: the
+    transaction waits for it on the connection's thread, up to the busy timeout, then proceeds."""
+    db = await Database.open(tmp_path / "l.sqlite3")
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        other = sqlite3.connect(db.path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        locked.set()
+        release.wait(10)
+        other.execute("ROLLBACK")
+        other.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        await asyncio.to_thread(locked.wait, 10)
+        done = asyncio.Event()
+        ticker = asyncio.create_task(_longest_tick(done))
+        retries = COUNTERS.busy_retries
+
+        async def write() -> None:
+            async with db.transaction() as conn:
+                await conn.execute("INSERT INTO users (id, first_seen, last_seen) VALUES (9, 'a', 'a')")
+
+        writing = asyncio.create_task(write())
+        await asyncio.sleep(0.3)
+        assert not writing.done()  # it waits for the lock...
+        release.set()
+        await writing  # ...and gets it once the other process lets go
+        done.set()
+        assert await ticker < 0.1  # while the loop kept turning
+        assert COUNTERS.busy_retries > retries
+    finally:
+        release.set()
+        await asyncio.to_thread(holder.join)
+        await db.close()
+    db = await Database.open(tmp_path / "l.sqlite3")
+    try:
+        async with db.read() as conn:
+            assert (await (await conn.execute("SELECT count(*) FROM users")).fetchone())[0] == 1
+    finally:
+        await db.close()
+
+
+async def test_a_long_select_moves_off_the_loop_with_the_same_answer(sqlite_db: Database) -> None:
+    db = sqlite_db
+    async with db.transaction() as conn:
+        await conn.executemany(
+            "INSERT INTO users (id, first_seen, last_seen) VALUES (?, 'a', 'a')", [(i,) for i in range(150)]
+        )
+        retries = COUNTERS.budget_retries
+        # Far more work than the loop's budget: interrupted there, run again on the thread.
+        heavy = "SELECT count(*), (SELECT count(*) FROM users) FROM users a, users b, users c"
+        started = time.perf_counter()
+        done = asyncio.Event()
+        ticker = asyncio.create_task(_longest_tick(done))
+        row = await (await conn.execute(heavy)).fetchone()
+        done.set()
+        assert tuple(row) == (150**3, 150)  # the transaction's own write is still visible
+        assert time.perf_counter() - started > LOOP_BUDGET_S
+        assert COUNTERS.budget_retries == retries + 1
+        assert await ticker < 0.05
+    async with db.read() as conn:  # the interrupted SELECT did not undo the transaction
+        assert (await (await conn.execute("SELECT count(*) FROM users")).fetchone())[0] == 150
+
+
+async def test_range_writes_and_batches_run_on_a_thread(sqlite_db: Database) -> None:
+    db = sqlite_db
+    async with db.transaction() as conn:
+        hops = COUNTERS.thread_hops
+        await conn.execute("INSERT INTO users (id, first_seen, last_seen) VALUES (1, 'a', 'a')")
+        await conn.execute("UPDATE users SET language = 'en' WHERE id = 1")
+        assert COUNTERS.thread_hops == hops  # short, by key: on the loop
+        await conn.executemany(
+            "INSERT INTO users (id, first_seen, last_seen) VALUES (?, 'a', 'a')", [(i,) for i in range(2, 50)]
+        )
+        await conn.execute("DELETE FROM users WHERE last_seen < ?", ("b",))
+        await conn.execute("WITH x(i) AS (SELECT 1) SELECT i FROM x")  # a WITH's tail may write
+        assert COUNTERS.thread_hops == hops + 3
+    async with db.read() as conn:
+        assert (await (await conn.execute("SELECT count(*) FROM users")).fetchone())[0] == 0

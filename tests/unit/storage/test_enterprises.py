@@ -102,6 +102,7 @@ async def test_load_and_look_up(repo: Repositories, db: Database) -> None:
     entries = await repo.audit.for_subject("enterprise", xinghe.id)
     assert entries[0].action == "enterprise.load" and entries[0].actor_user_id == 42
     assert entries[0].after is not None and entries[0].after["people"][0]["name"] == "王**"
+    assert entries[0].after["enterprise_name"] == "辽宁星河商贸有限公司"  # public: not masked
 
 
 async def test_reload_replaces_an_enterprises_people(repo: Repositories) -> None:

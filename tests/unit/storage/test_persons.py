@@ -196,3 +196,12 @@ async def test_erase_removes_everything_and_returns_media(repo: Repositories, db
     ]
     with pytest.raises(LookupError):
         await repo.persons.erase(person.id, actor_user_id=1)
+
+
+async def test_a_name_with_cjk_extension_characters_is_stored_whole(repo: Repositories) -> None:
+    name = "\U00020bb7\u4dae"  # 𠮷 (Extension B, beyond the BMP) and 䶮 (Extension A), typed by the user
+    saved = await repo.persons.save_collected(record(name=name))
+    again = await repo.persons.find_by_document(DocumentType.RESIDENT_ID, "11010519491231002X")
+    assert again is not None and again.name == name == saved.name
+    trail = await repo.audit.for_subject("person", saved.id)
+    assert trail[0].after is not None and trail[0].after["document"]["name"] == "\U00020bb7*"

@@ -1,0 +1,217 @@
+"""The identity authority's check, a sub-dialog of every resident-ID collection, 补录 and 变更 (and the
+helpers the permit path of collection shares), and the judgement after the face check.
+
+What the photos show is the evidence. The authority confirms that number and name (and birth date)
+belong together and, when it has one, returns its photo of that person: the selfie is matched against
+that photo, the card portrait staying a second check. A submission is *unverified* when an identity
+field of the card was corrected on 【信息核实】 (``card_data.IDENTITY_FIELDS``), when it is a permit
+(every field typed), or when the authority could not be asked (``IDENTITY_UNAVAILABLE_REVIEW``): it is
+then saved only when the authority's photo matched the selfie, and otherwise becomes a staff review
+case that shows the read and the typed values and the photos. The authority unreachable is "try again
+later" (or, by that setting, a review case), never a silent pass.
+
+What it leaves in the FSM data: ``authority = {"checked": bool, "photo_media": id | None,
+"encoding": [...] | None}``; the flow sets ``face_refs`` from it (:func:`primary_reference`) and calls
+:func:`assess` once the face check has passed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from aiogram import F, Router
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message
+
+from bot.dialogs.base import (
+    Act,
+    Ctx,
+    act,
+    back_row,
+    home_button,
+    keep_temp_media,
+    keyboard,
+    pause,
+    spend_try,
+)
+from bot.dialogs.card_data import front_from_dict, identity_corrected
+from bot.integrations.identity import IdentityCheck, IdentityUnavailable
+from bot.storage.repositories.events import EventOutcome
+from bot.verification.face import FaceConfig
+from bot.verification.face.match import decide, distance
+from bot.verification.ids import DocumentType
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "Assessment",
+    "AuthoritySG",
+    "assess",
+    "begin",
+    "consult",
+    "create_router",
+    "primary_reference",
+    "remember",
+]
+
+
+class AuthoritySG(StatesGroup):
+    failed = State()  # 身份验证失败, or the authority did not answer: retry / back to 【信息核实】
+
+
+async def consult(
+    ctx: Ctx, doc_type: DocumentType, number: str, name: str, birth_date: date | None
+) -> IdentityCheck | None:
+    """The authority's answer; None when it could not answer (the caller says "try again later",
+    or, with ``identity_unavailable_review``, goes on unverified)."""
+    try:
+        return await ctx.services.identity.verify(doc_type, number, name, birth_date)
+    except IdentityUnavailable:
+        log.warning("identity authority unavailable")
+        return None
+
+
+async def remember(ctx: Ctx, check: IdentityCheck | None) -> dict[str, Any]:
+    """``data["authority"]`` for a matched check (its photo kept for the reviewer and encoded as the
+    face reference), or for an authority that could not be asked (``checked`` False)."""
+    if check is None:
+        result: dict[str, Any] = {"checked": False, "photo_media": None, "encoding": None}
+    else:
+        result = {"checked": True, "photo_media": None, "encoding": None}
+        if check.photo:
+            encoded = await ctx.services.verifier.encode_face(check.photo)
+            if encoded.ok and encoded.encoding:
+                result["encoding"] = list(encoded.encoding)
+            # Kept even without a usable face: the reviewer sees what the authority holds.
+            result["photo_media"] = await keep_temp_media(ctx, check.photo, "authority_photo")
+    await ctx.put(authority=result)
+    return result
+
+
+def primary_reference(data: dict[str, Any]) -> list[list[float]]:
+    """The reference the selfie must match in a collection: the authority's photo when it has one,
+    else the card portrait (none when the front was typed: liveness only, a person compares)."""
+    encoding = dict(data.get("authority") or {}).get("encoding")
+    if encoding:
+        return [list(encoding)]
+    portrait = dict(data.get("card") or {}).get("portrait_encoding")
+    return [list(portrait)] if portrait else []
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """After a passed face check: saved as it is (no reasons), or a review case for these reasons."""
+
+    reasons: list[str] = field(default_factory=list)
+    corrected: list[str] = field(default_factory=list)
+
+    @property
+    def verified(self) -> bool:
+        return not self.reasons
+
+
+def _config(ctx: Ctx) -> FaceConfig:
+    settings = ctx.services.settings
+    return FaceConfig(
+        match_threshold=settings.face_match_threshold, review_margin=settings.face_review_margin
+    )
+
+
+def assess(
+    ctx: Ctx, data: dict[str, Any], *, second: Sequence[tuple[str, Sequence[float] | None]] = ()
+) -> Assessment:
+    """Judge a submission whose face check passed against its primary reference: is it verified?
+
+    ``second``: (reason code, encoding) of the further references the live face must match too (the
+    card portrait when the authority's photo was the primary one; the authority's photo when the
+    stored live face was). A typed (permit) or corrected identity needs the authority's photo."""
+    authority = dict(data.get("authority") or {})
+    card = dict(data.get("card") or {})
+    reasons: list[str] = []
+    corrected = (
+        identity_corrected(ctx.t, card) if data.get("doc_type") == DocumentType.RESIDENT_ID.value else []
+    )
+    has_photo = bool(authority.get("encoding"))
+    if not authority.get("checked"):
+        reasons.append("review_authority_unavailable")
+    elif not has_photo and corrected:
+        reasons.append("review_identity_corrected")
+    elif not has_photo and (
+        data.get("doc_type") != DocumentType.RESIDENT_ID.value
+        or ctx.services.settings.identity_photo_required
+    ):
+        reasons.append("review_no_authority_photo")
+    live = dict(data.get("face") or {}).get("encoding")
+    if live:
+        for code, reference in second:
+            if reference and decide(distance(live, reference), _config(ctx))[0] != "pass":
+                reasons.append(code)
+    return Assessment(reasons=reasons, corrected=corrected)
+
+
+async def begin(ctx: Ctx) -> None:
+    """Ask the authority about the card of this dialog; ``flow.finished(ctx, "authority")`` once it
+    matched (or, by setting, could not answer), else 身份验证失败 / try again later."""
+    data = await ctx.get()
+    front = front_from_dict(dict(data.get("card") or {}).get("front"))
+    progress = await ctx.say(ctx.t("other.checking"))
+    check = await consult(
+        ctx, DocumentType.RESIDENT_ID, front.id_number or "", front.name or "", front.birth_date
+    )
+    flow = str(data.get("flow"))
+    if check is None and not ctx.services.settings.identity_unavailable_review:
+        await ctx.state.set_state(AuthoritySG.failed)
+        await progress.edit_text(ctx.t.reason("identity_unavailable"), reply_markup=_retry_keyboard(ctx))
+        return
+    if check is not None and not check.matched:
+        await ctx.repo.events.record(
+            flow,
+            "authority",
+            EventOutcome.REJECTED,
+            user_id=ctx.user_id,
+            reason_code=str(check.reason or "permit_identity_rejected"),
+        )
+        if await spend_try(ctx, "authority"):
+            await ctx.state.set_state(AuthoritySG.failed)
+            await progress.edit_text(ctx.t("card.identity_failed"), reply_markup=_failed_keyboard(ctx))
+        else:
+            await progress.edit_text(ctx.t("other.failed"))
+            await pause(ctx, "other.too_many_tries")
+        return
+    await remember(ctx, check)
+    await progress.edit_text(ctx.t("other.passed") if check is not None else ctx.t("card.identity_unchecked"))
+    await (await ctx.flow()).finished(ctx, "authority")
+
+
+def _retry_keyboard(ctx: Ctx) -> Any:
+    return keyboard([act(ctx.t("other.retry"), "retry")], back_row(ctx.t))
+
+
+def _failed_keyboard(ctx: Ctx) -> Any:
+    return keyboard(back_row(ctx.t), [home_button(ctx.t)])
+
+
+def create_router() -> Router:
+    from bot.dialogs import card  # card imports nothing of this module; the router needs its screen
+
+    router = Router(name="authority")
+
+    @router.callback_query(AuthoritySG.failed, Act.filter(F.a == "retry"))
+    async def retry(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await begin(ctx)
+
+    @router.callback_query(AuthoritySG.failed, Act.filter(F.a == "back"))
+    async def back(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        await card.show_verify(ctx)
+
+    @router.message(AuthoritySG.failed)
+    async def unexpected(message: Message, ctx: Ctx) -> None:
+        await message.answer(ctx.t("card.identity_use_buttons"), reply_markup=_retry_keyboard(ctx))
+
+    return router

@@ -1,0 +1,96 @@
+"""The engine on card designs it was not written for (tools/cardgen designs ``template`` and ``serif``):
+other backgrounds, label colours, fonts, letter spacing, text shifted by millimetres; wrapped address
+lines joined whatever their length, a one-character last line included; and the same photo
+recompressed the way Telegram does."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.verification.idcard import read_side, warm_up
+from tools.cardgen import (
+    DESIGNS,
+    CardDesign,
+    CardFont,
+    Distortion,
+    distort_jpeg,
+    find_cjk_fonts,
+    random_identity,
+    render_back,
+    render_front,
+    telegram_recompress,
+)
+from tools.cardgen.render import _Canvas, _wrap
+
+TODAY = date(2026, 11, 1)
+LONG = "河北省保定市望都县新设大街东段北侧幸福小区甲区九百七十号楼"
+
+
+@pytest.fixture(scope="module")
+def fonts() -> dict[str, CardFont]:
+    found = find_cjk_fonts()
+    if not found:
+        pytest.skip("no CJK font installed (fonts-noto-cjk)")
+    warm_up()
+
+    def pick(*hints: str) -> CardFont:
+        return next((f for f in found if any(h in Path(f.path).name.lower() for h in hints)), found[0])
+
+    return {"classic": found[0], "template": pick("zenhei", "microhei"), "serif": pick("serifcjk", "uming")}
+
+
+def _one_char_tail(design: CardDesign, font: CardFont, scale: float) -> str:
+    """An address whose wrapped last line, on this design, is a single character."""
+    c = _Canvas(scale)
+    value = font.get(c.mm(design.value_size_mm))
+    width, spacing = c.mm(design.address_width_mm), c.mm(design.value_spacing_mm)
+    for k in range(len(LONG), 8, -1):
+        address = LONG[:k] + "号"
+        lines = _wrap(address, value, width, spacing=spacing)
+        if len(lines) in (2, 3) and len(lines[-1]) == 1:
+            return address
+    raise AssertionError("no such address")
+
+
+@pytest.mark.parametrize("design", ["classic", "template", "serif"])
+def test_a_one_character_last_address_line_is_joined(design: str, fonts: dict[str, CardFont]) -> None:
+    rng = random.Random(11)
+    d = DESIGNS[design]
+    address = _one_char_tail(d, fonts[design], 1.5)
+    ident = replace(random_identity(rng, today=TODAY), address=address)
+    photo = distort_jpeg(
+        render_front(ident, font=fonts[design], scale=1.5, rng=rng, design=d),
+        rng,
+        Distortion(frame=(1600, 1200), card_fraction=0.75, skew_deg=-3, perspective=0.02, jpeg_quality=85),
+    )
+    for data in (photo, telegram_recompress(photo)):
+        reading = read_side(data, today=TODAY)
+        assert reading.front is not None
+        assert reading.front.address == address
+        assert reading.front.id_number == ident.id_number
+
+
+@pytest.mark.parametrize("design", ["template", "serif"])
+def test_other_designs_read_whole(design: str, fonts: dict[str, CardFont]) -> None:
+    rng = random.Random(23)
+    d = DESIGNS[design]
+    ident = random_identity(rng, today=TODAY, long_term=False)
+    dist = Distortion(frame=(1280, 960), card_fraction=0.8, skew_deg=2, quarter_turns=1, jpeg_quality=80)
+    font = fonts[design]
+    front_photo = distort_jpeg(render_front(ident, font=font, scale=1.3, rng=rng, design=d), rng, dist)
+    back_photo = distort_jpeg(render_back(ident, font=font, scale=1.3, rng=rng, design=d), rng, dist)
+    front, back = read_side(front_photo, today=TODAY), read_side(back_photo, today=TODAY)
+    assert front.front is not None and back.back is not None
+    truth = ident.ground_truth()
+    f = front.front
+    birth = f.birth_date.isoformat() if f.birth_date else None
+    got = {"name": f.name, "sex": f.sex, "ethnicity": f.ethnicity, "birth_date": birth,
+           "address": f.address, "id_number": f.id_number}  # fmt: skip
+    assert got == {k: truth[k] for k in got}
+    assert back.back.authority == truth["authority"]
+    assert back.back.valid_from is not None and back.back.valid_from.isoformat() == truth["valid_from"]
