@@ -206,7 +206,7 @@ def warped_actions_video(
     found = detect_faces(gray, min(gray.shape[:2]))
     if not found:
         raise ValueError("no face in the image")
-    pts = landmarks(gray, found[0])
+    pts = landmarks(base, found[0])
     timeline: list[tuple[str, float]] = [("none", 0.0)] * int(0.8 * fps)
     for action in actions:
         steps = 2 if action == "blink" else 6

@@ -1,7 +1,9 @@
 """Face engine: liveness challenge from a selfie video, passive anti-spoofing, match against a portrait.
 
 Pure and synchronous: bytes in, picklable dataclasses out (plain types only), so the calls run in a
-process pool (see :mod:`bot.verification.pool`). dlib's models load once per process.
+process pool (see :mod:`bot.verification.pool`). The models (MODELS.md: MediaPipe Face Mesh, dlib's
+HOG detector, 5-point model and ResNet encoder; all licences allow a proprietary deployment) load once
+per process.
 
 Which way is left: :class:`Action` ``turn_left`` is the user's own left. Whether a video is mirrored
 is not known (see :data:`MirrorPolicy`); by default both readings are tried, one reading per video.
@@ -14,7 +16,8 @@ How a selfie video is judged (:func:`verify_selfie_video`):
    face in between); the face must be visible in most frames, with no long gap, no second person of
    comparable size, and the same identity after every break in tracking (``liveness_face_*``,
    ``liveness_multiple_faces``);
-3. the requested actions, in order, from 68-point landmarks (``liveness_no_action`` /
+3. the requested actions, in order, from 68 points of the 468-point Face Mesh
+   (``liveness_no_action`` /
    ``_wrong_action`` / ``_wrong_order``); other movements in between are allowed (people blink);
 4. presentation attacks: a still picture (no landmark motion), a flat one (a homography explains
    every frame's 68 points: a print or photo moved and tilted), a screen or print seen by its

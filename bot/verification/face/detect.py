@@ -1,9 +1,10 @@
-"""dlib models (loaded once per process), face detection, 68-point landmarks, 128-d encodings."""
+"""Models (loaded once per process): face detection, Face Mesh landmarks, 128-d encodings."""
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -19,6 +20,7 @@ __all__ = [
     "encode",
     "landmarks",
     "load_models",
+    "mesh_points",
     "scale_to_short_side",
 ]
 
@@ -26,22 +28,49 @@ U8 = npt.NDArray[np.uint8]
 F64 = npt.NDArray[np.float64]
 
 
+# MediaPipe Face Mesh (Apache-2.0, see MODELS.md), read by OpenCV's own TFLite importer: no extra runtime.
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+MESH_FILE = MODELS_DIR / "face_landmark.tflite"
+_MESH_SIDE = 192
+# The mesh wants the whole head in its 192 px crop: a square this many HOG box widths wide, centred on
+# the box (the HOG box runs from the brows to the chin).
+_MESH_CROP = 1.6
+
+# The 68 points the liveness measures were written for (dlib / iBUG order: jaw 0-16, brows 17-26,
+# nose 27-35, eyes 36-47, outer lips 48-59, inner lips 60-67), taken from the 468-point mesh.
+MESH_TO_68 = (
+    162, 234, 93, 58, 172, 136, 149, 148, 152, 377, 378, 365, 397, 288, 323, 454, 389,
+    71, 63, 105, 66, 107, 336, 296, 334, 293, 301,
+    168, 197, 5, 4, 75, 97, 2, 326, 305,
+    33, 160, 158, 133, 153, 144, 362, 385, 387, 263, 373, 380,
+    61, 39, 37, 0, 267, 269, 291, 405, 314, 17, 84, 181,
+    78, 82, 13, 312, 308, 317, 14, 87,
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Models:
-    detector: Any  # dlib.fhog_object_detector
-    predictor: Any  # dlib.shape_predictor
-    encoder: Any  # dlib.face_recognition_model_v1
+    detector: Any  # dlib.fhog_object_detector (dlib's own HOG detector, in the library: Boost licence)
+    predictor: Any  # dlib.shape_predictor, 5 points: aligns the chip for the encoder (public domain)
+    encoder: Any  # dlib.face_recognition_model_v1 (ResNet, public domain)
+    mesh: Any  # cv2.dnn.Net: MediaPipe Face Mesh, 468 points
 
 
 @functools.cache
 def load_models() -> Models:
-    """The three dlib models, once per process (the pool's warmup calls this in every worker)."""
+    """The models, once per process (the pool's warmup calls this in every worker).
+
+    dlib's 68-point predictor is never loaded: it is trained on iBUG 300-W, whose licence excludes
+    commercial use (MODELS.md); ``face_recognition_models`` ships it, it stays on disk unused.
+    """
     import face_recognition_models as frm  # imported lazily: it prints a deprecation warning on import
 
+    mesh = cv2.dnn.readNetFromTFLite(str(MESH_FILE))
     return Models(
         detector=dlib.get_frontal_face_detector(),
-        predictor=dlib.shape_predictor(frm.pose_predictor_model_location()),
+        predictor=dlib.shape_predictor(frm.pose_predictor_five_point_model_location()),
         encoder=dlib.face_recognition_model_v1(frm.face_recognition_model_location()),
+        mesh=mesh,
     )
 
 
@@ -50,7 +79,9 @@ def warmup() -> None:
     m = load_models()
     img = np.zeros((160, 160, 3), np.uint8)
     m.detector(img[:, :, 0], 0)
-    shape = m.predictor(img, dlib.rectangle(40, 40, 120, 120))
+    face = DetectedFace((40, 40, 120, 120), 0.0, 0)
+    mesh_points(img, face)
+    shape = m.predictor(img, face.rect())
     m.encoder.compute_face_descriptor(img, shape, 0)
 
 
@@ -109,16 +140,47 @@ def detect_faces(gray: U8, short_side: int, *, adjust: float = 0.0) -> list[Dete
     return faces
 
 
-def landmarks(gray: U8, face: DetectedFace) -> F64:
-    """68 (x, y) points as a float array."""
-    shape = load_models().predictor(gray, face.rect())
-    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
+def mesh_points(bgr: U8, face: DetectedFace) -> F64:
+    """The 468 mesh points (x, y, z) in the frame's pixels (z: relative depth, same scale as x)."""
+    x0, y0, x1, y1 = face.box
+    cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
+    side = _MESH_CROP * max(x1 - x0, y1 - y0, 1)
+    s = _MESH_SIDE / side
+    ox, oy = cx - side / 2.0, cy - side / 2.0
+    warp = np.array([[s, 0.0, -ox * s], [0.0, s, -oy * s]])
+    crop = cv2.warpAffine(bgr, warp, (_MESH_SIDE, _MESH_SIDE), flags=cv2.INTER_LINEAR)
+    if crop.ndim == 2:
+        crop = cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
+    blob = cv2.dnn.blobFromImage(crop, 1.0 / 255.0, swapRB=True)  # NCHW RGB in [0, 1]
+    net = load_models().mesh
+    net.setInput(blob)
+    out = np.asarray(net.forward(), dtype=np.float64).reshape(468, 3)
+    out[:, 0] = out[:, 0] / s + ox
+    out[:, 1] = out[:, 1] / s + oy
+    out[:, 2] = out[:, 2] / s
+    return out
 
 
-def encode(rgb: U8, face: DetectedFace) -> F64:
-    """The 128-d dlib encoding of one face (aligned chip from the 68 landmarks, no jitter)."""
+def landmarks(bgr: U8, face: DetectedFace) -> F64:
+    """68 (x, y) points in dlib's order, taken from the Face Mesh (see :data:`MESH_TO_68`)."""
+    return np.ascontiguousarray(mesh_points(bgr, face)[list(MESH_TO_68), :2])
+
+
+# dlib's 5-point layout (image-right eye outer and inner corner, image-left eye outer and inner, base
+# of the nose), as indices into the 68 points above.
+_FIVE_OF_68 = (45, 42, 36, 39, 33)
+
+
+def encode(rgb: U8, face: DetectedFace, points: F64 | None = None) -> F64:
+    """The 128-d dlib encoding of one face (no jitter). The chip is aligned on five points: taken from
+    the frame's Face Mesh ``points`` (68-point order) when given, which stay on the eyes of a turned
+    face, else from dlib's 5-point model."""
     m = load_models()
-    shape = m.predictor(rgb, face.rect())
+    if points is not None:
+        parts = [dlib.point(round(points[k][0]), round(points[k][1])) for k in _FIVE_OF_68]
+        shape = dlib.full_object_detection(face.rect(), parts)
+    else:
+        shape = m.predictor(rgb, face.rect())
     return np.array(m.encoder.compute_face_descriptor(rgb, shape, 0), dtype=np.float64)
 
 

@@ -225,7 +225,7 @@ def _observe(frame: Frame, track: _Track, config: FaceConfig) -> None:
         track.last_seen = None
         return
     other = any(f is not face and f.width >= config.second_face_ratio * face.width for f in faces)
-    points = landmarks(gray, face)
+    points = landmarks(frame.bgr, face)
     track.observations.append(Observation(frame.t, points, len(faces), other, full_pass=full))
     # A new segment starts when the face comes back after a gap or reappears somewhere else: the
     # identity check encodes one frame of each segment.
@@ -348,7 +348,7 @@ def verify_selfie_video(
 
     def enc_of(i: int) -> F64:
         if i not in encs:
-            encs[i] = encode(_rgb(track.kept[i].bgr), track.boxes[i])
+            encs[i] = encode(_rgb(track.kept[i].bgr), track.boxes[i], obs[i].points)
         return encs[i]
 
     live = np.mean([enc_of(i) for i in best_idx], axis=0)
@@ -362,7 +362,10 @@ def verify_selfie_video(
     for seg in others[: config.identity_checks]:
         kept = [i for i in seg if i in track.kept]
         if kept:
-            checks.append(kept[0])  # right after the break: where a swap would show
+            # right after the break, where a swap would show; of that first half second the most
+            # frontal frame (the encoder's 5-point alignment is loose on a turned face)
+            soon = [i for i in kept if obs[i].t - obs[kept[0]].t <= 0.5]
+            checks.append(max(soon, key=lambda j: track.quality.get(j, 0.0)))
     # A cut between two people framed alike breaks no tracking: also check a few moments spread over
     # the clip, unless a frame close to them is checked already.
     with_face = sorted(i for i in track.kept if i in track.boxes)
@@ -370,7 +373,11 @@ def verify_selfie_video(
         if not with_face:
             break
         target = share * info.duration
-        i = min(with_face, key=lambda j: abs(obs[j].t - target))
+        near = [j for j in with_face if abs(obs[j].t - target) <= 0.5]
+        if near:
+            i = max(near, key=lambda j: track.quality.get(j, 0.0))
+        else:
+            i = min(with_face, key=lambda j: abs(obs[j].t - target))
         if all(abs(obs[i].t - obs[j].t) > 1.0 for j in (*checks, *best_idx)):
             checks.append(i)
     if any(float(np.linalg.norm(enc_of(i) - live)) > config.same_person_distance for i in checks):
@@ -384,7 +391,9 @@ def verify_selfie_video(
     motion, flat = rigidity(obs)
     if motion < config.still_motion_px:
         reasons.append(FaceReason.STILL_PHOTO.value)
-    elif flat < config.flat_residual:
+    elif motion >= config.flat_min_motion and flat < config.flat_residual:
+        # Face Mesh fits a 3-D face to whatever it sees, so a head held still (a blink clip) reads
+        # nearly as flat as a print: flatness is only judged once the picture really moves.
         reasons.append(FaceReason.FLAT_PHOTO.value)
     spoof, cues = antispoof.score(track.cues)
     if spoof >= config.spoof_threshold:

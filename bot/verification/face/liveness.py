@@ -1,6 +1,6 @@
 """Active liveness: landmark measures per frame, action events over time, the challenge order.
 
-Measures (all from dlib's 68 points, scale-free):
+Measures (all from 68 points in dlib's order, taken from the Face Mesh: detect.MESH_TO_68; scale-free):
 
 * EAR, eye aspect ratio, both eyes averaged: ~0.3 open, ~0.15 closed. A blink is a dip below
   ``blink_ear_ratio`` x the clip's median while the head is near its usual pose (a nod down also
