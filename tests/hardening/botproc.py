@@ -21,7 +21,7 @@ from bot.verification.face import Action, FaceVerdict
 from bot.verification.idcard import SideReading
 from tests.hardening.harness import DecodingVerifier, jpeg
 from tests.helpers.factory import make_settings
-from tests.helpers.fakes import back_reading, front_reading, verdict
+from tests.helpers.fakes import EveryResidentKnown, back_reading, front_reading, verdict
 
 PORTRAIT_JPEG = jpeg(90, 120)
 
@@ -59,6 +59,8 @@ class ContentVerifier(DecodingVerifier):
 async def main(url: str, data_dir: Path) -> None:
     settings = make_settings(data_dir, log_level="INFO")
     services = await Services.build(settings, sandbox_url=url, verifier=ContentVerifier())
+    # This process tests durability, not identity: the authority knows the test's resident (no photo).
+    services.identity = EveryResidentKnown(services.db, services.cipher)  # type: ignore[assignment]
     bot = create_bot(settings, api_base=url)
     dp = create_dispatcher(settings, services)
 

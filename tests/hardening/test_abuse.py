@@ -44,7 +44,8 @@ def throttle_of(dp: Dispatcher) -> ThrottlingMiddleware:
 
 
 @pytest.fixture
-def clock(dp: Dispatcher) -> Clock:
+def throttle_clock(dp: Dispatcher) -> Clock:
+    """The throttle's monotonic clock (not the services' wall clock, the ``clock`` fixture)."""
     clock = Clock()
     middleware = throttle_of(dp)
     middleware.updates.clock = clock
@@ -56,7 +57,7 @@ def clock(dp: Dispatcher) -> Clock:
 
 
 async def test_a_flood_of_messages_is_throttled_with_one_notice(
-    client: HostileClient, services: Services, clock: Clock
+    client: HostileClient, services: Services, throttle_clock: Clock
 ) -> None:
     burst = services.settings.throttle_burst
     notice = services.catalog.render("zh_CN", "throttle.messages", seconds=1)
@@ -70,12 +71,12 @@ async def test_a_flood_of_messages_is_throttled_with_one_notice(
         else:
             silent += 1
     assert (answered, notices, silent) == (burst, 1, 19)
-    clock.now += 1 / services.settings.throttle_rate  # one token back
+    throttle_clock.now += 1 / services.settings.throttle_rate  # one token back
     assert "没有看懂" in text(await client.send("你好"))
 
 
 async def test_throttled_button_presses_get_an_alert(
-    client: HostileClient, services: Services, clock: Clock
+    client: HostileClient, services: Services, throttle_clock: Clock
 ) -> None:
     for _ in range(services.settings.throttle_burst):
         await client.press("d:zz:")
@@ -91,7 +92,7 @@ async def test_expensive_uploads_have_their_own_limit(
     verifier: FakeVerifier,
     sms: FakeSms,
     services: Services,
-    clock: Clock,
+    throttle_clock: Clock,
 ) -> None:
     ident = Identity(1, "id")
     script(verifier, ident)
@@ -102,7 +103,7 @@ async def test_expensive_uploads_have_their_own_limit(
     for _ in range(media_burst + 5):
         replies = await client.send_photo(b"blurry-photo")
         notices += "上传照片或视频过于频繁" in text(replies)
-        clock.now += 0.6  # slower than the message limit, faster than the media limit
+        throttle_clock.now += 0.6  # slower than the message limit, faster than the media limit
     reads = len([c for c in verifier.calls if c[0] == "read"]) - before
     # Each read costs seconds of a worker; the limit holds them to the burst (plus the refill).
     refill = (media_burst + 5) * 0.6 * services.settings.throttle_media_per_minute / 60
