@@ -38,7 +38,10 @@ def _samples(source: str, number: int) -> dict[str, Any]:
         if name in NUMBERS:
             values[name] = number
         elif name == "fields":
-            values[name] = [("name", "Sample"), ("date of birth", "Sample")]
+            # As many values per field as the template's loop unpacks (label, value[, hidden]).
+            loop = re.search(r"for ([\w, ]+) in fields", source)
+            width = len(loop.group(1).split(",")) if loop else 2
+            values[name] = [("Name", "Sample", False)[:width], ("Date of birth", "Sample", True)[:width]]
         elif name == "people":
             values[name] = [("Sample", "Sample", "Sample", True), ("Sample", "Sample", "Sample", False)]
         elif name == "steps":

@@ -80,9 +80,16 @@ def _units(rendered: str) -> int:
 
 def _render(lang: str, key: str) -> str:
     env = Environment(autoescape=True)
-    names = meta.find_undeclared_variables(env.parse(CATALOG.messages[lang][key]))
+    source = CATALOG.messages[lang][key]
+    names = meta.find_undeclared_variables(env.parse(source))
+    values = {n: _value(n) for n in names}
+    if "fields" in values:
+        # As many values per field as the template's loop unpacks (label, value[, hidden]).
+        loop = re.search(r"for ([\w, ]+) in fields", source)
+        width = len(loop.group(1).split(",")) if loop else 2
+        values["fields"] = [(_text(12), _text(100), False)[:width]] * 14
     try:
-        return CATALOG.render(lang, key, **{n: _value(n) for n in names})
+        return CATALOG.render(lang, key, **values)
     except TypeError:  # the template computes with a variable: it is a number
         return CATALOG.render(lang, key, **{n: MAXIMA.get(n, LONG_ID) for n in names})
 
