@@ -130,7 +130,7 @@ async def test_times_read_in_china_time_with_the_zone(
     await collect_into_review(taxpayer, verifier, sms)
     review = text(await admin.send("/review"))
     assert "2026-12-02 02:22（北京时间）" in review, review
-    await press(admin, await admin.send("/review"), "通过")
+    await press(admin, await press(admin, await admin.send("/review"), "通过"), "确认通过")
 
     mine = text(await taxpayer.send("/mydata"))
     assert "2026-12-02 02:22（北京时间）" in mine and "UTC" not in mine, mine
