@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -109,13 +110,17 @@ def build_app(
     return app, handler
 
 
-async def run_webhook(settings: Settings, *, verifier: Any = None) -> None:
+async def run_webhook(
+    settings: Settings, *, verifier: Any = None, customize: Callable[[Services], None] | None = None
+) -> None:
     """Serve until cancelled (SIGTERM/SIGINT cancel the task in ``__main__``), then drain and close.
 
     ``verifier`` is for tests that run replicas without the engines.
     """
     sandbox = settings.bot_api_base if settings.bot_api_sandbox else None
     services = await Services.build(settings, sandbox_url=sandbox, verifier=verifier)
+    if customize is not None:  # tests only: e.g. an identity authority that knows their residents
+        customize(services)
     bot = create_bot(settings)
     dp = create_dispatcher(settings, services)
     app, handler = build_app(settings, services, bot, dp)

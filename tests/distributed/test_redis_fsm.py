@@ -12,6 +12,7 @@ from aiogram.fsm.storage.base import StorageKey
 from redis.asyncio import Redis
 
 from bot.config import Settings
+from bot.domain.clock import system_clock
 from bot.services.fsm import create_fsm_storage
 from bot.storage.crypto import FieldCipher
 from bot.storage.fsm import DatabaseStorage
@@ -37,7 +38,7 @@ def _cipher() -> FieldCipher:
 
 
 async def test_storage_chosen_by_settings(redis_url: str, tmp_path: Path) -> None:
-    services = types.SimpleNamespace(db=object(), cipher=_cipher())
+    services = types.SimpleNamespace(db=object(), cipher=_cipher(), clock=system_clock)
     plain = Settings(_env_file=None, sandbox=True, data_dir=tmp_path)  # type: ignore[call-arg]
     assert isinstance(create_fsm_storage(plain, services), DatabaseStorage)  # type: ignore[arg-type]
     with_redis = Settings(
