@@ -127,9 +127,13 @@ class Chat:
                         return b["callback_data"], message["message_id"]
         raise AssertionError(f"no button {label!r}")
 
-    def press(self, label: str) -> Any:
-        data, message_id = self.button(label)
-        return self.post(json={"callback_data": data, "message_id": message_id})
+    async def press(self, label: str) -> Any:
+        try:
+            data, message_id = self.button(label)
+        except AssertionError:  # the message came as an edit, or after a short wait: read the chat
+            await self.refresh()
+            data, message_id = self.button(label)
+        return await self.post(json={"callback_data": data, "message_id": message_id})
 
     def send(self, text: str) -> Any:
         return self.post(json={"text": text})
