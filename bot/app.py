@@ -66,7 +66,7 @@ def create_dispatcher(settings: Settings, services: Services) -> Dispatcher:
         )
     )
     dp.update.outer_middleware(
-        RepositoriesMiddleware(services.db, services.cipher, services.faces, services.clock)
+        RepositoriesMiddleware(services.repositories)
     )
     dp.update.outer_middleware(I18nMiddleware(services.catalog))
     dp.update.outer_middleware(ThrottlingMiddleware(settings))

@@ -20,8 +20,6 @@ from aiogram.types import CallbackQuery, Message, TelegramObject, Update, User
 from bot.config import Settings
 from bot.domain.clock import Clock, system_clock
 from bot.i18n import Catalog, Translator, language_for
-from bot.storage.crypto import FieldCipher
-from bot.storage.face_index import FaceIndex
 from bot.storage.fsm import DatabaseStorage
 from bot.storage.repositories import Repositories
 from bot.storage.repositories.updates import UpdateRepo
@@ -57,16 +55,13 @@ class SandboxAckMiddleware(BaseMiddleware):
 
 
 class RepositoriesMiddleware(BaseMiddleware):
-    def __init__(
-        self, db: Database, cipher: FieldCipher, faces: FaceIndex | None = None, clock: Clock = system_clock
-    ) -> None:
-        self.db = db
-        self.cipher = cipher
-        self.faces = faces
-        self.clock = clock
+    """Gives handlers `repo`, built per update by the one factory (``Services.repositories``)."""
+
+    def __init__(self, repositories: Callable[[], Repositories]) -> None:
+        self.repositories = repositories
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        data["repo"] = Repositories(self.db, self.cipher, clock=self.clock, faces=self.faces)
+        data["repo"] = self.repositories()
         return await handler(event, data)
 
 
