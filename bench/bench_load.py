@@ -489,9 +489,9 @@ def summary(name: str, stats: Stats, seconds: float) -> dict[str, Any]:
 
 async def preload_registry(data_dir: Path, uids: list[int]) -> None:
     from bot.config import Settings
+    from bot.domain.identity import IdentityRecord
     from bot.services import Services
     from bot.storage.repositories import Repositories
-    from bot.storage.repositories.identity_registry import IdentityRecord
     from bot.verification.ids import DocumentType
 
     settings = Settings(_env_file=None, sandbox=True, data_dir=data_dir)  # type: ignore[call-arg]

@@ -29,11 +29,12 @@ from aiogram.types import (
     User,
 )
 
+from bot.config import Settings
 from bot.domain.clock import china_date
+from bot.domain.outcomes import EventOutcome
 from bot.i18n import Translator
 from bot.services import Services
 from bot.storage.repositories import Repositories
-from bot.storage.repositories.events import EventOutcome
 from bot.ui import FUNCTION_PARENT, Function, Go, Nav, Node, button, home_keyboard, tip_keyboard, tip_text
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ class Ctx:
         return self.user.id
 
     @property
-    def settings(self) -> Any:
+    def settings(self) -> Settings:
         return self.services.settings
 
     def now(self) -> datetime:

@@ -18,9 +18,9 @@ from aiogram.types import CallbackQuery, Message
 from bot.dialogs.account import actor_for, ask_to_collect, logged_in, refuse, role_name
 from bot.dialogs.base import Act, Ctx, act, back_row, back_to_tip, end_dialog, keyboard, register_entry
 from bot.domain.enterprise import Role
+from bot.domain.errors import BindingExists
+from bot.domain.outcomes import EventOutcome
 from bot.domain.policies import BINDABLE_ROLES, Denial, may_bind
-from bot.storage.repositories.enterprises import BindingExists
-from bot.storage.repositories.events import EventOutcome
 from bot.ui import Function
 from bot.verification.ids import normalize_number, validate_uscc
 

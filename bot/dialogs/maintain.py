@@ -48,8 +48,10 @@ from bot.dialogs.base import (
     register_entry,
 )
 from bot.domain.enterprise import Enterprise, EnterprisePerson, Role
+from bot.domain.errors import BindingExists
 from bot.domain.masking import mask_address, mask_id_number, mask_name, mask_phone
 from bot.domain.models import Person
+from bot.domain.outcomes import EventOutcome
 from bot.domain.policies import (
     Actor,
     Decision,
@@ -61,8 +63,6 @@ from bot.domain.policies import (
     stepup_valid,
 )
 from bot.i18n import language_for
-from bot.storage.repositories.enterprises import BindingExists
-from bot.storage.repositories.events import EventOutcome
 from bot.ui import Function, Node, Tip, button
 
 MAX_PEOPLE = 40  # fits one message (4096 characters) and one keyboard

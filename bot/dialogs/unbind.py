@@ -17,8 +17,8 @@ from bot.dialogs.bind import ask_taxpayer_id, register_taxpayer_id_step
 from bot.domain.enterprise import Binding, Enterprise, Role
 from bot.domain.masking import mask_name
 from bot.domain.models import Person
+from bot.domain.outcomes import EventOutcome
 from bot.domain.policies import Denial, may_unbind
-from bot.storage.repositories.events import EventOutcome
 from bot.ui import Function
 
 

@@ -34,7 +34,6 @@ __all__ = [
     "Connection",
     "Cursor",
     "Database",
-    "DatabaseBusy",
     "DuplicateUpdate",
     "IntegrityError",
     "UpdateClaim",
@@ -51,10 +50,6 @@ IntegrityError: tuple[type[Exception], ...] = (
     sqlite3.IntegrityError,
     asyncpg.IntegrityConstraintViolationError,
 )
-
-
-class DatabaseBusy(RuntimeError):
-    """The database could not take the work in time (no free connection); the user gets "busy"."""
 
 
 class Cursor(Protocol):

@@ -14,11 +14,11 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
+from bot.domain.staff import DeletionRequest, DeletionStatus
 from bot.handlers.staff.common import ADMIN, HasRole, StaffAct, notify_user, staff_button, translator_for
 from bot.i18n import Translator
 from bot.services import Services
 from bot.storage.repositories import Repositories
-from bot.storage.repositories.staff import DeletionRequest, DeletionStatus
 from bot.ui import home_keyboard, rows
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,10 @@ from aiogram.types import CallbackQuery, Message
 from bot.config import Settings
 from bot.domain.clock import china_date
 from bot.domain.enterprise import RegisterRow
+from bot.domain.errors import RegisterRejected
+from bot.domain.identity import IdentityRecord
 from bot.domain.policies import may_decide_load
+from bot.domain.staff import RegisterLoad
 from bot.handlers.staff.common import ADMIN, HasRole, StaffAct, staff_button
 from bot.i18n import Translator
 from bot.services.registers import (
@@ -30,9 +33,6 @@ from bot.services.registers import (
     validate_register,
 )
 from bot.storage.repositories import Repositories
-from bot.storage.repositories.enterprises import RegisterError as EnterpriseRegisterError
-from bot.storage.repositories.identity_registry import IdentityRecord
-from bot.storage.repositories.staff import RegisterLoad
 from bot.ui import rows
 from bot.verification.ids import DocumentType
 
@@ -198,7 +198,7 @@ def create_router() -> Router:
         except _Decided:
             await query.answer(t("staff.register.already_decided"), show_alert=True)
             return
-        except EnterpriseRegisterError as exc:
+        except RegisterRejected as exc:
             # Nothing was written (one transaction); the staged load stays pending for a retry.
             await query.answer()
             reasons = "; ".join(t.reason(code) for code in exc.codes)

@@ -8,10 +8,10 @@ from aiogram.types import Message
 
 from bot.config import Settings
 from bot.domain.policies import may_grant_role
+from bot.domain.staff import StaffRole
 from bot.handlers.staff.common import ADMIN, ANY_STAFF, HasRole, command_args
 from bot.i18n import Translator
 from bot.storage.repositories import Repositories
-from bot.storage.repositories.staff import Role
 
 # Commands by the least role that may use them, in the order /staff lists them.
 REVIEWER_COMMANDS = ("staff", "review", "person", "enterprise")
@@ -23,17 +23,17 @@ def create_router() -> Router:
     router.message.filter(HasRole(ANY_STAFF))
 
     @router.message(Command("staff"))
-    async def staff(message: Message, t: Translator, staff_role: Role, repo: Repositories) -> None:
+    async def staff(message: Message, t: Translator, staff_role: StaffRole, repo: Repositories) -> None:
         assert message.from_user is not None
-        commands = REVIEWER_COMMANDS + (ADMIN_COMMANDS if staff_role is Role.ADMIN else ())
+        commands = REVIEWER_COMMANDS + (ADMIN_COMMANDS if staff_role is StaffRole.ADMIN else ())
         lines = [t("staff.help.title", role=t("staff.role." + staff_role.value)), ""]
         lines += [t("staff.help." + c) for c in commands]
         # What is waiting, so a staff member sees at a glance whether there is work.
         lines += ["", t("staff.help.waiting_review", count=await repo.review.count_open())]
-        if staff_role is Role.ADMIN:
+        if staff_role is StaffRole.ADMIN:
             pending = len(await repo.staff.open_deletion_requests())
             lines.append(t("staff.help.waiting_deletions", count=pending))
-        if staff_role is Role.ADMIN:
+        if staff_role is StaffRole.ADMIN:
             members = await repo.staff.members()
             lines += ["", t("staff.members.title")]
             lines += [
@@ -49,10 +49,10 @@ def create_router() -> Router:
     async def grant(message: Message, t: Translator, repo: Repositories, settings: Settings) -> None:
         assert message.from_user is not None
         parts = command_args(message).split()
-        if len(parts) != 2 or not parts[0].isdigit() or parts[1] not in {r.value for r in Role}:
+        if len(parts) != 2 or not parts[0].isdigit() or parts[1] not in {r.value for r in StaffRole}:
             await message.answer(t("staff.grant.usage"))
             return
-        user_id, role = int(parts[0]), Role(parts[1])
+        user_id, role = int(parts[0]), StaffRole(parts[1])
         decision = may_grant_role(message.from_user.id, user_id)
         if decision.denial is not None:
             await repo.audit.write(
@@ -93,7 +93,7 @@ def create_router() -> Router:
         key = "staff.revoke.done" if before else "staff.revoke.none"
         await message.answer(t(key, user_id=user_id))
 
-    @router.message(Command(*ADMIN_COMMANDS), HasRole((Role.REVIEWER,)))
+    @router.message(Command(*ADMIN_COMMANDS), HasRole((StaffRole.REVIEWER,)))
     async def admin_only(message: Message, t: Translator, repo: Repositories) -> None:
         # Reached only by reviewers (admins matched the handlers above or in the admin routers):
         # they know the console exists, so a clear refusal, recorded, rather than "unknown command".
