@@ -15,9 +15,10 @@ from bot.services.otp import OtpService
 from bot.services.verifier import PoolVerifier, Verifier
 from bot.storage.crypto import FieldCipher, derive_key
 from bot.storage.face_index import FaceIndex
+from bot.storage.factory import open_database
 from bot.storage.media import MediaStore
 from bot.storage.repositories import Repositories
-from bot.storage.sql import Database, open_database
+from bot.storage.sql import Database
 from bot.verification.face import FaceConfig
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from bot.domain.staff import DeletionStatus, StaffRole
 from bot.storage.crypto import FieldCipher
+from bot.storage.factory import open_database
 from bot.storage.repositories import Repositories
-from bot.storage.sql import open_database
 from tests.helpers.postgres import database_url
 
 __all__ = ["database_url"]  # on both record backends
