@@ -42,9 +42,11 @@ from bot.dialogs.base import (
     act,
     back_row,
     back_to_tip,
+    buttons_only,
     end_dialog,
     home_button,
     keyboard,
+    on_press,
     register_entry,
 )
 from bot.domain.enterprise import Enterprise, EnterprisePerson, Role
@@ -537,28 +539,23 @@ def create_router(flow: MaintainFlow) -> Router:
         await flow.save(ctx)
 
     # --- back -------------------------------------------------------------------------------------
-    @router.callback_query(MaintainSG.enterprise, Act.filter(F.a == "back"))
-    @router.callback_query(MaintainSG.people, Act.filter(F.a == "back"))
-    async def list_back(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
+    async def to_tip(ctx: Ctx) -> None:
         await back_to_tip(ctx, Function.MAINTAIN)
 
-    @router.callback_query(MaintainSG.person, Act.filter(F.a == "back"))
-    async def person_back(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
+    async def to_people(ctx: Ctx) -> None:
         enterprise_id = (await ctx.get()).get("enterprise_id")
         await flow.show_people(ctx, enterprise_id if isinstance(enterprise_id, int) else -1)
 
-    @router.callback_query(MaintainSG.edit, Act.filter(F.a == "back"))
-    @router.callback_query(MaintainSG.handler, Act.filter(F.a == "back"))
-    async def edit_back(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
+    async def to_person(ctx: Ctx) -> None:
         await flow.show_person(ctx, (await ctx.get()).get("target_id"))
 
-    @router.callback_query(MaintainSG.residence, Act.filter(F.a == "back"))
-    async def residence_back(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
-        await flow.show_edits(ctx)
+    async def to_pending(ctx: Ctx) -> None:
+        await flow.confirm_handler(ctx, revoke=(await ctx.get()).get("pending") == "revoke")
+
+    on_press(router, (MaintainSG.enterprise, MaintainSG.people), "back", to_tip)
+    on_press(router, MaintainSG.person, "back", to_people)
+    on_press(router, (MaintainSG.edit, MaintainSG.handler), "back", to_person)
+    on_press(router, MaintainSG.residence, "back", flow.show_edits)
 
     # --- input ------------------------------------------------------------------------------------
     @router.message(MaintainSG.residence, F.text)
@@ -575,31 +572,16 @@ def create_router(flow: MaintainFlow) -> Router:
         await message.answer(ctx.t("functions.residence_prompt"), reply_markup=keyboard(back_row(ctx.t)))
 
     # Unexpected input: say so and show the step again (every step re-checks the rules).
-    @router.message(MaintainSG.enterprise)
-    async def enterprise_unexpected(message: Message, ctx: Ctx) -> None:
-        await message.answer(ctx.t("functions.use_buttons"))
-        await flow.choose_enterprise(ctx)
-
-    @router.message(MaintainSG.people)
-    async def people_unexpected(message: Message, ctx: Ctx) -> None:
-        await message.answer(ctx.t("functions.use_buttons"))
-        enterprise_id = (await ctx.get()).get("enterprise_id")
-        await flow.show_people(ctx, enterprise_id if isinstance(enterprise_id, int) else -1)
-
-    @router.message(MaintainSG.person)
-    async def person_unexpected(message: Message, ctx: Ctx) -> None:
-        await message.answer(ctx.t("functions.use_buttons"))
-        await flow.show_person(ctx, (await ctx.get()).get("target_id"))
-
-    @router.message(MaintainSG.edit)
-    async def edit_unexpected(message: Message, ctx: Ctx) -> None:
-        await message.answer(ctx.t("functions.use_buttons"))
-        await flow.show_edits(ctx)
-
-    @router.message(MaintainSG.handler)
-    async def handler_unexpected(message: Message, ctx: Ctx) -> None:
-        await message.answer(ctx.t("functions.use_buttons"))
-        await flow.confirm_handler(ctx, revoke=(await ctx.get()).get("pending") == "revoke")
+    buttons_only(
+        router,
+        {
+            MaintainSG.enterprise: flow.choose_enterprise,
+            MaintainSG.people: to_people,
+            MaintainSG.person: to_person,
+            MaintainSG.edit: flow.show_edits,
+            MaintainSG.handler: to_pending,
+        },
+    )
 
     return router
 
