@@ -16,6 +16,7 @@ from bot.domain.clock import Clock, system_clock
 from bot.domain.staff import DeletionRequest, DeletionStatus, RegisterLoad, StaffMember, StaffRole
 from bot.storage.crypto import FieldCipher
 from bot.storage.repositories.audit import AuditRepo
+from bot.storage.repositories.decisions import OpenRow
 from bot.storage.sql import Database, IntegrityError, new_id
 from bot.storage.timeutil import from_db, to_db
 
@@ -105,6 +106,14 @@ class StaffRepo:
         )
 
     _REQUEST_COLUMNS = "id, user_id, person_id, status, requested_at, decided_at, decided_by, note"
+    _requests = OpenRow(
+        "deletion_requests",
+        _REQUEST_COLUMNS,
+        "note",
+        "deletion.decide",
+        "deletion_request",
+        audit_note_key="note",
+    )
 
     async def request_deletion(self, user_id: int, person_id: int | None) -> DeletionRequest | None:
         """Open a request; None when the user has one open already (asking twice changes nothing)."""
@@ -155,27 +164,11 @@ class StaffRepo:
         transaction that erases the data so that both happen or neither."""
         if status is DeletionStatus.OPEN:
             raise ValueError("a request is closed as done or refused")
-        async with self._db.transaction() as conn:
-            cursor = await conn.execute(
-                "UPDATE deletion_requests SET status = ?, decided_at = ?, decided_by = ?, note = ?"
-                " WHERE id = ? AND status = 'open'",
-                (str(status), to_db(self._clock()), decided_by, note, request_id),
-            )
-            if cursor.rowcount != 1:
-                return None
-            await self._audit.write(
-                decided_by,
-                "deletion.decide",
-                "deletion_request",
-                request_id,
-                {"status": "open"},
-                {"status": str(status), "note": note},
-            )
-            row = await (
-                await conn.execute(
-                    f"SELECT {self._REQUEST_COLUMNS} FROM deletion_requests WHERE id = ?", (request_id,)
-                )
-            ).fetchone()
+        row = await self._requests.close(
+            self._db, self._audit, self._clock, request_id, str(status), decided_by=decided_by, note=note
+        )
+        if row is None:
+            return None
         return self._request(row)
 
     async def forget_review_cases(self, user_id: int, *, actor_user_id: int) -> list[str]:
