@@ -50,7 +50,6 @@ from bot.dialogs.base import (
     register_entry,
 )
 from bot.domain.enterprise import Enterprise, EnterprisePerson, Role
-from bot.domain.errors import BindingExists
 from bot.domain.masking import mask_address, mask_id_number, mask_name, mask_phone
 from bot.domain.models import Person
 from bot.domain.outcomes import EventOutcome
@@ -65,6 +64,7 @@ from bot.domain.policies import (
     stepup_valid,
 )
 from bot.i18n import language_for
+from bot.services.tax_handlers import set_tax_handler
 from bot.ui import Function, Node, Tip, button
 
 MAX_PEOPLE = 40  # fits one message (4096 characters) and one keyboard
@@ -334,7 +334,7 @@ class MaintainFlow:
         if found is None:
             return
         enterprise, entry, person = found
-        if not await _write_handler(ctx, person, entry, revoke=revoke):
+        if not await set_tax_handler(ctx.repo, ctx.user_id, person, entry, revoke=revoke):
             # Between the check and the write, someone else authorised, revoked or unbound.
             denial = Denial.TARGET_NOT_AUTHORISED if revoke else Denial.TARGET_ALREADY_AUTHORISED
             await self.target_refused(ctx, entry.id, denial, revoke=revoke)
@@ -440,38 +440,6 @@ async def _notify_person(ctx: Ctx, person_id: int, key: str, **values: object) -
             await ctx.bot.send_message(user_id, text)
         except Exception:
             log.warning("could not notify a maintained person", exc_info=True)
-
-
-async def _write_handler(ctx: Ctx, person: Person, entry: EnterprisePerson, *, revoke: bool) -> bool:
-    """Bind ``person`` as the entry's enterprise's tax handler, by this maintainer (``revoke``: end that
-    binding, as 解绑 does), with an audit row; False when there was nothing to do any more."""
-    enterprises = ctx.repo.enterprises
-    async with ctx.repo.db.transaction():
-        if revoke:
-            done = await enterprises.unbind(
-                person.id, entry.enterprise_id, Role.TAX_HANDLER, unbound_by=ctx.user_id
-            )
-        else:
-            try:
-                await enterprises.bind(person.id, entry.enterprise_id, Role.TAX_HANDLER, bound_by=ctx.user_id)
-                done = True
-            except BindingExists:
-                done = False
-        if done:
-            # Beside the binding's own audit row: who acted for which register entry (as 维护 does).
-            await ctx.repo.audit.write(
-                ctx.user_id,
-                "enterprise.revoke_tax_handler" if revoke else "enterprise.authorise_tax_handler",
-                "person",
-                person.id,
-                None,
-                {
-                    "enterprise_id": entry.enterprise_id,
-                    "enterprise_person_id": entry.id,
-                    "role": str(entry.role),
-                },
-            )
-    return done
 
 
 def create_router(flow: MaintainFlow) -> Router:
