@@ -41,6 +41,15 @@ class SandboxConfig:
     max_photo_bytes: int = 10 * MB
     # answerCallbackQuery later than this after the press: "query is too old"; None: no deadline.
     callback_answer_timeout: float | None = 15.0
+    # Flood control (flood.py): 429 "Too Many Requests: retry after N" beyond about one message a
+    # second per chat with short bursts, 30 a second per bot, 20 a minute per group.
+    flood_control: bool = True
+    chat_rate: float = 1.0
+    chat_burst: float = 3.0
+    bot_rate: float = 30.0
+    bot_burst: float = 30.0
+    group_messages_per_minute: float = 20.0
+    max_flood_buckets: int = 100_000
     default_language: str = "zh-hans"
     bot_first_name: str = "实名采集 (sandbox)"
     bot_username: str = "shiming_sandbox_bot"
