@@ -130,3 +130,62 @@ def test_thirty_messages_a_second_per_bot_and_twenty_a_minute_per_group() -> Non
 def test_flood_control_can_be_switched_off() -> None:
     flood = FloodControl(SandboxConfig(flood_control=False), _Clock())
     assert all(_retry_after(flood, 1, 5) is None for _ in range(100))
+
+
+def _video(width: int, height: int, frames: int, fps: float) -> bytes:
+    cv2 = pytest.importorskip("cv2")
+    import os
+    import tempfile
+
+    import numpy as np
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "v.mp4")
+        writer = cv2.VideoWriter(path, cv2.VideoWriter.fourcc(*"mp4v"), fps, (width, height))
+        for i in range(frames):
+            frame = np.zeros((height, width, 3), np.uint8)
+            frame[:, : width // 2] = (0, 0, 200)  # the left half red: the crop keeps the centre
+            frame[0, 0] = i % 255
+            writer.write(frame)
+        writer.release()
+        with open(path, "rb") as fh:
+            return fh.read()
+
+
+@pytest.mark.parametrize(
+    ("size", "frames", "fps", "expected"),
+    [
+        ((1280, 720), 20, 10.0, (640, 2)),  # wide and large: the centre square, 640 px
+        ((360, 480), 20, 10.0, (360, 2)),  # portrait, small: the centre square as it is
+        ((320, 240), 140, 2.0, (240, 60)),  # 70 s: cut at 60 s
+    ],
+)
+async def test_a_users_video_note_is_what_telegram_delivers(
+    size: tuple[int, int], frames: int, fps: float, expected: tuple[int, int]
+) -> None:
+    from bot.sandbox.media import probe_video
+    from bot.sandbox.params import Upload
+    from bot.sandbox.uploads import video_object
+
+    state = SandboxState(SandboxConfig())
+    upload = Upload(data=_video(*size, frames, fps), filename="note.mp4", content_type="video/mp4")
+    note = await video_object(state, upload, "video_note", from_user=True)
+    side, duration = expected
+    assert (note["length"], note["duration"]) == (side, duration)
+    stored = state.files[note["file_id"]]
+    assert note["file_size"] == stored.size == len(stored.data)
+    info = probe_video(stored.data)
+    assert (info.width, info.height, info.duration) == (side, side, duration)
+    # Switched off, the bytes stay as sent.
+    original = SandboxState(SandboxConfig(telegram_video_notes=False))
+    kept = await video_object(original, upload, "video_note", from_user=True)
+    assert original.files[kept["file_id"]].data == upload.data
+
+
+async def test_junk_sent_as_a_video_note_is_kept_as_sent() -> None:
+    from bot.sandbox.params import Upload
+    from bot.sandbox.uploads import video_object
+
+    state = SandboxState(SandboxConfig())
+    note = await video_object(state, Upload("s.mp4", "video/mp4", b"selfie"), "video_note", from_user=True)
+    assert state.files[note["file_id"]].data == b"selfie" and note["file_size"] == 6
