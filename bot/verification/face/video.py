@@ -78,6 +78,11 @@ def is_cut(
     return hist >= config.cut_histogram_distance and thumb >= config.cut_thumb_difference
 
 
+def _frames_per_second_limit(config: FaceConfig) -> int:
+    # a stretch of a variable-rate clip may run faster than its average: half again as many
+    return int(config.max_frame_rate * 1.5) + 1
+
+
 def check_timing(
     times: Sequence[float], declared_frames: int, declared_fps: float, config: FaceConfig
 ) -> str | None:
@@ -99,7 +104,7 @@ def check_timing(
     if rate > config.max_frame_rate:
         return f"{rate:.0f} frames per second of timestamps"
     # any one second holding far more frames than a camera gives (a squeezed stretch)
-    window = int(config.max_frame_rate * 1.5) + 1
+    window = _frames_per_second_limit(config)
     if len(times) > window:
         t = np.asarray(times, dtype=np.float64)
         if float((t[window:] - t[:-window]).min()) < 1.0:
@@ -154,6 +159,7 @@ def sample_frames(data: bytes, config: FaceConfig, info: VideoInfo) -> Iterator[
             # The work is bounded by frames as well as by time: timestamps are the sender's to write.
             max_frames = int((config.max_video_seconds + 0.5) * config.max_frame_rate) + 1
             limit = config.max_video_seconds + 0.5
+            window = _frames_per_second_limit(config)
             next_t = 0.0
             step = 1.0 / config.sample_fps
             index = -1
@@ -176,6 +182,13 @@ def sample_frames(data: bytes, config: FaceConfig, info: VideoInfo) -> Iterator[
                 if times and t <= times[-1]:
                     raise VideoRejected(FaceReason.VIDEO_TIMING_INCONSISTENT, "timestamps do not increase")
                 times.append(t)
+                # Squeezed timestamps show at once: more frames within a second than a camera gives.
+                # (Checked before any frame of that second is analysed: sparse samples of a sped-up
+                # clip would otherwise look like cuts.)
+                if len(times) > window and t - times[-1 - window] < 1.0:
+                    raise VideoRejected(
+                        FaceReason.VIDEO_TIMING_INCONSISTENT, f"more than {window} frames within one second"
+                    )
                 if t > limit:
                     raise VideoRejected(FaceReason.VIDEO_TOO_LONG, f"> {config.max_video_seconds} s")
                 info.duration = t + (t / index if index else 1.0 / fps)
