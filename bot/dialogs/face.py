@@ -156,16 +156,13 @@ async def _refuse_if_paused(ctx: Ctx) -> bool:
 
 
 def _not_live(upload: Upload, video: bytes | None) -> str | None:
-    """Why this upload is no live capture: a video note is recorded in Telegram just now; a plain
-    video or a file may come from the gallery, an editor names itself in the container."""
-    if video is not None:
-        tool = editing_tool(video)
-        if tool is not None:
-            return "video_not_camera"
+    """Why this upload may be no live capture: a video note (or a video from Telegram's camera) is
+    recorded just now; a file keeps whatever was made anywhere, and an editor or a converter names
+    itself in the container."""
+    if video is not None and editing_tool(video) is not None:
+        return "video_not_camera"
     if upload.kind == "document":
         return "video_sent_as_file"
-    if upload.kind != "video_note":
-        return "video_not_video_note"
     return None
 
 
