@@ -14,6 +14,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.domain.masking import mask_address, mask_free_text, mask_id_number, mask_name
 from bot.domain.models import Person
+from bot.handlers.staff import pauses
 from bot.handlers.staff.common import ANY_STAFF, HasRole, StaffAct, command_args
 from bot.handlers.staff.pages import PAGE_CHARS, clamp, page_keyboard, page_line, paginate
 from bot.i18n import Translator
@@ -94,6 +95,8 @@ async def person_text(
     bindings = await _bindings(t, repo, person.id)
     lines.append(t("staff.person.bindings"))
     lines += bindings or [t("staff.none")]
+    pause_lines, pause_row = await pauses.section(t, repo, person)
+    lines += ["", *pause_lines]
     lines.append("")
     lines.append(t("staff.person.audit"))
     if up_to_id is None:
@@ -117,7 +120,7 @@ async def person_text(
     if pages > 1:
         lines.append(page_line(t, audit_page, pages))
     keyboard = page_keyboard(t, PERSON_PAGE, audit_page, pages, f"{person.id}.{up_to_id}")
-    return "\n".join(lines), keyboard
+    return "\n".join(lines), pauses.with_row(keyboard, pause_row)
 
 
 async def _bindings(t: Translator, repo: Repositories, person_id: int) -> list[str]:
@@ -185,6 +188,8 @@ def create_router() -> Router:
         text, keyboard = await person_text(t, repo, person, callback_data.n, int(up_to))
         await query.answer()
         await query.message.edit_text(text, reply_markup=keyboard)
+
+    pauses.register(router, person_text)
 
     @router.message(Command("enterprise"))
     async def enterprise(message: Message, t: Translator, repo: Repositories) -> None:
