@@ -57,6 +57,19 @@ async def find_people(repo: Repositories, query: str) -> list[Person]:
     return []
 
 
+def _pause_subject(query: str) -> tuple[tuple[DocumentType, str] | None, int | None]:
+    """The document number or Telegram id a /person query names, for its face pause."""
+    value = re.sub(r"[\s-]", "", query)
+    number = normalize_number(value)
+    for doc_type in DocumentType:
+        if not validate_document_number(doc_type, number):
+            return (doc_type, number), None
+    match = _TELEGRAM.match(value)
+    if match is not None and not _PHONE.match(value):
+        return None, int(match.group(1))
+    return None, None
+
+
 async def person_text(
     t: Translator, repo: Repositories, person: Person, audit_page: int = 0, up_to_id: int | None = None
 ) -> tuple[str, InlineKeyboardMarkup | None]:
@@ -166,7 +179,11 @@ def create_router() -> Router:
             bare = re.sub(r"\s", "", query)
             if bare.isdigit() and len(bare) <= 15 and await repo.persons.get(int(bare)) is not None:
                 text += "\n" + t("staff.person.record_hint", person_id=int(bare))
-            await message.answer(text)
+            # A collection that keeps failing has no record yet, but may be paused: shown, liftable.
+            lines, row = await pauses.unknown_section(t, repo, *_pause_subject(query))
+            if lines:
+                text += "\n\n" + "\n".join(lines)
+            await message.answer(text, reply_markup=pauses.with_row(None, row))
             return
         for found in people:
             text, keyboard = await person_text(t, repo, found)

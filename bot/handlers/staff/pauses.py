@@ -17,10 +17,13 @@ from bot.handlers.staff.common import StaffAct, staff_button
 from bot.i18n import Translator
 from bot.storage.repositories import Repositories
 from bot.storage.repositories.face_pauses import FacePause
+from bot.verification.ids import DocumentType
 
-__all__ = ["LIFT", "register", "section", "with_row"]
+__all__ = ["LIFT", "LIFT_KEY", "register", "section", "unknown_section", "with_row"]
 
-LIFT = "fp_lift"
+LIFT = "fp_lift"  # n: the person's record id
+LIFT_KEY = "fp_liftk"  # v: "u<telegram id>" or "d<first 40 hex digits of the document's blind index>"
+_SHORT = 40
 
 PersonText = Callable[[Translator, Repositories, Person], Awaitable[tuple[str, InlineKeyboardMarkup | None]]]
 
@@ -63,6 +66,29 @@ async def section(
     return lines, row
 
 
+async def unknown_section(
+    t: Translator, repo: Repositories, doc: tuple[DocumentType, str] | None, user_id: int | None
+) -> tuple[list[str], list[InlineKeyboardButton]]:
+    """For a document or an account with no record (a collection that keeps failing): its pause,
+    which staff may lift as well. Nothing when there is none."""
+    pauses = repo.face_pauses
+    if doc is not None:
+        doc_key: str | None = pauses.document_key(*doc)
+        keys = [doc_key] if doc_key else []
+        short = "d" + (doc_key or "").removeprefix("doc:")[:_SHORT]
+    elif user_id is not None:
+        doc_key, keys, short = None, [pauses.user_key(user_id)], f"u{user_id}"
+    else:
+        return [], []
+    rows = await pauses.of_person(keys, doc_key)
+    now = repo.clock()
+    shown = [p for p in rows if p.active(now) or p.failures]
+    if not shown:
+        return [], []
+    lines = [t("staff.face_pause.title"), *(_line(t, p, p.active(now)) for p in shown)]
+    return lines, [staff_button(t("staff.face_pause.lift"), LIFT_KEY, 0, short)]
+
+
 def with_row(
     keyboard: InlineKeyboardMarkup | None, row: list[InlineKeyboardButton]
 ) -> InlineKeyboardMarkup | None:
@@ -100,3 +126,26 @@ def register(router: Router, person_text: PersonText) -> None:
         await query.answer(t("staff.face_pause.done", n=len(lifted)), show_alert=True)
         text, keyboard = await person_text(t, repo, person)
         await query.message.edit_text(text, reply_markup=keyboard)
+
+    @router.callback_query(StaffAct.filter(F.a == LIFT_KEY))
+    async def lift_key(
+        query: CallbackQuery, callback_data: StaffAct, t: Translator, repo: Repositories
+    ) -> None:
+        short = callback_data.v
+        pauses = repo.face_pauses
+        if short.startswith("u") and short[1:].isdigit():
+            key: str | None = pauses.user_key(int(short[1:]))
+            doc_key = None
+        else:
+            key = await pauses.key_with_prefix("doc:" + short[1:]) if short.startswith("d") else None
+            doc_key = key
+        if key is None:
+            await query.answer(t("staff.face_pause.gone"), show_alert=True)
+            return
+        async with repo.db.transaction():
+            lifted = await pauses.lift([key], doc_key, query.from_user.id)
+            # No record to hang the row on: the subject is the pause key (an id or a blind index).
+            await repo.audit.write(
+                query.from_user.id, "face_pause.lift", "face_pause", key, None, {"lifted": len(lifted)}
+            )
+        await query.answer(t("staff.face_pause.done", n=len(lifted)), show_alert=True)

@@ -154,6 +154,16 @@ class FacePauseRepo:
                     found[row[0]] = _row(row)
         return sorted(found.values(), key=lambda p: ("document", "user", "face").index(p.kind))
 
+    async def key_with_prefix(self, prefix: str) -> str | None:
+        """The one key starting with ``prefix`` (a button carries a shortened blind index), or None."""
+        async with self._db.read() as conn:
+            rows = await (
+                await conn.execute(
+                    "SELECT key FROM face_pauses WHERE key >= ? AND key < ? LIMIT 2", (prefix, prefix + "~")
+                )
+            ).fetchall()
+        return str(rows[0][0]) if len(rows) == 1 else None
+
     # -- writing ---------------------------------------------------------------------------------
 
     async def fail(
