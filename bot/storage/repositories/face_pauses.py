@@ -162,7 +162,8 @@ class FacePauseRepo:
                     "SELECT key FROM face_pauses WHERE key >= ? AND key < ? LIMIT 2", (prefix, prefix + "~")
                 )
             ).fetchall()
-        return str(rows[0][0]) if len(rows) == 1 else None
+        found = [str(r[0]) for r in rows]
+        return found[0] if len(found) == 1 else None
 
     # -- writing ---------------------------------------------------------------------------------
 
