@@ -385,7 +385,7 @@ def verify_selfie_video(
     timings["encode"] = time.perf_counter() - t_enc
 
     events = extract_events(obs, config)
-    passed_order, found, mirrored, order_reason = check_order(events, challenge, config.mirror)
+    passed_order, found, mirrored, order_reason = check_order(events, challenge, config.mirror, config)
     if order_reason is not None:
         reasons.append(order_reason.value)
     motion, flat = rigidity(obs)
