@@ -107,9 +107,13 @@ STEPS: dict[State | None, tuple[State, ...]] = {
     ),
     CollectSG.other_field: (CollectSG.other_confirm,),
     CollectSG.other_type: (CollectSG.other_field,),
-    FaceSG.agreement: (FaceSG.video,),
+    FaceSG.agreement: (
+        FaceSG.video,
+        PhoneSG.number,
+    ),
     FaceSG.video: (
         ChangeSG.edit,
+        FaceSG.agreement,
         MaintainSG.enterprise,
         MaintainSG.people,
     ),
@@ -132,7 +136,10 @@ STEPS: dict[State | None, tuple[State, ...]] = {
         FaceSG.agreement,
         MaintainSG.edit,
     ),
-    PhoneSG.number: (PhoneSG.code,),
+    PhoneSG.number: (
+        FaceSG.agreement,
+        PhoneSG.code,
+    ),
     SupplementSG.expired: (CardSG.front,),
     SupplementSG.photo: (FaceSG.agreement,),
     UnbindSG.confirm: (UnbindSG.shown,),
