@@ -120,7 +120,7 @@ class FaceConfig:
     spoof_threshold: float = 1.0  # passive score at or above = screen / print replay
     spoof_review: float = 0.6  # passive score in [review, threshold) = staff review
     # --- outputs
-    best_frames: int = 2  # frames encoded and averaged for the match
+    best_frames: int = 1  # frames encoded and averaged for the match (each encoding ~60-115 ms)
     review_frames: int = 3
     jpeg_quality: int = 85
     # --- animated photos (cues.py; measured in bench/RESULTS-face.md)

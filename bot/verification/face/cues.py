@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -86,12 +87,12 @@ def face_crop(gray: U8, mesh: F64) -> FaceCrop:
     )
 
 
-_DIS: list[cv2.DISOpticalFlow] = []
+_DIS: list[Any] = []  # one per process, made on first use
 
 
-def _flow(a: U8, b: U8) -> npt.NDArray[np.float32]:
+def _flow(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
     if not _DIS:
-        _DIS.append(cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM))
+        _DIS.append(cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM))
     return np.asarray(_DIS[0].calc(a, b, None), np.float32)
 
 

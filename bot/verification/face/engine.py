@@ -17,6 +17,7 @@ from PIL import Image
 from ..images import ImageLimits, ImageRejected, decode_image, to_bgr_array
 from . import antispoof, cues, fingerprint
 from .config import Action, FaceConfig, FaceReason
+from .cues import FaceCrop
 from .detect import MESH_TO_68, DetectedFace, detect_near, encode, find_faces, mesh_points
 from .liveness import (
     ActionEvent,
@@ -157,7 +158,7 @@ def compare_images(a: bytes, b: bytes, config: FaceConfig | None = None) -> Matc
 class _Track:
     observations: list[Observation] = field(default_factory=list)
     cues: list[antispoof.FrameCues] = field(default_factory=list)
-    crops: dict[int, cues.FaceCrop] = field(default_factory=dict)  # observation index -> face crop
+    crops: dict[int, FaceCrop] = field(default_factory=dict)  # observation index -> face crop
     boxes: dict[int, DetectedFace] = field(default_factory=dict)  # observation index -> face
     kept: dict[int, Frame] = field(default_factory=dict)  # observation index -> frame
     best: list[tuple[float, int]] = field(default_factory=list)  # min-heap of (quality, obs index)
@@ -241,7 +242,9 @@ def _observe(frame: Frame, track: _Track, config: FaceConfig) -> None:
     track.boxes[index] = face
     track.last = face
     track.last_seen = index
-    if index % 2 == 0:
+    # the passive cues are medians over the clip: a few frames a second are enough (and they cost as
+    # much as the landmarks)
+    if index % 4 == 0:
         track.cues.append(antispoof.frame_cues(frame.bgr, gray, face.box))
     q = _quality(points, gray, face)
     # Keep a frame every ~0.5 s (identity checks, staff review) and the best few (the match); drop
@@ -387,7 +390,7 @@ def verify_selfie_video(
             i = max(near, key=lambda j: track.quality.get(j, 0.0))
         else:
             i = min(with_face, key=lambda j: abs(obs[j].t - target))
-        if all(abs(obs[i].t - obs[j].t) > 1.0 for j in (*checks, *best_idx)):
+        if all(abs(obs[i].t - obs[j].t) > 1.5 for j in (*checks, *best_idx)):
             checks.append(i)
     if any(float(np.linalg.norm(enc_of(i) - live)) > config.same_person_distance for i in checks):
         reasons.append(FaceReason.FACE_CHANGED.value)
