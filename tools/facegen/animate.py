@@ -84,26 +84,22 @@ class _Warper:
         self.tris = tris
 
     def __call__(self, img: U8, dst: F64) -> U8:
-        out = img.copy()
-        for idx in self.tris:
+        """``img`` with each source triangle moved onto ``dst``'s: one remap, each pixel through the
+        affine map of the triangle it falls in (a later triangle wins where a warp folds)."""
+        h, w = self.h, self.w
+        label = np.full((h, w), -1, np.int32)
+        maps = np.zeros((max(len(self.tris), 1), 2, 3))
+        for k, idx in enumerate(self.tris):
             d_tri = np.asarray(dst[idx], dtype=np.float32)
-            s_tri = np.asarray(self.src[idx], dtype=np.float32)
-            x, y, bw, bh = cv2.boundingRect(d_tri)
-            x0, y0 = max(x, 0), max(y, 0)
-            x1, y1 = min(x + bw, self.w), min(y + bh, self.h)
-            if x1 <= x0 or y1 <= y0:
-                continue
-            offset = np.array([x0, y0], dtype=np.float32)
-            m = cv2.getAffineTransform(s_tri, d_tri - offset)
-            patch = cv2.warpAffine(
-                img, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
-            )
-            mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-            cv2.fillConvexPoly(mask, np.round(d_tri - offset).astype(np.int32), 255, lineType=cv2.LINE_AA)
-            region = out[y0:y1, x0:x1]
-            a = (mask.astype(np.float32) / 255.0)[..., None]
-            region[:] = (patch * a + region * (1.0 - a)).astype(np.uint8)
-        return out
+            maps[k] = cv2.getAffineTransform(d_tri, np.asarray(self.src[idx], dtype=np.float32))
+            cv2.fillConvexPoly(label, np.round(d_tri).astype(np.int32), k)
+        mapx, mapy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        ys, xs = np.nonzero(label >= 0)
+        m = maps[label[ys, xs]]
+        mapx[ys, xs] = m[:, 0, 0] * xs + m[:, 0, 1] * ys + m[:, 0, 2]
+        mapy[ys, xs] = m[:, 1, 0] * xs + m[:, 1, 1] * ys + m[:, 1, 2]
+        out = cv2.remap(img, mapx, mapy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        return np.asarray(out, np.uint8)
 
 
 def _ring(points: F64, scale: float) -> F64:
