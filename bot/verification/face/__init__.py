@@ -13,9 +13,9 @@ How a selfie video is judged (:func:`verify_selfie_video`):
 1. limits: bytes, pixels, duration (``video_*``); frames sampled at ``sample_fps`` (15/s by default,
    enough for a 0.12 s blink), scaled to a 480 px short side;
 2. one face tracked through the clip (BlazeFace over the whole frame a few times a second, a window
-   around the face in between; it keeps turned faces); the face must be visible in most frames, with no long gap, no second person of
-   comparable size, and the same identity after every break in tracking (``liveness_face_*``,
-   ``liveness_multiple_faces``);
+   around the face in between; it keeps turned faces); the face must be visible in most frames, with
+   no long gap, no second person of comparable size, and the same identity after every break in
+   tracking (``liveness_face_*``, ``liveness_multiple_faces``);
 3. the requested actions, in order, from 68 points of the 468-point Face Mesh
    (``liveness_no_action`` /
    ``_wrong_action`` / ``_wrong_order``); other movements in between are allowed (people blink);
