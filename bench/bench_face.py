@@ -522,7 +522,15 @@ def main() -> None:
         for r in results:
             print(r["name"], r["decision"], ",".join(r["reasons"]))
         return
-    before = {r["name"]: r for r in json.loads(args.before.read_text())} if args.before else {}
+    if args.before is not None:
+        # the older engine's run may still be going beside this one: wait for its file a while
+        for _ in range(180):
+            if args.before.exists():
+                break
+            time.sleep(10)
+    before = {}
+    if args.before is not None and args.before.exists():
+        before = {r["name"]: r for r in json.loads(args.before.read_text())}
     out("## Detection: share of sampled frames with a face, genuine turning clips")
     out()
     _detection_rates(videos, out)

@@ -120,11 +120,11 @@ class FaceConfig:
     spoof_threshold: float = 1.0  # passive score at or above = screen / print replay
     spoof_review: float = 0.6  # passive score in [review, threshold) = staff review
     # --- outputs
-    best_frames: int = 1  # frames encoded and averaged for the match (each encoding ~60-115 ms)
+    best_frames: int = 2  # frames encoded and averaged for the match
     review_frames: int = 3
     jpeg_quality: int = 85
     # --- animated photos (cues.py; measured in bench/RESULTS-face.md)
-    animated_residual: float = 0.2  # warp residual of the head actions below = a warped still
+    animated_residual: float = 0.17  # warp residual of the head actions below = a warped still
     outline_follow_min: float = 0.35  # share of the head's motion the hair follows below = a warped still
     animated_frames: int = 3  # peak frames of each head action compared with the neutral frame
 

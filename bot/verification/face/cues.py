@@ -9,8 +9,9 @@ fit of the animated photos is as good as the genuine clips', bench/RESULTS-face.
   almost perfectly (what is left is the noise the animation adds, and blur takes that out). A real head
   turning shows what the neutral frame did not: the side of the nose and the cheek that turns towards
   the camera, the cheek that turns away occluded rather than squeezed, the ear, light falling on the
-  face from another angle. The residual is the mean absolute difference inside the face oval after
-  the flow, over the face's own contrast (standard deviation of the neutral frame inside the oval).
+  face from another angle. The residual is what is left of the face (inside its oval) after
+  the flow (the median of the absolute difference), over the face's own contrast (standard deviation
+  of the neutral frame inside the oval).
 * ``outline_follow``: on a real turn or nod the hair above the forehead moves with the head; an
   animation warps the face and leaves the hair where the photo has it (or drags it part of the way).
   The share of the nose bridge's displacement that a patch of hair above the forehead follows.
@@ -112,13 +113,16 @@ def _residual(ref: FaceCrop, cur: FaceCrop) -> float:
         return 0.0
     contrast = max(float(r[ref_mask > 0].std()), 4.0)
     diff = np.abs(back.astype(np.float32) - c.astype(np.float32))
-    return float(diff[mask > 0].mean()) / contrast
+    # the median, not the mean: where a cruder animation folds the picture over itself (the inner
+    # face slid across a fixed outline) the flow cannot follow the tear, but that is a few lines of
+    # pixels; what a real head shows that the neutral frame did not is spread over the face
+    return float(np.median(diff[mask > 0])) / contrast
 
 
 def warp_residual(ref: FaceCrop, frames: Sequence[FaceCrop]) -> float:
     """The median over ``frames`` (peaks of one head action) of what a dense flow from the neutral
-    frame ``ref`` leaves unexplained in the face, over the face's contrast. Animated photos: <= 0.1;
-    genuine turns and nods: >= 0.3 (bench/RESULTS-face.md)."""
+    frame ``ref`` leaves unexplained in the face, over the face's contrast (bench/RESULTS-face.md has
+    the values on the genuine clips and the animated photos)."""
     if not frames:
         return 0.0
     return float(np.median([_residual(ref, f) for f in frames]))

@@ -391,7 +391,7 @@ def verify_selfie_video(
             i = max(near, key=lambda j: track.quality.get(j, 0.0))
         else:
             i = min(with_face, key=lambda j: abs(obs[j].t - target))
-        if all(abs(obs[i].t - obs[j].t) > 1.5 for j in (*checks, *best_idx)):
+        if all(abs(obs[i].t - obs[j].t) > 1.0 for j in (*checks, *best_idx)):
             checks.append(i)
     if any(float(np.linalg.norm(enc_of(i) - live)) > config.same_person_distance for i in checks):
         reasons.append(FaceReason.FACE_CHANGED.value)

@@ -42,12 +42,16 @@ def test_a_warp_of_the_same_picture_leaves_little_residual() -> None:
 
 
 def test_new_content_in_the_face_leaves_a_residual() -> None:
-    """What a real turn shows and the neutral frame did not (another texture over part of the face)."""
+    """What a real turn shows and the neutral frame did not, spread over the face (another texture over
+    most of it); a tear along a line alone does not count (the median ignores it)."""
     img = _texture()
     ref = cues.face_crop(img, _mesh())
     turned = img.copy()
-    turned[150:260, 200:290] = _texture(seed=7)[150:260, 200:290]
+    turned[100:300, 120:280] = _texture(seed=7)[100:300, 120:280]
     assert cues.warp_residual(ref, [cues.face_crop(turned, _mesh())]) > 0.2
+    torn = img.copy()
+    torn[:, 200:204] = 255 - torn[:, 200:204]
+    assert cues.warp_residual(ref, [cues.face_crop(torn, _mesh())]) < 0.1
     assert cues.warp_residual(ref, []) == 0.0
 
 
