@@ -69,8 +69,8 @@ class FaceVerdict:
     timings: dict[str, float] = field(default_factory=dict)
     duration: float = 0.0
     frames_sampled: int = 0
-    # perceptual hashes of 8 frames across the clip (fingerprint.py): compare with :func:`same_recording`
-    # to catch an altered copy of an earlier submission (the content hash only catches identical bytes)
+    # frame hashes and the clip's movements (fingerprint.py): compare with :func:`same_recording` to
+    # catch an altered copy of an earlier submission (the content hash only catches identical bytes)
     fingerprint: tuple[int, ...] = ()
 
 
