@@ -71,7 +71,7 @@ async def test_person_lookup_by_number_phone_or_telegram_id_is_masked(
 async def test_a_bare_record_number_is_not_a_telegram_id_but_the_answer_says_how(
     admin: BotClient, verifier: FakeVerifier, sms: FakeSms, dp: Dispatcher, bot: MockedBot
 ) -> None:
-    """"个人 #1" is how the console names people: `/person 1` would be Telegram id 1 (ambiguous), so
+    """ "个人 #1" is how the console names people: `/person 1` would be Telegram id 1 (ambiguous), so
     it finds nothing, and says to write `/person #1`."""
     await approved_person(admin, verifier, sms, dp, bot)
     (reply,) = await admin.send("/person 1")
@@ -108,14 +108,17 @@ async def test_stats_text_and_png_chart(
     repo = repos(services)
     await repo.events.record("collect", "start", EventOutcome.STARTED, user_id=6001)
     await repo.events.record(
-        "collect", "card", EventOutcome.REJECTED, user_id=6001, reason_code="idcard_blurry"
+        "collect", "card", EventOutcome.REJECTED, user_id=6001, reason_code="image_too_blurry"
     )
     before = len(bot.recorder.requests)
     replies = await admin.send("/stats 7d")
     body = text(replies)
-    assert "统计" in body and "collect" in body
-    assert "开始 2" in body and "完成 1" in body and "中途放弃 1" in body
-    assert "idcard_blurry" in body
+    assert "统计" in body and "实名信息采集" in body
+    assert "开始 2" in body and "完成 1" in body and "未通过 1" in body
+    # Every label in words: no flow, step, outcome or reason code.
+    assert "照片太模糊" in body
+    for code in ("collect", "image_too_blurry", "rejected", "passed", "started", "card", "face", "stepup"):
+        assert code not in body, code
     assert "当前待审核案件：0" in body
     photos = [m for m in bot.recorder.requests[before:] if isinstance(m, SendPhoto)]
     assert len(photos) == 1
