@@ -155,6 +155,25 @@ async def test_audit_export_is_a_masked_csv(
     assert "用法" in usage.text
 
 
+async def test_audit_export_keeps_the_enterprise_public_and_its_people_masked(
+    admin: BotClient, bot: MockedBot, services: Services
+) -> None:
+    """An enterprise's name and taxpayer id are public registration data: readable in the export;
+    the people on its register stay masked."""
+    await load_register(repos(services))
+    await admin.send(f"/enterprise {XINGHE}")
+    before = len(bot.recorder.requests)
+    await admin.send("/audit today")
+    (document,) = [m for m in bot.recorder.requests[before:] if isinstance(m, SendDocument)]
+    assert isinstance(document.document, BufferedInputFile)
+    content = document.document.data.decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(content)))
+    loads = [r for r in rows if r["action"] == "enterprise.load"]
+    assert any("辽宁星河商贸有限公司" in r["after"] and XINGHE in r["after"] for r in loads)
+    assert any(r["subject_id"] == XINGHE for r in rows if r["action"] == "staff.lookup.enterprise")
+    assert "王小明" not in content and "110101199003071233" not in content and "13800138000" not in content
+
+
 def _wide() -> tuple[datetime, datetime]:
     now = datetime.now(UTC)
     return now - timedelta(days=1), now + timedelta(days=1)
