@@ -119,7 +119,8 @@ class SupplementFlow:
         if person is None:
             return
         doc = person.document
-        await ctx.put(doc_type=doc.doc_type.value)
+        # (No ``doc_type`` in the dialog data: that names the card of the expired path, which the
+        # case payload and the four-eyes check read as the document of the submission.)
         await authority.begin_for(ctx, doc.doc_type, doc.number, doc.name, doc.birth_date)
 
     async def _photo_after_authority(self, ctx: Ctx, person: Person) -> None:
@@ -225,7 +226,12 @@ class SupplementFlow:
             # The on-site photo: the authority's photo was the reference (or, without one, the
             # stored portrait, and the case goes to a person); the stored portrait a second check.
             portrait = data.get("stored_portrait")
-            assessment = authority.assess(ctx, data, second=[("review_portrait_mismatch", portrait)])
+            subject = dict(data.get("authority_subject") or {})
+            assessment = authority.assess(
+                ctx,
+                {**data, "doc_type": subject.get("doc_type")},
+                second=[("review_portrait_mismatch", portrait)],
+            )
         if not typed and not assessment.verified:
             await open_review(
                 ctx,
