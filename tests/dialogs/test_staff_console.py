@@ -14,11 +14,12 @@ from aiogram.types import BufferedInputFile
 from bot.services import Services
 from bot.storage.repositories import Repositories
 from bot.storage.repositories.events import EventOutcome
+from bot.ui import Function, Go
 from tests.helpers.client import BotClient
 from tests.helpers.fakes import FakeSms, FakeVerifier, valid_number
 from tests.helpers.mocked_bot import MockedBot
 from tests.helpers.register import WANG, XINGHE, load_register
-from tests.helpers.staff import ADMIN_ID, admin, collect_into_review, press, settings, text
+from tests.helpers.staff import ADMIN_ID, admin, collect_into_review, press, reject_next, settings, text
 
 # The console needs an admin: these fixtures replace the dialog defaults in this module.
 __all__ = ["admin", "settings"]
@@ -126,6 +127,35 @@ async def test_stats_text_and_png_chart(
     assert photos[0].photo.data.startswith(b"\x89PNG")
     actions = [e.action for e in await repo.audit.between(*_wide())]
     assert "staff.stats" in actions
+
+
+async def test_stats_of_a_scripted_day_through_the_bot(
+    admin: BotClient, verifier: FakeVerifier, sms: FakeSms, dp: Dispatcher, bot: MockedBot
+) -> None:
+    """Issue 21's day: a taxpayer's collection goes to review and they try twice more while it
+    waits; it is approved; they then open 补录 of their complete record. A second taxpayer's case is
+    rejected. Each run has one outcome, the refused re-entries are no runs, nothing is in review."""
+    first = BotClient(dp, bot, user_id=6101)
+    await collect_into_review(first, verifier, sms)
+    for _ in range(2):
+        replies = await first.press(Go(func=Function.COLLECT).pack())
+        assert "正在由税务机关工作人员审核" in text(replies)
+    replies = await admin.send("/review")
+    await press(admin, await press(admin, replies, "通过"), "确认通过")
+    replies = await first.press(Go(func=Function.SUPPLEMENT).pack())
+    assert "该证件已实名采集" in text(replies)
+    second = BotClient(dp, bot, user_id=6102)
+    await collect_into_review(
+        second, verifier, sms, number=valid_number("11010119900307125"), phone="13800138009"
+    )
+    await reject_next(admin, "人脸")
+    (stats, *_) = [r for r in await admin.send("/stats today") if r.text]
+    collect = next(line for line in stats.text.splitlines() if line.startswith("<b>实名信息采集</b>"))
+    assert "开始 2，完成 1，审核中 0，审核未通过 1" in collect and "中途放弃 0" in collect, collect
+    supplement = next(line for line in stats.text.splitlines() if line.startswith("<b>实名采集信息补录</b>"))
+    assert "开始 1，完成 0" in supplement and "已告知无需办理 1" in supplement and "中途放弃 0" in supplement
+    assert "重复进入" in stats.text and "：2" in stats.text
+    assert "当前待审核案件：0 个" in stats.text
 
 
 async def test_stats_rejects_a_bad_period(admin: BotClient) -> None:
