@@ -181,3 +181,28 @@ def test_chart_axes_count_in_integers_and_say_no_data() -> None:
     assert [t.get_text() for t in left.get_yticklabels()] == ["实名信息采集"]
     assert any(t.get_text() == "该期间没有数据" for t in right.texts)
     original(fig)
+
+
+def test_every_recorded_step_and_outcome_has_words_in_both_languages() -> None:
+    """/stats speaks no codes: each step a dialog records (found in the source), each event outcome
+    and each run outcome has a label in zh_CN and English."""
+    import re
+    from pathlib import Path
+
+    from bot.domain.models import ConsentDocument
+    from bot.i18n import Catalog
+
+    root = Path(__file__).resolve().parents[3]
+    source = "\n".join(p.read_text(encoding="utf-8") for p in (root / "bot").rglob("*.py"))
+    steps = set(re.findall(r'events\.record\(\s*[^,()]+,\s*"([a-z_]+)"', source))
+    steps |= {"card_front", "card_back", "card_edit", "authorise", "revoke", "save", "stepup"}
+    steps |= {f"consent_{d.value}" for d in ConsentDocument}
+    assert {"start", "face", "authority", "review", "entry", "check"} <= steps
+    catalog = Catalog.load(root / "locales")
+    for lang in ("zh_CN", "en"):
+        for step in steps:
+            assert catalog.has(f"staff.stats.step_name.{step}", lang), (lang, step)
+        for outcome in EventOutcome:
+            assert catalog.has(f"staff.stats.outcome.{outcome.value}", lang), (lang, outcome)
+        for run in RUN_OUTCOMES:
+            assert catalog.has(f"staff.stats.run.{run}", lang), (lang, run)
