@@ -81,6 +81,15 @@ def stats_text(t: Translator, summary: StatsSummary, period: Period) -> str:
     return "\n".join(lines)
 
 
+def _first_sentence(text: str) -> str:
+    """A reason's first sentence (what went wrong; the advice that follows is for the taxpayer)."""
+    for stop in ("。", ". ", "："):
+        head, found, _ = text.partition(stop)
+        if found and head:
+            return head
+    return text
+
+
 def chart_labels(t: Translator, summary: StatsSummary, period: Period, font: str | None) -> ChartLabels:
     return ChartLabels(
         title=t("staff.stats.chart_title", period=period.label),
@@ -90,7 +99,7 @@ def chart_labels(t: Translator, summary: StatsSummary, period: Period, font: str
         no_data=t("staff.stats.chart_no_data"),
         outcomes={o: t("staff.stats.run." + o) for o in RUN_OUTCOMES},
         flows={name: flow_name(t, name) for name in summary.flows},
-        reasons={code: t.reason(code) for code in summary.rejections},
+        reasons={code: _first_sentence(t.reason(code)) for code in summary.rejections},
         font=font,
     )
 
