@@ -173,9 +173,11 @@ class Settings(BaseSettings):
     # The authority did not answer: false = "try again later"; true = the collection goes on and
     # becomes a staff review case (never a silent pass).
     identity_unavailable_review: bool = False
-    # True: a resident-ID collection whose identity the authority confirms without a photo of the
-    # person goes to staff review too (the card portrait alone cannot tell a card drawn on a computer).
-    identity_photo_required: bool = False
+    # A resident-ID collection whose identity the authority confirms without a photo of the person
+    # goes to staff review (the card portrait alone cannot tell a card drawn on a computer, naming a
+    # victim, from a real one). False only where the authority never keeps photos and the bureau
+    # accepts the card portrait as the evidence.
+    identity_photo_required: bool = True
     # 【信息核实】: corrections of the ID number per account and per number typed, then a pause.
     number_edit_limit: int = Field(default=5, ge=1)
     number_edit_pause_minutes: int = Field(default=60, ge=1)

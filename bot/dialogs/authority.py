@@ -52,6 +52,7 @@ __all__ = [
     "AuthoritySG",
     "assess",
     "begin",
+    "begin_for",
     "consult",
     "create_router",
     "primary_reference",
@@ -156,12 +157,45 @@ def assess(
 async def begin(ctx: Ctx) -> None:
     """Ask the authority about the card of this dialog; ``flow.finished(ctx, "authority")`` once it
     matched (or, by setting, could not answer), else 身份验证失败 / try again later."""
-    data = await ctx.get()
-    front = front_from_dict(dict(data.get("card") or {}).get("front"))
-    progress = await ctx.say(ctx.t("other.checking"))
-    check = await consult(
-        ctx, DocumentType.RESIDENT_ID, front.id_number or "", front.name or "", front.birth_date
+    await ctx.put(authority_subject=None)
+    front = front_from_dict(dict((await ctx.get()).get("card") or {}).get("front"))
+    await _ask(ctx, DocumentType.RESIDENT_ID, front.id_number or "", front.name or "", front.birth_date)
+
+
+async def begin_for(
+    ctx: Ctx, doc_type: DocumentType, number: str, name: str, birth_date: date | None
+) -> None:
+    """The same for an identity the dialog did not read from a card (补录 of the on-site photo: the
+    stored record's); 【返回】 from 身份验证失败 is then ``flow.back(ctx, "authority")``."""
+    subject = {
+        "doc_type": doc_type.value,
+        "number": number,
+        "name": name,
+        "birth_date": birth_date.isoformat() if birth_date else None,
+    }
+    await ctx.put(authority_subject=subject)
+    await _ask(ctx, doc_type, number, name, birth_date)
+
+
+async def _again(ctx: Ctx) -> None:
+    subject = (await ctx.get()).get("authority_subject")
+    if not subject:
+        await begin(ctx)
+        return
+    birth = subject.get("birth_date")
+    await _ask(
+        ctx,
+        DocumentType(subject["doc_type"]),
+        str(subject["number"]),
+        str(subject["name"]),
+        date.fromisoformat(birth) if birth else None,
     )
+
+
+async def _ask(ctx: Ctx, doc_type: DocumentType, number: str, name: str, birth_date: date | None) -> None:
+    data = await ctx.get()
+    progress = await ctx.say(ctx.t("other.checking"))
+    check = await consult(ctx, doc_type, number, name, birth_date)
     flow = str(data.get("flow"))
     if check is None and not ctx.services.settings.identity_unavailable_review:
         await ctx.state.set_state(AuthoritySG.failed)
@@ -177,7 +211,8 @@ async def begin(ctx: Ctx) -> None:
         )
         if await spend_try(ctx, "authority"):
             await ctx.state.set_state(AuthoritySG.failed)
-            await progress.edit_text(ctx.t("card.identity_failed"), reply_markup=_failed_keyboard(ctx))
+            key = "authority.record_failed" if data.get("authority_subject") else "card.identity_failed"
+            await progress.edit_text(ctx.t(key), reply_markup=_failed_keyboard(ctx))
         else:
             await progress.edit_text(ctx.t("other.failed"))
             await pause(ctx, "other.too_many_tries")
@@ -203,11 +238,14 @@ def create_router() -> Router:
     @router.callback_query(AuthoritySG.failed, Act.filter(F.a == "retry"))
     async def retry(query: CallbackQuery, ctx: Ctx) -> None:
         await query.answer()
-        await begin(ctx)
+        await _again(ctx)
 
     @router.callback_query(AuthoritySG.failed, Act.filter(F.a == "back"))
     async def back(query: CallbackQuery, ctx: Ctx) -> None:
         await query.answer()
+        if (await ctx.get()).get("authority_subject"):
+            await (await ctx.flow()).back(ctx, "authority")
+            return
         await card.show_verify(ctx)
 
     @router.message(AuthoritySG.failed)

@@ -188,9 +188,30 @@ async def keep_temp_media(ctx: Ctx, data: bytes, kind: str) -> str:
     return media_id
 
 
-async def end_dialog(state: FSMContext, services: Services, *, keep: frozenset[str] = frozenset()) -> None:
-    """Leave the dialog: the FSM data goes, and so does every temporary file not now part of a record."""
+# FSM key of the messages that show the owner full values (【信息核实】, a correction prompt):
+# [[message id, the text it is edited down to], ...]. Every way out of the step masks them.
+SHOWN_IN_FULL = "verify_shown"
+
+
+async def mask_shown(bot: Bot, chat_id: int, shown: list[Any]) -> None:
+    """Edit each message that showed full values down to its masked text (stored with it)."""
+    for message_id, masked in shown:
+        try:
+            await bot.edit_message_text(masked, chat_id=chat_id, message_id=int(message_id))
+        except Exception:  # too old, deleted by the user, unchanged: nothing more to hide there
+            log.debug("could not mask an earlier message", exc_info=True)
+
+
+async def end_dialog(
+    state: FSMContext, services: Services, *, keep: frozenset[str] = frozenset(), bot: Bot | None = None
+) -> None:
+    """Leave the dialog: the FSM data goes, and so does every temporary file not now part of a record.
+    With ``bot``, messages that showed the owner full values are masked first (/cancel, /start, home,
+    a pause: the step is left without its own buttons)."""
     data = await state.get_data()
+    shown = list(data.get(SHOWN_IN_FULL) or [])
+    if bot is not None and shown:
+        await mask_shown(bot, state.key.chat_id, shown)
     for media_id in data.get("temp_media", []):
         if media_id not in keep:
             try:
@@ -204,7 +225,7 @@ async def end_dialog(state: FSMContext, services: Services, *, keep: frozenset[s
 
 async def pause(ctx: Ctx, reason_key: str) -> None:
     """Too many failed tries: stop here, keep nothing, and say where to get help."""
-    await end_dialog(ctx.state, ctx.services)
+    await end_dialog(ctx.state, ctx.services, bot=ctx.bot)
     await ctx.say(
         ctx.t(reason_key) + "\n\n" + ctx.t("dialog.paused"),
         keyboard([button(ctx.t("menu.help"), Nav(node=Node.HELP))], [home_button(ctx.t)]),

@@ -23,6 +23,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.dialogs.base import (
+    SHOWN_IN_FULL,
     Act,
     Ctx,
     DownloadRefused,
@@ -31,6 +32,7 @@ from bot.dialogs.base import (
     download,
     keep_temp_media,
     keyboard,
+    mask_shown,
     pause,
     reasons_text,
     reset_tries,
@@ -129,11 +131,15 @@ async def _failed(
     """A failed read of ``step``: again, or after the last try the typed path (``fields``: what the
     engine did read of that side, shown on 【信息核实】 to be completed) or the pause."""
     if await spend_try(ctx, step):
+        used = int(dict((await ctx.get()).get("tries") or {}).get(step, 0))
+        left = max(0, ctx.services.settings.max_step_retries - used)
         await progress.edit_text(
             ctx.t("card.read_failed")
             + "\n"
             + reasons_text(ctx.t, codes)
             + "\n\n"
+            + ctx.t("card.tries_left", count=left)
+            + "\n"
             + ctx.t(f"card.{step}_prompt"),
             reply_markup=keyboard(back_row(ctx.t)),
         )
@@ -195,24 +201,19 @@ def _masked_screen(ctx: Ctx, front: Any, back: Any) -> str:
 
 async def hide_verify(ctx: Ctx) -> None:
     """The step is left: the messages that showed full values (【信息核实】, a correction prompt) are
-    edited down to the masked form, saying so."""
-    data = await ctx.get()
-    shown = list(data.get("verify_shown") or [])
+    edited down to the masked form, saying so (/cancel, /start and home do the same through
+    ``end_dialog``)."""
+    shown = list((await ctx.get()).get(SHOWN_IN_FULL) or [])
     if not shown:
         return
-    await ctx.put(verify_shown=[])
-    for message_id, masked in shown:
-        try:
-            await ctx.bot.edit_message_text(
-                masked + "\n\n" + ctx.t("card.verify_hidden"), chat_id=ctx.user_id, message_id=int(message_id)
-            )
-        except Exception:  # too old, deleted by the user, unchanged: nothing more to hide there
-            log.debug("could not mask an earlier 信息核实 message", exc_info=True)
+    await ctx.put(**{SHOWN_IN_FULL: []})
+    await mask_shown(ctx.bot, ctx.user_id, shown)
 
 
 async def _remember_shown(ctx: Ctx, message_id: int, masked: str) -> None:
-    shown = list((await ctx.get()).get("verify_shown") or [])
-    await ctx.put(verify_shown=[*shown, [message_id, masked]])
+    shown = list((await ctx.get()).get(SHOWN_IN_FULL) or [])
+    entry = [message_id, masked + "\n\n" + ctx.t("card.verify_hidden")]
+    await ctx.put(**{SHOWN_IN_FULL: [*shown, entry]})
 
 
 async def show_verify(ctx: Ctx, *, note: str | None = None) -> None:

@@ -71,6 +71,14 @@ class CollectFlow:
         person = await ctx.repo.persons.find_by_telegram(ctx.user_id)
         if person is not None:
             # One Telegram account stands for one person; a second collection would be a second identity.
+            # (A refused entry, no run of its own in the statistics.)
+            await ctx.repo.events.record(
+                self.name,
+                "entry",
+                EventOutcome.BLOCKED,
+                user_id=ctx.user_id,
+                reason_code="entry_already_linked",
+            )
             await ctx.say(
                 ctx.t("collect.already_linked"),
                 keyboard(

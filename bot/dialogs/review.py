@@ -58,7 +58,7 @@ async def open_review(
                 kind, ctx.user_id, reasons=codes, media_ids=media, payload=payload, person_id=person_id
             )
     if waiting:
-        await tell_in_review(ctx, in_review_key)
+        await tell_in_review(ctx, in_review_key, flow)
         return
     await ctx.repo.events.record(
         flow, step, EventOutcome.REVIEW, user_id=ctx.user_id, reason_code=codes[0] if codes else str(kind)
@@ -75,8 +75,18 @@ async def waits_for_review(ctx: Ctx, flow: str) -> bool:
     return any((case.payload.get("flow") or "collect") == flow for case in cases)
 
 
-async def tell_in_review(ctx: Ctx, say_key: str) -> None:
-    """End the dialog (its uploads go: the waiting case keeps its own) and tell the user ``say_key``."""
+IN_REVIEW_BLOCK = "entry_in_review"
+
+
+async def tell_in_review(ctx: Ctx, say_key: str, flow: str | None = None) -> None:
+    """End the dialog (its uploads go: the waiting case keeps its own) and tell the user ``say_key``.
+    The refusal is recorded as ``blocked``: for the statistics it is no new run (an approval of the
+    waiting case belongs to the run that was sent to review)."""
+    name = flow or str((await ctx.get()).get("flow") or "")
+    if name:
+        await ctx.repo.events.record(
+            name, "entry", EventOutcome.BLOCKED, user_id=ctx.user_id, reason_code=IN_REVIEW_BLOCK
+        )
     await end_dialog(ctx.state, ctx.services)
     await ctx.say(ctx.t(say_key), keyboard([home_button(ctx.t)]))
 
@@ -86,5 +96,5 @@ async def already_in_review(ctx: Ctx, flow: str, say_key: str) -> bool:
     decision on a case of ``flow``: the same submission twice would only be decided twice."""
     if not await waits_for_review(ctx, flow):
         return False
-    await tell_in_review(ctx, say_key)
+    await tell_in_review(ctx, say_key, flow)
     return True

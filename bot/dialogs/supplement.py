@@ -90,6 +90,14 @@ class SupplementFlow:
             await self.ask(ctx, SupplementSG.photo, "supplement.missing_photo")
         else:
             await end_dialog(ctx.state, ctx.services)
+            # An answer, not an abandoned run: the record is complete, there is nothing to do.
+            await ctx.repo.events.record(
+                self.name,
+                "check",
+                EventOutcome.ANSWERED,
+                user_id=ctx.user_id,
+                reason_code="supplement_complete",
+            )
             await ctx.say(ctx.t("supplement.complete"), keyboard([home_button(ctx.t)]))
 
     async def ask(self, ctx: Ctx, state: State, key: str) -> None:
@@ -105,20 +113,39 @@ class SupplementFlow:
         return person
 
     async def begin_photo(self, ctx: Ctx) -> None:
+        """The stored record's number and name go to the identity authority first, as in a
+        collection: its photo of the person, when it has one, is what the selfie must match."""
         person = await self.current_person(ctx)
         if person is None:
             return
+        doc = person.document
+        # (No ``doc_type`` in the dialog data: that names the card of the expired path, which the
+        # case payload and the four-eyes check read as the document of the submission.)
+        await authority.begin_for(ctx, doc.doc_type, doc.number, doc.name, doc.birth_date)
+
+    async def _photo_after_authority(self, ctx: Ctx, person: Person) -> None:
+        """The selfie's references: the authority's photo when it returned one (the stored ID
+        portrait then a second check), else the stored ID portrait (liveness only without one)."""
         refs: list[list[float]] = []
-        portrait = person.document.portrait_media_id
-        if portrait:
-            try:
-                encoded = await ctx.services.verifier.encode_face(await ctx.services.media.get(portrait))
-                if encoded.ok and encoded.encoding:
-                    refs = [list(encoded.encoding)]
-            except Exception:  # no usable portrait: liveness only, as for a permit without a photo
-                log.warning("stored portrait unusable for person %s", person.id)
-        await ctx.put(face_refs=refs)
+        portrait = await self._stored_portrait(ctx, person)
+        primary = dict((await ctx.get()).get("authority") or {}).get("encoding")
+        if primary:
+            refs = [list(primary)]
+        elif portrait:
+            refs = [portrait]
+        await ctx.put(face_refs=refs, stored_portrait=portrait if primary else None)
         await face.begin(ctx)
+
+    async def _stored_portrait(self, ctx: Ctx, person: Person) -> list[float] | None:
+        media_id = person.document.portrait_media_id
+        if not media_id:
+            return None
+        try:
+            encoded = await ctx.services.verifier.encode_face(await ctx.services.media.get(media_id))
+        except Exception:  # no usable portrait: liveness only, as for a permit without a photo
+            log.warning("stored portrait unusable for person %s", person.id)
+            return None
+        return list(encoded.encoding) if encoded.ok and encoded.encoding else None
 
     # --- sub-dialogs hand back here ---------------------------------------------------------------
     async def finished(self, ctx: Ctx, part: str) -> None:
@@ -133,7 +160,9 @@ class SupplementFlow:
         data = await ctx.get()
         if part == "card":
             await self.ask(ctx, SupplementSG.expired, "supplement.expired")
-        elif part == "face" and data.get("path") == "expired":
+        elif (part == "authority" and data.get("path") == "expired") or (
+            part == "face" and data.get("path") == "expired"
+        ):
             await card.show_verify(ctx)
         else:
             await self.ask(ctx, SupplementSG.photo, "supplement.missing_photo")
@@ -155,6 +184,9 @@ class SupplementFlow:
         if person is None:
             return
         data = await ctx.get()
+        if data.get("path") == "photo":
+            await self._photo_after_authority(ctx, person)
+            return
         # The stored live face is who collected; the new card's portrait alone could be anyone's (and
         # a typed front has none: liveness only, a person compares).
         portrait = data["card"].get("portrait_encoding")
@@ -190,6 +222,16 @@ class SupplementFlow:
             # The stored live face was the reference; the authority's photo must show that face too.
             photo = dict(data.get("authority") or {}).get("encoding")
             assessment = authority.assess(ctx, data, second=[("review_authority_photo_mismatch", photo)])
+        elif data.get("authority"):
+            # The on-site photo: the authority's photo was the reference (or, without one, the
+            # stored portrait, and the case goes to a person); the stored portrait a second check.
+            portrait = data.get("stored_portrait")
+            subject = dict(data.get("authority_subject") or {})
+            assessment = authority.assess(
+                ctx,
+                {**data, "doc_type": subject.get("doc_type")},
+                second=[("review_portrait_mismatch", portrait)],
+            )
         if not typed and not assessment.verified:
             await open_review(
                 ctx,
@@ -199,7 +241,7 @@ class SupplementFlow:
                 "supplement.review_unverified",
                 in_review_key="supplement.in_review",
                 reasons=assessment.reasons + list(outcome.get("reasons", [])),
-                step="card",
+                step="card" if data.get("path") == "expired" else "face",
             )
             return
         if typed or outcome["decision"] != "pass":

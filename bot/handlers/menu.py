@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.filters import CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -54,10 +54,15 @@ def create_router() -> Router:
     # A deep link (`/start <token>`, the e-tax website's QR code) is bot/dialogs/handoff.py's.
     @router.message(CommandStart(deep_link=False))
     async def start(
-        message: Message, state: FSMContext, t: Translator, services: Services, repo: Repositories
+        message: Message,
+        bot: Bot,
+        state: FSMContext,
+        t: Translator,
+        services: Services,
+        repo: Repositories,
     ) -> None:
         # /start always leads home: an abandoned dialog must not trap the user.
-        await end_dialog(state, services)
+        await end_dialog(state, services, bot=bot)
         name = message.from_user.first_name if message.from_user else None
         await message.answer(home_text(t, name), reply_markup=home_keyboard(t))
         if message.from_user is not None:
@@ -68,10 +73,15 @@ def create_router() -> Router:
 
     @router.callback_query(Nav.filter())
     async def navigate(
-        query: CallbackQuery, callback_data: Nav, state: FSMContext, t: Translator, services: Services
+        query: CallbackQuery,
+        callback_data: Nav,
+        bot: Bot,
+        state: FSMContext,
+        t: Translator,
+        services: Services,
     ) -> None:
         if callback_data.node is Node.HOME:
-            await end_dialog(state, services)
+            await end_dialog(state, services, bot=bot)
         text, keyboard = node_screen(t, callback_data.node, query.from_user.first_name)
         await edit_or_send(query, text, keyboard)
         await query.answer()

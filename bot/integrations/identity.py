@@ -11,6 +11,7 @@ import base64
 import binascii
 import csv
 import unicodedata
+import zipfile
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -74,9 +75,24 @@ def _same_name(a: str, b: str) -> bool:
 
 
 DEMO_IDENTITIES = Path(__file__).with_name("sandbox_identities.csv")
+# Beside the CSV: the authority's photo of each demo person, ``<number>.jpg`` (the portrait drawn on
+# the committed fictitious card, by ``python -m tools.cardgen demo-photos``: ours, so it ships).
+DEMO_PHOTOS = DEMO_IDENTITIES.with_suffix(".zip")
+
+
+def _demo_photos() -> dict[str, bytes]:
+    if not DEMO_PHOTOS.exists():
+        return {}
+    with zipfile.ZipFile(DEMO_PHOTOS) as archive:
+        return {
+            info.filename.removesuffix(".jpg"): archive.read(info)
+            for info in archive.infolist()
+            if info.filename.endswith(".jpg") and info.file_size <= _MAX_PHOTO_BYTES
+        }
 
 
 def demo_identities() -> list[IdentityRecord]:
+    photos = _demo_photos()
     with DEMO_IDENTITIES.open(encoding="utf-8", newline="") as fh:
         return [
             IdentityRecord(
@@ -84,6 +100,7 @@ def demo_identities() -> list[IdentityRecord]:
                 row["number"],
                 row["name"],
                 date.fromisoformat(row["birth_date"]) if row.get("birth_date") else None,
+                photos.get(row["number"]),
             )
             for row in csv.DictReader(fh)
         ]
@@ -109,8 +126,9 @@ class SandboxIdentityAuthority:
 
     async def seed_demo(self) -> int:
         """The sandbox's demo identities (``sandbox_identities.csv``: the people printed on the
-        committed fictitious card photos, without photos), loaded where the registry does not list
-        them yet, so that `make run` walks a collection end to end; staff loads replace them."""
+        committed fictitious card photos, with the authority's photo of each from the ZIP beside
+        it), loaded where the registry does not list them yet, so that `make run` walks a
+        collection end to end; staff loads replace them."""
         records = [r for r in demo_identities() if await self._registry.get(r.doc_type, r.number) is None]
         return await self._registry.load(records, loaded_by=None) if records else 0
 

@@ -31,10 +31,12 @@ from bot.verification.ids import DocumentType, normalize_number, parse_resident_
 __all__ = [
     "ENTERPRISES",
     "IDENTITY_REGISTRY",
+    "Bundle",
     "RegisterError",
     "RegisterReport",
     "RejectedRow",
     "decode_photo",
+    "read_bundle",
     "read_table",
     "validate_register",
 ]
@@ -51,6 +53,7 @@ ID_NUMBER = "register_doc_number"
 ID_DOC_TYPE = "register_doc_type"
 ID_PHOTO = "register_photo"
 MAX_PHOTO_BYTES = 2 * 1024 * 1024
+MAX_FILE_BYTES = 5 * 1024 * 1024  # a table, alone or inside a ZIP
 
 _HEADER_ALIASES = {
     "纳税人识别号": "taxpayer_id",
@@ -167,8 +170,104 @@ def _value(column: str, raw: str) -> str:
     return _VALUE_ALIASES.get(column, {}).get(text, text)
 
 
-def validate_register(table: Sequence[Sequence[str]], *, today: date, max_rows: int) -> RegisterReport:
-    """Every row checked; the accepted rows are ready for the repository's ``load``."""
+# --- a ZIP: the identity table and the authority's photos beside it --------------------------------
+
+ZIP_MAX_BYTES = 20 * 1024 * 1024  # what a bot may download
+ZIP_MAX_MEMBERS = 10_001  # one table and a photo per row of the largest register accepted
+ZIP_MAX_TOTAL = 50 * 1024 * 1024  # uncompressed, all members (photos hardly compress)
+ZIP_MAX_RATIO = 100  # uncompressed / compressed per member: beyond it, a bomb rather than a photo
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
+TABLE_SUFFIXES = (".csv", ".xlsx")
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """What a registry ZIP holds: the table (its rows and file name) and the photos by file name
+    (lower case, without folders: ``photos/110101….jpg`` is ``110101….jpg``)."""
+
+    table: list[list[str]]
+    table_name: str
+    photos: dict[str, bytes]
+
+
+def _read_member(archive: Any, info: Any, limit: int) -> bytes:
+    """A member's bytes, read up to ``limit`` whatever its header claims (a forged size in the
+    header must not let a bomb through)."""
+    with archive.open(info) as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise RegisterError("register_zip_too_large")
+    return bytes(data)
+
+
+def read_bundle(data: bytes) -> Bundle:
+    """A ZIP of one table (CSV or XLSX) and photos (JPEG or PNG, each at most ``MAX_PHOTO_BYTES``),
+    read in memory (nothing is extracted to disk, so member paths cannot escape anywhere). Refused
+    as a whole: more than ``ZIP_MAX_MEMBERS`` members, more than ``ZIP_MAX_TOTAL`` uncompressed, a
+    member compressed more than ``ZIP_MAX_RATIO`` times, encrypted members, nested archives, no table
+    or two, two photos of one name."""
+    import zipfile
+
+    if len(data) > ZIP_MAX_BYTES:
+        raise RegisterError("register_zip_too_large")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        infos = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+        raise RegisterError("register_unreadable") from None
+    with archive:
+        if len(infos) > ZIP_MAX_MEMBERS:
+            raise RegisterError("register_zip_too_many_files")
+        table: tuple[str, bytes] | None = None
+        photos: dict[str, bytes] = {}
+        total = 0
+        for info in infos:
+            if info.is_dir():
+                continue
+            name = info.filename.replace("\\", "/").rsplit("/", 1)[-1]
+            lower = name.lower()
+            if not name or lower.startswith(("._", ".")) or "__macosx/" in info.filename.lower():
+                continue  # a desktop's metadata files
+            if info.flag_bits & 0x1:
+                raise RegisterError("register_zip_encrypted")
+            if info.file_size > ZIP_MAX_RATIO * max(info.compress_size, 1) and info.file_size > 64 * 1024:
+                raise RegisterError("register_zip_too_large")
+            is_table = lower.endswith(TABLE_SUFFIXES)
+            if not is_table and not lower.endswith(PHOTO_SUFFIXES):
+                raise RegisterError("register_zip_unexpected_file")
+            limit = MAX_FILE_BYTES if is_table else MAX_PHOTO_BYTES
+            if info.file_size > limit:
+                raise RegisterError("register_zip_too_large")
+            try:
+                content = _read_member(archive, info, min(limit, ZIP_MAX_TOTAL - total))
+            except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError):
+                raise RegisterError("register_unreadable") from None
+            total += len(content)
+            if len(content) > ZIP_MAX_RATIO * max(info.compress_size, 1) and len(content) > 64 * 1024:
+                raise RegisterError("register_zip_too_large")
+            if is_table:
+                if table is not None:
+                    raise RegisterError("register_zip_two_tables")
+                table = (name, content)
+            elif lower in photos:
+                raise RegisterError("register_zip_duplicate_photo")
+            else:
+                photos[lower] = content
+    if table is None:
+        raise RegisterError("register_zip_no_table")
+    return Bundle(read_table(table[1], table[0]), table[0], photos)
+
+
+def validate_register(
+    table: Sequence[Sequence[str]],
+    *,
+    today: date,
+    max_rows: int,
+    photos: dict[str, bytes] | None = None,
+) -> RegisterReport:
+    """Every row checked; the accepted rows are ready for the repository's ``load``. ``photos`` (from
+    a ZIP): an identity row's ``photo`` cell may name one of them, and a row without that cell takes
+    ``<number>.jpg`` (or ``.jpeg`` / ``.png``) when the ZIP has it."""
     rows = [r for r in table if any(c.strip() for c in r)]
     if not rows:
         raise RegisterError("register_empty")
@@ -180,9 +279,11 @@ def validate_register(table: Sequence[Sequence[str]], *, today: date, max_rows: 
         for line, r in enumerate(rows[1:], start=2)
     ]
     if set(header) >= _ENTERPRISE_COLUMNS:
+        if photos:
+            raise RegisterError("register_zip_not_identities")
         return _enterprises(body, today)
     if set(header) >= _IDENTITY_COLUMNS or {"doc_type", "doc_number", "person_name"} <= set(header):
-        return _identities(body, today)
+        return _identities(body, today, photos or {})
     raise RegisterError("register_unknown_columns")
 
 
@@ -244,7 +345,30 @@ def decode_photo(text: str) -> bytes | None:
     return data if data.startswith((b"\xff\xd8", b"\x89PNG")) else None
 
 
-def _identities(body: Iterable[tuple[int, dict[str, str]]], today: date) -> RegisterReport:
+def _photo_of(cell: str, number: str, photos: dict[str, bytes]) -> tuple[str, bool]:
+    """(base64 of the row's photo or "", whether the row named a photo that is not usable). The cell
+    names a file of the ZIP, or holds the base64 itself; with no cell, ``<number>.<jpg|jpeg|png>``."""
+    text = "".join(cell.split())
+    named = text.replace("\\", "/").rsplit("/", 1)[-1].lower()
+    if named.endswith(PHOTO_SUFFIXES):
+        content = photos.get(named)
+        if content is None:
+            return "", True
+        encoded = base64.b64encode(content).decode("ascii")
+        return (encoded, False) if decode_photo(encoded) is not None else ("", True)
+    if text:
+        return (text, False) if decode_photo(text) is not None else ("", True)
+    for suffix in PHOTO_SUFFIXES:
+        content = photos.get(number.lower() + suffix)
+        if content is not None:
+            encoded = base64.b64encode(content).decode("ascii")
+            return (encoded, False) if decode_photo(encoded) is not None else ("", True)
+    return "", False
+
+
+def _identities(
+    body: Iterable[tuple[int, dict[str, str]]], today: date, photos: dict[str, bytes]
+) -> RegisterReport:
     report = RegisterReport(IDENTITY_REGISTRY)
     seen: set[tuple[str, str]] = set()
     for line, cells in body:
@@ -270,8 +394,8 @@ def _identities(body: Iterable[tuple[int, dict[str, str]]], today: date) -> Regi
             info = parse_resident_id(number)
             if info is not None and info.birth_date != birth:
                 problems.append(BIRTH_DATE)
-        photo_text = "".join((cells.get("photo") or "").split())
-        if photo_text and decode_photo(photo_text) is None:
+        photo_text, bad_photo = _photo_of(cells.get("photo") or "", number, photos)
+        if bad_photo:
             problems.append(ID_PHOTO)
         if (doc_type, number) in seen:
             problems.append(DUPLICATE)

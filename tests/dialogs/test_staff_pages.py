@@ -77,15 +77,18 @@ async def test_the_audit_trail_of_a_person_is_paged_newest_first(
     for i in range(24):
         await repo.audit.write(None, f"test.step{i:02d}", "person", person.id, None, None)
     (first,) = await admin.send("/person tg:7001")
-    # Newest first: this look-up's own audit row, then 9 of the steps.
-    assert "test.step23" in first.text and "test.step15" in first.text and "test.step14" not in first.text
+    # Newest first, the changes only: this look-up's own audit row is counted apart, below them.
+    assert "test.step23" in first.text and "test.step14" in first.text and "test.step13" not in first.text
     assert "1/3" in first.text and "◀" not in str(first.buttons)
+    assert "工作人员查阅记录：</b>共 1 次" in first.text and "staff.lookup" not in first.text
     (second,) = [r for r in await admin.press(first.button_data("▶")) if r.text]
-    assert "test.step14" in second.text and "test.step05" in second.text
-    assert "test.step15" not in second.text and "test.step04" not in second.text and "2/3" in second.text
+    assert "test.step13" in second.text and "test.step04" in second.text
+    assert "test.step14" not in second.text and "test.step03" not in second.text and "2/3" in second.text
     assert "王*" in second.text  # the masked record stays on every page
     (third,) = [r for r in await admin.press(second.button_data("▶")) if r.text]
     assert "person.collect" in third.text and "▶" not in str(third.buttons)
+    # The pages are pinned at the first: paging (itself audited) shifts nothing, nor the count.
+    assert "共 1 次" in third.text
 
 
 async def test_a_page_button_of_someone_not_staff_is_refused(

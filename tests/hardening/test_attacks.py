@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from aiogram import Dispatcher
 
-from bot.config import DEV_KEY
+from bot.config import DEV_KEY, Settings
 from bot.domain.identity import IdentityRecord
 from bot.domain.models import ReviewKind
 from bot.handlers.staff.review import case_text
@@ -130,9 +130,11 @@ def verifier() -> FaceByWho:
 
 @pytest.fixture
 async def authority(services: Services) -> SandboxIdentityAuthority:
-    """The plain sandbox registry (tests/helpers' dialog default knows every resident)."""
+    """The plain sandbox registry (tests/helpers' dialog default knows every resident), with the
+    production default of ``IDENTITY_PHOTO_REQUIRED`` (on; the dialog tests' settings turn it off)."""
     strict = SandboxIdentityAuthority(services.db, services.cipher)
     services.identity = strict
+    services.settings.identity_photo_required = Settings.model_fields["identity_photo_required"].default
     return strict
 
 
@@ -206,13 +208,20 @@ async def collected(services: Services, person: dict[str, str]) -> bool:
 async def victim_collects(
     dp: Dispatcher, bot: MockedBot, sms: FakeSms, services: Services, person: dict[str, str], who: str
 ) -> None:
-    """The real person arrives with the genuine card: collected, never "该证件已实名采集"."""
+    """The real person arrives with the genuine card: never "该证件已实名采集". Collected when the
+    authority holds their photo; without one (IDENTITY_PHOTO_REQUIRED, the default) their own
+    collection is a staff review case for that reason alone, not a conflict with the attacker."""
     real = user(dp, bot, 9000 + len(who))
     replies = await to_verify(real, card(who, person))
     replies = await to_face(real, replies, sms)
     replies = await real.send_video(selfie(who))
-    assert "采集成功" in text(replies), text(replies)
     assert "该证件已实名采集" not in text(replies)
+    record = await repos(services).identity_registry.get(DocumentType.RESIDENT_ID, person["id_number"])
+    if (record is not None and record.photo is not None) or not services.settings.identity_photo_required:
+        assert "采集成功" in text(replies), text(replies)
+        return
+    (case,) = await repos(services).review.open_for_user(real.user.id)
+    assert list(case.reasons) == ["review_no_authority_photo"] and case.person_id is None
 
 
 # --- attack 1: takeover by correction -----------------------------------------------------------------
@@ -382,6 +391,10 @@ async def test_authority_unreachable_is_try_again_later_or_a_review_case(
 async def test_own_card_is_collected_with_and_without_an_authority_photo(
     client: BotClient, sms: FakeSms, services: Services, authority: SandboxIdentityAuthority, photo: bool
 ) -> None:
+    """With the authority's photo: self-service. Without one: by default a staff review case (see
+    test_identity_desk.py); where the bureau accepts the card portrait (the setting off), saved."""
+    if not photo:
+        services.settings.identity_photo_required = False
     await register(services, ATTACKER, "attacker" if photo else None)
     replies = await to_verify(client, card("attacker", ATTACKER))
     replies = await correct(client, replies, "住址", "北京市东城区景山前街5号")  # self-service
@@ -440,7 +453,11 @@ async def test_probing_numbers_gets_the_same_answer_until_the_face_check(
     only to that record's face (the prober's face makes it a review case instead)."""
     await register(services, VICTIM, None)
     await register(services, VICTIM_M, None)
+    # The victim collected where the card portrait is accepted (no photo on file, the setting off);
+    # the probers meet the default.
+    services.settings.identity_photo_required = False
     await victim_collects(dp, bot, sms, services, VICTIM, "victim")
+    services.settings.identity_photo_required = True
     answers = []
     for n, target in enumerate((VICTIM, VICTIM_M)):
         prober = user(dp, bot, 4000 + n)

@@ -15,6 +15,11 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "sandbox": True,
         "data_dir": data_dir,
         "log_level": "WARNING",
+        # The dialog tests of other matters run against an authority that knows every resident and
+        # keeps no photo (tests/helpers/fakes.py EveryResidentKnown), where the bureau accepts the
+        # card portrait. The identity tests (tests/hardening/test_attacks.py, test_identity_desk.py)
+        # use the production default (on: no authority photo, a staff review case).
+        "identity_photo_required": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]  # pydantic-settings init option

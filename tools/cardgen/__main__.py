@@ -1,6 +1,8 @@
 """Generate fictitious ID card photos.
 
     python -m tools.cardgen fixtures tests/fixtures/idcards   # the committed test fixtures
+    python -m tools.cardgen demo-photos bot/integrations/sandbox_identities.zip
+        # the sandbox identity authority's photos of the fixtures' people (their card portraits)
     python -m tools.cardgen random OUT_DIR --n 20 --seed 1     # a batch of distorted photos + truth.json
 
 Needs a CJK font (Debian: fonts-noto-cjk, fonts-wqy-zenhei, fonts-wqy-microhei, fonts-arphic-ukai,
@@ -179,6 +181,30 @@ def make_fixtures(out: Path, fonts: tuple[CardFont, ...]) -> None:
     (out / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
+def make_demo_photos(out: Path, fonts: tuple[CardFont, ...]) -> list[str]:
+    """A ZIP of ``<number>.jpg``: the portrait drawn on each committed fixture card (the same seeds,
+    so the same drawing), which the sandbox's identity authority keeps as its photo of that made-up
+    person. Drawn here, so it may ship with the bot. Returns the numbers written."""
+    import io
+    import zipfile
+
+    numbers: list[str] = []
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
+        for spec in _SPECS:
+            if not spec.valid_check_char:
+                continue  # no authority lists a number that cannot exist
+            rng = random.Random(spec.seed)
+            ident = _identity(spec, rng)
+            faces: list[object] = []
+            render_front(ident, font=_font(fonts, spec.font_hint), scale=1.5, rng=rng, portrait_out=faces)
+            buffer = io.BytesIO()
+            faces[0].save(buffer, "JPEG", quality=92)  # type: ignore[attr-defined]
+            info = zipfile.ZipInfo(f"{ident.id_number}.jpg", date_time=(2026, 11, 1, 0, 0, 0))
+            archive.writestr(info, buffer.getvalue())
+            numbers.append(ident.id_number)
+    return numbers
+
+
 def make_random(out: Path, fonts: tuple[CardFont, ...], n: int, seed: int) -> None:
     out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
@@ -205,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     rnd.add_argument("out", type=Path)
     rnd.add_argument("--n", type=int, default=20)
     rnd.add_argument("--seed", type=int, default=1)
+    demo = sub.add_parser("demo-photos", help="the sandbox identity authority's photos (a ZIP)")
+    demo.add_argument("out", type=Path)
     args = ap.parse_args(argv)
     fonts = find_cjk_fonts()
     if not fonts:
@@ -212,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.cmd == "fixtures":
         make_fixtures(args.out, fonts)
+    elif args.cmd == "demo-photos":
+        make_demo_photos(args.out, fonts)
     else:
         make_random(args.out, fonts, args.n, args.seed)
     return 0

@@ -294,10 +294,13 @@ def render_front(
     scale: float = 1.0,
     rng: random.Random | None = None,
     design: CardDesign = CLASSIC,
+    portrait_out: list[Image.Image] | None = None,
 ) -> Image.Image:
     """人像面 as an RGBA image (transparent rounded corners), 856 x 540 px at ``scale`` 1.
 
     ``portrait`` is fitted into the photo box (cropped to its aspect ratio); None draws a synthetic one.
+    ``portrait_out`` receives the photo as pasted (the sandbox's identity authority keeps it as its
+    photo of the card's fictitious person).
     """
     rng = rng or random.Random(0)
     c = _Canvas(scale)
@@ -344,6 +347,8 @@ def render_front(
     box_w, box_h = px1 - px0, py1 - py0
     face = portrait if portrait is not None else synthetic_portrait(rng, (box_w, box_h))
     face = _fit(face.convert("RGB"), (box_w, box_h))
+    if portrait_out is not None:
+        portrait_out.append(face.copy())
     # Card photos have a pale background blended into the card: a soft-edged paste.
     mask = Image.new("L", (box_w, box_h), 0)
     ImageDraw.Draw(mask).rectangle((2, 2, box_w - 3, box_h - 3), fill=255)

@@ -23,6 +23,7 @@ from bot.verification.ids import DocumentType, normalize_number, validate_docume
 
 MAX_SHOWN = 5  # a phone shared by a family may match several people
 AUDIT_PAGE = 10  # audit rows per page of /person's trail
+VIEWS_SHOWN = 3  # the latest staff look-ups listed under the trail (all of them counted)
 PERSON_PAGE = "pg_aud"
 ENTERPRISE_PAGE = "pg_ent"
 _PHONE = re.compile(r"^(?:\+?86)?1[3-9]\d{9}$")
@@ -112,14 +113,21 @@ async def person_text(
     lines += ["", *pause_lines]
     lines.append("")
     lines.append(t("staff.person.audit"))
+    # What changed the record, paged; staff look-ups of it (each /person is one) apart, below.
     if up_to_id is None:
-        total, up_to_id = await repo.audit.trail_extent("person", person.id)
+        total, up_to_id = await repo.audit.trail_extent("person", person.id, views=False)
+        up_to_id = max(up_to_id, (await repo.audit.trail_extent("person", person.id))[1])
     else:
-        total = await repo.audit.count_for_subject("person", person.id, up_to_id)
+        total = await repo.audit.count_for_subject("person", person.id, up_to_id, views=False)
     pages = max(1, -(-total // AUDIT_PAGE))
     audit_page = clamp(audit_page, pages)
     entries = await repo.audit.for_subject(
-        "person", person.id, limit=AUDIT_PAGE, offset=audit_page * AUDIT_PAGE, up_to_id=up_to_id
+        "person",
+        person.id,
+        limit=AUDIT_PAGE,
+        offset=audit_page * AUDIT_PAGE,
+        up_to_id=up_to_id,
+        views=False,
     )
     lines += [
         t(
@@ -132,6 +140,19 @@ async def person_text(
     ] or [t("staff.none")]
     if pages > 1:
         lines.append(page_line(t, audit_page, pages))
+    views = await repo.audit.count_for_subject("person", person.id, up_to_id, views=True)
+    lines.append("")
+    lines.append(t("staff.person.views", count=views))
+    lines += [
+        t(
+            "staff.person.view_row",
+            at=t.moment(e.at, zone=False),
+            actor=e.actor_user_id if e.actor_user_id is not None else "system",
+        )
+        for e in await repo.audit.for_subject(
+            "person", person.id, limit=VIEWS_SHOWN, up_to_id=up_to_id, views=True
+        )
+    ]
     keyboard = page_keyboard(t, PERSON_PAGE, audit_page, pages, f"{person.id}.{up_to_id}")
     return "\n".join(lines), pauses.with_row(keyboard, pause_row)
 

@@ -84,37 +84,75 @@ def _kind(media_id: str) -> str:
     return media_id.rsplit("-", 1)[0]
 
 
+# The case's field → the card field whose correction / typing it shows (bot/dialogs/card_data.py).
+CARD_FIELD = {
+    "number": "id_number",
+    "name": "name",
+    "sex": "sex",
+    "ethnicity": "ethnicity",
+    "birth_date": "birth_date",
+    "address": "address",
+    "authority": "authority",
+    "validity": "validity",
+}
+FRONT_SIDE = frozenset({"id_number", "name", "sex", "ethnicity", "birth_date", "address"})
+
+
+def field_marks(t: Translator, payload: dict[str, Any]) -> dict[str, str]:
+    """Per card field, what the reviewer must know of its value: corrected by the taxpayer on
+    【信息核实】 (read → typed, listed below the fields), or typed because the side was unreadable."""
+    card = dict(payload.get("card") or {})
+    if payload.get("doc_type") not in (None, "resident_id"):
+        return {}
+    corrected = {str(c.get("field")) for c in card.get("corrections", [])}
+    typed_sides = set(card.get("manual") or [])
+    marks: dict[str, str] = {}
+    for field in CARD_FIELD.values():
+        side = "front" if field in FRONT_SIDE else "back"
+        if field in corrected:
+            marks[field] = t("staff.review.mark_corrected")
+        elif side in typed_sides:
+            marks[field] = t("staff.review.mark_typed")
+    return marks
+
+
+def document_values(t: Translator, payload: dict[str, Any], *, full: bool) -> list[tuple[str, str]]:
+    """(field, value) of the case's document, masked (the case card) or in full (revealed)."""
+    try:
+        doc = document_from_data(payload)
+    except (KeyError, TypeError, ValueError):
+        return []
+    validity = None
+    if doc.valid_from is not None:
+        end = t("card.long_term") if doc.long_term else (doc.valid_to.isoformat() if doc.valid_to else "?")
+        validity = f"{doc.valid_from.isoformat()} – {end}"
+    birth = doc.birth_date.isoformat() if doc.birth_date else None
+    fields = {
+        "doc_type": t("doc_type." + doc.doc_type.value),
+        "number": doc.number if full else mask_id_number(doc.number),
+        "name": doc.name if full else mask_name(doc.name),
+        "sex": t.official("sex", doc.sex) if doc.sex else None,
+        "ethnicity": t.official("ethnicity", doc.ethnicity) if doc.ethnicity else None,
+        "birth_date": birth if full or not birth else "****-**-**",
+        "address": (doc.address if full else mask_address(doc.address)) if doc.address else None,
+        "authority": doc.authority,
+        "validity": validity,
+    }
+    return [(k, v) for k, v in fields.items() if v]
+
+
 def case_text(t: Translator, case: ReviewCase, missing: int) -> str:
-    """The case as a reviewer sees it: every read field masked, reasons in words."""
+    """The case as a reviewer sees it: every read field masked (the full values behind 【显示完整信息】,
+    audited), corrected and typed fields marked, reasons in words."""
     payload: dict[str, Any] = dict(case.payload)
     lines = [
         t("staff.review.header", case_id=case.id, kind=t("staff.review.kind." + case.kind.value)),
         t("staff.review.created", at=t.moment(case.created_at)),
     ]
-    try:
-        doc = document_from_data(payload)
-    except (KeyError, TypeError, ValueError):
-        doc = None
-    if doc is not None:
-        validity = None
-        if doc.valid_from is not None:
-            end = (
-                t("card.long_term") if doc.long_term else (doc.valid_to.isoformat() if doc.valid_to else "?")
-            )
-            validity = f"{doc.valid_from.isoformat()} – {end}"
-        fields = {
-            "doc_type": t("doc_type." + doc.doc_type.value),
-            "number": mask_id_number(doc.number),
-            "name": mask_name(doc.name),
-            "sex": t.official("sex", doc.sex) if doc.sex else None,
-            "ethnicity": t.official("ethnicity", doc.ethnicity) if doc.ethnicity else None,
-            "address": mask_address(doc.address) if doc.address else None,
-            "authority": doc.authority,
-            "validity": validity,
-        }
-        for key, value in fields.items():
-            if value:
-                lines.append(t("staff.field." + key, value=value))
+    marks = field_marks(t, payload)
+    for key, value in document_values(t, payload, full=False):
+        mark = marks.get(CARD_FIELD.get(key, ""), "")
+        lines.append(t("staff.field." + key, value=value) + (" " + mark if mark else ""))
     lines += correction_lines(t, dict(payload.get("card") or {}))
     phone = payload.get("phone") or {}
     if phone.get("number"):
@@ -140,17 +178,19 @@ def case_text(t: Translator, case: ReviewCase, missing: int) -> str:
 
 
 async def _stored_references(repo: Repositories, case: ReviewCase) -> list[tuple[str, str]]:
-    """(media id, caption key) of what 补录 / 变更 compared the selfie with: the person's stored
-    on-site photo and ID portrait. Shown, never listed in the case (erasing a case's media must not
+    """(media id, caption key) of the stored record the case is about: for 补录 / 变更 what the selfie
+    was compared with (the person's on-site photo and ID portrait); for a collision, the conflicting
+    record's, beside the new ones. Shown, never listed in the case (erasing a case's media must not
     touch the record's)."""
-    if not _own_person(case) or case.person_id is None:
+    if case.person_id is None:
         return []
     person = await repo.persons.get(case.person_id)
     if person is None:
         return []
+    prefix = "staff.media.stored_" if _own_person(case) else "staff.media.conflict_"
     found = [
-        (person.live_photo.media_id if person.live_photo else None, "staff.media.stored_live_photo"),
-        (person.document.portrait_media_id, "staff.media.stored_portrait"),
+        (person.live_photo.media_id if person.live_photo else None, prefix + "live_photo"),
+        (person.document.portrait_media_id, prefix + "portrait"),
     ]
     return [(m, key) for m, key in found if m]
 
@@ -173,11 +213,10 @@ async def _send_media(
             missing += 1
             continue
         kind = _kind(media_id)
-        caption = t(caption_key) if caption_key else kind
+        caption = t(caption_key, person_id=case.person_id) if caption_key else kind
         data = await fit_photo_async(data)  # a card sent as a big document must fit a photo
         photos.append(InputMediaPhoto(media=BufferedInputFile(data, f"{kind}.jpg"), caption=caption))
-    for start in range(0, len(photos), ALBUM_MAX):
-        chunk = photos[start : start + ALBUM_MAX]
+    for chunk in album_chunks(photos):
         if len(chunk) == 1:
             await bot.send_photo(chat_id, chunk[0].media, caption=chunk[0].caption)
         else:
@@ -185,14 +224,65 @@ async def _send_media(
     return missing
 
 
-def _case_keyboard(t: Translator, case_id: int, *, may_decide: bool = True) -> Any:
+def album_chunks(items: list[InputMediaPhoto]) -> list[list[InputMediaPhoto]]:
+    """One album when the photos fit (2–10 items: Telegram's limits), else as few albums as
+    possible of even size, so that no album is left with a single photo (11 → 6 + 5)."""
+    if not items:
+        return []
+    count = -(-len(items) // ALBUM_MAX)
+    size, extra = divmod(len(items), count)
+    chunks, start = [], 0
+    for i in range(count):
+        end = start + size + (1 if i < extra else 0)
+        chunks.append(items[start:end])
+        start = end
+    return chunks
+
+
+def _case_keyboard(t: Translator, case: ReviewCase, *, may_decide: bool = True) -> Any:
+    case_id = case.id
+    person = (
+        [staff_button(t("staff.review.show_person", person_id=case.person_id), "rv_person", case_id)]
+        if case.person_id is not None
+        else []
+    )
     if not may_decide:
-        return rows([staff_button(t("staff.review.skip"), "rv_next", case_id)])
+        return rows(person, [staff_button(t("staff.review.skip"), "rv_next", case_id)])
     return rows(
+        [staff_button(t("staff.review.reveal"), "rv_full", case_id)],
+        person,
         [staff_button(t("staff.review.approve"), "rv_ok", case_id)],
         [staff_button(t("staff.review.reject"), "rv_no", case_id)],
         [staff_button(t("staff.review.skip"), "rv_next", case_id)],
     )
+
+
+def revealed_text(t: Translator, case: ReviewCase) -> str:
+    """The case's document, corrections and phone in full, for the reviewer who asked (audited)."""
+    payload: dict[str, Any] = dict(case.payload)
+    lines = [t("staff.review.revealed_header", case_id=case.id)]
+    marks = field_marks(t, payload)
+    for key, value in document_values(t, payload, full=True):
+        mark = marks.get(CARD_FIELD.get(key, ""), "")
+        lines.append(t("staff.field." + key, value=value) + (" " + mark if mark else ""))
+    corrections = list(dict(payload.get("card") or {}).get("corrections") or [])
+    if corrections:
+        missing = t("card.unreadable")
+        lines.append(t("staff.review.corrections"))
+        lines += [
+            t(
+                "staff.review.correction",
+                field=t("card.field." + str(c.get("field"))),
+                read=c.get("read") or missing,
+                typed=c.get("typed") or missing,
+            )
+            for c in corrections
+        ]
+    phone = payload.get("phone") or {}
+    if phone.get("number"):
+        lines.append(t("staff.field.phone", value=str(phone["number"])))
+    lines.append(t("staff.review.revealed_note"))
+    return "\n".join(lines)
 
 
 async def show_next(
@@ -219,9 +309,7 @@ async def show_next(
     text = case_text(t, case, missing) + "\n\n" + t("staff.review.backlog", count=backlog)
     if decision.denial is not None:
         text += "\n\n" + t("staff.review.four_eyes", reason=t.reason(decision.denial))
-    await bot.send_message(
-        chat_id, text, reply_markup=_case_keyboard(t, case.id, may_decide=decision.allowed)
-    )
+    await bot.send_message(chat_id, text, reply_markup=_case_keyboard(t, case, may_decide=decision.allowed))
 
 
 async def _approve(case: ReviewCase, staff_id: int, repo: Repositories) -> tuple[str, str | None]:
@@ -402,8 +490,48 @@ def create_router() -> Router:
         await bot.send_message(
             query.from_user.id,
             case_text(t, case, 0),
-            reply_markup=_case_keyboard(t, case.id, may_decide=decision.allowed),
+            reply_markup=_case_keyboard(t, case, may_decide=decision.allowed),
         )
+
+    @router.callback_query(StaffAct.filter(F.a == "rv_full"))
+    async def reveal(
+        query: CallbackQuery, callback_data: StaffAct, bot: Bot, t: Translator, repo: Repositories
+    ) -> None:
+        # Only who may decide the case sees it in full (not the taxpayer themselves, nor a colleague
+        # of the same enterprise), and every reveal is an audit row: staff access to personal
+        # information is processing of it.
+        case = await _decidable(query, t, repo, callback_data.n, "reveal")
+        if case is None:
+            return
+        await repo.audit.write(
+            query.from_user.id, "review.reveal", "review_case", case.id, None, {"person_id": case.person_id}
+        )
+        await query.answer()
+        # protect_content: the full values cannot be forwarded or saved from the chat.
+        await bot.send_message(query.from_user.id, revealed_text(t, case), protect_content=True)
+
+    @router.callback_query(StaffAct.filter(F.a == "rv_person"))
+    async def person(
+        query: CallbackQuery, callback_data: StaffAct, bot: Bot, t: Translator, repo: Repositories
+    ) -> None:
+        from bot.handlers.staff.lookup import person_text  # lookup imports nothing of this module
+
+        case = await repo.review.get(callback_data.n)
+        found = await repo.persons.get(case.person_id) if case and case.person_id is not None else None
+        if found is None:
+            await query.answer(t("staff.person.not_found"), show_alert=True)
+            return
+        await repo.audit.write(
+            query.from_user.id,
+            "staff.lookup.person",
+            "person",
+            found.id,
+            None,
+            {"query": f"review_case #{callback_data.n}", "found": [found.id]},
+        )
+        await query.answer()
+        text, keyboard = await person_text(t, repo, found)
+        await bot.send_message(query.from_user.id, text, reply_markup=keyboard)
 
     @router.callback_query(StaffAct.filter(F.a == "rv_rs"))
     async def reject(

@@ -26,6 +26,16 @@ def _dump(record: Mapping[str, Any] | None) -> str | None:
     return json.dumps(mask_record(record), ensure_ascii=False, sort_keys=True, default=str)
 
 
+# Staff reading a record (/person, a case's person button): shown apart from what changed it.
+VIEW_PREFIX = "staff.lookup."
+
+
+def _views_clause(views: bool | None) -> tuple[str, tuple[str, ...]]:
+    if views is None:
+        return "", ()
+    return (" AND action LIKE ?" if views else " AND action NOT LIKE ?"), (VIEW_PREFIX + "%",)
+
+
 def _entry(row: Any) -> AuditEntry:
     return AuditEntry(
         id=row[0],
@@ -87,32 +97,49 @@ class AuditRepo:
         limit: int = 100,
         offset: int = 0,
         up_to_id: int | None = None,
+        views: bool | None = None,
     ) -> list[AuditEntry]:
         """The newest entries about one record first; ``up_to_id`` pins a paged trail to what it was
-        at the first page (newer rows would shift every later page)."""
+        at the first page (newer rows would shift every later page). ``views`` True: only staff
+        look-ups of the record (``VIEW_PREFIX``); False: everything but them; None: all."""
+        clause, args = _views_clause(views)
         async with self._db.read() as conn:
             cursor = await conn.execute(
                 f"SELECT {_COLUMNS} FROM audit_log WHERE subject_type = ? AND subject_id = ? AND id <= ?"
-                " ORDER BY id DESC LIMIT ? OFFSET ?",
-                (subject_type, str(subject_id), _NO_LIMIT if up_to_id is None else up_to_id, limit, offset),
+                f"{clause} ORDER BY id DESC LIMIT ? OFFSET ?",
+                (
+                    subject_type,
+                    str(subject_id),
+                    _NO_LIMIT if up_to_id is None else up_to_id,
+                    *args,
+                    limit,
+                    offset,
+                ),
             )
             return [_entry(row) for row in await cursor.fetchall()]
 
-    async def trail_extent(self, subject_type: str, subject_id: str | int) -> tuple[int, int]:
+    async def trail_extent(
+        self, subject_type: str, subject_id: str | int, *, views: bool | None = None
+    ) -> tuple[int, int]:
         """(number of entries, newest id) about one record; (0, 0) when there are none."""
+        clause, args = _views_clause(views)
         async with self._db.read() as conn:
             cursor = await conn.execute(
-                "SELECT COUNT(*), MAX(id) FROM audit_log WHERE subject_type = ? AND subject_id = ?",
-                (subject_type, str(subject_id)),
+                "SELECT COUNT(*), MAX(id) FROM audit_log WHERE subject_type = ? AND subject_id = ?" + clause,
+                (subject_type, str(subject_id), *args),
             )
             row = await cursor.fetchone()
         return (int(row[0]), int(row[1] or 0)) if row else (0, 0)
 
-    async def count_for_subject(self, subject_type: str, subject_id: str | int, up_to_id: int) -> int:
+    async def count_for_subject(
+        self, subject_type: str, subject_id: str | int, up_to_id: int, *, views: bool | None = None
+    ) -> int:
+        clause, args = _views_clause(views)
         async with self._db.read() as conn:
             cursor = await conn.execute(
-                "SELECT COUNT(*) FROM audit_log WHERE subject_type = ? AND subject_id = ? AND id <= ?",
-                (subject_type, str(subject_id), up_to_id),
+                "SELECT COUNT(*) FROM audit_log WHERE subject_type = ? AND subject_id = ? AND id <= ?"
+                + clause,
+                (subject_type, str(subject_id), up_to_id, *args),
             )
             row = await cursor.fetchone()
         return int(row[0]) if row else 0
