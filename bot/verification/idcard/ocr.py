@@ -37,6 +37,8 @@ class OcrLine:
     quad: tuple[tuple[float, float], ...]
     # The upright crop that was recognised (kept for re-scoring against a closed list of values).
     crop: Array | None = field(default=None, compare=False, repr=False)
+    # Centre of each character of ``text`` in ``crop``, as a fraction of its width (empty: unknown).
+    char_x: tuple[float, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def x0(self) -> float:
@@ -149,13 +151,38 @@ def _engine() -> _Engine:
     )
 
 
-def _recognise(crops: Sequence[Array]) -> list[tuple[str, float]]:
-    from rapidocr.ch_ppocr_rec import TextRecInput
+def _recognise(crops: Sequence[Array]) -> list[tuple[str, float, tuple[float, ...]]]:
+    """Text, mean confidence and each character's centre (fraction of the crop width) per crop.
 
+    rapidocr's own preprocessing (height 48, padded to at least its 320 px input width, as the model
+    was trained), one crop per inference; decoded here, greedily as rapidocr does, to keep where in
+    the crop each character was read (the colour of its ink tells a label from a value).
+    """
     if not crops:
         return []
-    out = _engine().rec(TextRecInput(img=list(crops)))
-    return [(str(t), float(s)) for t, s in zip(out.txts, out.scores, strict=True)]
+    rec = _engine().rec
+    chars = rec.postprocess_op.character
+    _c, img_h, img_w = rec.rec_image_shape
+    out: list[tuple[str, float, tuple[float, ...]]] = []
+    for crop in crops:
+        h, w = crop.shape[:2]
+        ratio = max(img_w / img_h, w / max(h, 1))
+        norm = rec.resize_norm_img(crop, ratio)[np.newaxis, :].astype(np.float32)
+        probs = np.asarray(rec.session(norm))[0]
+        idx = probs.argmax(axis=1)
+        conf = probs.max(axis=1)
+        keep = np.ones(len(idx), dtype=bool)
+        keep[1:] = idx[1:] != idx[:-1]
+        keep &= idx != 0
+        frames = np.flatnonzero(keep)
+        text = "".join(chars[int(k)] for k in idx[frames])
+        score = float(conf[frames].mean()) if len(frames) else 0.0
+        # Frame k covers k..k+1 of the padded input's width in frames; the crop fills its first part.
+        padded = norm.shape[3]
+        resized = min(padded, math.ceil(img_h * w / max(h, 1)))
+        pos = tuple(float(min(1.0, (k + 0.5) * padded / len(idx) / max(resized, 1))) for k in frames)
+        out.append((text, score, pos))
+    return out
 
 
 def warm_up() -> None:
@@ -234,7 +261,7 @@ def read_lines(bgr: Array) -> OcrPage:
     lines: list[OcrLine] = []
     heights = [float(np.linalg.norm(q[3] - q[0])) for _c, q in aligned]
     typical = float(np.median(heights))
-    for (crop, quad), (text, score), height in zip(aligned, rec_res, heights, strict=True):
+    for (crop, quad), (text, score, char_x), height in zip(aligned, rec_res, heights, strict=True):
         # A box several lines tall is a picture (the portrait, the emblem) read as a character.
         if height > 2.5 * typical:
             continue
@@ -242,7 +269,7 @@ def read_lines(bgr: Array) -> OcrPage:
             continue
         pts = cv2.transform(quad.reshape(1, 4, 2).astype(np.float64), upright).reshape(4, 2)
         quad_t = tuple((float(x), float(y)) for x, y in pts)
-        lines.append(OcrLine(str(text), float(score), quad_t, crop))
+        lines.append(OcrLine(str(text), float(score), quad_t, crop, char_x))
     return OcrPage(lines, upright, size, image, angle)
 
 
@@ -346,8 +373,8 @@ def read_region(
             borderMode=cv2.BORDER_REPLICATE,
         )
     )
-    ((text, score),) = _recognise([crop])
+    ((text, score, char_x),) = _recognise([crop])
     if float(score) < min_score or (not text and min_score > 0):
         return None
     quad = ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
-    return OcrLine(str(text), float(score), quad, crop)
+    return OcrLine(str(text), float(score), quad, crop, char_x)
