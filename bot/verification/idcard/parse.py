@@ -517,6 +517,7 @@ def reconcile(f: FrontFields) -> list[str]:
 
 # --- back ---------------------------------------------------------------------------------------------
 
+_FULL_PERIOD = "2019.01.16-2039.01.16"
 _PERIOD_RE = re.compile(r"(\d{4})\.?(\d{2})\.?(\d{2})[^\d长]*(?:(\d{4})\.?(\d{2})\.?(\d{2})|(长期))")
 
 
@@ -576,6 +577,11 @@ def parse_back(lines: list[OcrLine], page: OcrPage | None = None) -> BackFields:
             h = median(ln.height for ln in values)
             x0, y0 = min(ln.x0 for ln in values) - 0.3 * h, min(ln.y0 for ln in values) - 0.15 * h
             x1, y1 = max(ln.x1 for ln in values) + 0.3 * h, max(ln.y1 for ln in values) + 0.15 * h
+            # The detector may also stop short of the end ("2019.01.16-2039."): read as far as a
+            # whole period would reach at the pitch of what was read.
+            read = sum(len(_clean(ln.text)) for ln in values)
+            if 0 < read < len(_FULL_PERIOD):
+                x1 = min(x0 + (x1 - x0) * (len(_FULL_PERIOD) + 1) / read, float(page.upright_size[0] - 1))
             reread = read_region(page, (x0, y0, x1, y1))
             m = _period_match(reread.text) if reread else None
     if m is not None:

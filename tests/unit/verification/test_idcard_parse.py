@@ -3,6 +3,7 @@ label misread and told from its value by the colour of its ink, a photocopy wher
 
 from __future__ import annotations
 
+import random
 from datetime import date
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from bot.verification.idcard.colour import char_inks, learn_inks
-from bot.verification.idcard.ocr import OcrLine
+from bot.verification.idcard.ocr import OcrLine, OcrPage
 from bot.verification.idcard.parse import drop_duplicates, group_rows, parse_back, parse_front
 from tools.cardgen import CardFont, find_cjk_fonts
 
@@ -167,3 +168,26 @@ def test_a_misread_authority_label_is_told_by_its_ink(font: CardFont) -> None:
     b = parse_back(lines)
     assert b.authority == "元江县公安局"
     assert b.valid_from == date(2016, 3, 1)
+
+
+# --- a value line the detector stopped short of its end -------------------------------------------------
+
+
+def test_a_validity_period_cut_short_by_the_detector_is_read_to_its_end(font: CardFont) -> None:
+    from tools.cardgen import random_identity, render_back
+
+    ident = random_identity(random.Random(5), today=date(2026, 11, 1), long_term=False)
+    card = render_back(ident, font=font, scale=1.0, rng=random.Random(1))  # classic: no shift, no jitter
+    bgr = np.asarray(card.convert("RGB"))[:, :, ::-1].copy()
+    page = OcrPage([], np.eye(2, 3, dtype=np.float64), card.size, bgr, 0.0)
+    value = font.get(33)  # the classic design's back values: 3.3 mm at 10 px/mm
+    period = f"{ident.valid_from:%Y.%m.%d}-{ident.valid_to:%Y.%m.%d}"
+    cut = period[:16]  # "2019.01.16-2039." : the detector's box ends there
+    lines = [
+        box("签发机关", 160, 380, width=130),
+        box(ident.authority, 340, 376, width=value.getlength(ident.authority)),
+        box("有效期限", 160, 450, width=130),
+        box(cut, 340, 446, width=value.getlength(cut)),
+    ]
+    b = parse_back(lines, page)
+    assert (b.valid_from, b.valid_to) == (ident.valid_from, ident.valid_to)
