@@ -1,6 +1,7 @@
 """ID card engine benchmark: field accuracy and latency on generated, distorted photos of fictitious cards.
 
     python bench/bench_idcard.py [--n 200] [--rare 200] [--seed 2026] [--raw-every 1] [--markdown FILE]
+                                 [--until HH:MM] [--failures]
 
 One run prints everything: for each card design (``classic``, ``template``, ``serif``, see
 tools/cardgen/render.py) and for a rare-name set (given names holding characters such as 赟 旻 翀 禛),
@@ -9,7 +10,10 @@ recompressed the way Telegram does (largest side 1280 px, JPEG q87); then the pu
 of ../shared/testdata; then per-side latency of the engine (``read_side``: decode, OCR, parsing,
 checks, portrait) next to the raw OCR time of the same photos in the same run (rapidocr's own
 pipeline — detection, angle classification, recognition — on the same decoded image with the same
-models, threads and detection input size), and their ratio.
+models, threads and detection input size), and their ratio, in wall-clock time and in process CPU
+time (which other work on a shared machine inflates far less). Cards are drawn set by set in turn
+(card i of every set before card i + 1), so that a run stopped by ``--until`` stays balanced; the
+report says how many cards each set got.
 
 Needs CJK fonts (fonts-noto-cjk, fonts-wqy-zenhei, fonts-wqy-microhei, fonts-arphic-ukai/uming).
 """
