@@ -487,9 +487,9 @@ class BotApi:
         else:
             extra.pop("width", None)
             extra.pop("height", None)
-        obj = await media_object(
-            self.state, kind, source, strict=True, extra=extra if kind in {"video", "video_note"} else None
-        )
+        video_extra = extra if kind in {"video", "video_note"} else None
+        with self.state.working(chat):
+            obj = await media_object(self.state, kind, source, strict=True, extra=video_extra)
         content: dict[str, Any] = {**reply, kind: obj}
         if plain:
             content["caption"] = plain
@@ -549,7 +549,8 @@ class BotApi:
                     extra = {k: int(item[k]) for k in ("width", "height", "duration") if k in item}
                 except (TypeError, ValueError):
                     raise bad_request("wrong video dimensions in the media group") from None
-            obj = await media_object(self.state, kind, source, strict=True, extra=extra)
+            with self.state.working(chat):
+                obj = await media_object(self.state, kind, source, strict=True, extra=extra)
             content: dict[str, Any] = {**reply, "media_group_id": group_id, kind: obj}
             if plain:
                 content["caption"] = plain
