@@ -141,7 +141,10 @@ STEPS: dict[State | None, tuple[State, ...]] = {
         PhoneSG.code,
     ),
     SupplementSG.expired: (CardSG.front,),
-    SupplementSG.photo: (FaceSG.agreement,),
+    SupplementSG.photo: (
+        AuthoritySG.failed,
+        FaceSG.agreement,
+    ),
     UnbindSG.confirm: (UnbindSG.shown,),
     UnbindSG.query: (
         UnbindSG.shown,

@@ -25,6 +25,8 @@ class EncryptedColumn:
     table: str
     column: str
     binary: bool = False
+    key: str = "id"  # the row's key, to page by: an integer id, or a text primary key ("")
+    first_key: int | str = 0
 
     @property
     def context(self) -> str:
@@ -46,6 +48,7 @@ ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
     *(EncryptedColumn("enterprise_people", f"{name}_enc") for name in ("number", "name", "phone")),
     EncryptedColumn("register_loads", "rows_enc"),
     EncryptedColumn("video_fingerprints", "fingerprint_enc"),
+    EncryptedColumn("face_pauses", "encoding_enc", key="key", first_key=""),
 )
 _FSM_KEY = ("bot_id", "chat_id", "user_id", "thread_id", "business_connection_id", "destiny")
 
@@ -61,15 +64,15 @@ async def rotate_database(db: Database, cipher: FieldCipher, *, batch: int = 200
 
 async def _rotate_column(db: Database, cipher: FieldCipher, column: EncryptedColumn, batch: int) -> int:
     rewritten = 0
-    last_id = 0
+    last_id: int | str = column.first_key
     while True:
         async with db.read() as conn:
             cursor = await conn.execute(
-                f"SELECT id, {column.column} FROM {column.table}"
-                f" WHERE id > ? AND {column.column} IS NOT NULL ORDER BY id LIMIT ?",
+                f"SELECT {column.key}, {column.column} FROM {column.table}"
+                f" WHERE {column.key} > ? AND {column.column} IS NOT NULL ORDER BY {column.key} LIMIT ?",
                 (last_id, batch),
             )
-            rows = [(int(r[0]), r[1]) for r in await cursor.fetchall()]
+            rows = [(r[0], r[1]) for r in await cursor.fetchall()]
         if not rows:
             return rewritten
         last_id = rows[-1][0]
@@ -83,7 +86,8 @@ async def _rotate_column(db: Database, cipher: FieldCipher, column: EncryptedCol
                 else:
                     new_value = cipher.rotate_text(value, context=column.context)
                 cursor = await conn.execute(
-                    f"UPDATE {column.table} SET {column.column} = ? WHERE id = ? AND {column.column} = ?",
+                    f"UPDATE {column.table} SET {column.column} = ?"
+                    f" WHERE {column.key} = ? AND {column.column} = ?",
                     (new_value, row_id, value),
                 )
                 rewritten += cursor.rowcount

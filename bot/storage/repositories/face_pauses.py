@@ -28,7 +28,7 @@ from bot.verification.ids import DocumentType, normalize_number
 
 __all__ = ["FacePauseRepo"]
 
-_ENCODING = "face_pause.encoding"
+_ENCODING = "face_pauses.encoding"  # table.column: what key rotation uses
 
 
 _COLUMNS = "key, kind, doc_key, failures, pauses, paused_until, last_pause_at, lifted_at, lifted_by"

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from aiogram.fsm.storage.base import StorageKey
 
+from bot.domain.face_pause import PausePolicy
 from bot.domain.identity import IdentityRecord
 from bot.domain.models import ReviewKind
 from bot.storage.crypto import FieldCipher
@@ -56,10 +57,15 @@ async def test_rotation_moves_everything_to_the_new_key(db: Database) -> None:
     )
     for user in range(5):
         await DatabaseStorage(db, old).set_data(StorageKey(1, user, user), {"n": user})
+    # A pause that began keeps the failing face (encrypted) as a key of its own.
+    policy = PausePolicy(1, timedelta(hours=1), timedelta(hours=1), timedelta(days=1), timedelta(days=7))
+    face = [0.01 * i for i in range(128)]
+    assert (await repo.face_pauses.fail(["user:9"], policy, encodings=[face])).paused_until is not None
 
     counts = await rotate_database(db, both, batch=2)
     assert counts["fsm_state.data_enc"] == 5 and counts["documents.number_enc"] == 1
     assert counts["live_photos.encoding_enc"] == 1 and counts["persons.residence_enc"] == 1
+    assert counts["face_pauses.encoding_enc"] == 1
     assert set((await rotate_database(db, both)).values()) == {0}  # idempotent
 
     new_repo = Repositories(db, only_new)
@@ -70,3 +76,4 @@ async def test_rotation_moves_everything_to_the_new_key(db: Database) -> None:
     assert got is not None and got.photo == b"p"
     for user in range(5):
         assert await DatabaseStorage(db, only_new).get_data(StorageKey(1, user, user)) == {"n": user}
+    assert await new_repo.face_pauses.face_paused_until(face, 0.1) is not None
