@@ -116,10 +116,52 @@ def run(paths: dict[str, Path], config_json: str = "{}") -> dict[str, dict[str, 
     return result
 
 
+def cut_scores(paths: dict[str, Path]) -> dict[str, tuple[float, float, float]]:
+    """Per clip, the sample pair closest to a cut: (joint score, histogram distance, thumbnail
+    difference), the joint score being min(hist / threshold, thumb / threshold): >= 1 is a cut."""
+    import cv2
+    import numpy as np
+
+    from bot.verification.face import FaceConfig
+    from bot.verification.face.detect import scale_to_short_side
+    from bot.verification.face.video import _cut_features
+
+    config = FaceConfig()
+    out: dict[str, tuple[float, float, float]] = {}
+    for name, path in paths.items():
+        cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+        prev = None
+        best = (0.0, 0.0, 0.0)
+        next_t = 0.0
+        try:
+            while cap.grab():
+                t = float(cap.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0
+                if t + 0.25 / config.sample_fps < next_t:
+                    continue
+                next_t += 1.0 / config.sample_fps
+                ok, img = cap.retrieve()
+                if not ok:
+                    continue
+                feats = _cut_features(
+                    scale_to_short_side(np.asarray(img, np.uint8), config.work_short_side)[0]
+                )
+                if prev is not None:
+                    hist = float(cv2.compareHist(prev[0], feats[0], cv2.HISTCMP_BHATTACHARYYA))
+                    thumb = float(np.abs(prev[1] - feats[1]).mean())
+                    joint = min(hist / config.cut_histogram_distance, thumb / config.cut_thumb_difference)
+                    best = max(best, (joint, hist, thumb))
+                prev = feats
+        finally:
+            cap.release()
+        out[name] = best
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--before", help="a checkout whose engine to measure as well")
     parser.add_argument("--config", default="{}", help="FaceConfig overrides as JSON (this engine)")
+    parser.add_argument("--cuts", action="store_true", help="also the cut cue on every public clip")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:  # inside the subprocess of --before
@@ -145,6 +187,11 @@ def main() -> int:
             cwd=args.before,
         )
         rows["before"] = json.loads(proc.stdout.strip().splitlines()[-1])
+    if args.cuts:
+        clips = {p.name: p for p in sorted((testdata / "videos").iterdir())}
+        clips["joined (attack)"] = paths["joined"]
+        for name, (joint, hist, thumb) in cut_scores(clips).items():
+            print(f"cut    {name:45} joint {joint:.2f}  histogram {hist:.3f}  thumbnail {thumb:.1f}")
     for when, res in rows.items():
         for name, r in res.items():
             print(
