@@ -35,10 +35,10 @@ from bot.dialogs.base import (
 )
 from bot.dialogs.progress import ProgressMessage, first_guess, texts
 from bot.dialogs.records import document_from_data
+from bot.domain.face_pause import PausePolicy
 from bot.domain.models import ConsentDocument
+from bot.domain.outcomes import EventOutcome
 from bot.services.verifier import VerificationUnavailable
-from bot.storage.repositories.events import EventOutcome
-from bot.storage.repositories.face_pauses import PausePolicy
 from bot.ui import Nav, Node, button
 from bot.verification.face import Action, FaceVerdict, random_challenge, same_recording
 from bot.verification.face.container import editing_tool

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from .config import SandboxConfig
 from .errors import BotApiError, bad_request
+from .flood import FloodControl
 
 Sender = Literal["user", "bot"]
 Event = tuple[str, dict[str, Any]]
@@ -327,6 +328,7 @@ class SandboxState:
         self.menu_buttons: dict[int | None, dict[str, Any]] = {}
         self.last_poll_at: float | None = None
         self.webhook: WebhookSettings | None = None
+        self.flood = FloodControl(config)
         self.closing = False
 
     # -- chats and messages ------------------------------------------------------------------------
@@ -689,6 +691,7 @@ class SandboxState:
         self.sms.clear()
         self.commands.clear()
         self.menu_buttons.clear()
+        self.flood.reset()
 
     def close_subscribers(self) -> None:
         for subscribers in self.chat_subscribers.values():

@@ -14,7 +14,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from bot.storage.repositories.events import EventOutcome, VerificationEvent
+from bot.domain.outcomes import EventOutcome
+from bot.storage.repositories.events import VerificationEvent
 
 __all__ = ["FlowStats", "StatsSummary", "render_chart", "summarize"]
 

@@ -17,9 +17,9 @@ from aiogram import Dispatcher
 from bot.app import create_dispatcher
 from bot.config import Settings
 from bot.domain.clock import Clock, FixedClock
+from bot.domain.face_pause import PausePolicy
 from bot.services import Services
 from bot.storage.repositories import Repositories
-from bot.storage.repositories.face_pauses import PausePolicy
 from bot.ui import Function, Go
 from bot.verification.ids import DocumentType
 from tests.helpers.client import BotClient, Reply

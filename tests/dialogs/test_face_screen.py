@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+from bot.domain.outcomes import EventOutcome
 from bot.services import Services
-from bot.storage.repositories.events import EventOutcome, VerificationEvent
+from bot.storage.repositories.events import VerificationEvent
 from bot.ui import Function, Go
 from bot.verification.face import LivenessResult
 from tests.helpers.client import BotClient, Reply

@@ -24,12 +24,12 @@ import pytest
 from aiogram import Dispatcher
 
 from bot.config import DEV_KEY
+from bot.domain.identity import IdentityRecord
 from bot.domain.models import ReviewKind
 from bot.handlers.staff.review import case_text
 from bot.integrations.identity import SandboxIdentityAuthority
 from bot.services import Services
 from bot.services.verifier import ProgressReporter
-from bot.storage.repositories.identity_registry import IdentityRecord
 from bot.ui import Function, Go
 from bot.verification.face import Action, FaceConfig, FaceEncodingResult, FaceVerdict
 from bot.verification.face.match import decide, distance

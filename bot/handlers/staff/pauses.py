@@ -12,11 +12,11 @@ from collections.abc import Awaitable, Callable
 from aiogram import F, Router
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
+from bot.domain.face_pause import FacePause
 from bot.domain.models import Person
 from bot.handlers.staff.common import StaffAct, staff_button
 from bot.i18n import Translator
 from bot.storage.repositories import Repositories
-from bot.storage.repositories.face_pauses import FacePause
 from bot.verification.ids import DocumentType
 
 __all__ = ["LIFT", "LIFT_KEY", "register", "section", "unknown_section", "with_row"]

@@ -16,55 +16,19 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from bot.domain.clock import Clock, system_clock
+from bot.domain.face_pause import FacePause, FailOutcome, PausePolicy
 from bot.storage.crypto import FieldCipher
 from bot.storage.sql import Database
 from bot.storage.timeutil import from_db, to_db
 from bot.verification.face.match import distance
 from bot.verification.ids import DocumentType, normalize_number
 
-__all__ = ["FacePause", "FacePauseRepo", "FailOutcome", "PausePolicy"]
+__all__ = ["FacePauseRepo"]
 
 _ENCODING = "face_pause.encoding"
-
-
-@dataclass(frozen=True)
-class PausePolicy:
-    limit: int  # failures that begin a pause
-    window: timedelta  # ... counted within this time
-    base: timedelta  # the first pause
-    cap: timedelta  # the longest pause
-    forget: timedelta  # a key paused no longer than this ago starts again at the first pause
-
-    def length(self, earlier_pauses: int) -> timedelta:
-        factor: int = 2 ** min(earlier_pauses, 30)
-        longer: timedelta = self.base * factor
-        return min(self.cap, longer)
-
-
-@dataclass(frozen=True)
-class FailOutcome:
-    paused_until: datetime | None  # a pause began (the latest end over the keys)
-    failures_left: int  # failures before a pause, on the key closest to one
-
-
-@dataclass(frozen=True)
-class FacePause:
-    key: str
-    kind: str  # user | document | face
-    doc_key: str | None
-    failures: int
-    pauses: int
-    paused_until: datetime | None
-    last_pause_at: datetime | None
-    lifted_at: datetime | None
-    lifted_by: int | None
-
-    def active(self, now: datetime) -> bool:
-        return self.paused_until is not None and self.paused_until > now
 
 
 _COLUMNS = "key, kind, doc_key, failures, pauses, paused_until, last_pause_at, lifted_at, lifted_by"

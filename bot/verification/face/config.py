@@ -71,6 +71,8 @@ class FaceReason(StrEnum):
     FLAT_PHOTO = "liveness_flat_photo"
     SCREEN_OR_PRINT = "liveness_screen_or_print"
     SPOOF_SUSPECTED = "liveness_spoof_suspected"  # decision `review`: staff look at the frames
+    ANIMATED_PHOTO = "liveness_animated_photo"  # the head actions are a 2-D warp of one frame (cues.py)
+    OUTLINE_STATIC = "liveness_outline_static"  # the hair stays put while the face turns (cues.py)
 
 
 MirrorPolicy = Literal["raw", "mirrored", "either"]
@@ -111,7 +113,7 @@ class FaceConfig:
     cut_thumb_difference: float = 36.0  # mean absolute difference of 32x32 grey thumbnails (0-255)
     sample_fps: float = 15.0  # short blinks last ~0.12 s: fewer samples would miss them
     work_short_side: int = 480  # frames larger than this are scaled down before any analysis
-    detect_short_side: int = 360  # dlib HOG at this size finds faces from ~22 % of the short side
+    detect_short_side: int = 360  # unused since BlazeFace (it sees a padded square of the frame)
     min_face_px: int = 80  # in the work frame; smaller faces carry too little detail to judge
     # --- face tracking
     min_face_fraction: float = 0.6  # share of samples where the tracked face must be visible
@@ -137,9 +139,10 @@ class FaceConfig:
     action_window_seconds: float = 8.0
     unrequested_min_seconds: float = 0.3
     # --- presentation attacks
-    # Measured with Face Mesh landmarks (bench/RESULTS-face.md): a still photo with noise 2.6, the
-    # genuine blink clip (head still) 3.5; moved prints 0.045-0.049 flat, moving genuine heads >= 0.10.
-    still_motion_px: float = 3.0  # landmark motion (RMS, px at 100 px inter-ocular) below = still
+    # Measured with Face Mesh landmarks on BlazeFace boxes (bench/RESULTS-face.md): still photos with
+    # noise 0.8-1.3, the genuine blink clip (head still) 2.8; moved prints 0.036 flat, moving genuine
+    # heads >= 0.12.
+    still_motion_px: float = 2.0  # landmark motion (RMS, px at 100 px inter-ocular) below = still
     flat_residual: float = 0.07  # homography residual / inter-ocular distance below = a flat photo
     flat_min_motion: float = 8.0  # ... judged only when the landmarks move at least this much
     spoof_threshold: float = 1.0  # passive score at or above = screen / print replay
@@ -148,6 +151,10 @@ class FaceConfig:
     best_frames: int = 2  # frames encoded and averaged for the match
     review_frames: int = 3
     jpeg_quality: int = 85
+    # --- animated photos (cues.py; measured in bench/RESULTS-face.md)
+    animated_residual: float = 0.17  # warp residual of the head actions below = a warped still
+    outline_follow_min: float = 0.35  # share of the head's motion the hair follows below = a warped still
+    animated_frames: int = 3  # peak frames of each head action compared with the neutral frame
 
 
 def parse_challenge(text: str) -> list[Action]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.domain.clock import FixedClock
+from bot.domain.face_pause import PausePolicy
 from bot.storage.crypto import FieldCipher
-from bot.storage.repositories.face_pauses import FacePauseRepo, PausePolicy
+from bot.storage.repositories.face_pauses import FacePauseRepo
 from bot.storage.sql import Database
 from bot.verification.ids import DocumentType
 
