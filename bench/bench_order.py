@@ -5,6 +5,7 @@
 Attacks, built at run time from ../shared/testdata with tools/facegen/splice.py:
 
 * ``joined``: the varun open-mouth, head-shake and nod clips joined into one 13.9 s video;
+  ``dissolved``: the same with a 0.5 s cross-fade at each join instead of a cut;
 * ``retimed``: that joined clip with its MP4 clock sped up 8x (13.9 s declared as 1.7 s, no
   re-encode); ``retimed_tran``: the 20.7 s tran phone selfie (H.264) likewise, declared 2.6 s;
   ``retimed_webm``: the shake clip's WebM clock sped up 4x.
@@ -37,6 +38,7 @@ ORDER_REASONS = {
     "liveness_action_late",
 }
 
+VARUN = ("live_open_mouth_varun.webm", "live_head_shake_left_right_varun.webm", "live_nod_up_down_varun.webm")
 FACIAL = ("blink", "open_mouth")
 HEAD = ("turn_left", "turn_right", "nod")
 ACTIONS = FACIAL + HEAD
@@ -55,15 +57,11 @@ def build_attacks(testdata: Path, out: Path) -> dict[str, Path]:
     from tools.facegen.splice import join_clips, retime_mp4, retime_webm
 
     v = testdata / "videos"
-    joined = join_clips(
-        [
-            (v / "live_open_mouth_varun.webm").read_bytes(),
-            (v / "live_head_shake_left_right_varun.webm").read_bytes(),
-            (v / "live_nod_up_down_varun.webm").read_bytes(),
-        ]
-    )
+    joined = join_clips([(v / name).read_bytes() for name in VARUN])
+    dissolved = join_clips([(v / name).read_bytes() for name in VARUN], crossfade=0.5)
     attacks = {
         "joined": joined,
+        "dissolved": dissolved,
         "retimed": retime_mp4(joined, 8),
         "retimed_tran": retime_mp4((v / "live_selfie_turns_nod_tran.mp4").read_bytes(), 8),
         "retimed_webm": retime_webm((v / "live_head_shake_left_right_varun.webm").read_bytes(), 4),
@@ -190,6 +188,7 @@ def main() -> int:
     if args.cuts:
         clips = {p.name: p for p in sorted((testdata / "videos").iterdir())}
         clips["joined (attack)"] = paths["joined"]
+        clips["dissolved (attack)"] = paths["dissolved"]
         for name, (joint, hist, thumb) in cut_scores(clips).items():
             print(f"cut    {name:45} joint {joint:.2f}  histogram {hist:.3f}  thumbnail {thumb:.1f}")
     for when, res in rows.items():
