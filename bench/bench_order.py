@@ -5,6 +5,7 @@
 Attacks, built at run time from ../shared/testdata with tools/facegen/splice.py:
 
 * ``joined``: the varun open-mouth, head-shake and nod clips joined into one 13.9 s video;
+  ``dissolved``: the same with a 0.5 s cross-fade at each join instead of a cut;
 * ``retimed``: that joined clip with its MP4 clock sped up 8x (13.9 s declared as 1.7 s, no
   re-encode); ``retimed_tran``: the 20.7 s tran phone selfie (H.264) likewise, declared 2.6 s;
   ``retimed_webm``: the shake clip's WebM clock sped up 4x.
@@ -37,6 +38,7 @@ ORDER_REASONS = {
     "liveness_action_late",
 }
 
+VARUN = ("live_open_mouth_varun.webm", "live_head_shake_left_right_varun.webm", "live_nod_up_down_varun.webm")
 FACIAL = ("blink", "open_mouth")
 HEAD = ("turn_left", "turn_right", "nod")
 ACTIONS = FACIAL + HEAD
@@ -55,15 +57,11 @@ def build_attacks(testdata: Path, out: Path) -> dict[str, Path]:
     from tools.facegen.splice import join_clips, retime_mp4, retime_webm
 
     v = testdata / "videos"
-    joined = join_clips(
-        [
-            (v / "live_open_mouth_varun.webm").read_bytes(),
-            (v / "live_head_shake_left_right_varun.webm").read_bytes(),
-            (v / "live_nod_up_down_varun.webm").read_bytes(),
-        ]
-    )
+    joined = join_clips([(v / name).read_bytes() for name in VARUN])
+    dissolved = join_clips([(v / name).read_bytes() for name in VARUN], crossfade=0.5)
     attacks = {
         "joined": joined,
+        "dissolved": dissolved,
         "retimed": retime_mp4(joined, 8),
         "retimed_tran": retime_mp4((v / "live_selfie_turns_nod_tran.mp4").read_bytes(), 8),
         "retimed_webm": retime_webm((v / "live_head_shake_left_right_varun.webm").read_bytes(), 4),
@@ -116,10 +114,52 @@ def run(paths: dict[str, Path], config_json: str = "{}") -> dict[str, dict[str, 
     return result
 
 
+def cut_scores(paths: dict[str, Path]) -> dict[str, tuple[float, float, float]]:
+    """Per clip, the sample pair closest to a cut: (joint score, histogram distance, thumbnail
+    difference), the joint score being min(hist / threshold, thumb / threshold): >= 1 is a cut."""
+    import cv2
+    import numpy as np
+
+    from bot.verification.face import FaceConfig
+    from bot.verification.face.detect import scale_to_short_side
+    from bot.verification.face.video import _cut_features
+
+    config = FaceConfig()
+    out: dict[str, tuple[float, float, float]] = {}
+    for name, path in paths.items():
+        cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+        prev = None
+        best = (0.0, 0.0, 0.0)
+        next_t = 0.0
+        try:
+            while cap.grab():
+                t = float(cap.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0
+                if t + 0.25 / config.sample_fps < next_t:
+                    continue
+                next_t += 1.0 / config.sample_fps
+                ok, img = cap.retrieve()
+                if not ok:
+                    continue
+                feats = _cut_features(
+                    scale_to_short_side(np.asarray(img, np.uint8), config.work_short_side)[0]
+                )
+                if prev is not None:
+                    hist = float(cv2.compareHist(prev[0], feats[0], cv2.HISTCMP_BHATTACHARYYA))
+                    thumb = float(np.abs(prev[1] - feats[1]).mean())
+                    joint = min(hist / config.cut_histogram_distance, thumb / config.cut_thumb_difference)
+                    best = max(best, (joint, hist, thumb))
+                prev = feats
+        finally:
+            cap.release()
+        out[name] = best
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--before", help="a checkout whose engine to measure as well")
     parser.add_argument("--config", default="{}", help="FaceConfig overrides as JSON (this engine)")
+    parser.add_argument("--cuts", action="store_true", help="also the cut cue on every public clip")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:  # inside the subprocess of --before
@@ -145,6 +185,12 @@ def main() -> int:
             cwd=args.before,
         )
         rows["before"] = json.loads(proc.stdout.strip().splitlines()[-1])
+    if args.cuts:
+        clips = {p.name: p for p in sorted((testdata / "videos").iterdir())}
+        clips["joined (attack)"] = paths["joined"]
+        clips["dissolved (attack)"] = paths["dissolved"]
+        for name, (joint, hist, thumb) in cut_scores(clips).items():
+            print(f"cut    {name:45} joint {joint:.2f}  histogram {hist:.3f}  thumbnail {thumb:.1f}")
     for when, res in rows.items():
         for name, r in res.items():
             print(

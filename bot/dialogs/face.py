@@ -166,6 +166,14 @@ def _not_live(upload: Upload, video: bytes | None) -> str | None:
     return None
 
 
+def _declared_length_disagrees(upload: Upload, verdict: FaceVerdict) -> bool:
+    """Telegram's stated length (whole seconds, from the sender's client) against the frames' own
+    timestamps: a header edited to pass the up-front length check disagrees with its frames."""
+    if not upload.duration or not verdict.duration or verdict.decision == "fail":
+        return False
+    return abs(verdict.duration - upload.duration) > max(2.0, 0.25 * verdict.duration)
+
+
 def _stricter(verdict: FaceVerdict, why: str) -> FaceVerdict:
     """No benefit of the doubt for a clip that may not be live: what a live video note would send to
     staff review (a face near the threshold, passive cues in the review band) fails."""
@@ -294,6 +302,8 @@ def create_router() -> Router:
         except VerificationUnavailable:
             await progress.edit_text(ctx.t.reason("verification_unavailable"))
             return
+        if _declared_length_disagrees(upload, verdict):
+            verdict = replace(verdict, decision="fail", reasons=["video_timing_inconsistent"])
         if not_live is not None:
             verdict = _stricter(verdict, not_live)
         if verdict.live_encoding is not None:

@@ -6,6 +6,8 @@
 * **Not a live capture**: a forwarded video is refused; a file, or a clip whose container names an
   editor or converter, is refused (``selfie_not_live = "refuse"``) or judged stricter (the default:
   what would go to staff review fails).
+* **A short header on a long clip**: the length Telegram states (from the sender) disagrees with the
+  frames' own timestamps: ``video_timing_inconsistent``.
 """
 
 from __future__ import annotations
@@ -107,3 +109,17 @@ async def test_refuse_setting_refuses_files_and_editor_clips(
     replies = await client.send_video_as(_editor_clip())
     assert "编辑或转码" in text(replies)
     assert _video_calls(verifier) == 0
+
+
+async def test_a_length_declared_shorter_than_the_frames_is_refused(
+    client: HostileClient, verifier: DecodingVerifier, sms: FakeSms
+) -> None:
+    """Attack: the header says 3 s (passing Telegram's up-front length check), the frames' own
+    timestamps run 14 s."""
+    replies = await to_face(client, verifier, sms, valid_number())
+    await press(client, replies, "我已阅读并同意")
+    verifier.verdicts[b"long clip, short header"] = replace(verdict("pass"), duration=14.0)
+    replies = await client.send_video_as(b"long clip, short header", duration=3)
+    assert "时间信息与画面不符" in text(replies) and "采集成功" not in text(replies)
+    verifier.verdicts[b"honest clip"] = replace(verdict("pass"), duration=4.4, content_hash="h")
+    assert "采集成功" in text(await client.send_video_as(b"honest clip", duration=4))

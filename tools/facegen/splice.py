@@ -68,15 +68,30 @@ def _letterbox(img: U8, size: tuple[int, int]) -> U8:
     return out
 
 
-def join_clips(clips: Sequence[bytes], *, size: tuple[int, int] = (640, 480), fps: float = 30.0) -> bytes:
+def join_clips(
+    clips: Sequence[bytes],
+    *,
+    size: tuple[int, int] = (640, 480),
+    fps: float = 30.0,
+    crossfade: float = 0.0,
+) -> bytes:
     """The clips one after another in one MP4 at ``fps`` (each clip resampled to it by its own
-    timestamps, so every clip keeps its real speed)."""
+    timestamps, so every clip keeps its real speed). ``crossfade`` seconds: each join is blended
+    over that long instead of cut (an editor's dissolve)."""
     out: list[U8] = []
+    overlap = round(crossfade * fps)
     for data in clips:
         frames, rate = decode_frames(data)
         n = round(len(frames) * fps / rate)
-        for k in range(n):
-            out.append(_letterbox(frames[min(len(frames) - 1, int(k * rate / fps))], size))
+        part = [_letterbox(frames[min(len(frames) - 1, int(k * rate / fps))], size) for k in range(n)]
+        if out and overlap:
+            m = min(overlap, len(out), len(part))
+            for j in range(m):
+                a = (j + 1) / (m + 1)
+                mixed = cv2.addWeighted(out[len(out) - m + j], 1.0 - a, part[j], a, 0.0)
+                out[len(out) - m + j] = np.asarray(mixed, np.uint8)
+            part = part[m:]
+        out.extend(part)
     return write_video(out, fps)
 
 

@@ -10,15 +10,22 @@ is not known (see :data:`MirrorPolicy`); by default both readings are tried, one
 
 How a selfie video is judged (:func:`verify_selfie_video`):
 
-1. limits: bytes, pixels, duration (``video_*``); frames sampled at ``sample_fps`` (15/s by default,
-   enough for a 0.12 s blink), scaled to a 480 px short side;
+1. limits: bytes, pixels, duration (``video_*``); every frame's time is its presentation timestamp,
+   never index / declared rate, so the length limit holds for the real recording; timestamps that
+   go back, run faster than a camera records (``max_frame_rate``: a long clip retimed to look short)
+   or disagree with the container's frame count are ``video_timing_inconsistent``; a cut between two
+   scenes (colours and layout change at once, as where clips are joined) is ``video_spliced``;
+   frames sampled at ``sample_fps`` (15/s by default, enough for a 0.12 s blink), scaled to a 480 px
+   short side;
 2. one face tracked through the clip (BlazeFace over the whole frame a few times a second, a window
    around the face in between; it keeps turned faces); the face must be visible in most frames, with
    no long gap, no second person of comparable size, and the same identity after every break in
    tracking (``liveness_face_*``, ``liveness_multiple_faces``);
-3. the requested actions, in order, from 68 points of the 468-point Face Mesh
-   (``liveness_no_action`` /
-   ``_wrong_action`` / ``_wrong_order``); other movements in between are allowed (people blink);
+3. only what was asked, from 68 points of the 468-point Face Mesh: the requested actions in order,
+   each starting within ``action_window_seconds`` of the previous one (``liveness_action_late``), no
+   other turn, nod or mouth opening before or between them (``liveness_unrequested_action``; blinks
+   are involuntary and allowed, so is the action just done again, and anything after the last one);
+   ``liveness_no_action`` / ``_wrong_action`` / ``_wrong_order`` otherwise;
 4. presentation attacks: a still picture (no landmark motion), a flat one (a homography explains
    every frame's 68 points: a print or photo moved and tilted), a screen or print seen by its
    passive cues (bezel / border edges, glare, blur; ``liveness_screen_or_print``, with a band below

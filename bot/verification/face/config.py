@@ -111,6 +111,7 @@ class FaceConfig:
     # over the face, reaches only one of the two (0.39 / 34 at most together).
     cut_histogram_distance: float = 0.45  # Bhattacharyya distance of consecutive samples' histograms
     cut_thumb_difference: float = 36.0  # mean absolute difference of 32x32 grey thumbnails (0-255)
+    cut_grace_seconds: float = 0.5  # not judged while the camera settles its exposure
     sample_fps: float = 15.0  # short blinks last ~0.12 s: fewer samples would miss them
     work_short_side: int = 480  # frames larger than this are scaled down before any analysis
     detect_short_side: int = 360  # unused since BlazeFace (it sees a padded square of the frame)

@@ -204,7 +204,13 @@ def sample_frames(data: bytes, config: FaceConfig, info: VideoInfo) -> Iterator[
                     raise VideoRejected(FaceReason.VIDEO_TOO_MANY_PIXELS, f"{img.shape[1]}x{img.shape[0]}")
                 work, _ = scale_to_short_side(np.asarray(img, dtype=np.uint8), config.work_short_side)
                 features = _cut_features(work)
-                if previous is not None and is_cut(previous, features, config):
+                # A phone camera settles its exposure and white balance in the first moments of a
+                # recording: a jump then is no join (and a join there would carry no action).
+                if (
+                    previous is not None
+                    and t >= config.cut_grace_seconds
+                    and is_cut(previous, features, config)
+                ):
                     raise VideoRejected(FaceReason.VIDEO_SPLICED, f"cut at {t:.2f} s")
                 previous = features
                 info.frames_sampled += 1

@@ -95,6 +95,9 @@ def test_clips_joined_into_one_are_refused_as_spliced() -> None:
     joined = write_video(_scene(4, 2.0) + _scene(5, 2.0), 30.0)
     assert _codes(joined) == [FaceReason.VIDEO_SPLICED.value]
     assert _codes(write_video(_scene(4, 4.0), 30.0)) != [FaceReason.VIDEO_SPLICED.value]
+    # the camera settling in the first moments (exposure, white balance) is no join
+    settling = write_video(_scene(4, 0.3) + _scene(5, 3.0), 30.0)
+    assert FaceReason.VIDEO_SPLICED.value not in _codes(settling)
 
 
 # --- the challenge as a whole --------------------------------------------------------------------
