@@ -1,5 +1,5 @@
 # The two commands of the README: `make run` (the bot; local sandbox when BOT_TOKEN is unset) and
-# `make test` (the whole suite). Both create or refresh .venv from pyproject.toml first.
+# `make test` (the whole suite). Both create or refresh .venv from requirements.lock first.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -9,17 +9,15 @@ STAMP := $(VENV)/.installed
 
 venv: $(STAMP)
 
-LOCK := $(wildcard requirements.lock)
-
-$(STAMP): pyproject.toml $(LOCK)
+# Exactly the locked versions, each checked against its hash, then the project without resolving, so
+# every machine runs what the suite ran on; `pip check` catches a lock that pyproject.toml has outgrown
+# (a dependency added without `make lock`).
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	# Exactly the locked versions, each checked against its hash; then the project without resolving.
-	# (Until `make lock` has written requirements.lock, pyproject's ranges are resolved as before.)
-	if [ -n "$(LOCK)" ]; then \
-	  $(PY) -m pip install --quiet --require-hashes -r requirements.lock \
-	  && $(PY) -m pip install --quiet --no-deps -e . ; \
-	else $(PY) -m pip install --quiet -e '.[dev]'; fi
+	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip check
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -40,18 +38,31 @@ lint: $(STAMP)
 	$(PY) -m ruff check bot tests bench tools
 	$(PY) -m mypy bot
 
-# Refresh requirements.lock from pyproject.toml (after changing a dependency); commit both.
-lock:
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet pip-tools
-	$(PY) -m piptools compile --quiet --generate-hashes --allow-unsafe --extra dev --strip-extras \
-	    -o requirements.lock pyproject.toml
+# Refresh requirements.lock from pyproject.toml (after changing a dependency); commit both. pip-compile
+# keeps every version already in the lock that still fits (the versions the suite ran on) and resolves
+# only what changed; `make lock LOCK_ARGS=--upgrade` moves everything to the newest. Its own venv, so
+# pip-tools never lands in the one the tests run in; index and find-links lines of the local pip
+# configuration are not written into the lock (a fresh machine has only PyPI).
+TOOLS_VENV ?= .venv-tools
+TOOLS_PY := $(TOOLS_VENV)/bin/python
+LOCK_ARGS ?=
+$(TOOLS_VENV)/.installed:
+	test -x $(TOOLS_PY) || $(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_PY) -m pip install --quiet --upgrade pip pip-tools pip-audit
+	touch $@
 
-# Known vulnerabilities of the locked versions (needs the PyPI / OSV vulnerability service; a run that
-# cannot reach it fails instead of reporting a clean result).
-audit:
-	$(PY) -m pip install --quiet pip-audit
-	$(PY) -m pip_audit --strict --require-hashes --disable-pip -r requirements.lock
+# requirements-runtime.lock (the Docker image: no test tools) is the same versions without the dev extra.
+LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
+lock: $(TOOLS_VENV)/.installed
+	$(TOOLS_PY) -m piptools compile $(LOCK_FLAGS) --extra dev $(LOCK_ARGS) -o requirements.lock pyproject.toml
+	$(TOOLS_PY) -m piptools compile $(LOCK_FLAGS) -c requirements.lock -o requirements-runtime.lock pyproject.toml
+
+# Known vulnerabilities of the locked versions (PyPI's vulnerability data; AUDIT_SERVICE=osv for OSV).
+# tools/audit_lock.py fails with "NOT AUDITED" (exit 3) where the service cannot be reached or does not
+# answer for a package, instead of pip-audit's "No known vulnerabilities found".
+AUDIT_SERVICE ?= pypi
+audit: $(TOOLS_VENV)/.installed
+	$(TOOLS_PY) tools/audit_lock.py --service $(AUDIT_SERVICE) --lock requirements.lock
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS_VENV) .pytest_cache .mypy_cache .ruff_cache

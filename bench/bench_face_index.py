@@ -31,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.storage.crypto import FieldCipher
 from bot.storage.face_index import FaceIndex
-from bot.storage.sql import Database, open_database
+from bot.storage.factory import open_database
+from bot.storage.sql import Database
 
 CONTEXT = "live_photos.encoding"
 

@@ -1,6 +1,7 @@
 """ID card engine benchmark: field accuracy and latency on generated, distorted photos of fictitious cards.
 
     python bench/bench_idcard.py [--n 200] [--rare 200] [--seed 2026] [--raw-every 1] [--markdown FILE]
+                                 [--until HH:MM] [--failures]
 
 One run prints everything: for each card design (``classic``, ``template``, ``serif``, see
 tools/cardgen/render.py) and for a rare-name set (given names holding characters such as 赟 旻 翀 禛),
@@ -9,7 +10,10 @@ recompressed the way Telegram does (largest side 1280 px, JPEG q87); then the pu
 of ../shared/testdata; then per-side latency of the engine (``read_side``: decode, OCR, parsing,
 checks, portrait) next to the raw OCR time of the same photos in the same run (rapidocr's own
 pipeline — detection, angle classification, recognition — on the same decoded image with the same
-models, threads and detection input size), and their ratio.
+models, threads and detection input size), and their ratio, in wall-clock time and in process CPU
+time (which other work on a shared machine inflates far less). Cards are drawn set by set in turn
+(card i of every set before card i + 1), so that a run stopped by ``--until`` stays balanced; the
+report says how many cards each set got.
 
 Needs CJK fonts (fonts-noto-cjk, fonts-wqy-zenhei, fonts-wqy-microhei, fonts-arphic-ukai/uming).
 """
@@ -24,7 +28,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -87,15 +91,6 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, round(q * (len(s) - 1)))]
 
 
-def _fonts_for(design: str, fonts: tuple[CardFont, ...]) -> tuple[CardFont, ...]:
-    """黑体-like faces for the template, serif and Kai faces for the serif design, all for classic."""
-    def named(*hints: str) -> tuple[CardFont, ...]:
-        return tuple(f for f in fonts if any(h in Path(f.path).name.lower() for h in hints))
-
-    chosen = {"template": named("zenhei", "microhei", "sanscjk"), "serif": named("serifcjk", "uming", "ukai")}
-    return chosen.get(design) or fonts
-
-
 def _mono() -> CardFont | None:
     for path in ("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf",):
         if Path(path).is_file():
@@ -132,6 +127,11 @@ def main() -> int:
     ap.add_argument("--raw-every", type=int, default=1, help="time the raw OCR on every k-th photo")
     ap.add_argument("--markdown", type=Path, default=None, help="write the tables into this file")
     ap.add_argument("--failures", action="store_true", help="print every misread field")
+    ap.add_argument(
+        "--until",
+        default=None,
+        help="UTC time HH:MM after which no new card is started (a shared machine's deadline)",
+    )
     args = ap.parse_args()
 
     fonts = find_cjk_fonts()
@@ -151,12 +151,26 @@ def main() -> int:
     ocr_t: dict[tuple[str, str], list[float]] = {}
     raw_t: dict[str, list[float]] = {"front": [], "back": []}
     eng_paired: dict[str, list[float]] = {"front": [], "back": []}
+    # Process CPU seconds (all threads) of the same paired reads: much less sensitive to other work
+    # on a shared machine than wall-clock time, so the engine / raw ratio holds under load.
+    cpu_paired: dict[str, list[tuple[float, float]]] = {"front": [], "back": []}
     crashes = 0
-    for set_name, design_name, n in sets:
-        design = DESIGNS[design_name]
-        rng = random.Random(f"{args.seed}/{set_name}")
-        set_fonts = _fonts_for(design_name, fonts)
-        for i in range(n):
+    gens = {
+        name: (DESIGNS[design], random.Random(f"{args.seed}/{name}"), DESIGNS[design].fonts(fonts), n)
+        for name, design, n in sets
+    }
+    until = _deadline(args.until)
+    loads: list[float] = []
+    # Card i of every set before card i + 1 of any: a run stopped by --until stays balanced.
+    for i in range(max(n for _s, _d, n in sets)):
+        if until is not None and time.time() >= until:
+            print(f"--until reached after {i} cards per set", file=sys.stderr)
+            break
+        loads.append(os.getloadavg()[0])
+        for set_name, (design, rng, set_fonts, n) in gens.items():
+            if i >= n:
+                continue
+            design_name = design.name
             while True:
                 ident = random_identity(
                     rng,
@@ -188,14 +202,14 @@ def main() -> int:
                 corrected = False
                 for side, original in photos.items():
                     data = original if variant == "photo" else telegram_recompress(original)
-                    t = time.perf_counter()
+                    t, c = time.perf_counter(), time.process_time()
                     try:
                         reading = read_side(data, today=TODAY)
                     except Exception as exc:  # the benchmark counts crashes instead of stopping
                         crashes += 1
                         print(f"{set_name} {i} {side}: crash {exc!r}", file=sys.stderr)
                         continue
-                    elapsed = time.perf_counter() - t
+                    elapsed, cpu = time.perf_counter() - t, time.process_time() - c
                     lat.setdefault((variant, side), []).append(elapsed)
                     ocr_t.setdefault((variant, side), []).append(reading.timings.get("ocr", 0.0))
                     side_ok += reading.side == side
@@ -204,17 +218,37 @@ def main() -> int:
                     if variant == "photo" and i % args.raw_every == 0:
                         # The raw OCR on the very image the engine decoded (decoding excluded).
                         bgr = to_bgr_array(decode_image(data, None, max_side=1800))
-                        t = time.perf_counter()
+                        t, c = time.perf_counter(), time.process_time()
                         raw_ocr(bgr)
                         raw_t[side].append(time.perf_counter() - t)
+                        cpu_paired[side].append((cpu, time.process_time() - c))
                         eng_paired[side].append(elapsed)
                 tally = tallies.setdefault((set_name, variant), Tally())
                 tally.add(i, truth, got, side_ok)
                 tally.corrected += corrected
+        if i % 10 == 9:
+            print(
+                f"{i + 1} cards per set, load {loads[-1]:.1f}, "
+                f"{(time.perf_counter() - t_start) / 60:.1f} min",
+                file=sys.stderr,
+                flush=True,
+            )
 
     public = _public()
     elapsed_total = time.perf_counter() - t_start
-    text = _report(args, tallies, lat, ocr_t, raw_t, eng_paired, crashes, public, load_before, elapsed_total)
+    text = _report(
+        args,
+        tallies,
+        lat,
+        ocr_t,
+        raw_t,
+        eng_paired,
+        cpu_paired,
+        crashes,
+        public,
+        [load_before, *loads],
+        elapsed_total,
+    )
     print(text)
     if args.failures:
         for key, tally in tallies.items():
@@ -224,6 +258,18 @@ def main() -> int:
         header = "## ID card engine (bench/bench_idcard.py)\n\n"
         args.markdown.write_text(header + text + "\n", encoding="utf-8")
     return 0
+
+
+def _deadline(hhmm: str | None) -> float | None:
+    """The epoch time of the next ``HH:MM`` UTC."""
+    if not hhmm:
+        return None
+    hour, minute = (int(v) for v in hhmm.split(":"))
+    now = datetime.now(UTC)
+    at = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if at <= now:
+        at += timedelta(days=1)
+    return at.timestamp()
 
 
 def _raw_ocr() -> Callable[[Any], Any]:
@@ -266,6 +312,12 @@ def _public() -> list[str]:
     return ["| public card | fields right | misread |", "|---|---|---|", *rows]
 
 
+def _cpu_row(side: str, pairs: list[tuple[float, float]]) -> str:
+    engine = statistics.median(e for e, _ in pairs)
+    raw = statistics.median(r for _, r in pairs)
+    return f"| {side} | {engine:.2f} s | {raw:.2f} s | {engine / raw:.2f} | {len(pairs)} |"
+
+
 def _report(
     args: argparse.Namespace,
     tallies: dict[tuple[str, str], Tally],
@@ -273,15 +325,18 @@ def _report(
     ocr_t: dict[tuple[str, str], list[float]],
     raw_t: dict[str, list[float]],
     eng_paired: dict[str, list[float]],
+    cpu_paired: dict[str, list[tuple[float, float]]],
     crashes: int,
     public: list[str],
-    load_before: float,
+    loads: list[float],
     elapsed_total: float,
 ) -> str:
     keys = list(tallies)
     head = "| field | " + " | ".join(f"{s} ({v})" for s, v in keys) + " |"
     lines = [
-        f"Seed {args.seed}; cards per design {args.n}, rare-name set {args.rare}; "
+        f"Seed {args.seed}; cards read per set: "
+        + ", ".join(f"{s} {t.n}" for (s, v), t in tallies.items() if v == "photo")
+        + f" (asked: {args.n} per design, {args.rare} rare names); "
         "each card's two photos read as taken (`photo`) and recompressed like Telegram "
         "(`telegram`: largest side 1280 px, JPEG q87); "
         f"crashes: {crashes}.",
@@ -295,9 +350,7 @@ def _report(
         "| **whole card** | "
         + " | ".join(f"**{t.whole / max(t.n, 1):.1%}**" for t in tallies.values())
         + " |",
-        "| side detected | "
-        + " | ".join(f"{t.side_ok}/{2 * t.n}" for t in tallies.values())
-        + " |",
+        "| side detected | " + " | ".join(f"{t.side_ok}/{2 * t.n}" for t in tallies.values()) + " |",
         "| cards with a value corrected from the number | "
         + " | ".join(str(t.corrected) for t in tallies.values())
         + " |",
@@ -323,9 +376,14 @@ def _report(
             if raw_t[s]
         ),
         "",
+        "| side | engine CPU median | raw OCR CPU median | engine / raw OCR (CPU, medians) | photos paired |",
+        "|---|---|---|---|---|",
+        *(_cpu_row(s, cpu_paired[s]) for s in ("front", "back") if cpu_paired[s]),
+        "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"OCR threads {ocr_mod.ocr_threads()}, detection input {ocr_mod.DET_MAX_SIDE} px; models warm, one "
-        f"process. Load average (1 min) at start {load_before:.1f}, at end {os.getloadavg()[0]:.1f}; "
+        f"process. Load average (1 min) at start {loads[0]:.1f}, at end {os.getloadavg()[0]:.1f}, "
+        f"median over the run {statistics.median(loads):.1f}, max {max(loads):.1f}; "
         f"run time {elapsed_total / 60:.0f} min. Latency is wall-clock time and grows with other work on "
         "the machine.",
     ]

@@ -23,9 +23,10 @@ from datetime import timedelta
 
 from bot.config import Settings, SettingsError, config_error_text
 from bot.domain.clock import system_clock
+from bot.domain.errors import MediaNotFound
 from bot.services import open_db
 from bot.storage.crypto import DecryptionError, FieldCipher
-from bot.storage.media import MediaNotFound, MediaStore
+from bot.storage.media import MediaStore
 from bot.storage.migrate import MigrationError, load_migrations
 from bot.storage.rotation import rotate_database
 

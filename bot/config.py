@@ -143,10 +143,22 @@ class Settings(BaseSettings):
     )
     face_match_threshold: float = 0.55
     face_review_margin: float = 0.05
-    # A selfie asked for 3–10 s; a longer clip could hold every action several times over and
-    # satisfy any challenge, so the limit stays short.
+    # The prompt names this limit; it is measured on the frames' own timestamps (a clip whose
+    # container says less is refused). A longer clip could hold every action several times over.
     max_selfie_seconds: float = 15.0
     max_step_retries: int = 3
+    # Failed selfies pause the person (document and face) and the account, across dialogs and
+    # restarts: after this many failures within the window, a pause of face_pause_minutes, doubled
+    # with every pause up to the cap; forgotten after face_pause_forget_days without one.
+    face_pause_after: int = Field(default=3, ge=1)
+    face_failure_window_hours: int = Field(default=24, ge=1)
+    face_pause_minutes: int = Field(default=30, ge=1)
+    face_pause_max_minutes: int = Field(default=24 * 60, ge=1)
+    face_pause_forget_days: int = Field(default=30, ge=1)
+    # A video note is recorded live in Telegram. A forwarded video is always refused; a plain video or
+    # a file, or an encoder that is no phone camera's: "refuse", or "stricter" (judged with a
+    # narrower passive-spoof margin and any near-threshold result sent to staff review).
+    selfie_not_live: Literal["refuse", "stricter"] = "stricter"
     # 实名信息维护 needs a face step-up no older than this.
     face_stepup_minutes: int = 5
     # 实名信息变更: face comparisons that did not pass before the function pauses, and for how long.

@@ -10,6 +10,10 @@ Transient failures are retried with a short backoff: a connection that could not
 never left, so a retry cannot duplicate a message), 5xx answers, and for methods that change nothing
 or change it to the same end state (``get*``, ``edit*``, ``delete*``, ``set*``, ...), any network error
 including a timeout. A timed-out ``sendMessage`` is not retried: Telegram may have delivered it.
+
+File downloads (``bot.download``: a GET of ``/file/bot.../path``, not a method call) are retried the
+same way while nothing has been received yet; once bytes have reached the caller a failure is raised
+(a retry would write them twice).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +35,7 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
-from aiohttp import ClientConnectorError
+from aiohttp import ClientConnectorError, ClientError, ClientResponseError
 
 log = logging.getLogger(__name__)
 
@@ -100,3 +105,31 @@ class RetryingSession(AiohttpSession):
             await asyncio.sleep(delay)
             waited += delay
             attempt += 1
+
+    async def stream_content(
+        self,
+        url: str,
+        headers: dict[str, Any] | None = None,
+        timeout: int = 30,  # noqa: ASYNC109 (aiogram's signature)
+        chunk_size: int = 65536,
+        raise_for_status: bool = True,
+    ) -> AsyncGenerator[bytes, None]:
+        policy = self.policy
+        attempt = 1
+        while True:
+            received = False
+            try:
+                chunks = super().stream_content(url, headers, timeout, chunk_size, raise_for_status)
+                async for chunk in chunks:
+                    received = True
+                    yield chunk
+                return
+            except (ClientError, TimeoutError) as exc:
+                client_error = isinstance(exc, ClientResponseError) and exc.status < 500
+                if received or client_error or attempt >= policy.attempts:
+                    raise
+                delay = policy.backoff_delay(attempt)
+                name, retries = type(exc).__name__, policy.attempts - 1
+                log.info("download failed (%s): retry %d/%d in %.1f s", name, attempt, retries, delay)
+                await asyncio.sleep(delay)
+                attempt += 1

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import state_graph
 from tests.helpers.postgres import postgres_server, postgres_template
+from tests.helpers.state_graph import _state_graph_holds
 
-__all__ = ["database_url", "postgres_server", "postgres_template", "testdata"]
+__all__ = ["_state_graph_holds", "database_url", "postgres_server", "postgres_template", "testdata"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,3 +36,11 @@ def database_url() -> str | None:
     """The records backend: the SQLite file by default; the repository and dialog suites override
     this with both backends (tests/helpers/postgres.py)."""
     return None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    state_graph.install()  # every dialog step a test takes is checked against bot/dialogs/graph.py
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    state_graph.write_record()

@@ -16,8 +16,8 @@ from bot.dialogs.records import apply_edits
 from bot.domain.enterprise import Role
 from bot.domain.masking import mask_address, mask_name, mask_phone
 from bot.domain.models import Person
+from bot.domain.outcomes import EventOutcome
 from bot.domain.policies import Actor, Denial
-from bot.storage.repositories.events import EventOutcome
 from bot.ui import Function, Node, Tip, button
 
 __all__ = [

@@ -39,8 +39,8 @@ from bot.dialogs.base import (
     spend_try,
 )
 from bot.dialogs.card_data import front_from_dict, identity_corrected
+from bot.domain.outcomes import EventOutcome
 from bot.integrations.identity import IdentityCheck, IdentityUnavailable
-from bot.storage.repositories.events import EventOutcome
 from bot.verification.face import FaceConfig
 from bot.verification.face.match import decide, distance
 from bot.verification.ids import DocumentType

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from aiogram import BaseMiddleware, Bot, F, Router
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State
 from aiogram.types import (
     CallbackQuery,
     InlineKeyboardButton,
@@ -29,11 +30,12 @@ from aiogram.types import (
     User,
 )
 
+from bot.config import Settings
 from bot.domain.clock import china_date
+from bot.domain.outcomes import EventOutcome
 from bot.i18n import Translator
 from bot.services import Services
 from bot.storage.repositories import Repositories
-from bot.storage.repositories.events import EventOutcome
 from bot.ui import FUNCTION_PARENT, Function, Go, Nav, Node, button, home_keyboard, tip_keyboard, tip_text
 
 log = logging.getLogger(__name__)
@@ -78,7 +80,7 @@ class Ctx:
         return self.user.id
 
     @property
-    def settings(self) -> Any:
+    def settings(self) -> Settings:
         return self.services.settings
 
     def now(self) -> datetime:
@@ -308,6 +310,33 @@ def register_entry(router: Router, flow: Startable, func: Function) -> None:
         await query.answer()
         await ctx.repo.events.record(flow.name, "start", EventOutcome.STARTED, user_id=ctx.user_id)
         await flow.start(ctx)
+
+
+Screen = Callable[["Ctx"], Awaitable[None]]
+
+
+def buttons_only(router: Router, screens: Mapping[State, Screen]) -> None:
+    """Steps answered by buttons alone: typed text there is told so, then the step is shown again (each
+    screen re-checks its rules)."""
+    for state, show in screens.items():
+        _buttons_only(router, state, show)
+
+
+def _buttons_only(router: Router, state: State, show: Screen) -> None:
+    @router.message(state)
+    async def unexpected(message: Message, ctx: Ctx) -> None:
+        await message.answer(ctx.t("functions.use_buttons"))
+        await show(ctx)
+
+
+def on_press(router: Router, states: State | tuple[State, ...], action: str, then: Screen) -> None:
+    """A button that only leads on (no value of its own): answer the press, then show `then`."""
+    for state in states if isinstance(states, tuple) else (states,):
+
+        @router.callback_query(state, Act.filter(F.a == action))
+        async def pressed(query: CallbackQuery, ctx: Ctx) -> None:
+            await query.answer()
+            await then(ctx)
 
 
 async def back_to_tip(ctx: Ctx, func: Function) -> None:

@@ -16,11 +16,22 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
 from bot.dialogs.account import actor_for, ask_to_collect, logged_in, refuse, role_name
-from bot.dialogs.base import Act, Ctx, act, back_row, back_to_tip, end_dialog, keyboard, register_entry
+from bot.dialogs.base import (
+    Act,
+    Ctx,
+    act,
+    back_row,
+    back_to_tip,
+    buttons_only,
+    end_dialog,
+    keyboard,
+    on_press,
+    register_entry,
+)
 from bot.domain.enterprise import Role
+from bot.domain.errors import BindingExists
+from bot.domain.outcomes import EventOutcome
 from bot.domain.policies import BINDABLE_ROLES, Denial, may_bind
-from bot.storage.repositories.enterprises import BindingExists
-from bot.storage.repositories.events import EventOutcome
 from bot.ui import Function
 from bot.verification.ids import normalize_number, validate_uscc
 
@@ -202,31 +213,19 @@ def create_router(flow: BindFlow) -> Router:
             return
         await flow.show_matches(ctx)
 
-    @router.callback_query(BindSG.role, Act.filter(F.a == "back"))
-    async def role_back(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
+    async def to_number(ctx: Ctx) -> None:
         await ctx.state.set_state(BindSG.taxpayer_id)
         await ask_taxpayer_id(ctx)
+
+    on_press(router, BindSG.role, "back", to_number)
 
     @router.callback_query(BindSG.choose, Act.filter(F.a == "ent"))
     async def choose(query: CallbackQuery, callback_data: Act, ctx: Ctx) -> None:
         await query.answer()
         await flow.bind(ctx, callback_data.v)
 
-    @router.callback_query(BindSG.choose, Act.filter(F.a == "back"))
-    async def choose_back(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
-        await flow.show_role(ctx)
-
-    @router.message(BindSG.role)
-    async def role_unexpected(message: Message, ctx: Ctx) -> None:
-        await message.answer(ctx.t("functions.use_buttons"))
-        await flow.show_role(ctx)
-
-    @router.message(BindSG.choose)
-    async def choose_unexpected(message: Message, ctx: Ctx) -> None:
-        await message.answer(ctx.t("functions.use_buttons"))
-        await flow.show_matches(ctx)
+    on_press(router, BindSG.choose, "back", flow.show_role)
+    buttons_only(router, {BindSG.role: flow.show_role, BindSG.choose: flow.show_matches})
 
     return router
 

@@ -56,8 +56,8 @@ from bot.dialogs.card_data import (
     shown_values,
 )
 from bot.dialogs.progress import ProgressMessage, first_guess, texts
+from bot.domain.outcomes import EventOutcome
 from bot.services.verifier import VerificationUnavailable
-from bot.storage.repositories.events import EventOutcome
 from bot.verification.idcard import validate_card
 from bot.verification.ids import DocumentType
 

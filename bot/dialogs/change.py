@@ -37,7 +37,7 @@ from bot.dialogs.base import (
 from bot.dialogs.card_data import front_from_dict
 from bot.dialogs.review import already_in_review, open_review
 from bot.domain.models import Person, ReviewKind
-from bot.storage.repositories.events import EventOutcome
+from bot.domain.outcomes import EventOutcome
 from bot.ui import Function, home_keyboard
 from bot.verification.ids import DocumentType
 

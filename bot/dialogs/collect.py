@@ -40,10 +40,10 @@ from bot.dialogs.base import (
 from bot.dialogs.card_data import CorrectionError, parse_date
 from bot.dialogs.records import collected_record, record_media
 from bot.dialogs.review import already_in_review, open_review, tell_in_review, waits_for_review
+from bot.domain.errors import DuplicatePerson
 from bot.domain.masking import mask_id_number
 from bot.domain.models import ConsentDocument, ReviewKind
-from bot.storage.repositories.events import EventOutcome
-from bot.storage.repositories.persons import DuplicatePerson
+from bot.domain.outcomes import EventOutcome
 from bot.ui import Function, Node, Tip, button
 from bot.verification.face.match import distance
 from bot.verification.ids import DocumentType, normalize_number, validate_document_number

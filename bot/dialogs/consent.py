@@ -13,8 +13,8 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.dialogs.base import Act, Ctx, act, back_row, end_dialog, home_button, keyboard
 from bot.domain.models import Consent, ConsentDocument
+from bot.domain.outcomes import EventOutcome
 from bot.i18n import Catalog
-from bot.storage.repositories.events import EventOutcome
 
 Step = Callable[[Ctx], Awaitable[None]]
 

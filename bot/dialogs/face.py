@@ -12,7 +12,8 @@ import asyncio
 import hashlib
 import random
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from aiogram import F, Router
 from aiogram.fsm.state import State, StatesGroup
@@ -23,21 +24,29 @@ from bot.dialogs.base import (
     Act,
     Ctx,
     DownloadRefused,
+    Upload,
     back_row,
     download,
+    end_dialog,
+    home_button,
     keep_temp_media,
     keyboard,
-    pause,
-    reasons_text,
-    spend_try,
     upload_of,
 )
 from bot.dialogs.progress import ProgressMessage, first_guess, texts
+from bot.dialogs.records import document_from_data
+from bot.domain.face_pause import PausePolicy
 from bot.domain.models import ConsentDocument
+from bot.domain.outcomes import EventOutcome
 from bot.services.verifier import VerificationUnavailable
-from bot.verification.face import Action, random_challenge, same_recording
+from bot.ui import Nav, Node, button
+from bot.verification.face import Action, FaceVerdict, random_challenge, same_recording
+from bot.verification.face.container import editing_tool
+from bot.verification.face.liveness import missing_actions
 
 VIDEO_KINDS = frozenset({"video", "video_note", "document", "animation"})
+# Reasons whose text names the actions that were not seen.
+_NAMES_MISSING = frozenset({"liveness_wrong_action", "liveness_action_late", "liveness_no_action"})
 
 
 class FaceSG(StatesGroup):
@@ -46,6 +55,9 @@ class FaceSG(StatesGroup):
 
 
 async def begin(ctx: Ctx, *, with_agreement: bool = True) -> None:
+    await ctx.put(face_agreement=with_agreement)
+    if await _refuse_if_paused(ctx):
+        return
     if with_agreement:
         await ctx.state.set_state(FaceSG.agreement)
         await consent.show(ctx, ConsentDocument.FACE_RECOGNITION)
@@ -60,13 +72,123 @@ def _new_challenge(ctx: Ctx) -> list[str]:
     return [a.value for a in random_challenge(random.SystemRandom())]
 
 
+def _seconds(ctx: Ctx) -> int:
+    return int(ctx.services.settings.max_selfie_seconds)
+
+
 async def _challenge(ctx: Ctx, *, note: str | None = None) -> None:
     challenge = _new_challenge(ctx)
     await ctx.put(challenge=challenge)
     await ctx.state.set_state(FaceSG.video)
     steps = [ctx.t("liveness.action." + name) for name in challenge]
-    text = ctx.t("face.challenge", steps=steps)
+    flow = (await ctx.get()).get("flow")
+    # The screen is named as the function's step guide names it (变更: 【身份验证】).
+    title_key = f"face.title.{flow}"
+    title = ctx.t(title_key) if ctx.t.catalog.has(title_key, ctx.t.lang) else None
+    text = ctx.t("face.challenge", steps=steps, seconds=_seconds(ctx), title=title)
     await ctx.say((note + "\n\n" + text) if note else text, keyboard(back_row(ctx.t)))
+
+
+# --- the lasting pause -------------------------------------------------------------------------------
+
+
+def _policy(ctx: Ctx) -> PausePolicy:
+    s = ctx.services.settings
+    return PausePolicy(
+        limit=s.face_pause_after,
+        window=timedelta(hours=s.face_failure_window_hours),
+        base=timedelta(minutes=s.face_pause_minutes),
+        cap=timedelta(minutes=s.face_pause_max_minutes),
+        forget=timedelta(days=s.face_pause_forget_days),
+    )
+
+
+async def _pause_keys(ctx: Ctx, data: dict[str, Any]) -> tuple[list[str], str | None]:
+    """The account, and the document this face check is for: the one read or typed in this dialog,
+    else the record of the person being checked (a step-up), else the account's own record."""
+    repo = ctx.repo.face_pauses
+    keys = [repo.user_key(ctx.user_id)]
+    number, doc_type = "", None
+    if data.get("doc_type"):
+        try:
+            doc = document_from_data(data)
+            number, doc_type = doc.number, doc.doc_type
+        except (KeyError, TypeError, ValueError):
+            number = ""
+    if not number:
+        person_id = data.get("person_id")
+        person = await ctx.repo.persons.get(int(person_id)) if isinstance(person_id, int) else None
+        if person is None:
+            person = await ctx.repo.persons.find_by_telegram(ctx.user_id)
+        if person is not None:
+            number, doc_type = person.document.number, person.document.doc_type
+    doc_key = repo.document_key(doc_type, number) if number and doc_type is not None else None
+    if doc_key is not None:
+        keys.append(doc_key)
+    return keys, doc_key
+
+
+def _minutes_left(until: datetime, now: datetime) -> int:
+    return max(1, int((until - now).total_seconds() + 59) // 60)
+
+
+async def _say_paused(ctx: Ctx, until: datetime, *, reason: str) -> None:
+    """End the dialog (its uploads go) and say until when: neither /start nor a new dialog helps."""
+    flow = str((await ctx.get()).get("flow") or "face")
+    await end_dialog(ctx.state, ctx.services)
+    await ctx.repo.events.record(flow, "face", EventOutcome.REJECTED, user_id=ctx.user_id, reason_code=reason)
+    await ctx.say(
+        ctx.t("face.paused", minutes=_minutes_left(until, ctx.now()), until=ctx.t.moment(until)),
+        keyboard([button(ctx.t("menu.help"), Nav(node=Node.HELP))], [home_button(ctx.t)]),
+    )
+
+
+async def _refuse_if_paused(ctx: Ctx) -> bool:
+    keys, _ = await _pause_keys(ctx, await ctx.get())
+    until = await ctx.repo.face_pauses.paused_until(keys)
+    if until is None:
+        return False
+    await _say_paused(ctx, until, reason="face_paused")
+    return True
+
+
+# --- live capture ------------------------------------------------------------------------------------
+
+
+def _not_live(upload: Upload, video: bytes | None) -> str | None:
+    """Why this upload may be no live capture: a video note (or a video from Telegram's camera) is
+    recorded just now; a file keeps whatever was made anywhere, and an editor or a converter names
+    itself in the container."""
+    if video is not None and editing_tool(video) is not None:
+        return "video_not_camera"
+    if upload.kind == "document":
+        return "video_sent_as_file"
+    return None
+
+
+def _stricter(verdict: FaceVerdict, why: str) -> FaceVerdict:
+    """No benefit of the doubt for a clip that may not be live: what a live video note would send to
+    staff review (a face near the threshold, passive cues in the review band) fails."""
+    if verdict.decision != "review":
+        return verdict
+    return replace(verdict, decision="fail", reasons=[*verdict.reasons, why])
+
+
+def _failure_text(ctx: Ctx, verdict: FaceVerdict, challenge: list[Action]) -> str:
+    codes = list(dict.fromkeys(verdict.reasons or ["face_mismatch"]))
+    missing = missing_actions(challenge, verdict.liveness.actions)
+    named = (
+        "、".join(ctx.t("liveness.action." + a) for a in missing)
+        if ctx.t.lang == "zh_CN"
+        else ("; ".join(ctx.t("liveness.action." + a) for a in missing))
+    )
+    lines = []
+    for code in codes:
+        values: dict[str, Any] = {"seconds": _seconds(ctx)}
+        if code in _NAMES_MISSING:
+            values["missing"] = named
+        lines.append("• " + ctx.t.reason(code, **values))
+    return ctx.t("face.failed") + "\n" + "\n".join(lines)
 
 
 def create_router() -> Router:
@@ -82,7 +204,20 @@ def create_router() -> Router:
     @router.callback_query(FaceSG.video, Act.filter(F.a == "back"))
     async def video_back(query: CallbackQuery, ctx: Ctx) -> None:
         await query.answer()
+        # One step back is the face agreement when this check began with it; the flow's own step
+        # before (the verified phone, the card) keeps what was done there.
+        if (await ctx.get()).get("face_agreement"):
+            await ctx.state.set_state(FaceSG.agreement)
+            await consent.show(ctx, ConsentDocument.FACE_RECOGNITION)
+            return
         await back(ctx)
+
+    async def refuse(message: Message, ctx: Ctx, code: str, **values: Any) -> None:
+        flow = str((await ctx.get()).get("flow") or "face")
+        await ctx.repo.events.record(
+            flow, "face", EventOutcome.REJECTED, user_id=ctx.user_id, reason_code=code
+        )
+        await message.answer(ctx.t.reason(code, **values), reply_markup=keyboard(back_row(ctx.t)))
 
     @router.message(FaceSG.video)
     async def video(message: Message, ctx: Ctx) -> None:
@@ -94,13 +229,25 @@ def create_router() -> Router:
         ):
             await message.answer(ctx.t("face.expect_video"), reply_markup=keyboard(back_row(ctx.t)))
             return
+        settings = ctx.services.settings
         if upload.forwarded:
             # A forwarded video was recorded by someone, somewhen: never a live capture.
-            await message.answer(ctx.t.reason("video_forwarded"), reply_markup=keyboard(back_row(ctx.t)))
+            await refuse(message, ctx, "video_forwarded")
             return
-        if upload.duration and upload.duration > ctx.services.settings.max_selfie_seconds:
+        not_live = _not_live(upload, None)
+        if not_live is not None and settings.selfie_not_live == "refuse":
+            await refuse(message, ctx, not_live)
+            return
+        if upload.duration and upload.duration > settings.max_selfie_seconds:
             # Telegram states the length up front: a 20-minute video is refused before downloading it.
-            await message.answer(ctx.t.reason("video_too_long"), reply_markup=keyboard(back_row(ctx.t)))
+            # (The engine measures the real length again, on the frames' own timestamps.)
+            await refuse(message, ctx, "video_too_long", seconds=_seconds(ctx))
+            return
+        data = await ctx.get()
+        keys, doc_key = await _pause_keys(ctx, data)
+        until = await ctx.repo.face_pauses.paused_until(keys)
+        if until is not None:  # begun meanwhile, e.g. by the same document on another account
+            await _say_paused(ctx, until, reason="face_paused")
             return
         await ctx.typing("record_video")
         progress = await ProgressMessage.post(
@@ -108,15 +255,26 @@ def create_router() -> Router:
             texts(ctx.t, running="face.checking", queued="face.queued"),
             first_guess(ctx.services.verifier.waiting),
         )
-        data = await ctx.get()
+        challenge = [Action(a) for a in data.get("challenge", [])]
         try:
             video_bytes = await download(ctx, upload)
+            not_live = _not_live(upload, video_bytes)
+            if not_live is not None and settings.selfie_not_live == "refuse":
+                await progress.edit_text(ctx.t.reason(not_live))
+                await ctx.repo.events.record(
+                    str(data.get("flow") or "face"),
+                    "face",
+                    EventOutcome.REJECTED,
+                    user_id=ctx.user_id,
+                    reason_code=not_live,
+                )
+                return
             digest = await asyncio.to_thread(lambda: hashlib.sha256(video_bytes).hexdigest())
             seen = await ctx.repo.media.seen_before(digest)
             async with progress.live() as report:
                 verdict = await ctx.services.verifier.verify_video(
                     video_bytes,
-                    [Action(a) for a in data.get("challenge", [])],
+                    challenge,
                     data.get("face_refs", []),
                     seen_before=seen,
                     progress=report,
@@ -125,7 +283,7 @@ def create_router() -> Router:
             # A re-encoded copy of an earlier submission has other bytes but the same fingerprint.
             fingerprint = tuple(verdict.fingerprint)
             if fingerprint:
-                since = ctx.now() - timedelta(days=ctx.services.settings.retention_raw_media_days)
+                since = ctx.now() - timedelta(days=settings.retention_raw_media_days)
                 earlier = await ctx.repo.media.fingerprints_since(since)
                 await ctx.repo.media.remember_fingerprint(fingerprint)
                 if any(same_recording(fingerprint, old) for old in earlier):
@@ -136,15 +294,40 @@ def create_router() -> Router:
         except VerificationUnavailable:
             await progress.edit_text(ctx.t.reason("verification_unavailable"))
             return
+        if not_live is not None:
+            verdict = _stricter(verdict, not_live)
+        if verdict.live_encoding is not None:
+            # The face itself is paused, whatever account or document it comes with now.
+            until = await ctx.repo.face_pauses.face_paused_until(
+                verdict.live_encoding, settings.face_match_threshold
+            )
+            if until is not None:
+                await progress.edit_text(ctx.t("face.failed"))
+                await _say_paused(ctx, until, reason="face_paused_face")
+                return
         if verdict.decision == "fail" or verdict.live_encoding is None or verdict.best_frame_jpeg is None:
-            codes = verdict.reasons or ["face_mismatch"]
-            if await spend_try(ctx, "face"):
-                await progress.edit_text(ctx.t("face.failed") + "\n" + reasons_text(ctx.t, codes))
-                await _challenge(ctx, note=ctx.t("face.try_again"))
-            else:
-                await progress.edit_text(ctx.t("face.failed") + "\n" + reasons_text(ctx.t, codes))
-                await pause(ctx, "face.too_many_tries")
+            if not verdict.reasons:
+                verdict = replace(verdict, decision="fail", reasons=["face_mismatch"])
+            flow = str(data.get("flow") or "face")
+            # Every refusal is a statistics row with its first reason (the one the user reads first).
+            await ctx.repo.events.record(
+                flow, "face", EventOutcome.REJECTED, user_id=ctx.user_id, reason_code=verdict.reasons[0]
+            )
+            outcome = await ctx.repo.face_pauses.fail(
+                keys,
+                _policy(ctx),
+                doc_key=doc_key,
+                encodings=[verdict.live_encoding] if verdict.live_encoding is not None else [],
+            )
+            await progress.edit_text(_failure_text(ctx, verdict, challenge))
+            if outcome.paused_until is not None:
+                await _say_paused(ctx, outcome.paused_until, reason="face_paused_now")
+                return
+            note = ctx.t("face.tries_left", n=outcome.failures_left) + "\n" + ctx.t("face.try_again")
+            await _challenge(ctx, note=note)
             return
+        if verdict.decision == "pass":
+            await ctx.repo.face_pauses.succeed(keys)
         frame_media = await keep_temp_media(ctx, verdict.best_frame_jpeg, "live_photo")
         review_media = [await keep_temp_media(ctx, f, "review_frame") for f in verdict.review_frames_jpeg]
         await ctx.put(

@@ -24,8 +24,8 @@ from bot.dialogs import face
 from bot.dialogs.base import Act, Ctx, Startable, act, end_dialog, home_button, keyboard
 from bot.domain.handoff import Handoff, HandoffMethod, HandoffState
 from bot.domain.models import Person
+from bot.domain.outcomes import EventOutcome
 from bot.services.handoff import HandoffService
-from bot.storage.repositories.events import EventOutcome
 from bot.ui import Function, Node, Tip, button
 
 log = logging.getLogger(__name__)

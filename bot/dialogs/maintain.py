@@ -42,14 +42,17 @@ from bot.dialogs.base import (
     act,
     back_row,
     back_to_tip,
+    buttons_only,
     end_dialog,
     home_button,
     keyboard,
+    on_press,
     register_entry,
 )
 from bot.domain.enterprise import Enterprise, EnterprisePerson, Role
 from bot.domain.masking import mask_address, mask_id_number, mask_name, mask_phone
 from bot.domain.models import Person
+from bot.domain.outcomes import EventOutcome
 from bot.domain.policies import (
     Actor,
     Decision,
@@ -61,8 +64,7 @@ from bot.domain.policies import (
     stepup_valid,
 )
 from bot.i18n import language_for
-from bot.storage.repositories.enterprises import BindingExists
-from bot.storage.repositories.events import EventOutcome
+from bot.services.tax_handlers import set_tax_handler
 from bot.ui import Function, Node, Tip, button
 
 MAX_PEOPLE = 40  # fits one message (4096 characters) and one keyboard
@@ -332,7 +334,7 @@ class MaintainFlow:
         if found is None:
             return
         enterprise, entry, person = found
-        if not await _write_handler(ctx, person, entry, revoke=revoke):
+        if not await set_tax_handler(ctx.repo, ctx.user_id, person, entry, revoke=revoke):
             # Between the check and the write, someone else authorised, revoked or unbound.
             denial = Denial.TARGET_NOT_AUTHORISED if revoke else Denial.TARGET_ALREADY_AUTHORISED
             await self.target_refused(ctx, entry.id, denial, revoke=revoke)
@@ -440,38 +442,6 @@ async def _notify_person(ctx: Ctx, person_id: int, key: str, **values: object) -
             log.warning("could not notify a maintained person", exc_info=True)
 
 
-async def _write_handler(ctx: Ctx, person: Person, entry: EnterprisePerson, *, revoke: bool) -> bool:
-    """Bind ``person`` as the entry's enterprise's tax handler, by this maintainer (``revoke``: end that
-    binding, as 解绑 does), with an audit row; False when there was nothing to do any more."""
-    enterprises = ctx.repo.enterprises
-    async with ctx.repo.db.transaction():
-        if revoke:
-            done = await enterprises.unbind(
-                person.id, entry.enterprise_id, Role.TAX_HANDLER, unbound_by=ctx.user_id
-            )
-        else:
-            try:
-                await enterprises.bind(person.id, entry.enterprise_id, Role.TAX_HANDLER, bound_by=ctx.user_id)
-                done = True
-            except BindingExists:
-                done = False
-        if done:
-            # Beside the binding's own audit row: who acted for which register entry (as 维护 does).
-            await ctx.repo.audit.write(
-                ctx.user_id,
-                "enterprise.revoke_tax_handler" if revoke else "enterprise.authorise_tax_handler",
-                "person",
-                person.id,
-                None,
-                {
-                    "enterprise_id": entry.enterprise_id,
-                    "enterprise_person_id": entry.id,
-                    "role": str(entry.role),
-                },
-            )
-    return done
-
-
 def create_router(flow: MaintainFlow) -> Router:
     router = Router(name="maintain")
 
@@ -537,28 +507,23 @@ def create_router(flow: MaintainFlow) -> Router:
         await flow.save(ctx)
 
     # --- back -------------------------------------------------------------------------------------
-    @router.callback_query(MaintainSG.enterprise, Act.filter(F.a == "back"))
-    @router.callback_query(MaintainSG.people, Act.filter(F.a == "back"))
-    async def list_back(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
+    async def to_tip(ctx: Ctx) -> None:
         await back_to_tip(ctx, Function.MAINTAIN)
 
-    @router.callback_query(MaintainSG.person, Act.filter(F.a == "back"))
-    async def person_back(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
+    async def to_people(ctx: Ctx) -> None:
         enterprise_id = (await ctx.get()).get("enterprise_id")
         await flow.show_people(ctx, enterprise_id if isinstance(enterprise_id, int) else -1)
 
-    @router.callback_query(MaintainSG.edit, Act.filter(F.a == "back"))
-    @router.callback_query(MaintainSG.handler, Act.filter(F.a == "back"))
-    async def edit_back(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
+    async def to_person(ctx: Ctx) -> None:
         await flow.show_person(ctx, (await ctx.get()).get("target_id"))
 
-    @router.callback_query(MaintainSG.residence, Act.filter(F.a == "back"))
-    async def residence_back(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
-        await flow.show_edits(ctx)
+    async def to_pending(ctx: Ctx) -> None:
+        await flow.confirm_handler(ctx, revoke=(await ctx.get()).get("pending") == "revoke")
+
+    on_press(router, (MaintainSG.enterprise, MaintainSG.people), "back", to_tip)
+    on_press(router, MaintainSG.person, "back", to_people)
+    on_press(router, (MaintainSG.edit, MaintainSG.handler), "back", to_person)
+    on_press(router, MaintainSG.residence, "back", flow.show_edits)
 
     # --- input ------------------------------------------------------------------------------------
     @router.message(MaintainSG.residence, F.text)
@@ -575,31 +540,16 @@ def create_router(flow: MaintainFlow) -> Router:
         await message.answer(ctx.t("functions.residence_prompt"), reply_markup=keyboard(back_row(ctx.t)))
 
     # Unexpected input: say so and show the step again (every step re-checks the rules).
-    @router.message(MaintainSG.enterprise)
-    async def enterprise_unexpected(message: Message, ctx: Ctx) -> None:
-        await message.answer(ctx.t("functions.use_buttons"))
-        await flow.choose_enterprise(ctx)
-
-    @router.message(MaintainSG.people)
-    async def people_unexpected(message: Message, ctx: Ctx) -> None:
-        await message.answer(ctx.t("functions.use_buttons"))
-        enterprise_id = (await ctx.get()).get("enterprise_id")
-        await flow.show_people(ctx, enterprise_id if isinstance(enterprise_id, int) else -1)
-
-    @router.message(MaintainSG.person)
-    async def person_unexpected(message: Message, ctx: Ctx) -> None:
-        await message.answer(ctx.t("functions.use_buttons"))
-        await flow.show_person(ctx, (await ctx.get()).get("target_id"))
-
-    @router.message(MaintainSG.edit)
-    async def edit_unexpected(message: Message, ctx: Ctx) -> None:
-        await message.answer(ctx.t("functions.use_buttons"))
-        await flow.show_edits(ctx)
-
-    @router.message(MaintainSG.handler)
-    async def handler_unexpected(message: Message, ctx: Ctx) -> None:
-        await message.answer(ctx.t("functions.use_buttons"))
-        await flow.confirm_handler(ctx, revoke=(await ctx.get()).get("pending") == "revoke")
+    buttons_only(
+        router,
+        {
+            MaintainSG.enterprise: flow.choose_enterprise,
+            MaintainSG.people: to_people,
+            MaintainSG.person: to_person,
+            MaintainSG.edit: flow.show_edits,
+            MaintainSG.handler: to_pending,
+        },
+    )
 
     return router
 

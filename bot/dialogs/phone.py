@@ -57,6 +57,15 @@ async def _prompt(ctx: Ctx) -> str:
 
 async def begin(ctx: Ctx) -> None:
     await ctx.state.set_state(PhoneSG.number)
+    kept = (await ctx.get()).get("phone")
+    if isinstance(kept, dict) and kept.get("number") and await _for_other(ctx) is None:
+        # Back here from a later step (the selfie): the number verified a moment ago is kept, unless
+        # the user types another one.
+        await ctx.say(
+            ctx.t("phone.kept", phone=mask_phone(str(kept["number"]))),
+            keyboard([act(ctx.t("phone.keep"), "keep")], back_row(ctx.t)),
+        )
+        return
     await ctx.say(await _prompt(ctx), keyboard(back_row(ctx.t)))
 
 
@@ -164,6 +173,16 @@ def create_router() -> Router:
     async def change(query: CallbackQuery, ctx: Ctx) -> None:
         await query.answer()
         await begin(ctx)
+
+    @router.callback_query(PhoneSG.number, Act.filter(F.a == "keep"))
+    async def keep(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        kept = (await ctx.get()).get("phone")
+        if not (isinstance(kept, dict) and kept.get("number")):
+            await begin(ctx)
+            return
+        await ctx.say(ctx.t("phone.verified", phone=mask_phone(str(kept["number"]))), ReplyKeyboardRemove())
+        await (await ctx.flow()).finished(ctx, "phone")
 
     @router.callback_query(PhoneSG.number, Act.filter(F.a == "back"))
     async def back(query: CallbackQuery, ctx: Ctx) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.dialogs.base import Ctx, end_dialog, home_button, keyboard
 from bot.domain.models import ReviewKind
-from bot.storage.repositories.events import EventOutcome
+from bot.domain.outcomes import EventOutcome
 
 __all__ = ["already_in_review", "dialog_media", "open_review", "tell_in_review", "waits_for_review"]
 

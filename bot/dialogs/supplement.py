@@ -37,9 +37,9 @@ from bot.dialogs.card_data import front_from_dict
 from bot.dialogs.records import apply_supplement
 from bot.dialogs.review import already_in_review, open_review
 from bot.domain.models import Person, ReviewKind
+from bot.domain.outcomes import EventOutcome
 from bot.i18n import Translator
 from bot.storage.repositories import Repositories
-from bot.storage.repositories.events import EventOutcome
 from bot.ui import Function, Node, Tip, button
 from bot.verification.ids import DocumentType, normalize_number
 

@@ -7,18 +7,26 @@ reason (``bot.domain.policies.may_unbind``) otherwise; the rule is asked again a
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, Message
 
 from bot.dialogs.account import actor_for, ask_to_collect, logged_in, refuse, role_name
-from bot.dialogs.base import Act, Ctx, act, back_row, end_dialog, keyboard, register_entry
+from bot.dialogs.base import (
+    Ctx,
+    act,
+    back_row,
+    buttons_only,
+    end_dialog,
+    keyboard,
+    on_press,
+    register_entry,
+)
 from bot.dialogs.bind import ask_taxpayer_id, register_taxpayer_id_step
 from bot.domain.enterprise import Binding, Enterprise, Role
 from bot.domain.masking import mask_name
 from bot.domain.models import Person
+from bot.domain.outcomes import EventOutcome
 from bot.domain.policies import Denial, may_unbind
-from bot.storage.repositories.events import EventOutcome
 from bot.ui import Function
 
 
@@ -136,47 +144,19 @@ def create_router(flow: UnbindFlow) -> Router:
 
     register_taxpayer_id_step(router, UnbindSG.taxpayer_id, Function.UNBIND, taxpayer_id_entered)
 
-    @router.callback_query(UnbindSG.query, Act.filter(F.a == "query"))
-    async def query_pressed(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
-        await flow.show_binding(ctx)
-
-    @router.callback_query(UnbindSG.query, Act.filter(F.a == "back"))
-    @router.callback_query(UnbindSG.shown, Act.filter(F.a == "back"))
-    async def back_to_number(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
+    async def to_number(ctx: Ctx) -> None:
         await ctx.state.set_state(UnbindSG.taxpayer_id)
         await ask_taxpayer_id(ctx)
 
-    @router.callback_query(UnbindSG.shown, Act.filter(F.a == "unbind"))
-    async def unbind_pressed(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
-        await flow.confirm(ctx)
-
-    @router.callback_query(UnbindSG.confirm, Act.filter(F.a == "yes"))
-    async def yes(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
-        await flow.unbind(ctx)
-
-    @router.callback_query(UnbindSG.confirm, Act.filter(F.a == "no"))
-    async def no(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
-        await flow.show_binding(ctx)
-
-    @router.message(UnbindSG.query)
-    async def query_unexpected(message: Message, ctx: Ctx) -> None:
-        await message.answer(ctx.t("functions.use_buttons"))
-        await flow.show_query(ctx)
-
-    @router.message(UnbindSG.shown)
-    async def shown_unexpected(message: Message, ctx: Ctx) -> None:
-        await message.answer(ctx.t("functions.use_buttons"))
-        await flow.show_binding(ctx)
-
-    @router.message(UnbindSG.confirm)
-    async def confirm_unexpected(message: Message, ctx: Ctx) -> None:
-        await message.answer(ctx.t("functions.use_buttons"))
-        await flow.confirm(ctx)
+    on_press(router, UnbindSG.query, "query", flow.show_binding)
+    on_press(router, (UnbindSG.query, UnbindSG.shown), "back", to_number)
+    on_press(router, UnbindSG.shown, "unbind", flow.confirm)
+    on_press(router, UnbindSG.confirm, "yes", flow.unbind)
+    on_press(router, UnbindSG.confirm, "no", flow.show_binding)
+    buttons_only(
+        router,
+        {UnbindSG.query: flow.show_query, UnbindSG.shown: flow.show_binding, UnbindSG.confirm: flow.confirm},
+    )
 
     return router
 

@@ -31,9 +31,7 @@ _HAN_RANGES: tuple[tuple[int, int], ...] = (
     (0x30000, 0x323AF),  # Extensions G, H
 )
 # For a regular expression character class: "[" + HAN_CLASS + "]".
-HAN_CLASS = "".join(
-    f"\\U{lo:08x}" if lo == hi else f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in _HAN_RANGES
-)
+HAN_CLASS = "".join(f"\\U{lo:08x}" if lo == hi else f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in _HAN_RANGES)
 # Ideographic variation selectors (IVS) and the standard ones: part of the preceding character.
 _SELECTORS = ((0xFE00, 0xFE0F), (0xE0100, 0xE01EF))
 

@@ -9,8 +9,8 @@ import sqlite3
 from aiogram import Router
 from aiogram.types import ErrorEvent
 
+from bot.domain.errors import DatabaseBusy
 from bot.i18n import Catalog, language_for
-from bot.storage.sql import DatabaseBusy
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,10 @@ from typing import Any, Protocol, runtime_checkable
 
 import aiohttp
 
+from bot.domain.identity import IdentityRecord
 from bot.integrations.http import HttpFailure, JsonClient
 from bot.storage.crypto import FieldCipher
-from bot.storage.repositories.identity_registry import IdentityRecord, IdentityRegistryRepo
+from bot.storage.repositories.identity_registry import IdentityRegistryRepo
 from bot.storage.sql import Database
 from bot.verification.ids import DocumentType
 

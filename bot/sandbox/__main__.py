@@ -24,10 +24,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--original-media",
         action="store_true",
-        help="keep photos as sent (no recompression) and accept any photo a bot sends",
+        help="keep photos and video notes as sent (no recompression) and accept any photo a bot sends",
     )
     parser.add_argument(
         "--no-callback-deadline", action="store_true", help="accept callback answers however late"
+    )
+    parser.add_argument(
+        "--no-flood-control", action="store_true", help="never answer 429 (Telegram's rate limits off)"
     )
     return parser.parse_args(argv)
 
@@ -40,7 +43,9 @@ async def _serve(args: argparse.Namespace) -> None:
         require_ack=args.require_ack,
         recompress_photos=not args.original_media,
         photo_limits=not args.original_media,
+        telegram_video_notes=not args.original_media,
         callback_answer_timeout=None if args.no_callback_deadline else defaults.callback_answer_timeout,
+        flood_control=not args.no_flood_control,
     )
     async with SandboxServer(args.host, args.port, config) as server:
         print(f"Telegram sandbox: {server.url}", flush=True)

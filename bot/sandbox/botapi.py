@@ -66,10 +66,11 @@ class Call:
 Handler = Callable[[Call], Awaitable[Any]]
 
 
-def error_response(error_code: int, description: str) -> web.Response:
-    return web.json_response(
-        {"ok": False, "error_code": error_code, "description": description}, status=error_code
-    )
+def error_response(error_code: int, description: str, *, retry_after: int | None = None) -> web.Response:
+    body: dict[str, Any] = {"ok": False, "error_code": error_code, "description": description}
+    if retry_after is not None:
+        body["parameters"] = {"retry_after": retry_after}
+    return web.json_response(body, status=error_code)
 
 
 def parse_token(token: str) -> int | None:
@@ -138,7 +139,7 @@ class BotApi:
         try:
             result = await handler(Call(bot_id, params))
         except BotApiError as exc:
-            return error_response(exc.error_code, exc.description)
+            return error_response(exc.error_code, exc.description, retry_after=exc.retry_after)
         except Exception:
             # A sandbox bug must read as a Bot API failure to the bot, not as a dropped connection.
             log.exception("sandbox failed on %s", request.match_info["method"])
@@ -373,6 +374,7 @@ class BotApi:
             raise bad_request("message text is empty")
         markup = self._markup(p)
         content: dict[str, Any] = {**self._reply_to(chat, p), "text": plain}
+        self.state.flood.charge(call.bot_id, chat.id)
         if entities:
             content["entities"] = entities
         msg = self.state.add_message(
@@ -478,15 +480,16 @@ class BotApi:
         )
         markup = self._markup(p)
         reply = self._reply_to(chat, p)
+        self.state.flood.charge(call.bot_id, chat.id)
         extra = {key: p.get_int(key) for key in ("width", "height", "duration", "length") if p.has(key)}
         if kind != "video_note":
             extra.pop("length", None)
         else:
             extra.pop("width", None)
             extra.pop("height", None)
-        obj = await media_object(
-            self.state, kind, source, strict=True, extra=extra if kind in {"video", "video_note"} else None
-        )
+        video_extra = extra if kind in {"video", "video_note"} else None
+        with self.state.working(chat):
+            obj = await media_object(self.state, kind, source, strict=True, extra=video_extra)
         content: dict[str, Any] = {**reply, kind: obj}
         if plain:
             content["caption"] = plain
@@ -530,6 +533,8 @@ class BotApi:
                 raise bad_request("there is no media in the request")
             prepared.append((str(item["type"]), p.resolve_file(media), item))
         reply = self._reply_to(chat, p)
+        # Every item of an album is a message of its own for flood control.
+        self.state.flood.charge(call.bot_id, chat.id, len(prepared))
         group_id = self.state.new_media_group_id()
         contents: list[tuple[dict[str, Any], str | None, str | None]] = []
         for kind, source, item in prepared:
@@ -544,7 +549,8 @@ class BotApi:
                     extra = {k: int(item[k]) for k in ("width", "height", "duration") if k in item}
                 except (TypeError, ValueError):
                     raise bad_request("wrong video dimensions in the media group") from None
-            obj = await media_object(self.state, kind, source, strict=True, extra=extra)
+            with self.state.working(chat):
+                obj = await media_object(self.state, kind, source, strict=True, extra=extra)
             content: dict[str, Any] = {**reply, "media_group_id": group_id, kind: obj}
             if plain:
                 content["caption"] = plain

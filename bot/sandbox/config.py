@@ -41,6 +41,20 @@ class SandboxConfig:
     max_photo_bytes: int = 10 * MB
     # answerCallbackQuery later than this after the press: "query is too old"; None: no deadline.
     callback_answer_timeout: float | None = 15.0
+    # A video note a user sends is what Telegram's clients record: the centre square, at most
+    # video_note_max_side px and video_note_max_seconds long, re-encoded; False keeps the bytes as sent.
+    telegram_video_notes: bool = True
+    video_note_max_side: int = 640
+    video_note_max_seconds: float = 60.0
+    # Flood control (flood.py): 429 "Too Many Requests: retry after N" beyond about one message a
+    # second per chat with short bursts, 30 a second per bot, 20 a minute per group.
+    flood_control: bool = True
+    chat_rate: float = 1.0
+    chat_burst: float = 3.0
+    bot_rate: float = 30.0
+    bot_burst: float = 30.0
+    group_messages_per_minute: float = 20.0
+    max_flood_buckets: int = 100_000
     default_language: str = "zh-hans"
     bot_first_name: str = "实名采集 (sandbox)"
     bot_username: str = "shiming_sandbox_bot"

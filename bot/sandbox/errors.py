@@ -4,10 +4,12 @@ from __future__ import annotations
 
 
 class BotApiError(Exception):
-    def __init__(self, error_code: int, description: str) -> None:
+    def __init__(self, error_code: int, description: str, *, retry_after: int | None = None) -> None:
         super().__init__(description)
         self.error_code = error_code
         self.description = description
+        # Telegram's ResponseParameters.retry_after of a 429 (flood control).
+        self.retry_after = retry_after
 
 
 def bad_request(detail: str) -> BotApiError:

@@ -117,3 +117,59 @@ def probe_video(data: bytes, suffix: str = ".mp4") -> VideoInfo:
     finally:
         with contextlib.suppress(OSError):
             os.unlink(path)
+
+
+def telegram_video_note(
+    data: bytes, suffix: str = ".mp4", *, max_side: int = 640, max_seconds: float = 60.0
+) -> tuple[bytes, VideoInfo] | None:
+    """What a Telegram client makes of a recorded round video: the centre square, at most ``max_side``
+    px, at most ``max_seconds`` long, MPEG-4 at the source's frame rate. None when OpenCV cannot read
+    it (the caller keeps the bytes as sent: tests upload junk on purpose)."""
+    try:
+        import cv2
+    except ImportError:
+        return None
+    with tempfile.TemporaryDirectory(prefix="sandbox-vn-") as tmp:
+        source = os.path.join(tmp, "in" + (suffix or ".mp4"))
+        target = os.path.join(tmp, "out.mp4")
+        with open(source, "wb") as fh:
+            fh.write(data)
+        cap = cv2.VideoCapture(source)
+        writer = None
+        try:
+            if not cap.isOpened():
+                return None
+            fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+            if not 0 < fps <= 240:
+                fps = 30.0
+            limit = int(max_seconds * fps)
+            frames = 0
+            side = 0
+            while frames < limit:
+                ok, frame = cap.read()
+                if not ok or frame is None:
+                    break
+                h, w = frame.shape[:2]
+                s = min(h, w)
+                y, x = (h - s) // 2, (w - s) // 2
+                square = frame[y : y + s, x : x + s]
+                if writer is None:
+                    side = min(s, max_side)
+                    writer = cv2.VideoWriter(target, cv2.VideoWriter.fourcc(*"mp4v"), fps, (side, side))
+                    if not writer.isOpened():
+                        return None
+                if s != side:
+                    square = cv2.resize(square, (side, side), interpolation=cv2.INTER_AREA)
+                writer.write(square)
+                frames += 1
+        except Exception:  # a corrupt upload: kept as sent
+            return None
+        finally:
+            cap.release()
+            if writer is not None:
+                writer.release()
+        if writer is None or frames == 0:
+            return None
+        with open(target, "rb") as fh:
+            out = fh.read()
+    return out, VideoInfo(width=side, height=side, duration=round(frames / fps))

@@ -15,12 +15,13 @@ import json
 import secrets
 import time
 from collections import OrderedDict, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .config import SandboxConfig
 from .errors import BotApiError, bad_request
+from .flood import FloodControl
 
 Sender = Literal["user", "bot"]
 Event = tuple[str, dict[str, Any]]
@@ -232,6 +233,7 @@ class Chat:
     """A private chat between the bot and one simulated user (chat id == user id)."""
 
     __slots__ = (
+        "busy",
         "id",
         "last_action",
         "lock",
@@ -254,6 +256,9 @@ class Chat:
         self.lock = asyncio.Lock()
         self.waiter: Waiter | None = None
         self.last_action: str | None = None
+        # Bot API calls for this chat still being processed (a photo being recompressed): a bot that
+        # never acks is not "quiet" while one runs.
+        self.busy = 0
 
     def chat_object(self) -> dict[str, Any]:
         chat: dict[str, Any] = {"id": self.id, "type": "private", "first_name": self.user["first_name"]}
@@ -327,6 +332,7 @@ class SandboxState:
         self.menu_buttons: dict[int | None, dict[str, Any]] = {}
         self.last_poll_at: float | None = None
         self.webhook: WebhookSettings | None = None
+        self.flood = FloodControl(config)
         self.closing = False
 
     # -- chats and messages ------------------------------------------------------------------------
@@ -408,6 +414,17 @@ class SandboxState:
     def touch(self, chat: Chat) -> None:
         if chat.waiter is not None:
             chat.waiter.touch()
+
+    @contextlib.contextmanager
+    def working(self, chat: Chat) -> Iterator[None]:
+        """Around slow media work for a bot's call: the quiet-period guess waits for it."""
+        chat.busy += 1
+        self.touch(chat)
+        try:
+            yield
+        finally:
+            chat.busy -= 1
+            self.touch(chat)
 
     def subscribe(self, user_id: int, *, replay: bool) -> Subscriber:
         """Events of one chat; the chat need not exist yet (a web page opens before the first message)."""
@@ -582,7 +599,9 @@ class SandboxState:
             if now >= deadline or self.closing:
                 return False
             wake = deadline
-            if waiter.fetched_at is not None and self._may_guess(waiter):
+            chat = self.chats.get(waiter.chat_id)
+            busy = chat is not None and chat.busy > 0
+            if waiter.fetched_at is not None and not busy and self._may_guess(waiter):
                 mono = time.monotonic()
                 quiet_until = max(waiter.fetched_at, waiter.last_activity) + quiet
                 if mono >= quiet_until:
@@ -689,6 +708,7 @@ class SandboxState:
         self.sms.clear()
         self.commands.clear()
         self.menu_buttons.clear()
+        self.flood.reset()
 
     def close_subscribers(self) -> None:
         for subscribers in self.chat_subscribers.values():

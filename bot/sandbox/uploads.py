@@ -120,11 +120,30 @@ async def video_object(
     height: int | None = None,
     duration: int | None = None,
     length: int | None = None,
+    from_user: bool = False,
 ) -> dict[str, Any]:
+    """A Video or VideoNote object. A video note from a simulated user is made what a Telegram client
+    records (square, <= 640 px, <= 60 s; ``SandboxConfig.telegram_video_notes``)."""
     suffix = _suffix(upload, ".mp4")
-    info = await asyncio.to_thread(media.probe_video, upload.data, suffix)
-    mime = guess_mime(upload, "video/mp4")
-    stored = state.add_file(kind, upload.data, ext=suffix, mime_type=mime, file_name=upload.filename)
+    data = upload.data
+    made = None
+    if kind == "video_note" and from_user and state.config.telegram_video_notes:
+        config = state.config
+        made = await asyncio.to_thread(
+            media.telegram_video_note,
+            data,
+            suffix,
+            max_side=config.video_note_max_side,
+            max_seconds=config.video_note_max_seconds,
+        )
+    if made is not None:
+        data, info = made
+        suffix, mime = ".mp4", "video/mp4"
+        length = duration = None  # what the client recorded, not what the sender claimed
+    else:
+        info = await asyncio.to_thread(media.probe_video, data, suffix)
+        mime = guess_mime(upload, "video/mp4")
+    stored = state.add_file(kind, data, ext=suffix, mime_type=mime, file_name=upload.filename)
     obj: dict[str, Any] = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id}
     if kind == "video_note":
         obj["length"] = length or min(info.width, info.height) or info.width
@@ -186,5 +205,5 @@ async def media_object(
             await asyncio.to_thread(check_photo_limits, state, source.data)
         return await photo_sizes(state, source.data, strict=strict)
     if kind in {"video", "video_note"}:
-        return await video_object(state, source, kind, **(extra or {}))
+        return await video_object(state, source, kind, **(extra or {}), from_user=not strict)
     return document_object(state, source)

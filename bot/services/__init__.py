@@ -12,12 +12,13 @@ from bot.integrations.identity import HttpIdentityAuthority, IdentityAuthority, 
 from bot.integrations.sms import HttpSmsGateway, SandboxSmsGateway, SmsGateway
 from bot.services.handoff import HandoffService, handoff_keys
 from bot.services.otp import OtpService
-from bot.services.verifier import Verifier
+from bot.services.verifier import PoolVerifier, Verifier
 from bot.storage.crypto import FieldCipher, derive_key
 from bot.storage.face_index import FaceIndex
+from bot.storage.factory import open_database
 from bot.storage.media import MediaStore
 from bot.storage.repositories import Repositories
-from bot.storage.sql import Database, open_database
+from bot.storage.sql import Database
 from bot.verification.face import FaceConfig
 
 
@@ -31,7 +32,7 @@ async def open_db(settings: Settings, *, migrate: bool | None = None) -> Databas
     )
 
 
-def build_verifier(settings: Settings) -> Verifier:
+def build_verifier(settings: Settings) -> PoolVerifier:
     """The process pool of the engines; models load once per worker, at its start."""
     from bot.verification.face import warmup as warm_face
     from bot.verification.idcard import warm_up as warm_ocr
@@ -47,7 +48,7 @@ def build_verifier(settings: Settings) -> Verifier:
         review_margin=settings.face_review_margin,
         max_video_seconds=settings.max_selfie_seconds,
     )
-    return Verifier(pool, config)
+    return PoolVerifier(pool, config)
 
 
 @dataclass
@@ -57,7 +58,7 @@ class Services:
     db: Database
     cipher: FieldCipher
     media: MediaStore
-    verifier: Verifier | Any
+    verifier: Verifier
     sms: SmsGateway
     otp: OtpService
     identity: IdentityAuthority
@@ -73,7 +74,7 @@ class Services:
         settings: Settings,
         *,
         sandbox_url: str | None = None,
-        verifier: Verifier | Any | None = None,
+        verifier: Verifier | None = None,
         sms: SmsGateway | None = None,
         identity: IdentityAuthority | None = None,
         clock: Clock = system_clock,

@@ -22,7 +22,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bot.storage.repositories.events import EventOutcome, VerificationEvent
+from bot.domain.outcomes import EventOutcome
+from bot.storage.repositories.events import VerificationEvent
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -12,7 +12,7 @@ import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from bot.verification.face import (
     Action,
@@ -56,7 +56,35 @@ def _positions(progress: ProgressReporter | None) -> Callable[[int | None], Awai
     return report
 
 
-class Verifier:
+class Verifier(Protocol):
+    """What dialogs need of the engines, wherever they run: :class:`PoolVerifier` in this process's pool,
+    :class:`bot.services.queued_verifier.QueuedVerifier` on workers behind Redis, a fake in tests."""
+
+    @property
+    def waiting(self) -> int: ...
+
+    async def read_card_side(
+        self, data: bytes, today: date, *, progress: ProgressReporter | None = None
+    ) -> SideReading: ...
+
+    async def encode_face(
+        self, image: bytes, *, progress: ProgressReporter | None = None
+    ) -> FaceEncodingResult: ...
+
+    async def verify_video(
+        self,
+        video: bytes,
+        challenge: Sequence[Action],
+        references: Sequence[Sequence[float]],
+        *,
+        seen_before: bool,
+        progress: ProgressReporter | None = None,
+    ) -> FaceVerdict: ...
+
+
+class PoolVerifier:
+    """The engines in this process's :class:`VerificationPool` (the embedded deployment)."""
+
     def __init__(self, pool: VerificationPool, face_config: FaceConfig) -> None:
         self.pool = pool
         self.face_config = face_config

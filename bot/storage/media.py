@@ -18,17 +18,14 @@ import secrets
 from datetime import datetime
 from pathlib import Path
 
+from bot.domain.errors import MediaNotFound
 from bot.storage.crypto import FieldCipher
 
-__all__ = ["MediaNotFound", "MediaStore"]
+__all__ = ["MediaStore"]
 
 _KIND = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _MEDIA_ID = re.compile(r"^([a-z][a-z0-9_]{0,31})-([0-9a-f]{32})$")
 _TMP_PREFIX = ".tmp-"
-
-
-class MediaNotFound(LookupError):
-    pass
 
 
 class MediaStore:

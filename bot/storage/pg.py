@@ -37,8 +37,9 @@ from typing import Any
 import asyncpg
 
 from bot.domain.clock import system_clock
+from bot.domain.errors import DatabaseBusy
 from bot.storage.migrate import Migration, MigrationError, load_migrations, pending
-from bot.storage.sql import Backend, DatabaseBusy, own_transaction, pending_claim, write_claim
+from bot.storage.sql import Backend, own_transaction, pending_claim, write_claim
 
 __all__ = ["PostgresConnection", "PostgresDatabase", "translate"]
 

@@ -24,7 +24,6 @@ import sqlite3
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from contextvars import ContextVar
-from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar
 
 import asyncpg
@@ -34,13 +33,10 @@ __all__ = [
     "Connection",
     "Cursor",
     "Database",
-    "DatabaseBusy",
     "DuplicateUpdate",
     "IntegrityError",
     "UpdateClaim",
-    "is_postgres_url",
     "new_id",
-    "open_database",
 ]
 
 Backend = Literal["sqlite", "postgresql"]
@@ -51,10 +47,6 @@ IntegrityError: tuple[type[Exception], ...] = (
     sqlite3.IntegrityError,
     asyncpg.IntegrityConstraintViolationError,
 )
-
-
-class DatabaseBusy(RuntimeError):
-    """The database could not take the work in time (no free connection); the user gets "busy"."""
 
 
 class Cursor(Protocol):
@@ -166,24 +158,3 @@ def new_id(row: Any | None) -> int:
     if row is None:
         raise RuntimeError("INSERT ... RETURNING id gave no row")
     return int(row[0])
-
-
-def is_postgres_url(url: str) -> bool:
-    return url.split("://", 1)[0] in {"postgres", "postgresql"}
-
-
-async def open_database(
-    path: Path | str, *, url: str | None = None, pool_size: int = 10, migrate: bool = True
-) -> Database:
-    """The records database the settings name: PostgreSQL at ``url`` when one is given, else the
-    SQLite file at ``path``. ``migrate=False`` refuses to start on an out-of-date schema instead of
-    migrating it (for replicas when ``python -m bot migrate`` is run by the deployment)."""
-    if url:
-        if not is_postgres_url(url):
-            raise ValueError("DATABASE_URL must be a postgresql:// URL")
-        from bot.storage.pg import PostgresDatabase
-
-        return await PostgresDatabase.open(url, max_size=pool_size, migrate=migrate)
-    from bot.storage.db import SqliteDatabase
-
-    return await SqliteDatabase.open(path, migrate=migrate)

@@ -25,6 +25,7 @@ import functools
 import logging
 import multiprocessing
 import os
+import signal
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -70,6 +71,9 @@ def default_workers() -> int:
 
 
 def _init_worker(warmup: Sequence[Callable[[], None]]) -> None:
+    # Ctrl-C reaches the whole process group: a worker must not die of it mid-call with a traceback.
+    # The parent stops the pool when it stops (close()), which ends the workers in order.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     for fn in warmup:
         fn()
 

@@ -17,9 +17,9 @@ from aiogram.methods import SendDocument
 from aiogram.types import BufferedInputFile
 
 from bot.domain.clock import FixedClock
+from bot.domain.outcomes import EventOutcome
 from bot.handlers.staff.audit_export import AT_COLUMN
 from bot.services import Services
-from bot.storage.repositories.events import EventOutcome
 from bot.ui import Function, Go
 from tests.helpers.client import BotClient
 from tests.helpers.fakes import FakeSms, FakeVerifier, back_reading, front_reading, valid_number

@@ -14,9 +14,9 @@ from aiogram import Dispatcher
 from bot.app import create_dispatcher
 from bot.config import Settings
 from bot.dialogs.base import Act
+from bot.domain.identity import IdentityRecord
 from bot.services import Services
 from bot.storage.repositories import Repositories
-from bot.storage.repositories.identity_registry import IdentityRecord
 from bot.ui import Function, Go
 from bot.verification.ids import DocumentType
 from tests.helpers.client import BotClient, Reply

@@ -6,10 +6,10 @@ import pytest
 from aiogram import Dispatcher
 from aiogram.methods import AnswerCallbackQuery, SendMediaGroup, SendMessage
 
+from bot.domain.staff import StaffRole
 from bot.handlers.staff.common import StaffAct
 from bot.services import Services
 from bot.storage.repositories import Repositories
-from bot.storage.repositories.staff import Role
 from bot.verification.ids import DocumentType
 from tests.helpers.client import BotClient
 from tests.helpers.fakes import FakeSms, FakeVerifier, valid_number
@@ -132,7 +132,7 @@ async def test_reviewer_sees_only_reviewer_commands_and_cannot_grant(
         assert "仅限管理员" in refused.text
     repo = repos(services)
     assert await repo.staff.role_of(STRANGER_ID) is None
-    assert await repo.staff.role_of(REVIEWER_ID) is Role.REVIEWER
+    assert await repo.staff.role_of(REVIEWER_ID) is StaffRole.REVIEWER
     denied = [
         e for e in await repo.audit.for_subject("telegram_user", REVIEWER_ID) if e.action == "staff.denied"
     ]

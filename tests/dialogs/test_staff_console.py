@@ -11,9 +11,9 @@ from aiogram import Dispatcher
 from aiogram.methods import SendDocument, SendPhoto
 from aiogram.types import BufferedInputFile
 
+from bot.domain.outcomes import EventOutcome
 from bot.services import Services
 from bot.storage.repositories import Repositories
-from bot.storage.repositories.events import EventOutcome
 from bot.ui import Function, Go
 from tests.helpers.client import BotClient
 from tests.helpers.fakes import FakeSms, FakeVerifier, valid_number

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from aiogram import Dispatcher
 
+from bot.domain.staff import DeletionStatus
 from bot.services import Services
 from bot.storage.repositories import Repositories
-from bot.storage.repositories.staff import DeletionStatus
 from bot.verification.ids import DocumentType
 from tests.helpers.client import BotClient
 from tests.helpers.fakes import FakeSms, FakeVerifier, valid_number

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from aiogram import Dispatcher
 from aiogram.methods import EditMessageText
 
@@ -98,3 +100,21 @@ async def test_a_page_button_of_someone_not_staff_is_refused(
     stranger = BotClient(dp, bot, user_id=4242)
     replies = await stranger.press(first.button_data("▶"))
     assert not any("辽宁星河商贸有限公司" in r.text for r in replies)
+
+
+async def test_the_staff_members_of_staff_are_paged(admin: BotClient, services: Services) -> None:
+    from bot.domain.staff import StaffRole
+
+    repo = Repositories(services.db, services.cipher)
+    for i in range(300):
+        await repo.staff.grant(10_000_000_000 + i, StaffRole.REVIEWER, granted_by=900001)
+    (first,) = await admin.send("/staff")
+    assert len(first.text) < TELEGRAM_LIMIT and "/grant" in first.text and "1/" in first.text
+    seen = set(re.findall(r"• (\d{11})", first.text))
+    reply = first
+    while "▶" in str(reply.buttons):
+        (reply,) = [r for r in await admin.press(reply.button_data("▶")) if r.text]
+        assert isinstance(reply.method, EditMessageText)
+        assert len(reply.text) < TELEGRAM_LIMIT and "/grant" in reply.text
+        seen |= set(re.findall(r"• (\d{11})", reply.text))
+    assert seen == {str(10_000_000_000 + i) for i in range(300)}

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import re
 
 from aiogram import Dispatcher
+from aiogram.methods import EditMessageText
 from openpyxl import Workbook
 
 from bot.services import Services
@@ -125,3 +127,38 @@ async def test_reviewer_cannot_load(
     forged = await reviewer.press("st:reg_ok:1:")
     assert "该按钮已失效" in text(forged)
     assert await repos(services).enterprises.count() == 0
+
+
+async def test_a_long_report_is_paged_with_the_confirmation_on_every_page(
+    admin: BotClient, services: Services, dp: Dispatcher, bot: MockedBot
+) -> None:
+    lines = REGISTER.read_text(encoding="utf-8").splitlines()
+    bad = [f"91210102MA0QWE7R1X,坏企业{i},active,,,,," for i in range(200)]
+    data = ("\n".join(lines + bad) + "\n").encode("utf-8")
+    (first,) = await admin.send_document(data, "企业核心表.csv", "text/csv")
+    assert "可导入 8 行，有问题 200 行" in first.text and "确认导入这 8 行吗" in first.text
+    assert len(first.text) < 4096 and "第 1/" in first.text
+    seen = set(re.findall(r"第 (\d+) 行", first.text))
+    reply, pages = first, 1
+    while "▶" in str(reply.buttons):
+        (reply,) = [r for r in await admin.press(reply.button_data("▶")) if r.text]
+        assert isinstance(reply.method, EditMessageText)
+        assert len(reply.text) < 4096 and "可导入 8 行" in reply.text and "确认导入这 8 行吗" in reply.text
+        seen |= set(re.findall(r"第 (\d+) 行", reply.text))
+        pages += 1
+    assert pages >= 3 and f"第 {pages}/{pages} 页" in reply.text
+    assert seen == {str(n) for n in range(len(lines) + 1, len(lines) + 201)}  # every bad row, once
+    # Someone who is not staff cannot page it; the admin loads from the last page.
+    stranger = BotClient(dp, bot, user_id=4242)
+    assert not any("可导入" in r.text for r in await stranger.press(reply.button_data("◀")))
+    assert "已导入 8 行" in text(await press(admin, [reply], "确认导入"))
+    # Once decided the pages stay readable, without the confirmation.
+    (back,) = [r for r in await admin.press(reply.button_data("◀")) if r.text]
+    assert "确认导入" not in back.text and "确认导入" not in str(back.buttons)
+    assert await repos(services).enterprises.count() == 3
+
+
+async def test_a_forged_report_page_is_refused(admin: BotClient, services: Services) -> None:
+    entry = await repos(services).audit.write(None, "staff.help", "telegram_user", 1, None, None)
+    replies = await admin.press(f"st:reg_pg:1:{entry}")
+    assert "无法翻页" in text(replies)

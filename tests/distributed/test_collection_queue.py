@@ -30,8 +30,8 @@ import pytest
 
 from bot.domain.masking import mask_id_number
 from bot.storage.crypto import FieldCipher
+from bot.storage.factory import open_database
 from bot.storage.repositories import Repositories
-from bot.storage.sql import open_database
 from bot.verification.ids import DocumentType
 from tests import conftest as shared
 from tests.e2e.cards import SELFIE, compose_card_photos

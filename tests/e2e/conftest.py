@@ -17,7 +17,7 @@ from bot.app import create_bot, create_dispatcher
 from bot.config import Settings
 from bot.sandbox import SandboxServer
 from bot.services import Services, build_verifier
-from bot.services.verifier import Verifier
+from bot.services.verifier import PoolVerifier
 from tests.e2e.cards import compose_card_photos
 from tests.helpers.factory import make_settings
 from tests.helpers.fakes import FakeVerifier
@@ -100,7 +100,7 @@ def make_user(http: aiohttp.ClientSession, sandbox: str) -> Callable[..., Sandbo
 
 
 @pytest.fixture(scope="session")
-async def engines() -> AsyncIterator[Verifier]:
+async def engines() -> AsyncIterator[PoolVerifier]:
     """One process pool for every end-to-end test that needs the real engines: models load once per worker."""
     verifier = build_verifier(Settings(_env_file=None, sandbox=True))  # type: ignore[call-arg]
     await verifier.pool.start()
@@ -110,7 +110,7 @@ async def engines() -> AsyncIterator[Verifier]:
 
 async def register_identity(running: RunningBot, identity: Any, photo: bytes | None = None) -> None:
     """The card's identity in the sandbox identity authority's registry, as staff load it."""
-    from bot.storage.repositories.identity_registry import IdentityRecord
+    from bot.domain.identity import IdentityRecord
     from bot.verification.ids import DocumentType
 
     assert running.services is not None

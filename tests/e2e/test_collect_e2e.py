@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
-from bot.services.verifier import Verifier
+from bot.services.verifier import PoolVerifier
 from bot.verification.ids import DocumentType
 from tests.e2e.cards import SELFIE, jpeg, portrait, trim_video
 from tests.e2e.conftest import RunningBot, register_identity
@@ -35,7 +35,7 @@ def e2e_settings(tmp_path: Path) -> Settings:
 async def running_bot(
     sandbox: str,
     e2e_settings: Settings,
-    engines: Verifier,
+    engines: PoolVerifier,
     card_photos: tuple[bytes, bytes, Any],
     testdata: Path,
 ) -> AsyncIterator[RunningBot]:

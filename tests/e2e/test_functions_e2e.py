@@ -21,7 +21,7 @@ from bot.dialogs.base import Act
 from bot.domain.clock import system_clock
 from bot.domain.enterprise import Role
 from bot.domain.models import CollectedRecord, IdentityDocument, LivePhoto, PhoneNumber
-from bot.services.verifier import Verifier
+from bot.services.verifier import PoolVerifier
 from bot.storage.repositories import Repositories
 from bot.verification.ids import DocumentType
 from tests.e2e.cards import SELFIE, jpeg, portrait
@@ -136,7 +136,7 @@ def real_settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def real_bot(
-    sandbox: str, real_settings: Settings, engines: Verifier, card_photos: tuple[bytes, bytes, Any]
+    sandbox: str, real_settings: Settings, engines: PoolVerifier, card_photos: tuple[bytes, bytes, Any]
 ) -> AsyncIterator[RunningBot]:
     running = RunningBot(real_settings, sandbox, verifier=engines)
     await running.start()
@@ -147,7 +147,7 @@ async def real_bot(
 
 async def stored_person(
     repo: Repositories,
-    engines: Verifier,
+    engines: PoolVerifier,
     identity: Any,
     face_jpeg: bytes,
     *,
@@ -196,7 +196,7 @@ async def test_change_with_real_face_comparison(
     real_bot: RunningBot,
     make_user: Callable[..., SandboxUser],
     card_photos: tuple[bytes, bytes, Any],
-    engines: Verifier,
+    engines: PoolVerifier,
     testdata: Path,
 ) -> None:
     """Stored face: a frame of one recording; selfie: another real recording of the same man."""
@@ -226,7 +226,7 @@ async def test_change_refuses_another_face(
     real_bot: RunningBot,
     make_user: Callable[..., SandboxUser],
     card_photos: tuple[bytes, bytes, Any],
-    engines: Verifier,
+    engines: PoolVerifier,
     testdata: Path,
 ) -> None:
     """Stored face: a public photo of someone else; selfie: the real recording. Nothing changes."""
@@ -248,7 +248,7 @@ async def test_supplement_of_an_expired_card_with_real_engines(
     real_bot: RunningBot,
     make_user: Callable[..., SandboxUser],
     card_photos: tuple[bytes, bytes, Any],
-    engines: Verifier,
+    engines: PoolVerifier,
     testdata: Path,
 ) -> None:
     front, back, identity = card_photos

@@ -31,9 +31,9 @@ from aiogram.types import (
 from PIL import Image
 
 import bot.dialogs
+from bot.domain.identity import IdentityRecord
 from bot.services import Services
 from bot.services.verifier import ProgressReporter
-from bot.storage.repositories.identity_registry import IdentityRecord
 from bot.ui import Function, Go
 from bot.verification.face import Action, FaceVerdict
 from bot.verification.idcard import SideReading

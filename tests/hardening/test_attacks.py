@@ -24,12 +24,12 @@ import pytest
 from aiogram import Dispatcher
 
 from bot.config import DEV_KEY, Settings
+from bot.domain.identity import IdentityRecord
 from bot.domain.models import ReviewKind
 from bot.handlers.staff.review import case_text
 from bot.integrations.identity import SandboxIdentityAuthority
 from bot.services import Services
 from bot.services.verifier import ProgressReporter
-from bot.storage.repositories.identity_registry import IdentityRecord
 from bot.ui import Function, Go
 from bot.verification.face import Action, FaceConfig, FaceEncodingResult, FaceVerdict
 from bot.verification.face.match import decide, distance
@@ -256,6 +256,12 @@ async def test_takeover_by_correction_fails_against_the_authority_photo(
         assert "采集成功" not in text(replies) and "人脸识别未通过" in text(replies)
     assert not await collected(services, victim)
     assert await repos(services).review.open_for_user(client.user.id) == []
+    # The failed attempts paused the victim's document as well (the pause belongs to the person, so a
+    # new account cannot try again at once, issue 16): staff lift it once they know who is calling.
+    pauses = repos(services).face_pauses
+    doc = pauses.document_key(DocumentType.RESIDENT_ID, victim["id_number"])
+    assert await pauses.paused_until([doc]) is not None
+    await pauses.lift([doc], doc, staff_user_id=1)
     await victim_collects(dp, bot, sms, services, victim, who)
 
 

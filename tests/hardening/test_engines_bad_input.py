@@ -14,7 +14,7 @@ import pytest
 
 from bot.config import REPO_ROOT
 from bot.i18n import LANGUAGES, Catalog
-from bot.services.verifier import Verifier
+from bot.services.verifier import PoolVerifier
 from bot.verification.face import Action, FaceConfig
 from bot.verification.pool import VerificationPool
 from tests.hardening.harness import jpeg, png_bomb
@@ -34,10 +34,10 @@ VIDEOS = {"empty": b"", "random bytes": os.urandom(50_000), "a still JPEG": _JPE
 
 
 @pytest.fixture(scope="module")
-async def verifier() -> AsyncIterator[Verifier]:
+async def verifier() -> AsyncIterator[PoolVerifier]:
     pool = VerificationPool(workers=1, timeout=60)
     await pool.start()
-    yield Verifier(pool, FaceConfig())
+    yield PoolVerifier(pool, FaceConfig())
     await pool.close()
 
 
@@ -48,7 +48,7 @@ def localized(codes: list[str]) -> None:
             assert catalog.has(f"reasons.{code}", lang), (code, lang)
 
 
-async def test_hostile_images_get_reason_codes(verifier: Verifier) -> None:
+async def test_hostile_images_get_reason_codes(verifier: PoolVerifier) -> None:
     readings = await asyncio.gather(
         *(verifier.read_card_side(data, date(2026, 11, 27)) for data in IMAGES.values())
     )
@@ -59,7 +59,7 @@ async def test_hostile_images_get_reason_codes(verifier: Verifier) -> None:
     assert readings[list(IMAGES).index("decompression bomb")].problems == ["image_decompression_bomb"]
 
 
-async def test_hostile_videos_get_reason_codes(verifier: Verifier) -> None:
+async def test_hostile_videos_get_reason_codes(verifier: PoolVerifier) -> None:
     for name, data in VIDEOS.items():
         verdict = await verifier.verify_video(data, [Action.BLINK], [], seen_before=False)
         assert verdict.decision == "fail" and verdict.reasons, name

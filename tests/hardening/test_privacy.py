@@ -22,10 +22,10 @@ from bot.app import create_dispatcher
 from bot.config import Settings
 from bot.services import Services
 from bot.storage.crypto import FieldCipher
+from bot.storage.factory import open_database
 from bot.storage.media import MediaStore
 from bot.storage.repositories import Repositories
 from bot.storage.rotation import ENCRYPTED_COLUMNS
-from bot.storage.sql import open_database
 from bot.verification.ids import DocumentType
 from tests.conftest import REPO_ROOT
 from tests.hardening.harness import (

@@ -9,6 +9,7 @@ Which keys are captions and callback answers is read from the code (``caption=t(
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
 from pathlib import Path
@@ -166,3 +167,29 @@ def _my_data_max() -> dict[str, Any]:
         name: (LONG_ID if field.annotation is int else max(_literals(r'MyData\(a="([^"]+)"'), key=len))
         for name, field in fields.items()
     }
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_page_of_the_longest_register_report_fits(lang: str) -> None:
+    """A register of the most rows an admin may upload, every row rejected for the six longest
+    reasons, under the longest file name: each page with the confirmation stays under 4,096."""
+    from bot.handlers.staff.register import confirm_text, report_page
+    from bot.services.registers import ENTERPRISES
+
+    t = CATALOG.translator(lang)
+    # The register's row checks pass no values to their reasons: those that need one are not theirs.
+    plain = {}
+    for key in CATALOG.messages[lang]:
+        if key.startswith("reasons."):
+            with contextlib.suppress(Exception):
+                plain[key.removeprefix("reasons.")] = _units(t.reason(key.removeprefix("reasons.")))
+    longest = sorted(plain, key=plain.__getitem__, reverse=True)[:6]
+    rows = [[99_999, longest]] * 5000  # Settings.register_max_rows
+    record = {"kind": ENTERPRISES, "file": _text(255), "accepted": 5000, "rejected": 5000, "rows": rows}
+    confirm = confirm_text(t, ENTERPRISES, 5000, 5000)
+    _, _, pages = report_page(t, record, 0)
+    assert pages > 1
+    for page in (0, pages // 2, pages - 1):
+        text, shown, _ = report_page(t, record, page)
+        assert shown == page
+        assert _units(text + "\n\n" + confirm) <= MESSAGE, (page, _units(text))

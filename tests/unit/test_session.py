@@ -10,7 +10,7 @@ import pytest
 from aiogram import Bot
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramBadRequest, TelegramNetworkError, TelegramRetryAfter
-from aiohttp import web
+from aiohttp import ClientResponseError, web
 
 from bot.session import RetryingSession, RetryPolicy
 
@@ -132,3 +132,31 @@ async def test_a_refused_connection_is_retried_then_given_up() -> None:
     finally:
         await bot.session.close()
     assert time.monotonic() - started < 5
+
+
+async def test_a_download_that_failed_before_any_byte_is_retried() -> None:
+    answers = [web.Response(status=502), web.Response(status=503)]
+    seen: list[float] = []
+
+    async def file(request: web.Request) -> web.Response:
+        seen.append(time.monotonic())
+        return answers.pop(0) if answers else web.Response(body=b"register bytes")
+
+    app = web.Application()
+    app.router.add_get("/file/bot{token}/{path:.+}", file)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    bot = _bot(f"http://127.0.0.1:{port}", RetryPolicy(backoff=0.01))
+    try:
+        data = await bot.download_file("documents/file_1.csv")
+        assert data is not None and data.read() == b"register bytes" and len(seen) == 3
+        answers.append(web.Response(status=404))  # a client error is not retried
+        with pytest.raises(ClientResponseError):
+            await bot.download_file("documents/file_2.csv")
+        assert len(seen) == 4
+    finally:
+        await bot.session.close()
+        await runner.cleanup()

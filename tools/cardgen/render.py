@@ -71,20 +71,30 @@ class CardDesign:
     wave_width_mm: float = 0.12
     fine_lines: bool = False  # a second, finer guilloche across the whole card
     rosettes: int = 1
+    # Which installed faces suit the design (parts of the font file name; none found: any CJK face).
+    font_hints: tuple[str, ...] = ()
+
+    def fonts(self, installed: Sequence[CardFont]) -> tuple[CardFont, ...]:
+        chosen = tuple(f for f in installed if any(h in Path(f.path).name.lower() for h in self.font_hints))
+        return chosen or tuple(installed)
 
 
-CLASSIC = CardDesign("classic", (238, 236, 228), (236, 240, 236), LABEL_COLOR, TEXT_COLOR)
+# Faces: a light 细黑-like sans for classic (WenQuanYi Micro Hei, Noto Sans CJK), a 黑体 for the
+# template (WenQuanYi Zen Hei), a Ming/Song serif or a Kai for serif (AR PL UMing/UKai, Noto Serif CJK).
+CLASSIC = CardDesign(
+    "classic", (238, 236, 228), (236, 240, 236), LABEL_COLOR, TEXT_COLOR, font_hints=("microhei", "sanscjk")
+)
 TEMPLATE = CardDesign(
     "template", (232, 238, 240), (234, 236, 242), (70, 100, 130), (10, 10, 14),
     shift_mm=(1.4, 0.9), jitter_mm=0.8, label_spacing_mm=1.6, value_spacing_mm=0.15, name_spacing_mm=0.8,
     date_gap_mm=0.6, address_width_mm=31.0, line_pitch_mm=4.6, value_size_mm=3.3, waves=40,
-    wave_width_mm=0.1, fine_lines=True, rosettes=2,
+    wave_width_mm=0.1, fine_lines=True, rosettes=2, font_hints=("zenhei",),
 )  # fmt: skip
 SERIF = CardDesign(
     "serif", (242, 234, 222), (240, 232, 226), (150, 70, 50), (30, 20, 16),
     shift_mm=(-1.2, -0.8), jitter_mm=1.0, label_spacing_mm=0.9, value_spacing_mm=0.45, name_spacing_mm=1.2,
     date_gap_mm=1.8, address_width_mm=33.0, line_pitch_mm=5.0, value_size_mm=3.5, waves=18,
-    wave_width_mm=0.18, rosettes=1,
+    wave_width_mm=0.18, rosettes=1, font_hints=("uming", "ukai", "serifcjk"),
 )  # fmt: skip
 DESIGNS: dict[str, CardDesign] = {d.name: d for d in (CLASSIC, TEMPLATE, SERIF)}
 

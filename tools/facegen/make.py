@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from bot.verification.face.detect import detect_faces, landmarks
+from bot.verification.face.detect import find_faces, landmarks
 
 U8 = npt.NDArray[np.uint8]
 F64 = npt.NDArray[np.float64]
@@ -59,8 +59,7 @@ def _square(img: U8, size: int) -> U8:
 
 def _face_square(img: U8, size: int) -> U8:
     """A square crop around the face (head and shoulders), like a video note."""
-    gray = np.asarray(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
-    faces = detect_faces(gray, min(gray.shape[:2]))
+    faces = find_faces(img, grid=3)
     if not faces:
         return _square(img, size)
     (cx, cy), fw = faces[0].center, faces[0].width
@@ -202,8 +201,7 @@ def warped_actions_video(
     """
     rng = random.Random(seed)
     base = _face_square(face, size)
-    gray = np.asarray(cv2.cvtColor(base, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
-    found = detect_faces(gray, min(gray.shape[:2]))
+    found = find_faces(base)
     if not found:
         raise ValueError("no face in the image")
     pts = landmarks(base, found[0])

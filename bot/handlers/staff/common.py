@@ -20,10 +20,10 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardButton, Message, TelegramObject, User
 
 from bot.config import Settings
+from bot.domain.staff import StaffRole
 from bot.i18n import Translator, language_for
 from bot.services import Services
 from bot.storage.repositories import Repositories
-from bot.storage.repositories.staff import Role
 
 __all__ = [
     "ADMIN",
@@ -40,8 +40,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ADMIN = (Role.ADMIN,)
-ANY_STAFF = (Role.ADMIN, Role.REVIEWER)
+ADMIN = (StaffRole.ADMIN,)
+ANY_STAFF = (StaffRole.ADMIN, StaffRole.REVIEWER)
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
@@ -58,9 +58,9 @@ def staff_button(text: str, action: str, n: int = 0, v: str = "") -> InlineKeybo
     return InlineKeyboardButton(text=text, callback_data=StaffAct(a=action, n=n, v=v).pack())
 
 
-async def role_of(user_id: int, settings: Settings, repo: Repositories) -> Role | None:
+async def role_of(user_id: int, settings: Settings, repo: Repositories) -> StaffRole | None:
     if user_id in settings.admin_ids:
-        return Role.ADMIN
+        return StaffRole.ADMIN
     return await repo.staff.role_of(user_id)
 
 
@@ -77,7 +77,7 @@ def _may_concern_staff(event: TelegramObject) -> bool:
 class StaffRoleMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
-        role: Role | None = None
+        role: StaffRole | None = None
         if user is not None and _may_concern_staff(event):
             role = await role_of(user.id, data["settings"], data["repo"])
         data["staff_role"] = role
@@ -85,10 +85,10 @@ class StaffRoleMiddleware(BaseMiddleware):
 
 
 class HasRole(Filter):
-    def __init__(self, roles: tuple[Role, ...]) -> None:
+    def __init__(self, roles: tuple[StaffRole, ...]) -> None:
         self.roles = roles
 
-    async def __call__(self, event: TelegramObject, staff_role: Role | None = None) -> bool:
+    async def __call__(self, event: TelegramObject, staff_role: StaffRole | None = None) -> bool:
         return staff_role is not None and staff_role in self.roles
 
 

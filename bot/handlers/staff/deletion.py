@@ -1,10 +1,5 @@
-"""/deletions (admins): the taxpayers' PIPL deletion requests; carry one out or refuse it with a reason.
-
-Carrying out erases the person (document, phone, consents, live photo, Telegram link, bindings: the
-database cascades) and the payloads of their review cases, in one transaction with closing the
-request; the files go from the media store after the commit. The audit log stays: it is masked,
-and the record that personal information was processed and deleted is what the law asks to keep.
-"""
+"""/deletions (admins): the taxpayers' PIPL deletion requests; carry one out (the use case
+:func:`bot.services.deletion.carry_out_deletion`) or refuse it with a reason."""
 
 from __future__ import annotations
 
@@ -14,21 +9,18 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
+from bot.domain.staff import DeletionRequest, DeletionStatus
 from bot.handlers.staff.common import ADMIN, HasRole, StaffAct, notify_user, staff_button, translator_for
 from bot.i18n import Translator
 from bot.services import Services
+from bot.services.deletion import carry_out_deletion
 from bot.storage.repositories import Repositories
-from bot.storage.repositories.staff import DeletionRequest, DeletionStatus
 from bot.ui import home_keyboard, rows
 
 log = logging.getLogger(__name__)
 
 LISTED = 10
 REFUSE_REASONS = ("deletion_refused_legal_obligation", "deletion_refused_unverified")
-
-
-class _Decided(Exception):
-    """Another admin closed the request first."""
 
 
 def request_text(t: Translator, request: DeletionRequest) -> str:
@@ -39,29 +31,6 @@ def request_text(t: Translator, request: DeletionRequest) -> str:
         person_id=request.person_id if request.person_id is not None else "—",
         at=t.moment(request.requested_at),
     )
-
-
-async def carry_out(request: DeletionRequest, staff_id: int, services: Services, repo: Repositories) -> bool:
-    """Erase and close; False when the request was no longer open."""
-    media: list[str] = []
-    try:
-        async with repo.db.transaction():
-            closed = await repo.staff.close_deletion_request(
-                request.id, DeletionStatus.DONE, decided_by=staff_id
-            )
-            if closed is None:
-                raise _Decided
-            if request.person_id is not None and await repo.persons.get(request.person_id) is not None:
-                media += await repo.persons.erase(request.person_id, actor_user_id=staff_id)
-            media += await repo.staff.forget_review_cases(request.user_id, actor_user_id=staff_id)
-    except _Decided:
-        return False
-    for media_id in media:
-        try:
-            await services.media.delete(media_id)
-        except Exception:  # the retention job's orphan sweep takes what is left
-            log.warning("could not delete a media file of an erased person", exc_info=True)
-    return True
 
 
 def create_router() -> Router:
@@ -127,7 +96,7 @@ def create_router() -> Router:
         if request is None or request.status is not DeletionStatus.OPEN:
             await query.answer(t("staff.deletion.already_decided"), show_alert=True)
             return
-        if not await carry_out(request, query.from_user.id, services, repo):
+        if not await carry_out_deletion(request, query.from_user.id, repo, services.media):
             await query.answer(t("staff.deletion.already_decided"), show_alert=True)
             return
         await query.answer()

@@ -14,6 +14,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.domain.masking import mask_address, mask_free_text, mask_id_number, mask_name
 from bot.domain.models import Person
+from bot.handlers.staff import pauses
 from bot.handlers.staff.common import ANY_STAFF, HasRole, StaffAct, command_args
 from bot.handlers.staff.pages import PAGE_CHARS, clamp, page_keyboard, page_line, paginate
 from bot.i18n import Translator
@@ -57,6 +58,19 @@ async def find_people(repo: Repositories, query: str) -> list[Person]:
     return []
 
 
+def _pause_subject(query: str) -> tuple[tuple[DocumentType, str] | None, int | None]:
+    """The document number or Telegram id a /person query names, for its face pause."""
+    value = re.sub(r"[\s-]", "", query)
+    number = normalize_number(value)
+    for doc_type in DocumentType:
+        if not validate_document_number(doc_type, number):
+            return (doc_type, number), None
+    match = _TELEGRAM.match(value)
+    if match is not None and not _PHONE.match(value):
+        return None, int(match.group(1))
+    return None, None
+
+
 async def person_text(
     t: Translator, repo: Repositories, person: Person, audit_page: int = 0, up_to_id: int | None = None
 ) -> tuple[str, InlineKeyboardMarkup | None]:
@@ -95,6 +109,8 @@ async def person_text(
     bindings = await _bindings(t, repo, person.id)
     lines.append(t("staff.person.bindings"))
     lines += bindings or [t("staff.none")]
+    pause_lines, pause_row = await pauses.section(t, repo, person)
+    lines += ["", *pause_lines]
     lines.append("")
     lines.append(t("staff.person.audit"))
     # What changed the record, paged; staff look-ups of it (each /person is one) apart, below.
@@ -138,7 +154,7 @@ async def person_text(
         )
     ]
     keyboard = page_keyboard(t, PERSON_PAGE, audit_page, pages, f"{person.id}.{up_to_id}")
-    return "\n".join(lines), keyboard
+    return "\n".join(lines), pauses.with_row(keyboard, pause_row)
 
 
 async def _bindings(t: Translator, repo: Repositories, person_id: int) -> list[str]:
@@ -184,7 +200,11 @@ def create_router() -> Router:
             bare = re.sub(r"\s", "", query)
             if bare.isdigit() and len(bare) <= 15 and await repo.persons.get(int(bare)) is not None:
                 text += "\n" + t("staff.person.record_hint", person_id=int(bare))
-            await message.answer(text)
+            # A collection that keeps failing has no record yet, but may be paused: shown, liftable.
+            lines, row = await pauses.unknown_section(t, repo, *_pause_subject(query))
+            if lines:
+                text += "\n\n" + "\n".join(lines)
+            await message.answer(text, reply_markup=pauses.with_row(None, row))
             return
         for found in people:
             text, keyboard = await person_text(t, repo, found)
@@ -206,6 +226,8 @@ def create_router() -> Router:
         text, keyboard = await person_text(t, repo, person, callback_data.n, int(up_to))
         await query.answer()
         await query.message.edit_text(text, reply_markup=keyboard)
+
+    pauses.register(router, person_text)
 
     @router.message(Command("enterprise"))
     async def enterprise(message: Message, t: Translator, repo: Repositories) -> None:

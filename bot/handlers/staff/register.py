@@ -9,18 +9,23 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from bot.config import Settings
 from bot.domain.clock import china_date
 from bot.domain.enterprise import RegisterRow
+from bot.domain.errors import RegisterRejected
+from bot.domain.identity import IdentityRecord
 from bot.domain.policies import may_decide_load
+from bot.domain.staff import RegisterLoad
 from bot.handlers.staff.common import ADMIN, HasRole, StaffAct, staff_button
+from bot.handlers.staff.pages import clamp, page_keyboard, page_line, paginate
 from bot.i18n import Translator
 from bot.services.registers import (
     ENTERPRISES,
@@ -35,16 +40,17 @@ from bot.services.registers import (
     validate_register,
 )
 from bot.storage.repositories import Repositories
-from bot.storage.repositories.enterprises import RegisterError as EnterpriseRegisterError
-from bot.storage.repositories.identity_registry import IdentityRecord
-from bot.storage.repositories.staff import RegisterLoad
-from bot.ui import rows
 from bot.verification.ids import DocumentType
 
 log = logging.getLogger(__name__)
 
-REJECTED_SHOWN = 30  # a Telegram message holds 4096 characters
 SUFFIXES = (".csv", ".xlsx", ".zip")
+REPORT_PAGE = "reg_pg"
+# The report's header (a file name of up to 255 characters) and the confirmation share the message
+# with one page of rejected rows: Telegram's 4,096 characters minus room for both.
+ROWS_BUDGET = 2800
+# The audit rows a report is paged from (upload writes one, with every rejected line and its reasons).
+_REPORT_ACTIONS = ("register.report", "register.refused")
 
 
 class _Decided(Exception):
@@ -56,22 +62,80 @@ def _is_register(message: Message) -> bool:
     return name.lower().endswith(SUFFIXES)
 
 
-def report_text(t: Translator, report: RegisterReport, file_name: str) -> str:
-    lines = [
-        t(
-            "staff.register.report",
-            file=file_name,
-            kind=t("staff.register.kind_" + report.kind),
-            accepted=len(report.accepted),
-            rejected=len(report.rejected),
-        )
+def report_record(report: RegisterReport, file_name: str) -> dict[str, Any]:
+    """What the audit row of an upload keeps: enough to render every page of its report again (line
+    numbers and reason codes only; no cell of the file)."""
+    return {
+        "kind": report.kind,
+        "file": file_name,
+        "accepted": len(report.accepted),
+        "rejected": len(report.rejected),
+        "rows": [[r.line, list(r.reasons)] for r in report.rejected],
+    }
+
+
+def report_page(t: Translator, record: Mapping[str, Any], page: int) -> tuple[str, int, int]:
+    """(text, page, pages) of one page of a register report: the header, one page of rejected rows
+    and the page line."""
+    header = t(
+        "staff.register.report",
+        file=record["file"],
+        kind=t("staff.register.kind_" + str(record["kind"])),
+        accepted=record["accepted"],
+        rejected=record["rejected"],
+    )
+    rows_ = [
+        t("staff.register.rejected_row", line=line, reasons="; ".join(t.reason(c) for c in codes))
+        for line, codes in record["rows"]
     ]
-    for rejected in report.rejected[:REJECTED_SHOWN]:
-        reasons = "; ".join(t.reason(code) for code in rejected.reasons)
-        lines.append(t("staff.register.rejected_row", line=rejected.line, reasons=reasons))
-    if len(report.rejected) > REJECTED_SHOWN:
-        lines.append(t("staff.register.more", count=len(report.rejected) - REJECTED_SHOWN))
-    return "\n".join(lines)
+    pages = paginate(rows_, budget=ROWS_BUDGET)
+    page = clamp(page, len(pages))
+    lines = [header, *pages[page]]
+    if len(pages) > 1:
+        lines.append(page_line(t, page, len(pages)))
+    return "\n".join(lines), page, len(pages)
+
+
+def report_keyboard(
+    t: Translator, entry_id: int, page: int, pages: int, load_id: int | None
+) -> InlineKeyboardMarkup | None:
+    """The page buttons, and while the load waits for a decision, confirm and cancel."""
+    keyboard: list[list[InlineKeyboardButton]] = []
+    paging = page_keyboard(t, REPORT_PAGE, page, pages, str(entry_id))
+    if paging is not None:
+        keyboard += paging.inline_keyboard
+    if load_id is not None:
+        keyboard.append([staff_button(t("staff.register.apply"), "reg_ok", load_id)])
+        keyboard.append([staff_button(t("common.cancel"), "reg_no", load_id)])
+    return InlineKeyboardMarkup(inline_keyboard=keyboard) if keyboard else None
+
+
+def confirm_text(t: Translator, kind: str, accepted: int, enterprises: int) -> str:
+    confirm = t("staff.register.confirm", accepted=accepted)
+    if kind == ENTERPRISES:
+        # Loading replaces the people of every enterprise the file names: say so before the press.
+        confirm = t("staff.register.replaces", enterprises=enterprises) + "\n" + confirm
+    return confirm
+
+
+async def render_report(
+    t: Translator, repo: Repositories, entry_id: int, page: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """Page ``page`` of the report kept in audit row ``entry_id``, with the confirmation while its
+    load is pending."""
+    entry = await repo.audit.get(entry_id)
+    assert entry is not None and entry.after is not None
+    record = entry.after
+    text, page, pages = report_page(t, record, page)
+    load_id: int | None = None
+    if entry.action == "register.report" and entry.subject_id is not None:
+        load = await repo.staff.get_load(int(entry.subject_id))
+        if load is not None and load.status == "pending":
+            load_id = load.id
+            text += "\n\n" + confirm_text(t, load.kind, load.accepted, int(record.get("enterprises", 0)))
+    elif entry.action == "register.refused":
+        text += "\n\n" + t("staff.register.nothing")
+    return text, report_keyboard(t, entry_id, page, pages, load_id)
 
 
 async def apply_rows(repo: Repositories, kind: str, rows_: list[dict[str, Any]], loaded_by: int) -> int:
@@ -161,37 +225,46 @@ def create_router() -> Router:
         except RegisterError as exc:
             await message.answer(t.reason(exc.code))
             return
-        text = report_text(t, report, file_name)
+        record = report_record(report, file_name)
         if not report.accepted:
-            await repo.audit.write(
-                message.from_user.id,
-                "register.refused",
-                "register_load",
-                None,
-                None,
-                {"kind": report.kind, "rejected": len(report.rejected)},
+            entry_id = await repo.audit.write(
+                message.from_user.id, "register.refused", "register_load", None, None, record
             )
-            await message.answer(text + "\n\n" + t("staff.register.nothing"))
+        else:
+            if report.kind == ENTERPRISES:
+                record["enterprises"] = len({r["taxpayer_id"] for r in report.accepted})
+            async with repo.db.transaction():
+                load_id = await repo.staff.stage_load(
+                    report.kind,
+                    report.accepted,
+                    uploaded_by=message.from_user.id,
+                    file_name=file_name,
+                    rejected=len(report.rejected),
+                )
+                entry_id = await repo.audit.write(
+                    message.from_user.id, "register.report", "register_load", load_id, None, record
+                )
+        # Every rejected row is listed, a page at a time (the buttons page through the audit row).
+        text, keyboard = await render_report(t, repo, entry_id, 0)
+        await message.answer(text, reply_markup=keyboard)
+
+    @router.callback_query(StaffAct.filter(F.a == REPORT_PAGE))
+    async def report_page_pressed(
+        query: CallbackQuery, callback_data: StaffAct, t: Translator, repo: Repositories
+    ) -> None:
+        entry = await repo.audit.get(int(callback_data.v)) if callback_data.v.isdigit() else None
+        # Only the admin who uploaded the file pages its report (the audit row says who).
+        if (
+            entry is None
+            or entry.action not in _REPORT_ACTIONS
+            or entry.actor_user_id != query.from_user.id
+            or not isinstance(query.message, Message)
+        ):
+            await query.answer(t("staff.register.report_gone"), show_alert=True)
             return
-        load_id = await repo.staff.stage_load(
-            report.kind,
-            report.accepted,
-            uploaded_by=message.from_user.id,
-            file_name=file_name,
-            rejected=len(report.rejected),
-        )
-        confirm = t("staff.register.confirm", accepted=len(report.accepted))
-        if report.kind == ENTERPRISES:
-            # Loading replaces the people of every enterprise the file names: say so before the press.
-            named = len({r["taxpayer_id"] for r in report.accepted})
-            confirm = t("staff.register.replaces", enterprises=named) + "\n" + confirm
-        await message.answer(
-            text + "\n\n" + confirm,
-            reply_markup=rows(
-                [staff_button(t("staff.register.apply"), "reg_ok", load_id)],
-                [staff_button(t("common.cancel"), "reg_no", load_id)],
-            ),
-        )
+        text, keyboard = await render_report(t, repo, entry.id, callback_data.n)
+        await query.answer()
+        await query.message.edit_text(text, reply_markup=keyboard)
 
     @router.callback_query(StaffAct.filter(F.a == "reg_ok"))
     async def apply(
@@ -211,7 +284,7 @@ def create_router() -> Router:
         except _Decided:
             await query.answer(t("staff.register.already_decided"), show_alert=True)
             return
-        except EnterpriseRegisterError as exc:
+        except RegisterRejected as exc:
             # Nothing was written (one transaction); the staged load stays pending for a retry.
             await query.answer()
             reasons = "; ".join(t.reason(code) for code in exc.codes)

@@ -17,8 +17,10 @@ from aiogram.types import BufferedInputFile, CallbackQuery, InputMediaPhoto, Mes
 
 from bot.dialogs.card_data import correction_lines
 from bot.dialogs.records import apply_change, apply_supplement, collected_record, document_from_data
+from bot.domain.errors import DuplicatePerson, MediaNotFound
 from bot.domain.masking import mask_address, mask_id_number, mask_name, mask_phone
 from bot.domain.models import ReviewCase, ReviewKind
+from bot.domain.outcomes import EventOutcome
 from bot.domain.policies import Denial
 from bot.handlers.staff.common import ANY_STAFF, HasRole, StaffAct, notify_user, staff_button, translator_for
 from bot.handlers.staff.four_eyes import check_review, record_refusal
@@ -26,10 +28,7 @@ from bot.handlers.staff.lookup import person_text
 from bot.i18n import Translator
 from bot.services import Services
 from bot.services.telegram_media import fit_photo_async
-from bot.storage.media import MediaNotFound
 from bot.storage.repositories import Repositories
-from bot.storage.repositories.events import EventOutcome
-from bot.storage.repositories.persons import DuplicatePerson
 from bot.ui import home_keyboard, rows
 
 log = logging.getLogger(__name__)

@@ -2,20 +2,47 @@
 
 from __future__ import annotations
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.filters import Command
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.config import Settings
 from bot.domain.policies import may_grant_role
-from bot.handlers.staff.common import ADMIN, ANY_STAFF, HasRole, command_args
+from bot.domain.staff import StaffRole
+from bot.handlers.staff.common import ADMIN, ANY_STAFF, HasRole, StaffAct, command_args
+from bot.handlers.staff.pages import clamp, page_keyboard, page_line, paginate
 from bot.i18n import Translator
 from bot.storage.repositories import Repositories
-from bot.storage.repositories.staff import Role
 
 # Commands by the least role that may use them, in the order /staff lists them.
 REVIEWER_COMMANDS = ("staff", "review", "person", "enterprise")
 ADMIN_COMMANDS = ("grant", "revoke", "stats", "audit", "deletions", "register")
+MEMBERS_PAGE = "stf_pg"
+# The commands and the counts above the members list take well under 1,000 characters.
+MEMBERS_BUDGET = 2500
+
+
+async def console_text(
+    t: Translator, staff_role: StaffRole, repo: Repositories, page: int = 0
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """/staff: the commands, what is waiting, and for admins one page of the staff members."""
+    commands = REVIEWER_COMMANDS + (ADMIN_COMMANDS if staff_role is StaffRole.ADMIN else ())
+    lines = [t("staff.help.title", role=t("staff.role." + staff_role.value)), ""]
+    lines += [t("staff.help." + c) for c in commands]
+    # What is waiting, so a staff member sees at a glance whether there is work.
+    lines += ["", t("staff.help.waiting_review", count=await repo.review.count_open())]
+    if staff_role is not StaffRole.ADMIN:
+        return "\n".join(lines), None
+    pending = len(await repo.staff.open_deletion_requests())
+    lines.append(t("staff.help.waiting_deletions", count=pending))
+    members = await repo.staff.members()
+    rows = [t("staff.members.row", user_id=m.user_id, role=t("staff.role." + m.role.value)) for m in members]
+    pages = paginate(rows or [t("staff.members.none")], budget=MEMBERS_BUDGET)
+    page = clamp(page, len(pages))
+    lines += ["", t("staff.members.title"), *pages[page]]
+    if len(pages) > 1:
+        lines.append(page_line(t, page, len(pages)))
+    return "\n".join(lines), page_keyboard(t, MEMBERS_PAGE, page, len(pages), "")
 
 
 def create_router() -> Router:
@@ -23,36 +50,40 @@ def create_router() -> Router:
     router.message.filter(HasRole(ANY_STAFF))
 
     @router.message(Command("staff"))
-    async def staff(message: Message, t: Translator, staff_role: Role, repo: Repositories) -> None:
+    async def staff(message: Message, t: Translator, staff_role: StaffRole, repo: Repositories) -> None:
         assert message.from_user is not None
-        commands = REVIEWER_COMMANDS + (ADMIN_COMMANDS if staff_role is Role.ADMIN else ())
-        lines = [t("staff.help.title", role=t("staff.role." + staff_role.value)), ""]
-        lines += [t("staff.help." + c) for c in commands]
-        # What is waiting, so a staff member sees at a glance whether there is work.
-        lines += ["", t("staff.help.waiting_review", count=await repo.review.count_open())]
-        if staff_role is Role.ADMIN:
-            pending = len(await repo.staff.open_deletion_requests())
-            lines.append(t("staff.help.waiting_deletions", count=pending))
-        if staff_role is Role.ADMIN:
-            members = await repo.staff.members()
-            lines += ["", t("staff.members.title")]
-            lines += [
-                t("staff.members.row", user_id=m.user_id, role=t("staff.role." + m.role.value))
-                for m in members
-            ] or [t("staff.members.none")]
+        text, keyboard = await console_text(t, staff_role, repo)
         await repo.audit.write(
             message.from_user.id, "staff.help", "telegram_user", message.from_user.id, None, None
         )
-        await message.answer("\n".join(lines))
+        await message.answer(text, reply_markup=keyboard)
+
+    @router.callback_query(StaffAct.filter(F.a == MEMBERS_PAGE), HasRole(ADMIN))
+    async def members_page(
+        query: CallbackQuery,
+        callback_data: StaffAct,
+        t: Translator,
+        staff_role: StaffRole,
+        repo: Repositories,
+    ) -> None:
+        if not isinstance(query.message, Message):
+            await query.answer()
+            return
+        text, keyboard = await console_text(t, staff_role, repo, callback_data.n)
+        user_id = query.from_user.id
+        page = {"page": callback_data.n}
+        await repo.audit.write(user_id, "staff.help", "telegram_user", user_id, None, page)
+        await query.answer()
+        await query.message.edit_text(text, reply_markup=keyboard)
 
     @router.message(Command("grant"), HasRole(ADMIN))
     async def grant(message: Message, t: Translator, repo: Repositories, settings: Settings) -> None:
         assert message.from_user is not None
         parts = command_args(message).split()
-        if len(parts) != 2 or not parts[0].isdigit() or parts[1] not in {r.value for r in Role}:
+        if len(parts) != 2 or not parts[0].isdigit() or parts[1] not in {r.value for r in StaffRole}:
             await message.answer(t("staff.grant.usage"))
             return
-        user_id, role = int(parts[0]), Role(parts[1])
+        user_id, role = int(parts[0]), StaffRole(parts[1])
         decision = may_grant_role(message.from_user.id, user_id)
         if decision.denial is not None:
             await repo.audit.write(
@@ -93,7 +124,7 @@ def create_router() -> Router:
         key = "staff.revoke.done" if before else "staff.revoke.none"
         await message.answer(t(key, user_id=user_id))
 
-    @router.message(Command(*ADMIN_COMMANDS), HasRole((Role.REVIEWER,)))
+    @router.message(Command(*ADMIN_COMMANDS), HasRole((StaffRole.REVIEWER,)))
     async def admin_only(message: Message, t: Translator, repo: Repositories) -> None:
         # Reached only by reviewers (admins matched the handlers above or in the admin routers):
         # they know the console exists, so a clear refusal, recorded, rather than "unknown command".

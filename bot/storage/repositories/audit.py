@@ -82,6 +82,13 @@ class AuditRepo:
             )
             return new_id(await cursor.fetchone())
 
+    async def get(self, entry_id: int) -> AuditEntry | None:
+        async with self._db.read() as conn:
+            row = await (
+                await conn.execute(f"SELECT {_COLUMNS} FROM audit_log WHERE id = ?", (entry_id,))
+            ).fetchone()
+        return None if row is None else _entry(row)
+
     async def for_subject(
         self,
         subject_type: str,

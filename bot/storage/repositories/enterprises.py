@@ -9,7 +9,7 @@ Loading (staff console, test fixtures)::
 
 :class:`~bot.domain.enterprise.RegisterRow` (documented there, field by field) is one row per
 (enterprise, role, person); a row with ``role`` empty only declares the enterprise. Check rows with
-:func:`~bot.domain.enterprise.row_problems` first: ``load`` refuses the whole batch (``RegisterError``)
+:func:`~bot.domain.enterprise.row_problems` first: ``load`` refuses the whole batch (``RegisterRejected``)
 when a row has a problem or two rows disagree about an enterprise's name or status. In one
 transaction, each enterprise named in the batch is inserted or updated and **its people are replaced**
 by the batch's rows for it (the register is authoritative: someone no longer listed loses the rights
@@ -38,6 +38,7 @@ from bot.domain.enterprise import (
     Role,
     row_problems,
 )
+from bot.domain.errors import BindingExists, RegisterRejected
 from bot.domain.phone import normalize_mainland_mobile
 from bot.storage.crypto import FieldCipher
 from bot.storage.repositories.audit import AuditRepo
@@ -45,24 +46,11 @@ from bot.storage.sql import Connection, Database, IntegrityError, new_id
 from bot.storage.timeutil import from_db, to_db
 from bot.verification.ids import DocumentType, normalize_number
 
-__all__ = ["BindingExists", "EnterpriseRepo", "LoadResult", "RegisterError", "RegisterRow"]
+__all__ = ["EnterpriseRepo", "LoadResult", "RegisterRow"]
 
 _ENTERPRISE_COLUMNS = "id, taxpayer_id, name, status, loaded_at"
 _PERSON_COLUMNS = "id, enterprise_id, role, doc_type, number_enc, name_enc, phone_enc"
 _BINDING_COLUMNS = "id, person_id, enterprise_id, role, bound_at, bound_by"
-
-
-class RegisterError(ValueError):
-    """A batch that cannot be loaded; ``row`` is the 0-based index of the first bad row."""
-
-    def __init__(self, row: int, codes: list[str]) -> None:
-        super().__init__(f"register row {row}: {', '.join(codes)}")
-        self.row = row
-        self.codes = codes
-
-
-class BindingExists(Exception):
-    """The person is bound to the enterprise in that role already."""
 
 
 @dataclass(frozen=True)
@@ -109,12 +97,12 @@ class EnterpriseRepo:
         for i, row in enumerate(rows):
             problems = row_problems(row, today=today)
             if problems:
-                raise RegisterError(i, problems)
+                raise RegisterRejected(i, problems)
             taxpayer_id = normalize_number(row.taxpayer_id)
             name = row.enterprise_name.strip()
             batch = batches.setdefault(taxpayer_id, _Batch(name, row.status, {}))
             if (batch.name, batch.status) != (name, row.status):
-                raise RegisterError(i, ["register_conflicting_enterprise"])
+                raise RegisterRejected(i, ["register_conflicting_enterprise"])
             if row.role:
                 key = (row.role, str(row.doc_type), normalize_number(row.doc_number or ""))
                 batch.people[key] = row
@@ -193,9 +181,7 @@ class EnterpriseRepo:
     def _enterprise(row: Any) -> Enterprise:
         return Enterprise(int(row[0]), row[1], row[2], EnterpriseStatus(row[3]), from_db(row[4]))
 
-    async def _enterprise_where(
-        self, conn: Connection, where: str, value: Any
-    ) -> Enterprise | None:
+    async def _enterprise_where(self, conn: Connection, where: str, value: Any) -> Enterprise | None:
         row = await (
             await conn.execute(f"SELECT {_ENTERPRISE_COLUMNS} FROM enterprises WHERE {where}", (value,))
         ).fetchone()

@@ -4,28 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
 from bot.domain.clock import Clock, system_clock
+from bot.domain.outcomes import EventOutcome
 from bot.storage.sql import Database
 from bot.storage.timeutil import from_db, to_db
 
-__all__ = ["EventOutcome", "EventRepo", "VerificationEvent"]
-
-
-class EventOutcome(StrEnum):
-    STARTED = "started"
-    PASSED = "passed"
-    REJECTED = "rejected"  # with a reason code
-    REVIEW = "review"  # sent to staff review
-    COMPLETED = "completed"  # the whole flow
-    CANCELLED = "cancelled"
-    ERROR = "error"
-    # The entry refused before a dialog began (a case of this flow waits for review, the account is
-    # already linked): no new run; the statistics give the event back to the run it repeats.
-    BLOCKED = "blocked"
-    # The function answered and ended without a dialog to do ("该证件已实名采集"): a run, not abandoned.
-    ANSWERED = "answered"
+__all__ = ["EventRepo", "VerificationEvent"]
 
 
 @dataclass(frozen=True)

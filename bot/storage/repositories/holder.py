@@ -8,6 +8,7 @@ from bot.storage.face_index import FaceIndex
 from bot.storage.repositories.audit import AuditRepo
 from bot.storage.repositories.enterprises import EnterpriseRepo
 from bot.storage.repositories.events import EventRepo
+from bot.storage.repositories.face_pauses import FacePauseRepo
 from bot.storage.repositories.guards import GuardRepo
 from bot.storage.repositories.identity_registry import IdentityRegistryRepo
 from bot.storage.repositories.media_hashes import MediaHashRepo
@@ -46,4 +47,5 @@ class Repositories:
         self.identity_registry = IdentityRegistryRepo(db, cipher, clock)
         self.enterprises = EnterpriseRepo(db, cipher, self.audit, clock)
         self.guards = GuardRepo(db, cipher, clock)
+        self.face_pauses = FacePauseRepo(db, cipher, clock)
         self.staff = StaffRepo(db, cipher, self.audit, clock)

@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import date
 
 from bot.domain.clock import Clock, system_clock
+from bot.domain.identity import IdentityRecord
 from bot.storage.crypto import FieldCipher
 from bot.storage.sql import Database
 from bot.storage.timeutil import date_from_db, date_to_db, to_db
 from bot.verification.ids import DocumentType, normalize_number
 
-__all__ = ["IdentityRecord", "IdentityRegistryRepo"]
-
-
-@dataclass(frozen=True)
-class IdentityRecord:
-    doc_type: DocumentType
-    number: str
-    name: str
-    birth_date: date | None = None
-    photo: bytes | None = None  # the authority's photo of the person (JPEG/PNG)
+__all__ = ["IdentityRegistryRepo"]
 
 
 class IdentityRegistryRepo:

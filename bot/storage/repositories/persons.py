@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain.clock import Clock, system_clock
+from bot.domain.errors import DuplicatePerson
 from bot.domain.models import (
     CollectedRecord,
     Consent,
@@ -32,17 +33,9 @@ from bot.storage.sql import Connection, Database, IntegrityError, new_id
 from bot.storage.timeutil import date_from_db, date_to_db, from_db, to_db
 from bot.verification.ids import normalize_number
 
-__all__ = ["DuplicatePerson", "PersonRepo", "pack_encoding", "unpack_encoding"]
+__all__ = ["PersonRepo", "pack_encoding", "unpack_encoding"]
 
 _PHONE_KIND = "phone"
-
-
-class DuplicatePerson(Exception):
-    """A person with this document type and number exists already (该证件已实名采集)."""
-
-    def __init__(self, person_id: int | None) -> None:
-        super().__init__("document already collected")
-        self.person_id = person_id
 
 
 def pack_encoding(encoding: Sequence[float]) -> bytes:

@@ -10,6 +10,7 @@ from bot.domain.clock import Clock, system_clock
 from bot.domain.models import ReviewCase, ReviewKind, ReviewStatus
 from bot.storage.crypto import FieldCipher
 from bot.storage.repositories.audit import AuditRepo
+from bot.storage.repositories.decisions import OpenRow
 from bot.storage.sql import Database, new_id
 from bot.storage.timeutil import from_db, to_db
 
@@ -20,6 +21,9 @@ _COLUMNS = (
     " decided_at, decided_by, decision_reason"
 )
 _PAYLOAD = "review_cases.payload"
+_CASES = OpenRow(
+    "review_cases", _COLUMNS, "decision_reason", "review.decide", "review_case", audit_note_key="reason"
+)
 
 
 class ReviewRepo:
@@ -130,23 +134,9 @@ class ReviewRepo:
     ) -> ReviewCase | None:
         """Close an open case; None when it is not open (already decided by another reviewer)."""
         status = ReviewStatus.APPROVED if approved else ReviewStatus.REJECTED
-        async with self._db.transaction() as conn:
-            cursor = await conn.execute(
-                "UPDATE review_cases SET status = ?, decided_at = ?, decided_by = ?, decision_reason = ?"
-                " WHERE id = ? AND status = 'open'",
-                (str(status), to_db(self._clock()), staff_user_id, reason, case_id),
-            )
-            if cursor.rowcount != 1:
-                return None
-            await self._audit.write(
-                staff_user_id,
-                "review.decide",
-                "review_case",
-                case_id,
-                {"status": "open"},
-                {"status": str(status), "reason": reason},
-            )
-            row = await (
-                await conn.execute(f"SELECT {_COLUMNS} FROM review_cases WHERE id = ?", (case_id,))
-            ).fetchone()
+        row = await _CASES.close(
+            self._db, self._audit, self._clock, case_id, str(status), decided_by=staff_user_id, note=reason
+        )
+        if row is None:
+            return None
         return self._case(row)

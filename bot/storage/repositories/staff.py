@@ -9,71 +9,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from bot.domain.clock import Clock, system_clock
+from bot.domain.staff import DeletionRequest, DeletionStatus, RegisterLoad, StaffMember, StaffRole
 from bot.storage.crypto import FieldCipher
 from bot.storage.repositories.audit import AuditRepo
+from bot.storage.repositories.decisions import OpenRow
 from bot.storage.sql import Database, IntegrityError, new_id
 from bot.storage.timeutil import from_db, to_db
 
 __all__ = [
-    "DeletionRequest",
-    "DeletionStatus",
-    "RegisterLoad",
-    "Role",
-    "StaffMember",
     "StaffRepo",
 ]
 
 _ROWS = "register_loads.rows"
-
-
-class Role(StrEnum):
-    ADMIN = "admin"  # everything, grants and revokes staff
-    REVIEWER = "reviewer"  # review queue and look-ups only
-
-
-class DeletionStatus(StrEnum):
-    OPEN = "open"
-    DONE = "done"
-    REFUSED = "refused"
-
-
-@dataclass(frozen=True)
-class StaffMember:
-    user_id: int
-    role: Role
-    granted_by: int
-    granted_at: datetime
-
-
-@dataclass(frozen=True)
-class DeletionRequest:
-    id: int
-    user_id: int
-    person_id: int | None
-    status: DeletionStatus
-    requested_at: datetime
-    decided_at: datetime | None = None
-    decided_by: int | None = None
-    note: str | None = None
-
-
-@dataclass(frozen=True)
-class RegisterLoad:
-    id: int
-    kind: str
-    uploaded_by: int
-    file_name: str | None
-    rows: list[dict[str, Any]]
-    accepted: int
-    rejected: int
-    status: str
-    created_at: datetime
 
 
 class StaffRepo:
@@ -87,12 +38,12 @@ class StaffRepo:
 
     # -- roles -----------------------------------------------------------------------------------
 
-    async def role_of(self, user_id: int) -> Role | None:
+    async def role_of(self, user_id: int) -> StaffRole | None:
         async with self._db.read() as conn:
             row = await (
                 await conn.execute("SELECT role FROM staff_roles WHERE user_id = ?", (user_id,))
             ).fetchone()
-        return None if row is None else Role(row[0])
+        return None if row is None else StaffRole(row[0])
 
     async def members(self) -> list[StaffMember]:
         async with self._db.read() as conn:
@@ -101,9 +52,9 @@ class StaffRepo:
                     "SELECT user_id, role, granted_by, granted_at FROM staff_roles ORDER BY user_id"
                 )
             ).fetchall()
-        return [StaffMember(int(r[0]), Role(r[1]), int(r[2]), from_db(r[3])) for r in rows]
+        return [StaffMember(int(r[0]), StaffRole(r[1]), int(r[2]), from_db(r[3])) for r in rows]
 
-    async def grant(self, user_id: int, role: Role, *, granted_by: int) -> Role | None:
+    async def grant(self, user_id: int, role: StaffRole, *, granted_by: int) -> StaffRole | None:
         """Give ``user_id`` the role (replacing another); returns the role they had before."""
         async with self._db.transaction() as conn:
             old = await (
@@ -123,9 +74,9 @@ class StaffRepo:
                 None if old is None else {"role": old[0]},
                 {"role": str(role)},
             )
-        return None if old is None else Role(old[0])
+        return None if old is None else StaffRole(old[0])
 
-    async def revoke(self, user_id: int, *, revoked_by: int) -> Role | None:
+    async def revoke(self, user_id: int, *, revoked_by: int) -> StaffRole | None:
         """Remove the granted role; returns it, or None when the user had none."""
         async with self._db.transaction() as conn:
             old = await (
@@ -137,7 +88,7 @@ class StaffRepo:
             await self._audit.write(
                 revoked_by, "staff.revoke", "telegram_user", user_id, {"role": old[0]}, None
             )
-        return Role(old[0])
+        return StaffRole(old[0])
 
     # -- deletion requests -----------------------------------------------------------------------
 
@@ -155,6 +106,14 @@ class StaffRepo:
         )
 
     _REQUEST_COLUMNS = "id, user_id, person_id, status, requested_at, decided_at, decided_by, note"
+    _requests = OpenRow(
+        "deletion_requests",
+        _REQUEST_COLUMNS,
+        "note",
+        "deletion.decide",
+        "deletion_request",
+        audit_note_key="note",
+    )
 
     async def request_deletion(self, user_id: int, person_id: int | None) -> DeletionRequest | None:
         """Open a request; None when the user has one open already (asking twice changes nothing)."""
@@ -205,27 +164,11 @@ class StaffRepo:
         transaction that erases the data so that both happen or neither."""
         if status is DeletionStatus.OPEN:
             raise ValueError("a request is closed as done or refused")
-        async with self._db.transaction() as conn:
-            cursor = await conn.execute(
-                "UPDATE deletion_requests SET status = ?, decided_at = ?, decided_by = ?, note = ?"
-                " WHERE id = ? AND status = 'open'",
-                (str(status), to_db(self._clock()), decided_by, note, request_id),
-            )
-            if cursor.rowcount != 1:
-                return None
-            await self._audit.write(
-                decided_by,
-                "deletion.decide",
-                "deletion_request",
-                request_id,
-                {"status": "open"},
-                {"status": str(status), "note": note},
-            )
-            row = await (
-                await conn.execute(
-                    f"SELECT {self._REQUEST_COLUMNS} FROM deletion_requests WHERE id = ?", (request_id,)
-                )
-            ).fetchone()
+        row = await self._requests.close(
+            self._db, self._audit, self._clock, request_id, str(status), decided_by=decided_by, note=note
+        )
+        if row is None:
+            return None
         return self._request(row)
 
     async def forget_review_cases(self, user_id: int, *, actor_user_id: int) -> list[str]:

@@ -53,10 +53,17 @@ class FaceReason(StrEnum):
     VIDEO_UNDECODABLE = "video_undecodable"
     VIDEO_NO_FACE = "video_no_usable_face"
     VIDEO_ALREADY_SUBMITTED = "video_already_submitted"
+    # the frames' own timestamps disagree with what the container declares, go back, or give a frame
+    # rate no camera records at (a long clip retimed to look short)
+    VIDEO_TIMING_INCONSISTENT = "video_timing_inconsistent"
+    # the picture changes all at once while the face is on screen: clips joined into one
+    VIDEO_SPLICED = "video_spliced"
     # the liveness challenge and presentation-attack checks
     NO_ACTION = "liveness_no_action"
     WRONG_ACTION = "liveness_wrong_action"
     WRONG_ORDER = "liveness_wrong_order"
+    UNREQUESTED_ACTION = "liveness_unrequested_action"  # another challenge-like action before/between
+    ACTION_LATE = "liveness_action_late"  # a requested action outside its own time window
     MULTIPLE_PEOPLE = "liveness_multiple_faces"
     FACE_LOST = "liveness_face_lost"
     FACE_CHANGED = "liveness_face_changed"
@@ -64,6 +71,8 @@ class FaceReason(StrEnum):
     FLAT_PHOTO = "liveness_flat_photo"
     SCREEN_OR_PRINT = "liveness_screen_or_print"
     SPOOF_SUSPECTED = "liveness_spoof_suspected"  # decision `review`: staff look at the frames
+    ANIMATED_PHOTO = "liveness_animated_photo"  # the head actions are a 2-D warp of one frame (cues.py)
+    OUTLINE_STATIC = "liveness_outline_static"  # the hair stays put while the face turns (cues.py)
 
 
 MirrorPolicy = Literal["raw", "mirrored", "either"]
@@ -88,9 +97,23 @@ class FaceConfig:
     max_video_seconds: float = 30.0
     min_video_seconds: float = 1.5
     max_video_pixels: int = 1920 * 1088
+    # Time is read from the decoded frames' presentation timestamps, never the declared frame rate.
+    # Phones record selfies at 24-60 frames per second; more frames per second of timestamps than
+    # this means the timestamps were squeezed (a 23 s clip declared as 3 s).
+    max_frame_rate: float = 65.0
+    # The container's frame count may differ this much (share, at least 2 frames) from the frames
+    # decoded; the length it declares (count / declared rate) by at most this factor from theirs.
+    timing_tolerance_share: float = 0.1
+    timing_length_factor: float = 2.0
+    # A cut: between two samples the whole picture changes, its colours (hue/saturation histogram)
+    # and its layout (grey thumbnail) at once. Measured on ../shared/testdata: clips joined from the
+    # varun recordings >= 0.50 / >= 40 at the joins; the worst genuine moment, a sheet of paper swept
+    # over the face, reaches only one of the two (0.39 / 34 at most together).
+    cut_histogram_distance: float = 0.45  # Bhattacharyya distance of consecutive samples' histograms
+    cut_thumb_difference: float = 36.0  # mean absolute difference of 32x32 grey thumbnails (0-255)
     sample_fps: float = 15.0  # short blinks last ~0.12 s: fewer samples would miss them
     work_short_side: int = 480  # frames larger than this are scaled down before any analysis
-    detect_short_side: int = 360  # dlib HOG at this size finds faces from ~22 % of the short side
+    detect_short_side: int = 360  # unused since BlazeFace (it sees a padded square of the frame)
     min_face_px: int = 80  # in the work frame; smaller faces carry too little detail to judge
     # --- face tracking
     min_face_fraction: float = 0.6  # share of samples where the tracked face must be visible
@@ -108,10 +131,18 @@ class FaceConfig:
     nod_pitch_delta: float = 0.08  # nose position between eye line and chin
     pose_still_delta: float = 0.07  # blinks only count with the head near its baseline pose
     mirror: MirrorPolicy = "either"
+    # --- the challenge as a whole: the requested actions in order, each in its own time window (it
+    # starts at most this long after the previous one ended, the first after the clip began), and
+    # nothing else challenge-like before or between them. Blinks are involuntary and never count as
+    # unrequested; a turn or nod shorter than unrequested_min_seconds is the head passing through
+    # (between two turns), not an action.
+    action_window_seconds: float = 8.0
+    unrequested_min_seconds: float = 0.3
     # --- presentation attacks
-    # Measured with Face Mesh landmarks (bench/RESULTS-face.md): a still photo with noise 2.6, the
-    # genuine blink clip (head still) 3.5; moved prints 0.045-0.049 flat, moving genuine heads >= 0.10.
-    still_motion_px: float = 3.0  # landmark motion (RMS, px at 100 px inter-ocular) below = still
+    # Measured with Face Mesh landmarks on BlazeFace boxes (bench/RESULTS-face.md): still photos with
+    # noise 0.8-1.3, the genuine blink clip (head still) 2.8; moved prints 0.036 flat, moving genuine
+    # heads >= 0.12.
+    still_motion_px: float = 2.0  # landmark motion (RMS, px at 100 px inter-ocular) below = still
     flat_residual: float = 0.07  # homography residual / inter-ocular distance below = a flat photo
     flat_min_motion: float = 8.0  # ... judged only when the landmarks move at least this much
     spoof_threshold: float = 1.0  # passive score at or above = screen / print replay
@@ -120,6 +151,10 @@ class FaceConfig:
     best_frames: int = 2  # frames encoded and averaged for the match
     review_frames: int = 3
     jpeg_quality: int = 85
+    # --- animated photos (cues.py; measured in bench/RESULTS-face.md)
+    animated_residual: float = 0.17  # warp residual of the head actions below = a warped still
+    outline_follow_min: float = 0.35  # share of the head's motion the hair follows below = a warped still
+    animated_frames: int = 3  # peak frames of each head action compared with the neutral frame
 
 
 def parse_challenge(text: str) -> list[Action]:

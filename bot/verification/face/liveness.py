@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from .config import Action, FaceConfig, FaceReason, MirrorPolicy
+from .config import HEAD_ACTIONS, Action, FaceConfig, FaceReason, MirrorPolicy
 
 __all__ = [
     "ActionEvent",
@@ -32,6 +32,7 @@ __all__ = [
     "check_order",
     "extract_events",
     "eye_aspect_ratio",
+    "missing_actions",
     "mouth_aspect_ratio",
     "pitch_ratio",
     "rigidity",
@@ -210,31 +211,77 @@ def _readings(policy: MirrorPolicy) -> tuple[bool, ...]:
     return {"raw": (False,), "mirrored": (True,), "either": (False, True)}[policy]
 
 
-def check_order(
-    events: Sequence[ActionEvent], challenge: Sequence[Action], policy: MirrorPolicy
-) -> tuple[bool, list[str], bool | None, FaceReason | None]:
-    """Are the challenge's actions seen in order (other movements in between are allowed: people
-    blink all the time)? Returns (passed, actions found in order, mirrored reading, reason)."""
-    best: tuple[list[str], bool | None] = ([], None)
-    for mirrored in _readings(policy):
-        seq = [_as_action(e.kind, mirrored) for e in events]
-        found: list[str] = []
-        i = 0
-        for a in seq:
-            if i < len(challenge) and a == challenge[i]:
-                found.append(challenge[i].value)
-                i += 1
+def _follow(
+    events: Sequence[ActionEvent], challenge: Sequence[Action], mirrored: bool, config: FaceConfig
+) -> tuple[list[str], FaceReason | None]:
+    """Walk the events under one reading: the actions found in order, and why it stopped (None:
+    the whole challenge was done).
+
+    Only what was asked: the requested actions, each starting within ``action_window_seconds`` of
+    the previous one's end (the first, of the clip's start), and no other challenge-like action before
+    or between them. Tolerated: blinks (involuntary) where no blink is due, the action just done
+    again (a second nod, a turn held through a flicker), and a turn or nod too short to be one (the
+    head passing through while going from one turn to the other). After the last requested action
+    the clip may hold anything: the user is done and stops recording.
+    """
+    found: list[str] = []
+    i = 0
+    since = 0.0  # the window of the next action opens here
+    for e in events:
         if i == len(challenge):
+            break
+        action = _as_action(e.kind, mirrored)
+        if action == challenge[i]:
+            if e.start - since > config.action_window_seconds:
+                return found, FaceReason.ACTION_LATE
+            found.append(challenge[i].value)
+            since = e.end
+            i += 1
+            continue
+        if i > 0 and action == challenge[i - 1]:
+            since = max(since, e.end)
+            continue
+        if action == Action.BLINK:
+            continue
+        if action in HEAD_ACTIONS and e.end - e.start < config.unrequested_min_seconds:
+            continue
+        if action in challenge[i + 1 :]:
+            return found, FaceReason.WRONG_ORDER  # a requested action, before its turn
+        return found, FaceReason.UNREQUESTED_ACTION
+    return found, None if i == len(challenge) else FaceReason.WRONG_ACTION
+
+
+def check_order(
+    events: Sequence[ActionEvent],
+    challenge: Sequence[Action],
+    policy: MirrorPolicy,
+    config: FaceConfig | None = None,
+) -> tuple[bool, list[str], bool | None, FaceReason | None]:
+    """Is the challenge done, and only it (see :func:`_follow`)? Returns (passed, actions found in
+    order, mirrored reading, reason). A challenge holding both turns is read under one reading."""
+    config = config or FaceConfig()
+    best: tuple[list[str], bool | None, FaceReason | None] = ([], None, None)
+    for mirrored in _readings(policy):
+        found, reason = _follow(events, challenge, mirrored, config)
+        if reason is None:
             return True, found, mirrored, None
-        if len(found) > len(best[0]):
-            best = (found, mirrored)
+        if best[2] is None or len(found) > len(best[0]):
+            best = (found, mirrored, reason)
+    found, reading, reason = best
     if not events:
         return False, [], None, FaceReason.NO_ACTION
-    for mirrored in _readings(policy):
-        kinds = {_as_action(e.kind, mirrored) for e in events}
-        if all(a in kinds for a in challenge):
-            return False, best[0], best[1], FaceReason.WRONG_ORDER
-    return False, best[0], best[1], FaceReason.WRONG_ACTION
+    if reason is FaceReason.WRONG_ACTION:
+        # every requested action was seen, just not in the asked order
+        for m in _readings(policy):
+            kinds = {_as_action(e.kind, m) for e in events}
+            if all(a in kinds for a in challenge):
+                return False, found, reading, FaceReason.WRONG_ORDER
+    return False, found, reading, reason or FaceReason.WRONG_ACTION
+
+
+def missing_actions(challenge: Sequence[Action], found: Sequence[str]) -> list[str]:
+    """The requested actions not seen (in the challenge's order): what the user is told to redo."""
+    return [a.value for a in challenge[len(found) :]]
 
 
 def rigidity(obs: Sequence[Observation]) -> tuple[float, float]:

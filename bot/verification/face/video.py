@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -15,7 +15,7 @@ import numpy.typing as npt
 from .config import FaceConfig, FaceReason
 from .detect import scale_to_short_side
 
-__all__ = ["Frame", "VideoInfo", "VideoRejected", "sample_frames"]
+__all__ = ["Frame", "VideoInfo", "VideoRejected", "check_timing", "is_cut", "sample_frames"]
 
 U8 = npt.NDArray[np.uint8]
 
@@ -41,10 +41,12 @@ class Frame:
 class VideoInfo:
     width: int = 0
     height: int = 0
-    fps: float = 0.0
+    fps: float = 0.0  # the frame rate the container declares (informative only)
     frames_read: int = 0  # decoded or skipped by the demuxer
     frames_sampled: int = 0
-    duration: float = 0.0
+    duration: float = 0.0  # by the frames' own presentation timestamps
+    declared_frames: int = 0  # what the container says (0: it does not say)
+    frame_rate: float = 0.0  # frames per second of timestamps, as decoded
 
 
 def _fps(cap: cv2.VideoCapture) -> float:
@@ -53,12 +55,83 @@ def _fps(cap: cv2.VideoCapture) -> float:
     return fps if 1.0 <= fps <= 240.0 and math.isfinite(fps) else 30.0
 
 
+def _cut_features(bgr: U8) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    small = cv2.resize(bgr, (64, 64), interpolation=cv2.INTER_AREA)
+    hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
+    # hue and saturation only: a change of brightness (a lamp switched on) is no cut
+    hist = cv2.calcHist([hsv], [0, 1], None, [16, 8], [0, 180, 0, 256])
+    cv2.normalize(hist, hist)
+    gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+    thumb = cv2.resize(gray, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
+    return np.asarray(hist, np.float32), np.asarray(thumb, np.float32)
+
+
+def is_cut(
+    a: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]],
+    b: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]],
+    config: FaceConfig,
+) -> bool:
+    """Two consecutive samples of different scenes: colours and layout both changed at once. A head
+    turn, a hand, a sheet of paper over the face change one of them, rarely both this much."""
+    hist = float(cv2.compareHist(a[0], b[0], cv2.HISTCMP_BHATTACHARYYA))
+    thumb = float(np.abs(a[1] - b[1]).mean())
+    return hist >= config.cut_histogram_distance and thumb >= config.cut_thumb_difference
+
+
+def _frames_per_second_limit(config: FaceConfig) -> int:
+    # a stretch of a variable-rate clip may run faster than its average: half again as many
+    return int(config.max_frame_rate * 1.5) + 1
+
+
+def check_timing(
+    times: Sequence[float], declared_frames: int, declared_fps: float, config: FaceConfig
+) -> str | None:
+    """Why the frames' presentation timestamps cannot be trusted, or None.
+
+    ``times``: every decoded frame's timestamp (seconds). A camera's timestamps only go forward, at
+    most ``max_frame_rate`` per second; the container's frame count and length (count / declared
+    rate) must agree with them. A clip retimed to look short (its clock sped up without
+    re-encoding) shows hundreds of frames per second; one whose headers were edited disagrees with
+    its own frames.
+    """
+    if len(times) < 2:
+        return None
+    steps = np.diff(np.asarray(times, dtype=np.float64))
+    if (steps <= 0).any():
+        return "timestamps do not increase"
+    span = times[-1] - times[0]
+    rate = (len(times) - 1) / span
+    if rate > config.max_frame_rate:
+        return f"{rate:.0f} frames per second of timestamps"
+    # any one second holding far more frames than a camera gives (a squeezed stretch)
+    window = _frames_per_second_limit(config)
+    if len(times) > window:
+        t = np.asarray(times, dtype=np.float64)
+        if float((t[window:] - t[:-window]).min()) < 1.0:
+            return f"more than {window} frames within one second"
+    length = span + float(np.median(steps))
+    if declared_frames > 0:
+        frames_slack = max(2.0, config.timing_tolerance_share * len(times))
+        if abs(declared_frames - len(times)) > frames_slack:
+            return f"{len(times)} frames decoded, {declared_frames} declared"
+        # The declared rate is a guess for a variable-rate phone clip (30 declared, 20 recorded in a
+        # dim room), so the length it implies only has to agree within a factor.
+        declared_length = declared_frames / declared_fps
+        ratio = declared_length / max(length, 1e-6)
+        if not 1.0 / config.timing_length_factor <= ratio <= config.timing_length_factor:
+            return f"{length:.1f} s of timestamps, {declared_length:.1f} s declared"
+    return None
+
+
 def sample_frames(data: bytes, config: FaceConfig, info: VideoInfo) -> Iterator[Frame]:
     """Yield frames at most ``config.sample_fps`` per second, scaled to the work size.
 
-    Raises :class:`VideoRejected` (too large, too many pixels, too long, undecodable) — possibly after
-    some frames were yielded, since the true length of a stream is only known by reading it.
-    ``info`` is filled in as the stream is read.
+    Each frame's time is its presentation timestamp as decoded (from the clip's first frame), never
+    ``index / declared rate``: the length limit holds for the real recording, whatever its headers
+    say. Raises :class:`VideoRejected` (too large, too many pixels, too long, timestamps that
+    disagree with the frames, a cut between two scenes, undecodable) -- possibly after some frames
+    were yielded, since the true length of a stream is only known by reading it. ``info`` is filled
+    in as the stream is read.
     """
     if not data:
         raise VideoRejected(FaceReason.VIDEO_EMPTY)
@@ -78,23 +151,50 @@ def sample_frames(data: bytes, config: FaceConfig, info: VideoInfo) -> Iterator[
             if info.width * info.height > config.max_video_pixels:
                 raise VideoRejected(FaceReason.VIDEO_TOO_MANY_PIXELS, f"{info.width}x{info.height}")
             info.fps = fps = _fps(cap)
-            declared = float(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0.0) / fps
-            if math.isfinite(declared) and declared > config.max_video_seconds + 0.5:
-                raise VideoRejected(FaceReason.VIDEO_TOO_LONG, f"{declared:.1f} s")
-            max_frames = int((config.max_video_seconds + 0.5) * fps) + 1
+            count = float(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0.0)
+            info.declared_frames = int(count) if math.isfinite(count) and count > 0 else 0
+            declared = info.declared_frames / fps
+            if declared > config.max_video_seconds + 0.5:
+                raise VideoRejected(FaceReason.VIDEO_TOO_LONG, f"{declared:.1f} s declared")
+            # The work is bounded by frames as well as by time: timestamps are the sender's to write.
+            max_frames = int((config.max_video_seconds + 0.5) * config.max_frame_rate) + 1
+            limit = config.max_video_seconds + 0.5
+            window = _frames_per_second_limit(config)
             next_t = 0.0
             step = 1.0 / config.sample_fps
             index = -1
+            times: list[float] = []
+            first: float | None = None
+            previous: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]] | None = None
             while True:
                 if not cap.grab():
                     break
                 index += 1
                 info.frames_read = index + 1
                 if index >= max_frames:
+                    raise VideoRejected(FaceReason.VIDEO_TIMING_INCONSISTENT, f"over {max_frames} frames")
+                pts = float(cap.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0
+                if not math.isfinite(pts):
+                    raise VideoRejected(FaceReason.VIDEO_TIMING_INCONSISTENT, "no timestamp")
+                if first is None:
+                    first = pts
+                t = pts - first
+                if times and t <= times[-1]:
+                    raise VideoRejected(FaceReason.VIDEO_TIMING_INCONSISTENT, "timestamps do not increase")
+                times.append(t)
+                # Squeezed timestamps show at once: more frames within a second than a camera gives.
+                # (Checked before any frame of that second is analysed: sparse samples of a sped-up
+                # clip would otherwise look like cuts.)
+                if len(times) > window and t - times[-1 - window] < 1.0:
+                    raise VideoRejected(
+                        FaceReason.VIDEO_TIMING_INCONSISTENT, f"more than {window} frames within one second"
+                    )
+                if t > limit:
                     raise VideoRejected(FaceReason.VIDEO_TOO_LONG, f"> {config.max_video_seconds} s")
-                t = index / fps
-                info.duration = t + 1.0 / fps
-                if t + 1e-6 < next_t:
+                info.duration = t + (t / index if index else 1.0 / fps)
+                # a frame a little early still takes its slot: timestamps jitter by a few ms (WebM's
+                # are whole milliseconds), and a strict cut-off would skip two frames in a row
+                if t + 0.25 * step < next_t:
                     continue
                 next_t += step * max(1, math.floor((t - next_t) / step) + 1)
                 ok, img = cap.retrieve()
@@ -103,9 +203,19 @@ def sample_frames(data: bytes, config: FaceConfig, info: VideoInfo) -> Iterator[
                 if img.shape[0] * img.shape[1] > config.max_video_pixels:
                     raise VideoRejected(FaceReason.VIDEO_TOO_MANY_PIXELS, f"{img.shape[1]}x{img.shape[0]}")
                 work, _ = scale_to_short_side(np.asarray(img, dtype=np.uint8), config.work_short_side)
+                features = _cut_features(work)
+                if previous is not None and is_cut(previous, features, config):
+                    raise VideoRejected(FaceReason.VIDEO_SPLICED, f"cut at {t:.2f} s")
+                previous = features
                 info.frames_sampled += 1
                 yield Frame(index=index, t=t, bgr=work)
         finally:
             cap.release()
     if info.frames_sampled == 0:
         raise VideoRejected(FaceReason.VIDEO_UNDECODABLE, "no frame could be decoded")
+    if len(times) > 1:
+        info.frame_rate = (len(times) - 1) / (times[-1] - times[0])
+        info.duration = times[-1] + (times[-1] - times[0]) / (len(times) - 1)
+    problem = check_timing(times, info.declared_frames, fps, config)
+    if problem is not None:
+        raise VideoRejected(FaceReason.VIDEO_TIMING_INCONSISTENT, problem)

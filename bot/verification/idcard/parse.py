@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from statistics import median
 
+from bot.verification.idcard.colour import InkModel, learn_inks, strip_label_ink
 from bot.verification.idcard.fields import ETHNICITIES, BackFields, FrontFields, Side
 from bot.verification.idcard.ocr import OcrLine, OcrPage, rank_candidates, read_region
 from bot.verification.ids import resident_id_check_char
@@ -50,8 +51,31 @@ class Row:
         return max(line.x1 for line in self.lines)
 
 
+def _overlap(a: OcrLine, b: OcrLine) -> float:
+    """Area shared by two line boxes, as a fraction of the smaller one."""
+    w = min(a.x1, b.x1) - max(a.x0, b.x0)
+    h = min(a.y1, b.y1) - max(a.y0, b.y0)
+    if w <= 0 or h <= 0:
+        return 0.0
+    smaller = min((a.x1 - a.x0) * (a.y1 - a.y0), (b.x1 - b.x0) * (b.y1 - b.y0))
+    return w * h / max(smaller, 1e-6)
+
+
+def drop_duplicates(lines: list[OcrLine]) -> list[OcrLine]:
+    """One detection per piece of print: the detector sometimes boxes a line twice (the whole line
+    and a part of it, or one line at two heights). Two boxes mostly covering each other are one text;
+    the one that read more characters (then the surer one) is kept, the other would repeat it."""
+    kept: list[OcrLine] = []
+    for line in sorted(lines, key=lambda ln: (-len(_clean(ln.text)), -ln.score)):
+        if not any(_overlap(line, other) > 0.6 for other in kept):
+            kept.append(line)
+    ids = {id(ln) for ln in kept}
+    return [ln for ln in lines if id(ln) in ids]
+
+
 def group_rows(lines: list[OcrLine]) -> list[Row]:
     """Lines whose vertical centres are within half a text height form one row, top to bottom."""
+    lines = drop_duplicates(lines)
     if not lines:
         return []
     h = median(line.height for line in lines) or 1.0
@@ -258,6 +282,26 @@ def _read_ethnicity(row: Row, *, labelled: bool = True) -> str | None:
     return _match_ethnicity(free) or ("".join(_CJK.findall(free)).removesuffix("族") or None)
 
 
+class _Inks:
+    """The photo's label and value inks, learnt on first use (most cards never need them)."""
+
+    def __init__(self, lines: list[OcrLine]) -> None:
+        self._lines = lines
+        self._model: InkModel | None = None
+        self._learnt = False
+
+    def after_label(self, row: Row, max_chars: int) -> str | None:
+        """The row's text after the label-ink characters it starts with (a label OCR misread, such as
+        "姓各"), or None when colour cannot tell."""
+        if not self._learnt:
+            self._model, self._learnt = learn_inks(self._lines), True
+        first, *rest = sorted(row.lines, key=lambda ln: ln.x0)
+        value = strip_label_ink(first, self._model, max_chars=max_chars)
+        if value is None:
+            return None
+        return _clean(value + "".join(ln.text for ln in rest))
+
+
 def _find_row(rows: list[Row], labels: tuple[str, ...]) -> int | None:
     """First row holding the first label found, trying the labels in order (full label first, then
     the single characters that survive a partial misreading)."""
@@ -299,9 +343,12 @@ def _read_left_part(page: OcrPage | None, name_row: Row, cy: float) -> OcrLine |
     return read_region(page, (x0 - 0.3 * h, cy - 0.6 * h, x0 + 5.5 * h, cy + 0.6 * h))
 
 
-def _read_address_tail(page: OcrPage | None, used: list[Row], number_row: Row) -> str | None:
+def _read_address_tail(
+    page: OcrPage | None, used: list[Row], number_row: Row, others: list[OcrLine]
+) -> str | None:
     """A last address line of one or two characters (``号``) is often missed by the detector: when
-    there is room for another line above the number, read where it would be."""
+    there is room for another line above the number, read where it would be — unless something was
+    detected there (``others``: lines not taken as address), which re-reading would only repeat."""
     if page is None or len(used) < 2:
         return None
     last = used[-1]
@@ -311,7 +358,10 @@ def _read_address_tail(page: OcrPage | None, used: list[Row], number_row: Row) -
     if cy + 0.8 * h > number_row.cy - 0.8 * h:
         return None
     x0 = min(ln.x0 for ln in last.lines)
-    found = read_region(page, (x0 - 0.3 * h, cy - 0.6 * h, x0 + 4.5 * h, cy + 0.6 * h))
+    box = (x0 - 0.3 * h, cy - 0.6 * h, x0 + 4.5 * h, cy + 0.6 * h)
+    if any(ln.x0 < box[2] and ln.x1 > box[0] and ln.y0 < box[3] and ln.y1 > box[1] for ln in others):
+        return None
+    found = read_region(page, box)
     if found is None or found.score < 0.85:
         return None
     text = _clean(found.text)
@@ -325,6 +375,7 @@ def parse_front(
     """Fields of the portrait side; ``page`` enables re-reading a value the detector missed.
     ``corrections`` receives the codes of values taken from the ID number (see :func:`reconcile`)."""
     rows = group_rows(lines)
+    inks = _Inks(lines)
     f = FrontFields()
     i_name = _find_row(rows, ("姓名", "姓", "名"))
     i_sex = _find_row(rows, ("性别", "性"))
@@ -342,7 +393,11 @@ def parse_front(
         i_name = i_sex - 1
     if i_name is not None:
         text = _clean(rows[i_name].text)
-        rest = _after(text, ("姓名", "名")) if ("姓名" in text or text.startswith("名")) else text
+        rest = _after(text, ("姓名", "名")) if ("姓名" in text or text.startswith("名")) else None
+        if rest is None:
+            # The label was misread ("姓各张三"): its ink tells where it ends; else take it all.
+            rest = inks.after_label(rows[i_name], 3) if i_name != i_sex else None
+            rest = text if rest is None else rest
         # Latin letters are kept so that a non-Chinese name is reported as such, not as missing.
         name = "".join(re.findall(r"[\u4e00-\u9fff·A-Za-z]+", rest or ""))
         # A guilloche stroke before the name reads as 一 (a surname too rare to outweigh that).
@@ -376,6 +431,8 @@ def parse_front(
         end = i_number if i_number is not None and i_number > i_addr else len(rows)
         first = rows[i_addr]
         rest = _after(_clean(first.text), ("住址", "址"))
+        if rest is None:
+            rest = inks.after_label(first, 3)
         parts = [rest if rest is not None else _clean(first.text)]
         used = [first] if parts[0] else []  # the label may stand alone on its row
         for row in rows[i_addr + 1 : end]:
@@ -386,7 +443,8 @@ def parse_front(
                 parts.append(text)
                 used.append(row)
         if len(used) < 3 and i_number is not None and i_number > i_addr:
-            tail = _read_address_tail(page, used, rows[i_number])
+            others = [ln for row in rows[i_addr + 1 : i_number] if row not in used for ln in row.lines]
+            tail = _read_address_tail(page, used, rows[i_number], others)
             if tail:
                 parts.append(tail)
         # A stray mark read from the label's edge ("L", "|") is not part of the address.
@@ -459,6 +517,7 @@ def reconcile(f: FrontFields) -> list[str]:
 
 # --- back ---------------------------------------------------------------------------------------------
 
+_FULL_PERIOD = "2019.01.16-2039.01.16"
 _PERIOD_RE = re.compile(r"(\d{4})\.?(\d{2})\.?(\d{2})[^\d长]*(?:(\d{4})\.?(\d{2})\.?(\d{2})|(长期))")
 
 
@@ -476,14 +535,28 @@ def _period_match(text: str) -> re.Match[str] | None:
     return _PERIOD_RE.search(text)
 
 
+def _auth_row_by_ink(rows: list[Row], i_period: int | None, inks: _Inks) -> int | None:
+    if i_period is None or i_period == 0:
+        return None
+    i = i_period - 1
+    value = inks.after_label(rows[i], 4)
+    return i if value else None
+
+
 def parse_back(lines: list[OcrLine], page: OcrPage | None = None) -> BackFields:
     """Fields of the emblem side; ``page`` enables re-reading a validity line split by the detector."""
     rows = group_rows(lines)
+    inks = _Inks(lines)
     b = BackFields()
     i_auth = _find_row(rows, ("签发机关", "机关"))
     i_period = _find_row(rows, ("有效期限", "期限"))
+    if i_auth is None:
+        # A misread label ("签发机美"): a row starting with label ink right above the period.
+        i_auth = _auth_row_by_ink(rows, i_period, inks)
     if i_auth is not None:
-        rest = _after(_clean(rows[i_auth].text), ("签发机关", "机关")) or ""
+        rest = _after(_clean(rows[i_auth].text), ("签发机关", "机关"))
+        if rest is None:
+            rest = inks.after_label(rows[i_auth], 4) or ""
         b.authority = correct_region_prefix("".join(_CJK.findall(rest))) or None
     period_rows = [rows[i_period]] if i_period is not None else []
     period_rows += [r for r in rows if r not in period_rows]
@@ -504,6 +577,11 @@ def parse_back(lines: list[OcrLine], page: OcrPage | None = None) -> BackFields:
             h = median(ln.height for ln in values)
             x0, y0 = min(ln.x0 for ln in values) - 0.3 * h, min(ln.y0 for ln in values) - 0.15 * h
             x1, y1 = max(ln.x1 for ln in values) + 0.3 * h, max(ln.y1 for ln in values) + 0.15 * h
+            # The detector may also stop short of the end ("2019.01.16-2039."): read as far as a
+            # whole period would reach at the pitch of what was read.
+            read = sum(len(_clean(ln.text)) for ln in values)
+            if 0 < read < len(_FULL_PERIOD):
+                x1 = min(x0 + (x1 - x0) * (len(_FULL_PERIOD) + 1) / read, float(page.upright_size[0] - 1))
             reread = read_region(page, (x0, y0, x1, y1))
             m = _period_match(reread.text) if reread else None
     if m is not None:

@@ -13,7 +13,10 @@ from tests.e2e.sandbox.harness import ACK_TOKEN, ECHO_TOKEN, Control, RunningBot
 
 @pytest.fixture
 async def sbx() -> AsyncIterator[SandboxServer]:
-    async with SandboxServer(config=SandboxConfig(quiet_period=0.5, send_timeout=20)) as server:
+    # These check the Bot API's semantics with a bare aiogram client (no retry policy): flood control
+    # is off here and tested on its own (test_sandbox_flood_e2e.py).
+    config = SandboxConfig(quiet_period=0.5, send_timeout=20, flood_control=False)
+    async with SandboxServer(config=config) as server:
         yield server
 
 

@@ -5,6 +5,7 @@ from datetime import date
 
 import pytest
 
+from bot.domain.identity import IdentityRecord
 from bot.integrations.identity import (
     HttpIdentityAuthority,
     IdentityAuthority,
@@ -13,7 +14,7 @@ from bot.integrations.identity import (
     SandboxIdentityAuthority,
 )
 from bot.storage.crypto import FieldCipher
-from bot.storage.repositories.identity_registry import IdentityRecord, IdentityRegistryRepo
+from bot.storage.repositories.identity_registry import IdentityRegistryRepo
 from bot.storage.sql import Database
 from bot.verification.ids import DocumentType
 

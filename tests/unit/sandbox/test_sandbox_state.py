@@ -109,3 +109,23 @@ async def test_callback_answered_once_and_chat_not_found() -> None:
         state.chat_for_bot(42)
     with pytest.raises(BotApiError, match="chat not found"):
         state.chat_for_bot("@someone")
+
+
+async def test_a_slow_media_call_keeps_the_quiet_period_guess_waiting() -> None:
+    """A bot that never acks, recompressing a photo for longer than the quiet period: the send call
+    still waits for the photo (the guess counts a call being processed as activity)."""
+    state = SandboxState(SandboxConfig(quiet_period=0.05))
+    chat = state.get_or_create_chat(1)
+    update = state.enqueue_update("message", {"text": "hi"}, chat)
+    assert update.waiter is not None
+    await state.get_updates(7, offset=None, limit=10, wait_seconds=0, allowed_updates=None)
+
+    async def slow_photo() -> None:
+        with state.working(chat):
+            await asyncio.sleep(0.3)
+        state.add_message(chat, "bot", {"photo": []}, sender_user={"id": 7})
+
+    task = asyncio.create_task(slow_photo())
+    assert await state.wait_handled(update.waiter, 5)
+    assert list(update.waiter.replies) == [1]
+    await task

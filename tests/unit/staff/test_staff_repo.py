@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.domain.staff import DeletionStatus, StaffRole
 from bot.storage.crypto import FieldCipher
+from bot.storage.factory import open_database
 from bot.storage.repositories import Repositories
-from bot.storage.repositories.staff import DeletionStatus, Role
-from bot.storage.sql import open_database
 from tests.helpers.postgres import database_url
 
 __all__ = ["database_url"]  # on both record backends
@@ -26,10 +26,10 @@ async def repo(tmp_path: Path, database_url: str | None) -> AsyncIterator[Reposi
 
 async def test_roles(repo: Repositories) -> None:
     assert await repo.staff.role_of(5) is None
-    assert await repo.staff.grant(5, Role.REVIEWER, granted_by=1) is None
-    assert await repo.staff.grant(5, Role.ADMIN, granted_by=1) is Role.REVIEWER
-    assert [m.role for m in await repo.staff.members()] == [Role.ADMIN]
-    assert await repo.staff.revoke(5, revoked_by=1) is Role.ADMIN
+    assert await repo.staff.grant(5, StaffRole.REVIEWER, granted_by=1) is None
+    assert await repo.staff.grant(5, StaffRole.ADMIN, granted_by=1) is StaffRole.REVIEWER
+    assert [m.role for m in await repo.staff.members()] == [StaffRole.ADMIN]
+    assert await repo.staff.revoke(5, revoked_by=1) is StaffRole.ADMIN
     assert await repo.staff.revoke(5, revoked_by=1) is None
     actions = [e.action for e in await repo.audit.for_subject("telegram_user", 5)]
     assert actions == ["staff.revoke", "staff.grant", "staff.grant"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 
+from bot.domain.outcomes import EventOutcome
 from bot.services.stats import RUN_OUTCOMES, ChartLabels, cjk_font, render_chart, summarize
-from bot.storage.repositories.events import EventOutcome, VerificationEvent
+from bot.storage.repositories.events import VerificationEvent
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 _ids = itertools.count(1)

@@ -7,8 +7,9 @@ import pytest
 import pytest_asyncio
 
 from bot.storage.crypto import FieldCipher
+from bot.storage.factory import open_database
 from bot.storage.repositories import Repositories
-from bot.storage.sql import Database, open_database
+from bot.storage.sql import Database
 from tests.helpers.postgres import database_url
 
 __all__ = ["cipher", "database_url", "db", "repo"]

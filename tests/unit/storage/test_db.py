@@ -237,10 +237,13 @@ async def test_a_long_select_moves_off_the_loop_with_the_same_answer(sqlite_db: 
         ticker = asyncio.create_task(_longest_tick(done))
         row = await (await conn.execute(heavy)).fetchone()
         done.set()
+        elapsed = time.perf_counter() - started
         assert tuple(row) == (150**3, 150)  # the transaction's own write is still visible
-        assert time.perf_counter() - started > LOOP_BUDGET_S
+        assert elapsed > LOOP_BUDGET_S
         assert COUNTERS.budget_retries == retries + 1
-        assert await ticker < 0.05
+        # Had the SELECT stayed on the loop, the loop's longest pause would be the whole SELECT. On a
+        # loaded machine the scheduler alone may pause the loop for tens of ms, so the bound is relative.
+        assert await ticker < max(0.05, elapsed / 3)
     async with db.read() as conn:  # the interrupted SELECT did not undo the transaction
         assert (await (await conn.execute("SELECT count(*) FROM users")).fetchone())[0] == 150
 

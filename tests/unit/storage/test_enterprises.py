@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.domain.enterprise import Binding, EnterpriseStatus, RegisterRow, Role, row_problems
+from bot.domain.errors import BindingExists, RegisterRejected
 from bot.domain.policies import (
     Actor,
     Denial,
@@ -20,7 +21,6 @@ from bot.domain.policies import (
 )
 from bot.storage.crypto import FieldCipher
 from bot.storage.repositories import Repositories
-from bot.storage.repositories.enterprises import BindingExists, RegisterError
 from bot.storage.sql import Database
 from bot.verification.ids import DocumentType, validate_document_number, validate_uscc
 from tests.helpers.register import (
@@ -122,11 +122,11 @@ async def test_reload_replaces_an_enterprises_people(repo: Repositories) -> None
 async def test_bad_batch_loads_nothing(repo: Repositories) -> None:
     rows = register_rows()
     rows[3] = replace(rows[3], taxpayer_id="91210102MA0QWE7R10")
-    with pytest.raises(RegisterError) as caught:
+    with pytest.raises(RegisterRejected) as caught:
         await repo.enterprises.load(rows, loaded_by=None)
     assert caught.value.row == 3 and caught.value.codes == ["register_taxpayer_id"]
     conflicting = [*register_rows(), replace(register_rows()[0], enterprise_name="别的名字")]
-    with pytest.raises(RegisterError):
+    with pytest.raises(RegisterRejected):
         await repo.enterprises.load(conflicting, loaded_by=None)
     assert await repo.enterprises.count() == 0
 

@@ -9,8 +9,9 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.fsm.storage.base import StorageKey
 
 from bot.storage.crypto import FieldCipher
+from bot.storage.factory import open_database
 from bot.storage.fsm import DatabaseStorage
-from bot.storage.sql import Database, open_database
+from bot.storage.sql import Database
 
 
 class Collect(StatesGroup):

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.domain.errors import MediaNotFound
 from bot.storage.crypto import DecryptionError, FieldCipher
-from bot.storage.media import MediaNotFound, MediaStore
+from bot.storage.media import MediaStore
 
 
 def find(root: Path, name: str = "*") -> list[Path]:

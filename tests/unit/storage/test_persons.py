@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.domain.errors import DuplicatePerson
 from bot.domain.models import (
     CollectedRecord,
     Consent,
@@ -18,7 +19,6 @@ from bot.domain.models import (
 from bot.storage.crypto import FieldCipher
 from bot.storage.db import SqliteDatabase as Database
 from bot.storage.repositories import Repositories
-from bot.storage.repositories.persons import DuplicatePerson
 
 NOW = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 ENC_A = tuple(0.01 * i for i in range(128))

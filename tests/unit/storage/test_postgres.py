@@ -11,11 +11,13 @@ import asyncpg
 import pytest
 
 from bot.cli import main as cli_main
+from bot.domain.errors import DatabaseBusy
 from bot.handlers.errors import apology_key
 from bot.storage.db import SqliteDatabase
+from bot.storage.factory import open_database
 from bot.storage.migrate import MigrationError, load_migrations
 from bot.storage.pg import PostgresDatabase, translate
-from bot.storage.sql import DatabaseBusy, IntegrityError, open_database
+from bot.storage.sql import IntegrityError
 from tests.helpers import schema
 from tests.helpers.postgres import PostgresServer, fresh_database, with_database
 

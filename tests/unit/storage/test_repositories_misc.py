@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from bot.domain.identity import IdentityRecord
 from bot.domain.models import ReviewKind, ReviewStatus
+from bot.domain.outcomes import EventOutcome
 from bot.storage.crypto import FieldCipher
 from bot.storage.repositories import Repositories
-from bot.storage.repositories.events import EventOutcome
-from bot.storage.repositories.identity_registry import IdentityRecord
 from bot.storage.sql import Database
 from bot.verification.ids import DocumentType
 

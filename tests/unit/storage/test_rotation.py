@@ -5,11 +5,11 @@ from datetime import UTC, datetime
 
 from aiogram.fsm.storage.base import StorageKey
 
+from bot.domain.identity import IdentityRecord
 from bot.domain.models import ReviewKind
 from bot.storage.crypto import FieldCipher
 from bot.storage.fsm import DatabaseStorage
 from bot.storage.repositories import Repositories
-from bot.storage.repositories.identity_registry import IdentityRecord
 from bot.storage.rotation import ENCRYPTED_COLUMNS, rotate_database
 from bot.storage.sql import Database
 from bot.verification.ids import DocumentType

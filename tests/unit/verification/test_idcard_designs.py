@@ -38,10 +38,7 @@ def fonts() -> dict[str, CardFont]:
         pytest.skip("no CJK font installed (fonts-noto-cjk)")
     warm_up()
 
-    def pick(*hints: str) -> CardFont:
-        return next((f for f in found if any(h in Path(f.path).name.lower() for h in hints)), found[0])
-
-    return {"classic": found[0], "template": pick("zenhei", "microhei"), "serif": pick("serifcjk", "uming")}
+    return {name: design.fonts(found)[0] for name, design in DESIGNS.items()}
 
 
 def _one_char_tail(design: CardDesign, font: CardFont, scale: float) -> str:
@@ -94,3 +91,19 @@ def test_other_designs_read_whole(design: str, fonts: dict[str, CardFont]) -> No
     assert got == {k: truth[k] for k in got}
     assert back.back.authority == truth["authority"]
     assert back.back.valid_from is not None and back.back.valid_from.isoformat() == truth["valid_from"]
+
+
+def test_the_three_designs_really_differ() -> None:
+    """Background, ink colours, letter spacing, positions (mm) and, where installed, the face: a 细黑-like
+    sans, a 黑体 and a serif."""
+    designs = list(DESIGNS.values())
+    fields = ("front_base", "label_color", "shift_mm", "label_spacing_mm", "value_spacing_mm", "font_hints")
+    for field in fields:
+        assert len({getattr(d, field) for d in designs}) == 3, field
+    shifts = [d.shift_mm for d in designs]
+    assert max(abs(a[0] - b[0]) for a in shifts for b in shifts) >= 2.0  # millimetres apart
+    found = find_cjk_fonts()
+    faces = {name: {Path(f.path).name for f in d.fonts(found)} for name, d in DESIGNS.items()}
+    if all(d.fonts(found) != found for d in designs):  # each design's face installed
+        assert not (faces["classic"] & faces["template"]) and not (faces["template"] & faces["serif"])
+        assert not (faces["classic"] & faces["serif"])

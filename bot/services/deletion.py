@@ -1,0 +1,48 @@
+"""Use case: carry out a taxpayer's PIPL deletion request (staff console, /deletions).
+
+The person (document, phone, consents, live photo, Telegram link, bindings: the database cascades) and
+the payloads of their review cases are erased in one transaction with closing the request; the files
+go from the media store after the commit. The audit log stays: it is masked, and the record that
+personal information was processed and deleted is what the law asks to keep.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.domain.staff import DeletionRequest, DeletionStatus
+from bot.storage.media import MediaStore
+from bot.storage.repositories import Repositories
+
+__all__ = ["carry_out_deletion"]
+
+log = logging.getLogger(__name__)
+
+
+class _Decided(Exception):
+    """Another admin closed the request first: roll the erasure back."""
+
+
+async def carry_out_deletion(
+    request: DeletionRequest, staff_id: int, repo: Repositories, media_store: MediaStore
+) -> bool:
+    """Erase and close; False when the request was no longer open (nothing was erased)."""
+    media: list[str] = []
+    try:
+        async with repo.db.transaction():
+            closed = await repo.staff.close_deletion_request(
+                request.id, DeletionStatus.DONE, decided_by=staff_id
+            )
+            if closed is None:
+                raise _Decided
+            if request.person_id is not None and await repo.persons.get(request.person_id) is not None:
+                media += await repo.persons.erase(request.person_id, actor_user_id=staff_id)
+            media += await repo.staff.forget_review_cases(request.user_id, actor_user_id=staff_id)
+    except _Decided:
+        return False
+    for media_id in media:
+        try:
+            await media_store.delete(media_id)
+        except Exception:  # the retention job's orphan sweep takes what is left
+            log.warning("could not delete a media file of an erased person", exc_info=True)
+    return True

@@ -1,0 +1,193 @@
+"""Parsing failure classes, on hand-built OCR lines (no recogniser run): a line detected twice, a
+label misread and told from its value by the colour of its ink, a photocopy where colour tells nothing."""
+
+from __future__ import annotations
+
+import random
+from datetime import date
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from bot.verification.idcard.colour import char_inks, learn_inks
+from bot.verification.idcard.ocr import OcrLine, OcrPage
+from bot.verification.idcard.parse import drop_duplicates, group_rows, parse_back, parse_front
+from tools.cardgen import CardFont, find_cjk_fonts
+
+NUMBER = "530428201309066036"  # valid check character, born 2013-09-06, 男
+BLUE = (30, 120, 190)
+BLACK = (16, 16, 16)
+CARD = (238, 236, 228)
+H = 40  # text height in px
+
+
+def box(text: str, x: float, y: float, *, score: float = 0.95, width: float | None = None) -> OcrLine:
+    w = width if width is not None else H * len(text)
+    return OcrLine(text, score, ((x, y), (x + w, y), (x + w, y + H), (x, y + H)))
+
+
+def front_lines(*address: OcrLine) -> list[OcrLine]:
+    return [
+        box("姓名曾永", 70, 90),
+        box("性别男", 70, 160),
+        box("民族满", 300, 160),
+        box("出生2013年9月6日", 70, 230),
+        *address,
+        box("公民身份号码" + NUMBER, 70, 460),
+    ]
+
+
+ADDRESS = ("住址云南省玉溪市元江", "哈尼族彝族傣族自", "治县团园路861号")
+
+
+def test_an_address_line_detected_twice_in_its_row_is_read_once() -> None:
+    lines = front_lines(
+        box(ADDRESS[0], 70, 300),
+        box(ADDRESS[1], 190, 350),
+        box(ADDRESS[2], 190, 400),
+        box("团园路861号", 190 + 2 * H, 402),  # a second box over the same print
+    )
+    f = parse_front(lines)
+    assert f.address == "云南省玉溪市元江哈尼族彝族傣族自治县团园路861号"
+
+
+def test_a_line_detected_twice_at_two_heights_is_one_row() -> None:
+    # The duplicate's centre is more than half a text height lower: without de-duplication it would
+    # be a row of its own, joined to the address as a fourth line.
+    lines = front_lines(
+        box(ADDRESS[0], 70, 300),
+        box(ADDRESS[1], 190, 350),
+        box(ADDRESS[2], 190, 400),
+        OcrLine("治县团园路861号", 0.9, ((190, 405), (530, 405), (530, 465), (190, 465))),
+    )
+    assert len(drop_duplicates(lines)) == len(lines) - 1
+    f = parse_front(lines)
+    assert f.address == "云南省玉溪市元江哈尼族彝族傣族自治县团园路861号"
+
+
+@pytest.mark.parametrize("tail", ["号", "8号", "园路861号"])
+def test_wrapped_address_joined_whatever_the_last_line_length(tail: str) -> None:
+    lines = front_lines(box(ADDRESS[0], 70, 300), box(ADDRESS[1], 190, 350), box(tail, 190, 400))
+    assert parse_front(lines).address == "云南省玉溪市元江哈尼族彝族傣族自" + tail
+
+
+def test_side_by_side_lines_are_not_duplicates() -> None:
+    lines = [box("性别", 70, 160), box("男", 190, 160), box("民族", 300, 160), box("满", 420, 160)]
+    assert drop_duplicates(lines) == lines
+    assert len(group_rows(lines)) == 1
+
+
+# --- colour: labels printed in another ink than values -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def font() -> CardFont:
+    fonts = [f for f in find_cjk_fonts() if "hei" in f.path.lower()] or list(find_cjk_fonts())
+    if not fonts:
+        pytest.skip("no CJK font installed")
+    return fonts[0]
+
+
+def inked(
+    font: CardFont, parts: list[tuple[str, tuple[int, int, int]]], x: float, y: float, *, read: str = ""
+) -> OcrLine:
+    """A line as the recogniser would return it: its crop (drawn with each part in its ink), the text
+    it read (``read``, default the drawn text) and each character's centre in the crop."""
+    f = font.get(H)
+    drawn = "".join(t for t, _ in parts)
+    width = round(sum(f.getlength(t) for t, _ in parts)) + 20
+    img = Image.new("RGB", (width, H + 16), CARD)
+    d = ImageDraw.Draw(img)
+    cx, centres = 10.0, []
+    for text, ink in parts:
+        for ch in text:
+            d.text((cx, 6), ch, font=f, fill=ink)
+            centres.append((cx + f.getlength(ch) / 2) / width)
+            cx += f.getlength(ch)
+    crop = np.asarray(img)[:, :, ::-1].copy()  # BGR, as the engine's crops
+    text = read or drawn
+    assert len(text) == len(drawn)
+    quad = ((x, y), (x + width, y), (x + width, y + H), (x, y + H))
+    return OcrLine(text, 0.95, quad, crop, tuple(centres))
+
+
+def coloured_front(
+    font: CardFont, name_line: OcrLine, address_line: OcrLine, ink: tuple[int, int, int]
+) -> list[OcrLine]:
+    return [
+        name_line,
+        inked(font, [("性别", ink), ("男", BLACK)], 70, 160),
+        inked(font, [("民族", ink), ("满", BLACK)], 300, 160),
+        inked(
+            font,
+            [("出生", ink), ("2013", BLACK), ("年", ink), ("9", BLACK), ("月", ink), ("6", BLACK)],
+            70,
+            230,
+        ),
+        address_line,
+        inked(font, [("治县团园路861号", BLACK)], 190, 350),
+        inked(font, [("公民身份号码", ink), (NUMBER, BLACK)], 70, 460),
+    ]
+
+
+def test_inks_are_learnt_from_labels_and_the_number(font: CardFont) -> None:
+    line = inked(font, [("公民身份号码", BLUE), (NUMBER, BLACK)], 0, 0)
+    model = learn_inks([line, inked(font, [("姓名", BLUE), ("曾永", BLACK)], 0, 60)])
+    assert model is not None
+    verdicts = [model.is_label(ink) for ink in char_inks(line)]
+    assert verdicts == [True] * 6 + [False] * 18
+
+
+def test_a_misread_name_label_is_told_from_the_name_by_its_ink(font: CardFont) -> None:
+    name = inked(font, [("姓名", BLUE), ("曾永", BLACK)], 70, 90, read="姓各曾永")
+    address = inked(font, [("住址", BLUE), ("云南省玉溪市元江", BLACK)], 70, 300, read="住垃云南省玉溪市元江")
+    f = parse_front(coloured_front(font, name, address, BLUE))
+    assert f.name == "曾永"
+    assert f.address == "云南省玉溪市元江治县团园路861号"
+    assert f.birth_date == date(2013, 9, 6)
+
+
+def test_a_photocopy_gives_no_colour_and_nothing_is_cut(font: CardFont) -> None:
+    # Labels and values in the same ink: colour cannot tell, and the text stays as read (the checks
+    # then report the odd name instead of the parser guessing a cut).
+    name = inked(font, [("姓名", BLACK), ("曾永", BLACK)], 70, 90, read="姓各曾永")
+    address = inked(font, [("住址", BLACK), ("云南省玉溪市元江", BLACK)], 70, 300)
+    lines = coloured_front(font, name, address, BLACK)
+    assert learn_inks(lines) is None
+    assert parse_front(lines).name == "姓各曾永"
+
+
+def test_a_misread_authority_label_is_told_by_its_ink(font: CardFont) -> None:
+    lines = [
+        inked(font, [("中华人民共和国", BLACK)], 290, 70),
+        inked(font, [("居民身份证", BLACK)], 270, 145),
+        inked(font, [("签发机关", BLUE), ("元江县公安局", BLACK)], 160, 380, read="签发机美元江县公安局"),
+        inked(font, [("有效期限", BLUE), ("2016.03.01-2026.03.01", BLACK)], 160, 450),
+    ]
+    b = parse_back(lines)
+    assert b.authority == "元江县公安局"
+    assert b.valid_from == date(2016, 3, 1)
+
+
+# --- a value line the detector stopped short of its end -------------------------------------------------
+
+
+def test_a_validity_period_cut_short_by_the_detector_is_read_to_its_end(font: CardFont) -> None:
+    from tools.cardgen import random_identity, render_back
+
+    ident = random_identity(random.Random(5), today=date(2026, 11, 1), long_term=False)
+    card = render_back(ident, font=font, scale=1.0, rng=random.Random(1))  # classic: no shift, no jitter
+    bgr = np.asarray(card.convert("RGB"))[:, :, ::-1].copy()
+    page = OcrPage([], np.eye(2, 3, dtype=np.float64), card.size, bgr, 0.0)
+    value = font.get(33)  # the classic design's back values: 3.3 mm at 10 px/mm
+    period = f"{ident.valid_from:%Y.%m.%d}-{ident.valid_to:%Y.%m.%d}"
+    cut = period[:16]  # "2019.01.16-2039." : the detector's box ends there
+    lines = [
+        box("签发机关", 160, 380, width=130),
+        box(ident.authority, 340, 376, width=value.getlength(ident.authority)),
+        box("有效期限", 160, 450, width=130),
+        box(cut, 340, 446, width=value.getlength(cut)),
+    ]
+    b = parse_back(lines, page)
+    assert (b.valid_from, b.valid_to) == (ident.valid_from, ident.valid_to)
