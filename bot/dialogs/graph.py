@@ -56,7 +56,9 @@ STEPS: dict[State | None, tuple[State, ...]] = {
     ),
     AuthoritySG.failed: (
         CardSG.verify,
+        FaceSG.agreement,  # 补录: retried and matched, on to the face step
         PhoneSG.number,
+        SupplementSG.photo,  # 补录 of the on-site photo: back
     ),
     BindSG.role: (
         BindSG.choose,
@@ -141,7 +143,10 @@ STEPS: dict[State | None, tuple[State, ...]] = {
         PhoneSG.code,
     ),
     SupplementSG.expired: (CardSG.front,),
-    SupplementSG.photo: (FaceSG.agreement,),
+    SupplementSG.photo: (
+        AuthoritySG.failed,  # the authority refused the stored identity, or did not answer
+        FaceSG.agreement,
+    ),
     UnbindSG.confirm: (UnbindSG.shown,),
     UnbindSG.query: (
         UnbindSG.shown,
