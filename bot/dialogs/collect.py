@@ -89,7 +89,8 @@ class CollectFlow:
             return
         if await already_in_review(ctx, self.name, IN_REVIEW):
             return  # one collection waits for staff: a second would be decided twice
-        await end_dialog(ctx.state, ctx.services)  # a dialog left half-way is abandoned, its uploads too
+        # A dialog left half-way is abandoned, its uploads too (and 【信息核实】 masked).
+        await end_dialog(ctx.state, ctx.services, bot=ctx.bot)
         await ctx.put(flow=self.name)
         await self.ask_document(ctx)
 

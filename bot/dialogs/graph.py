@@ -56,7 +56,9 @@ STEPS: dict[State | None, tuple[State, ...]] = {
     ),
     AuthoritySG.failed: (
         CardSG.verify,
+        FaceSG.agreement,  # 补录: retried and matched, on to the face step
         PhoneSG.number,
+        SupplementSG.photo,  # 补录 of the on-site photo: back
     ),
     BindSG.role: (
         BindSG.choose,
@@ -142,7 +144,7 @@ STEPS: dict[State | None, tuple[State, ...]] = {
     ),
     SupplementSG.expired: (CardSG.front,),
     SupplementSG.photo: (
-        AuthoritySG.failed,
+        AuthoritySG.failed,  # the authority refused the stored identity, or did not answer
         FaceSG.agreement,
     ),
     UnbindSG.confirm: (UnbindSG.shown,),

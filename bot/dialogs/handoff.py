@@ -136,7 +136,8 @@ def create_router(flow: HandoffFlow) -> Router:
 
     @router.message(CommandStart(deep_link=True))
     async def start_token(message: Message, command: CommandObject, ctx: Ctx) -> None:
-        await end_dialog(ctx.state, ctx.services)  # /start always leaves the dialog it interrupts
+        # /start always leaves the dialog it interrupts (【信息核实】 masked on the way out)
+        await end_dialog(ctx.state, ctx.services, bot=ctx.bot)
         service = _service(ctx)
         opened = await service.open(command.args or "", ctx.user_id)
         if opened.refused is not None or opened.handoff is None:

@@ -87,7 +87,7 @@ async def tell_in_review(ctx: Ctx, say_key: str, flow: str | None = None) -> Non
         await ctx.repo.events.record(
             name, "entry", EventOutcome.BLOCKED, user_id=ctx.user_id, reason_code=IN_REVIEW_BLOCK
         )
-    await end_dialog(ctx.state, ctx.services)
+    await end_dialog(ctx.state, ctx.services, bot=ctx.bot)
     await ctx.say(ctx.t(say_key), keyboard([home_button(ctx.t)]))
 
 

@@ -80,7 +80,7 @@ class SupplementFlow:
             return
         if await already_in_review(ctx, self.name, "supplement.in_review"):
             return
-        await ctx.state.clear()
+        await end_dialog(ctx.state, ctx.services, bot=ctx.bot)  # a dialog left half-way is abandoned
         await ctx.put(flow=self.name, person_id=person.id)
         if card_expired(person, ctx.today()):
             await ctx.put(path="expired", doc_type=DocumentType.RESIDENT_ID.value)

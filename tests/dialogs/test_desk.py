@@ -89,3 +89,13 @@ async def test_each_portrait_reason_is_its_own_advice(client: BotClient, verifie
     no_face = text(await client.send_photo(b"no_face"))
     assert "没有找到身份证上的人像照片" in located and "没有检测到人脸" not in located
     assert "没有检测到人脸" in no_face and "没有找到身份证上的人像照片" not in no_face
+
+
+async def test_starting_a_function_again_masks_the_full_values(
+    client: BotClient, scripted: FakeVerifier
+) -> None:
+    """An old 【开始】 button pressed on 【信息核实】 abandons the dialog: masked on the way out."""
+    await to_verify_screen(client)
+    replies = await client.press(Go(func=Function.COLLECT).pack())
+    masked = [m for m in edits(replies) if "【信息核实】" in m]
+    assert masked and all(valid_number() not in m for m in masked)

@@ -93,7 +93,7 @@ def bot_settings(redis_url: str, queue: str, **extra: Any) -> Settings:
         verification_mode="queue",
         verification_queue_name=queue,
         encryption_key=SecretStr(TEST_KEY),
-        **extra,
+        **{"identity_photo_required": False, **extra},  # as tests/helpers/factory.py
     )
 
 

@@ -24,6 +24,7 @@ from bot.domain.outcomes import EventOutcome
 from bot.domain.policies import Denial
 from bot.handlers.staff.common import ANY_STAFF, HasRole, StaffAct, notify_user, staff_button, translator_for
 from bot.handlers.staff.four_eyes import check_review, record_refusal
+from bot.handlers.staff.lookup import person_text
 from bot.i18n import Translator
 from bot.services import Services
 from bot.services.telegram_media import fit_photo_async
@@ -514,8 +515,6 @@ def create_router() -> Router:
     async def person(
         query: CallbackQuery, callback_data: StaffAct, bot: Bot, t: Translator, repo: Repositories
     ) -> None:
-        from bot.handlers.staff.lookup import person_text  # lookup imports nothing of this module
-
         case = await repo.review.get(callback_data.n)
         found = await repo.persons.get(case.person_id) if case and case.person_id is not None else None
         if found is None:

@@ -48,6 +48,22 @@ async def test_sandbox_authority(db: Database, cipher: FieldCipher) -> None:
     await authority.close()
 
 
+async def test_sandbox_demo_identities_are_seeded_with_their_photos(
+    db: Database, cipher: FieldCipher
+) -> None:
+    """`make run`: the people of the committed fictitious cards, each with the portrait drawn on
+    their card as the authority's photo (bot/integrations/sandbox_identities.zip); a second seeding
+    adds nothing."""
+    from bot.integrations.identity import demo_identities
+
+    authority = SandboxIdentityAuthority(db, cipher)
+    people = demo_identities()
+    assert await authority.seed_demo() == len(people) and await authority.seed_demo() == 0
+    for person in people:
+        answer = await authority.verify(person.doc_type, person.number, person.name, person.birth_date)
+        assert answer.matched and answer.photo == person.photo and answer.photo is not None
+
+
 async def test_http_authority_match_with_photo(http: Recorder) -> None:
     http.answers = [status(200, {"matched": True, "photo": base64.b64encode(b"\xff\xd8jpeg").decode()})]
     authority = HttpIdentityAuthority(http.url("/verify"), "key", timeout=2, retries=0)

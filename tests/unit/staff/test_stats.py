@@ -207,3 +207,31 @@ def test_every_recorded_step_and_outcome_has_words_in_both_languages() -> None:
             assert catalog.has(f"staff.stats.outcome.{outcome.value}", lang), (lang, outcome)
         for run in RUN_OUTCOMES:
             assert catalog.has(f"staff.stats.run.{run}", lang), (lang, run)
+
+
+def test_stats_text_speaks_no_codes_in_either_language() -> None:
+    from pathlib import Path
+
+    from bot.handlers.staff.period import parse_period
+    from bot.handlers.staff.stats import stats_text
+    from bot.i18n import Catalog
+
+    events = [
+        ev(0, 1, "start", EventOutcome.STARTED),
+        ev(1, 1, "card_front", EventOutcome.REJECTED, "image_too_blurry"),
+        ev(2, 1, "face", EventOutcome.REJECTED, "liveness_no_action"),
+        ev(3, 1, "stepup", EventOutcome.PASSED, flow="maintain"),
+        ev(4, 2, "start", EventOutcome.STARTED, flow="change"),
+        ev(5, 2, "face", EventOutcome.REVIEW, "face_match_uncertain", flow="change"),
+        ev(6, 3, "start", EventOutcome.STARTED),
+        ev(6, 3, "entry", EventOutcome.BLOCKED, "entry_in_review"),
+    ]
+    summary = summarize(events, backlog=1)
+    catalog = Catalog.load(Path(__file__).resolve().parents[3] / "locales")
+    period = parse_period("2026-11", T0)
+    codes = ("card_front", "image_too_blurry", "liveness_no_action", "entry_in_review", "stepup")
+    english = stats_text(catalog.translator("en"), summary, period)
+    assert not [c for c in codes if c in english]  # English words may contain "face", "collect"
+    chinese = stats_text(catalog.translator("zh_CN"), summary, period)
+    words = ("collect", "change", "maintain", "face", "passed", "rejected", "started", "review")
+    assert not [c for c in codes + words if c in chinese]
