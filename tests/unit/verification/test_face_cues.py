@@ -128,3 +128,29 @@ def test_detector_finds_nothing_in_noise_and_a_face_needs_no_hog() -> None:
     assert detect.find_faces(noise) == []
     assert detect.find_faces(np.zeros((100, 300), np.uint8)) == []  # gray, landscape
     assert detect.detect_near(noise, detect.DetectedFace((100, 100, 260, 260), 0.9)) is None
+
+
+def test_a_few_nonsense_moments_do_not_outweigh_the_clip() -> None:
+    """A half-hidden face gives wild landmarks for a few moments, differently in each copy; moments
+    without the face are left out. Another clip's movements still differ."""
+    rng = np.random.default_rng(5)
+    clip = np.zeros((fp.MOMENTS, 5))
+    clip[5:9, 2] = 4.0  # a turn
+    clip[14:16, 0] = -3.0  # a blink
+    clip[22:27, 3] = 3.5  # a nod
+    clip += rng.normal(0, 0.1, clip.shape)
+    copy = clip + rng.normal(0, 0.1, clip.shape)
+    copy[10:13, 2:] = [8.5, 2.0, 4.2]  # nonsense while a sheet of paper passes (as measured)
+    absent = copy.copy()
+    absent[17:19] = fp.ABSENT / 100.0
+
+    def prints(m: np.ndarray, frames: int = 0) -> tuple[int, ...]:
+        # the frame hashes of a copy that was edited differ completely (mirror, crop): only the
+        # movements can tell
+        return fp.fingerprint([frames] * 8, tuple(round(float(x)) for x in (100 * m).flatten()))
+
+    edited = (1 << 256) - 1
+    assert fp.same_recording(prints(clip), prints(copy, edited))
+    assert fp.same_recording(prints(clip), prints(absent, edited))
+    other = np.roll(clip, 9, axis=0)  # the same actions at other moments: another take
+    assert not fp.same_recording(prints(clip), prints(other, edited))
