@@ -161,8 +161,9 @@ def _recognise(crops: Sequence[Array]) -> list[tuple[str, float, tuple[float, ..
     rapidocr's own preprocessing (height 48), one crop per inference, but padded only to 3 heights
     instead of rapidocr's 320 px: a card has many short lines (labels, a name, 男), and on 131 lines
     of 18 bench photos the padding cost a fifth of the recogniser's CPU time (4.68 s against 3.74 s)
-    while the texts were the same but for inserted spaces and stray marks. Decoded here, greedily as rapidocr does, to keep where
-    in the crop each character was read (the colour of its ink tells a label from a value).
+    while the texts were the same but for inserted spaces and stray marks. Decoded here, greedily as
+    rapidocr does, to keep where in the crop each character was read (the colour of its ink tells a
+    label from a value).
     """
     if not crops:
         return []
