@@ -313,9 +313,12 @@ async def test_emoji_render_in_colour(sandbox: str, http: aiohttp.ClientSession,
         assert resp.status == 504
     bot = ScriptedBot(http, sandbox)
     await page.goto(f"{sandbox}/?user={user}")
+    # The page has loaded the chat (the user's own message is shown) before the bot answers: on a
+    # loaded machine a message sent while the page was still connecting was looked for too early.
+    await expect(page.locator("#messages .msg.user").last).to_contain_text("hi", timeout=15_000)
     await bot.call("sendMessage", chat_id=user, text="✅🗑📷✅🗑📷")
     bubble = page.locator("#messages .msg.bot").last
-    await expect(bubble).to_contain_text("✅🗑📷")
+    await expect(bubble).to_contain_text("✅🗑📷", timeout=15_000)
     png_bytes = await bubble.locator(".text").first.screenshot()
     import numpy as np
 
