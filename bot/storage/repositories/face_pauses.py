@@ -21,10 +21,10 @@ from datetime import datetime
 from bot.domain.clock import Clock, system_clock
 from bot.domain.face_pause import FacePause, FailOutcome, PausePolicy
 from bot.storage.crypto import FieldCipher
+from bot.storage.repositories.subject_keys import SubjectKeys
 from bot.storage.sql import Database
 from bot.storage.timeutil import from_db, to_db
 from bot.verification.face.match import distance
-from bot.verification.ids import DocumentType, normalize_number
 
 __all__ = ["FacePauseRepo"]
 
@@ -51,18 +51,11 @@ def _row(row: Sequence[object]) -> FacePause:
     )
 
 
-class FacePauseRepo:
+class FacePauseRepo(SubjectKeys):
     def __init__(self, db: Database, cipher: FieldCipher, clock: Clock = system_clock) -> None:
         self._db = db
         self._cipher = cipher
         self._clock = clock
-
-    def document_key(self, doc_type: DocumentType, number: str) -> str:
-        return "doc:" + self._cipher.blind_index(str(doc_type), normalize_number(number))
-
-    @staticmethod
-    def user_key(user_id: int) -> str:
-        return f"user:{user_id}"
 
     # -- reading ---------------------------------------------------------------------------------
 

@@ -15,26 +15,18 @@ from datetime import datetime, timedelta
 
 from bot.domain.clock import Clock, system_clock
 from bot.storage.crypto import FieldCipher
+from bot.storage.repositories.subject_keys import SubjectKeys
 from bot.storage.sql import Database
 from bot.storage.timeutil import from_db, to_db
-from bot.verification.ids import DocumentType, normalize_number
 
 __all__ = ["GuardRepo"]
 
 
-class GuardRepo:
+class GuardRepo(SubjectKeys):
     def __init__(self, db: Database, cipher: FieldCipher, clock: Clock = system_clock) -> None:
         self._db = db
         self._cipher = cipher
         self._clock = clock
-
-    def document_key(self, doc_type: DocumentType, number: str) -> str:
-        # The same blind index as persons.doc_index: the key names the person without revealing them.
-        return "doc:" + self._cipher.blind_index(str(doc_type), normalize_number(number))
-
-    @staticmethod
-    def user_key(user_id: int) -> str:
-        return f"user:{user_id}"
 
     # -- face step-ups ---------------------------------------------------------------------------
 
