@@ -29,7 +29,7 @@ from tests.helpers.client import BotClient
 from tests.helpers.fakes import OTHER_ENCODING, FakeSms, FakeVerifier, valid_number
 from tests.helpers.mocked_bot import MockedBot
 from tests.helpers.postgres import database_url
-from tests.helpers.staff import admin, collect_into_review, press, sent_to, settings, text
+from tests.helpers.staff import admin, collect_into_review, grant, press, sent_to, settings, text
 
 __all__ = ["admin", "database_url", "settings"]
 
@@ -37,10 +37,8 @@ REVIEWER_ID = 777102
 
 
 @pytest.fixture
-async def reviewer(dp: Dispatcher, bot: MockedBot, admin: BotClient) -> BotClient:
-    replies = await admin.send(f"/grant {REVIEWER_ID} reviewer")
-    assert "已授予" in text(replies)
-    return BotClient(dp, bot, user_id=REVIEWER_ID)
+async def reviewer(admin: BotClient) -> BotClient:
+    return await grant(admin, REVIEWER_ID)
 
 
 def repos(services: Services) -> Repositories:

@@ -14,7 +14,7 @@ from bot.verification.ids import DocumentType
 from tests.helpers.client import BotClient
 from tests.helpers.fakes import FakeSms, FakeVerifier, valid_number
 from tests.helpers.mocked_bot import MockedBot
-from tests.helpers.staff import ADMIN_ID, admin, collect_into_review, press, sent_to, settings, text
+from tests.helpers.staff import ADMIN_ID, admin, collect_into_review, grant, press, sent_to, settings, text
 
 # The console needs an admin: these fixtures replace the dialog defaults in this module.
 __all__ = ["admin", "settings"]
@@ -44,10 +44,8 @@ def stranger(dp: Dispatcher, bot: MockedBot) -> BotClient:
 
 
 @pytest.fixture
-async def reviewer(dp: Dispatcher, bot: MockedBot, admin: BotClient) -> BotClient:
-    replies = await admin.send(f"/grant {REVIEWER_ID} reviewer")
-    assert "已授予" in text(replies)
-    return BotClient(dp, bot, user_id=REVIEWER_ID)
+async def reviewer(admin: BotClient) -> BotClient:
+    return await grant(admin, REVIEWER_ID)
 
 
 def repos(services: Services) -> Repositories:

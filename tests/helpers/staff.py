@@ -32,6 +32,13 @@ def admin(dp: Dispatcher, bot: MockedBot) -> BotClient:
     return BotClient(dp, bot, user_id=ADMIN_ID)
 
 
+async def grant(admin: BotClient, user_id: int, role: str = "reviewer") -> BotClient:
+    """The admin grants ``role`` through the console; the staff member's client in the same chat room."""
+    replies = await admin.send(f"/grant {user_id} {role}")
+    assert "已授予" in text(replies)
+    return BotClient(admin.dp, admin.bot, user_id=user_id)
+
+
 def text(replies: list[Reply]) -> str:
     return "\n".join(r.text for r in replies)
 
