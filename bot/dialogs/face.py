@@ -327,7 +327,8 @@ def create_router() -> Router:
                 keys,
                 _policy(ctx),
                 doc_key=doc_key,
-                encodings=[verdict.live_encoding] if verdict.live_encoding is not None else [],
+                # a liveness failure has no live face, but its face still keys the pause
+                encodings=[e] if (e := verdict.live_encoding or verdict.face_encoding) is not None else [],
             )
             await progress.edit_text(_failure_text(ctx, verdict, challenge))
             if outcome.paused_until is not None:

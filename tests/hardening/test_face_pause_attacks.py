@@ -123,3 +123,26 @@ async def test_a_length_declared_shorter_than_the_frames_is_refused(
     assert "时间信息与画面不符" in text(replies) and "采集成功" not in text(replies)
     verifier.verdicts[b"honest clip"] = replace(verdict("pass"), duration=4.4, content_hash="h")
     assert "采集成功" in text(await client.send_video_as(b"honest clip", duration=4))
+
+
+async def test_photo_attacks_that_fail_liveness_still_pause_their_face(
+    client: HostileClient, dp: Dispatcher, bot: MockedBot, verifier: DecodingVerifier, sms: FakeSms
+) -> None:
+    """Attack: three animated-photo attempts (liveness fails, so no live face), then the same face on
+    another account with another document. The engine gives the failing face's encoding on a
+    liveness failure too (``face_encoding``), so the pause keys that face."""
+    replies = await to_face(client, verifier, sms, valid_number())
+    await press(client, replies, "我已阅读并同意")
+    for i in range(3):
+        video = f"animated photo {i}".encode()
+        failed = verdict("fail", ["liveness_animated_photo"])
+        assert failed.live_encoding is None
+        verifier.verdicts[video] = replace(failed, face_encoding=ENCODING)
+        replies = await client.send_video(video)
+    assert "已暂停" in text(replies)
+    other = HostileClient(dp, bot, user_id=4545)
+    replies = await to_face(other, verifier, sms, valid_number("11010119900307125"))
+    replies = await press(other, replies, "我已阅读并同意")
+    verifier.verdicts[b"the same face, now live"] = verdict("pass", encoding=ENCODING)
+    replies = await other.send_video(b"the same face, now live")
+    assert "已暂停" in text(replies) and "采集成功" not in text(replies)

@@ -63,7 +63,11 @@ class FaceVerdict:
     liveness: LivenessResult
     reasons: list[str]
     content_hash: str  # sha256 hex of the video bytes: the caller's replay check
-    live_encoding: tuple[float, ...] | None = None
+    live_encoding: tuple[float, ...] | None = None  # only when liveness passed: a live face to store
+    # The best frames' encoding whenever a face was encoded, liveness failed or not: what a lasting
+    # pause keys the failing face by (a photo or replay attack fails liveness, and must not leave the
+    # pause without its face). Never to be stored as a person's live face.
+    face_encoding: tuple[float, ...] | None = None
     best_frame_jpeg: bytes | None = None
     review_frames_jpeg: list[bytes] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
@@ -462,6 +466,7 @@ def verify_selfie_video(
         reasons=reasons,
         content_hash=digest,
         live_encoding=live_t if liveness.passed else None,
+        face_encoding=live_t,
         best_frame_jpeg=_jpeg(best_frame, config.jpeg_quality),
         review_frames_jpeg=review,
         timings=timings,
