@@ -3,12 +3,11 @@
 The photo sits at a fixed place of the ID-1 card, right of the text column. The card frame is
 recovered from the printed text (left edge of the labels, the name row, the ID-number line), which
 survives perspective and background clutter better than the card outline, and the crop is then
-centred on the face found by dlib's HOG detector inside that box when there is one.
+centred on the face found by BlazeFace (the face engine's detector) inside that box when there is one.
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,21 +71,18 @@ def card_frame(name_line: OcrLine | None, label_left: float, number_line: OcrLin
     return CardFrame(left=label_left, top=top, px_per_mm_x=scale, px_per_mm_y=scale)
 
 
-@functools.cache
-def _face_detector() -> Any:
-    import dlib
+def _largest_face(bgr: Array) -> tuple[int, int, int, int] | None:
+    """The largest face in the search box, by the face engine's BlazeFace detector (Apache-2.0, see
+    MODELS.md; it replaced dlib's HOG here as in the engine). The search box is about square and the
+    portrait's face fills a third of it; a second, finer pass over overlapping squares finds a face on
+    a card photographed from farther away."""
+    from bot.verification.face.detect import find_faces  # lazily: the models load on first use
 
-    return dlib.get_frontal_face_detector()
-
-
-def _largest_face(rgb: Array) -> tuple[int, int, int, int] | None:
-    # Upsample small crops once so that a ~60 px face is still found; bigger ones are fast as is.
-    upsample = 1 if max(rgb.shape[:2]) < 400 else 0
-    rects = _face_detector()(rgb, upsample)
-    if not rects:
+    faces = find_faces(bgr) or find_faces(bgr, grid=2)
+    if not faces:
         return None
-    r = max(rects, key=lambda r: r.width() * r.height())
-    return int(r.left()), int(r.top()), int(r.right()), int(r.bottom())
+    x0, y0, x1, y1 = faces[0].box  # largest first
+    return int(x0), int(y0), int(x1), int(y1)
 
 
 def search_box(frame: CardFrame) -> tuple[float, float, float, float]:
@@ -110,7 +106,7 @@ def crop_portrait(region_bgr: Array, frame: CardFrame) -> tuple[Array, bool] | N
     visible = region_bgr[max(0, int(y0)) : int(y1), max(0, int(x0)) : int(x1)]
     if visible.size == 0 or float(np.count_nonzero(visible.max(axis=2))) < 0.6 * bw * bh:
         return None  # most of the photo box is outside the picture
-    face = _largest_face(np.ascontiguousarray(region_bgr[:, :, ::-1]))
+    face = _largest_face(np.ascontiguousarray(region_bgr))
     if face is not None:
         fx0, fy0, fx1, fy1 = face
         fcx, fcy = (fx0 + fx1) / 2, (fy0 + fy1) / 2
