@@ -315,12 +315,30 @@ def build_onnx(net: ResNet) -> bytes:
     x = op("Flatten", [op("GlobalAveragePool", [x])], _attr_int("axis", 1))
     inits.append(_tensor("fc", net.fc))
     nodes.append(_node("MatMul", [x, "fc"], ["encodings"]))
-    graph = b"".join(nodes) + _field(2, "dlib_face_recognition_resnet_model_v1")
-    graph += b"".join(_field(5, t) for t in inits)
-    graph += _field(11, _value_info("chips", ["N", 3, CHIP_SIDE, CHIP_SIDE]))
-    graph += _field(12, _value_info("encodings", ["N", net.fc.shape[1]]))
+    # joined once each (the weights are 22 MB: every concatenation would copy them again)
+    graph = b"".join(
+        [
+            *nodes,
+            _field(2, "dlib_face_recognition_resnet_model_v1"),
+            *(_field(5, t) for t in inits),
+            _field(11, _value_info("chips", ["N", 3, CHIP_SIDE, CHIP_SIDE])),
+            _field(12, _value_info("encodings", ["N", net.fc.shape[1]])),
+        ]
+    )
+    head = _field(1, 8) + _field(2, "bot.verification.face.resnet")
     opset = _field(8, _field(1, "") + _field(2, 13))
-    return _field(1, 8) + _field(2, "bot.verification.face.resnet") + _field(7, graph) + opset
+    return b"".join([head, _varint((7 << 3) | 2), _varint(len(graph)), graph, opset])
+
+
+def _release_freed_memory() -> None:
+    """Hand the load's freed buffers back to the system (glibc keeps them otherwise: ~90 MB of a
+    worker's resident memory would be the file, the parsed arrays and the ONNX bytes, all dead)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
 
 
 def _out(side: int, k: int, s: int, p: int) -> int:
@@ -334,13 +352,16 @@ class ResNetEncoder:
         import onnxruntime as ort
 
         net = parse_dlib_resnet(dat_file.read_bytes())
+        model = build_onnx(net)
         self._mean = np.array(net.mean_rgb, np.float32)
         opts = ort.SessionOptions()
         # one thread: the verification pool already runs one worker per core
         opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
-        self._session = ort.InferenceSession(build_onnx(net), opts, providers=["CPUExecutionProvider"])
+        self._session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+        del net, model
+        _release_freed_memory()
 
     def encode(self, chips: Sequence[U8]) -> npt.NDArray[np.float64]:
         if not chips:
