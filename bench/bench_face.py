@@ -428,6 +428,49 @@ def _johns(root: Path, out: Callable[..., None]) -> None:
     out()
 
 
+class _DlibRuntime:
+    """The encoder as it was before: dlib's own ResNet runtime (no BLAS in its wheel), same weights."""
+
+    def __init__(self) -> None:
+        import dlib
+        import face_recognition_models as frm
+
+        self._net = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
+
+    def encode(self, chips: list[Any]) -> Any:
+        return np.array([np.array(self._net.compute_face_descriptor(c)) for c in chips], np.float64)
+
+
+def _with_dlib_runtime(fn: Callable[[], Any]) -> Any:
+    """Run ``fn`` with the engine encoding through dlib's runtime (the "before" of this run)."""
+    import dataclasses
+
+    from bot.verification.face import detect
+
+    real = detect.load_models
+    patched = dataclasses.replace(real(), encoder=_DlibRuntime())
+    detect.load_models = lambda: patched  # type: ignore[assignment]
+    try:
+        return fn()
+    finally:
+        detect.load_models = real
+
+
+def _encoder_cost(runs: int = 10) -> tuple[float, float]:
+    """CPU ms per 150x150 chip: dlib's runtime, then onnxruntime (resnet.py), same weights."""
+    from bot.verification.face.detect import load_models
+
+    chip = np.random.default_rng(1).integers(0, 256, (150, 150, 3), dtype=np.uint8)
+    costs = []
+    for enc in (_DlibRuntime(), load_models().encoder):
+        enc.encode([chip])
+        c = time.process_time()
+        for _ in range(runs):
+            enc.encode([chip])
+        costs.append(1000 * (time.process_time() - c) / runs)
+    return costs[0], costs[1]
+
+
 def _speed(videos: Path, runs: int, attacks: Path, out: Callable[..., None]) -> None:
     from bot.verification.pool import default_workers
     from tools.facegen import crop_square_video
@@ -448,6 +491,23 @@ def _speed(videos: Path, runs: int, attacks: Path, out: Callable[..., None]) -> 
         floor.append(_floor(note))
         floor_cpu.append(time.process_time() - c)
     assert verdict is not None
+    # the same note decided with the encoder on dlib's runtime (before this change), interleaved
+    # with a floor run so both see the same load
+    old, old_cpu, old_floor, old_floor_cpu = [], [], [], []
+    old_verdict = None
+    for _ in range(runs):
+        t, c = time.perf_counter(), time.process_time()
+        old_verdict = _with_dlib_runtime(lambda: face.verify_selfie_video(note, challenge))
+        old.append(time.perf_counter() - t)
+        old_cpu.append(time.process_time() - c)
+        c = time.process_time()
+        t = time.perf_counter()
+        _floor(note)
+        old_floor.append(time.perf_counter() - t)
+        old_floor_cpu.append(time.process_time() - c)
+    assert old_verdict is not None
+    same_encoding = float(np.abs(np.array(old_verdict.face_encoding) - np.array(verdict.face_encoding)).max())
+    dlib_ms, onnx_ms = _encoder_cost()
     decoded_fps = _decode_rate(note)
     mem = _memory(note, attacks)
     seq, wall8, worst_ping = asyncio.run(_pool_latency(note, challenge, runs))
@@ -481,6 +541,28 @@ def _speed(videos: Path, runs: int, attacks: Path, out: Callable[..., None]) -> 
     out(
         f"| through VerificationPool (pickling, IPC) | {runs} | {statistics.median(seq):.2f} | "
         f"{_pct(seq, 0.95):.2f} |"
+    )
+    out(
+        f"| before: decided with the encoder on dlib's runtime | {runs} | {statistics.median(old):.2f} | "
+        f"{_pct(old, 0.95):.2f} |"
+    )
+    out(
+        f"| before: CPU time of that decision | {runs} | {statistics.median(old_cpu):.2f} | "
+        f"{_pct(old_cpu, 0.95):.2f} |"
+    )
+    out(
+        f"| before: floor runs beside it (wall / CPU) | {runs} | {statistics.median(old_floor):.2f} / "
+        f"{statistics.median(old_floor_cpu):.2f} | - |"
+    )
+    out()
+    old_ratio = statistics.median(old) / max(statistics.median(old_floor), 1e-9)
+    old_cpu_ratio = statistics.median(old_cpu) / max(statistics.median(old_floor_cpu), 1e-9)
+    out(
+        f"Before (encoder on dlib's runtime, this run): ratio wall **{old_ratio:.2f}**, CPU "
+        f"**{old_cpu_ratio:.2f}**; verdict `{old_verdict.decision}`. One 150x150 face chip costs "
+        f"{dlib_ms:.1f} ms of CPU on dlib's runtime and {onnx_ms:.1f} ms on onnxruntime (resnet.py, same "
+        f"weights); the note's encodings of both runtimes differ by at most {same_encoding:.1e} per "
+        "component."
     )
     out()
     cpu_ratio = statistics.median(cpu) / max(statistics.median(floor_cpu), 1e-9)
