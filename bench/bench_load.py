@@ -479,7 +479,11 @@ class BotProbe:
             ordered[int(0.99 * (len(ordered) - 1))] if ordered else float("nan")
         ) * 1000
         sql0, sql1 = self.before.get("sqlite", {}), after.get("sqlite", {})
-        row["sql_per_update"] = {k: (sql1.get(k, 0) - sql0.get(k, 0)) / updates for k in sql1}
+        row["sql_per_update"] = {
+            k: (v - sql0.get(k, 0)) / updates for k, v in sql1.items() if isinstance(v, (int, float))
+        }
+        h0, h1 = sql0.get("hops_by_text", {}), sql1.get("hops_by_text", {})
+        row["hops_by_text"] = {k: v - h0.get(k, 0) for k, v in h1.items() if v > h0.get(k, 0)}
         row["cpu_ms_per_update"] = {k: (cpu[k] - self.cpu_before.get(k, 0.0)) * 1000 / updates for k in cpu}
         row["main_busy"] = (cpu["main"] - self.cpu_before.get("main", 0.0)) / max(1e-9, ended - self.started)
         if "stalls" in after:
@@ -745,6 +749,11 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
             f"{q.get('budget_retries', 0):.3f} over-budget retries; "
             f"statements held the loop {q.get('loop_seconds', 0) * 1000:.3f} ms per update.",
         ]
+        hops = plain.get("hops_by_text") or {}
+        if hops:
+            lines += ["", "Thread hops of the plain phase, by statement: " + "; ".join(
+                f"{count} × {text}" for text, count in sorted(hops.items(), key=lambda kv: -kv[1])
+            )]
     sweep = [r for r in results[1:] if r.get("gen0") is not None]
     if sweep:
         lines += [

@@ -111,9 +111,12 @@ class SqliteCounters:
     checkpoints: int = 0
     loop_seconds: float = 0.0  # time statements held the event loop
     longest_on_loop_s: float = 0.0
+    hops_by_text: dict[str, int] = field(default_factory=dict)  # what went to a thread (its first 60 chars)
 
-    def snapshot(self) -> dict[str, float]:
-        return dict(self.__dict__)
+    def snapshot(self) -> dict[str, Any]:
+        figures: dict[str, Any] = dict(self.__dict__)
+        figures["hops_by_text"] = dict(self.hops_by_text)
+        return figures
 
 
 COUNTERS = SqliteCounters()
@@ -327,6 +330,8 @@ class _Link:
     async def in_thread(self, fn: Callable[..., _T], *args: Any) -> _T:
         """``fn(*args)`` on this connection's thread, waiting for locks up to the busy timeout."""
         COUNTERS.thread_hops += 1
+        what = str(args[0])[:60] if args and isinstance(args[0], str) else getattr(fn, "__name__", "?")
+        COUNTERS.hops_by_text[what] = COUNTERS.hops_by_text.get(what, 0) + 1
         future = self._executor.submit(self._patiently, fn, *args)
         self._pending = future
         return await asyncio.wrap_future(future)
