@@ -61,6 +61,7 @@ def testdata() -> Path:
 
 
 STATS_FILE = "bench-bot-stats.json"  # in the bot's data directory, written by its watcher
+HEAP_FILE = "bench-bot-heap.json"  # written on SIGUSR1 with --stalls: the tracked objects by type
 
 
 async def watch_bot(path: Path, profile: bool, stalls: Any = None) -> None:
@@ -156,6 +157,9 @@ def serve_bot(
         probe.install(callbacks=stalls)  # collections always timed in a --gc-sweep
 
     async def main() -> None:
+        if probe is not None and stalls:
+            heap = str(Path(data_dir) / HEAP_FILE)
+            asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, probe.dump_heap, heap)
         watcher = asyncio.create_task(watch_bot(Path(data_dir) / STATS_FILE, profile, probe))
         try:
             await run_polling(settings, api_base=url)
@@ -488,6 +492,18 @@ class BotProbe:
         row["main_busy"] = (cpu["main"] - self.cpu_before.get("main", 0.0)) / max(1e-9, ended - self.started)
         if "stalls" in after:
             row["stalls"] = stall_delta(self.before.get("stalls", {}), after["stalls"])
+            for generation, d in row["stalls"]["gc"].items():  # the phase's longest, not the run's
+                inside = [e for e in after["stalls"].get("gc_events", []) if self.started < e[0] <= ended]
+                mine = [e for e in inside if str(e[1]) == generation]
+                d["max_ms"] = max((e[2] for e in mine), default=0.0)
+                d["max_cpu_ms"] = max((e[3] for e in mine), default=0.0)
+            if after["stalls"].get("callbacks"):  # --stalls: what a full collection walks, by type
+                import json
+
+                os.kill(self.pid, signal.SIGUSR1)
+                await asyncio.sleep(3)
+                with contextlib.suppress(OSError, ValueError):
+                    row["heap"] = json.loads((self.data_dir / HEAP_FILE).read_text())
         l0, l1 = self.before.get("layers", {}), after.get("layers", {})
         row["layers"] = {k: l1[k] - l0.get(k, 0) for k in l1}
 
@@ -495,6 +511,7 @@ class BotProbe:
 def stall_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     """The stall probe's counts during a phase (its longest-N lists are for the whole run)."""
     out = dict(after)
+    out.pop("gc_events", None)  # used for the phase's longest collections, in BotProbe.finish
     for key in ("callbacks", "callback_wall_s", "callback_cpu_s", "iterations", "gc_collected"):
         out[key] = after.get(key, 0) - before.get(key, 0)
     for key in ("callback_hist_ms", "iteration_hist_ms"):
@@ -511,6 +528,8 @@ def stall_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]
         }
         for g, d in after.get("gc", {}).items()
     }
+    ab = before.get("api_calls", {})
+    out["api_calls"] = {k: v - ab.get(k, 0) for k, v in after.get("api_calls", {}).items()}
     sb = before.get("stacks", {})
     stacks = {k: v - sb.get(k, 0) for k, v in after.get("stacks", {}).items()}
     out["stacks"] = sorted(((k, v) for k, v in stacks.items() if v > 0), key=lambda kv: -kv[1])
@@ -536,7 +555,7 @@ def stall_report(row: dict[str, Any]) -> list[str]:
     lines += [
         "",
         "| GC generation | collections | per 1,000 updates | wall / CPU ms | CPU ms per update "
-        "| longest of the run, wall / CPU ms |",
+        "| longest in the phase, wall / CPU ms |",
         "|---|---|---|---|---|---|",
     ]
     for g, d in s["gc"].items():
@@ -549,6 +568,20 @@ def stall_report(row: dict[str, Any]) -> list[str]:
     lines += ["", "Longest iterations (ms running callbacks, callbacks): " + ", ".join(
         f"{b:.0f} ({k})" for b, k in s["longest_iterations"]
     )]
+    calls = s.get("api_calls") or {}
+    if calls:
+        lines += ["", "Bot API calls per update: " + ", ".join(
+            f"{k} {v / n:.2f}" for k, v in sorted(calls.items(), key=lambda kv: -kv[1])
+        ) + "."]
+    heap = row.get("heap")
+    if heap:
+        lines += [
+            "",
+            f"Objects the collector tracks after the phase: {heap['tracked']:,} (generations "
+            f"{' / '.join(f'{g:,}' for g in heap['generations'])}; {heap['frozen']:,} frozen, not walked). "
+            "By type: " + ", ".join(f"{t} {c:,}" for t, c in heap["types"][:15]) + ". By module: "
+            + ", ".join(f"{m} {c:,}" for m, c in heap["modules"][:10]) + ".",
+        ]
     if s.get("stacks"):
         lines += ["", "Stacks inside callbacks longer than 20 ms (2 ms samples):", ""]
         lines += [f"- {count} × {where}" for where, count in s["stacks"][:12]]

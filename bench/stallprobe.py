@@ -43,7 +43,9 @@ class StallProbe:
         self.longest_iterations: list[tuple[float, int]] = []  # (busy s, callbacks run)
         self.gc: dict[int, list[tuple[float, float]]] = {0: [], 1: [], 2: []}  # (wall, CPU) by generation
         self.gc_collected = 0
+        self.gc_events: list[tuple[float, int, float, float]] = []  # (end, generation, wall ms, CPU ms)
         self.stacks: dict[str, int] = {}
+        self.api_calls: dict[str, int] = {}
         self._current_started = 0.0
         self._iter_busy = 0.0
         self._iter_count = 0
@@ -58,6 +60,23 @@ class StallProbe:
         gc.callbacks.append(self._on_gc)
         if callbacks:
             self._install_loop_hooks()
+            self.count_api_calls()
+
+    def count_api_calls(self) -> None:
+        """Bot API calls by method (the bot's one session class, wrapped before the bot is built)."""
+        from bot.session import RetryingSession
+
+        probe, original = self, RetryingSession.make_request
+
+        async def make_request(session: Any, bot: Any, method: Any, timeout: Any = None) -> Any:  # noqa: ASYNC109
+            name = type(method).__name__
+            probe.api_calls[name] = probe.api_calls.get(name, 0) + 1
+            result = await original(session, bot, method, timeout)
+            if isinstance(result, list):  # getUpdates: how many came per call
+                probe.api_calls["updates received"] = probe.api_calls.get("updates received", 0) + len(result)
+            return result
+
+        RetryingSession.make_request = make_request  # type: ignore[method-assign]
 
     def _install_loop_hooks(self) -> None:
         probe = self
@@ -108,7 +127,10 @@ class StallProbe:
             self._gc_started = (time.perf_counter(), time.thread_time())
         else:
             wall0, cpu0 = self._gc_started
-            self.gc[int(info["generation"])].append((time.perf_counter() - wall0, time.thread_time() - cpu0))
+            wall, cpu = time.perf_counter() - wall0, time.thread_time() - cpu0
+            self.gc[int(info["generation"])].append((wall, cpu))
+            self.gc_events.append((time.time(), int(info["generation"]), wall * 1000, cpu * 1000))
+            del self.gc_events[:-3000]
             self.gc_collected += int(info.get("collected", 0))
 
     def _sample(self) -> None:
@@ -126,6 +148,28 @@ class StallProbe:
                 frame = frame.f_back
             key = " < ".join(places)
             self.stacks[key] = self.stacks.get(key, 0) + 1
+
+    def dump_heap(self, path: str) -> None:
+        """The garbage collector's tracked objects (the frozen ones are not among them), by type: what
+        a full collection has to walk. Called on SIGUSR1 from the benchmark, after a phase."""
+        import collections
+        import json
+
+        started = time.thread_time()
+        objects = gc.get_objects()
+        by_type = collections.Counter(type(o).__qualname__ for o in objects)
+        modules = collections.Counter(getattr(type(o), "__module__", "?") for o in objects)
+        report = {
+            "tracked": len(objects),
+            "frozen": gc.get_freeze_count(),
+            "generations": [len(gc.get_objects(g)) for g in range(3)],
+            "types": by_type.most_common(25),
+            "modules": modules.most_common(15),
+            "took_ms": (time.thread_time() - started) * 1000,
+        }
+        del objects
+        with open(path, "w") as out:
+            json.dump(report, out)
 
     # --- results -----------------------------------------------------------------------------------
 
@@ -151,6 +195,8 @@ class StallProbe:
             "longest_iterations": [(b * 1000, n) for b, n in self.longest_iterations],
             "gc": gcs,
             "gc_collected": self.gc_collected,
+            "gc_events": list(self.gc_events),
+            "api_calls": dict(self.api_calls),
             "stacks": dict(sorted(self.stacks.items(), key=lambda kv: -kv[1])[:400]),
         }
 
