@@ -2,8 +2,10 @@
 embedded one (polling, SQLite) and a bare echo bot, in one run on one sandbox.
 
     .venv/bin/python bench/bench_distributed.py [--users 300] [--replicas 1,2]
-                                                [--database-url postgresql://user:pw@host/db]
+                                                [--database-url postgresql://user:pw@host/db
+                                                 | --postgres throwaway]
                                                 [--records sqlite,postgresql]
+                                                [--media-users 8] [--workers 2]
                                                 [--markdown bench/RESULTS-distributed.md]
 
 The simulated users and their walk are `bench_load.py`'s "plain" phase (menus and the first steps of
@@ -20,6 +22,15 @@ Rows, each with the same number of users (distinct user ids) after a one-user wa
    own, as nginx would be), and for one replica also without the proxy;
 4. with `--database-url`: the replica rows again with records in PostgreSQL (`DATABASE_URL`), each row
    on a fresh database `<name>_<row>` created beside the given one (asyncpg) and dropped after.
+
+`--postgres throwaway` starts a PostgreSQL cluster of the tests' kind (initdb on a free port, fsync off)
+for the run instead of a `--database-url`.
+
+With `--media-users N` (default 8) each bot row is measured twice: the plain walk alone, then the plain
+walk of `users - N` users while N users keep sending ID-card photos (real OCR) for the whole measurement:
+in the embedded row through its engine pool, in the replica rows through `--workers` (default 2)
+`python -m bot.worker` processes on the replicas' Redis queue, started once for all replica rows. The
+second table gives plain-step p50/p99 while those verifications run, and the verifications' own.
 
 Printed per row: updates/s, the ratio to the echo and to the embedded row, p50/p99 reply latency,
 errors (non-200, timeout, silence, apology or throttle notice; must be 0), how busy the machine's CPUs
@@ -116,7 +127,13 @@ def echo_walk(user: load.User) -> Awaitable[None]:
 
 
 async def measure(
-    name: str, sandbox_url: str, uid_base: int, users: int, parts: Parts, script: Script = load.walk_menus
+    name: str,
+    sandbox_url: str,
+    uid_base: int,
+    users: int,
+    parts: Parts,
+    script: Script = load.walk_menus,
+    media: Media | None = None,
 ) -> dict[str, Any]:
     """One warm-up walk, then `users` users walking at once; the figures of the latter."""
     await load.run_phase(sandbox_url, [(uid_base - 1, script)], load.Stats())
@@ -131,8 +148,42 @@ async def measure(
     row["cpu"] = {part: after[part] - before[part] for part in after}
     # what the machine's CPUs did meanwhile that none of our parts did: other people's jobs, the kernel
     row["cpu"]["others"] = (busy1[0] - busy0[0]) / TICK - sum(row["cpu"].values())
+    if media is not None and media.users:
+        row["mixed"] = await measure_mixed(sandbox_url, uid_base + 500_000, users, media)
     print(row, flush=True)
     return row
+
+
+@dataclass
+class Media:
+    """Users who send ID-card photos (real OCR) for the whole mixed measurement of a row."""
+
+    users: int
+    photos: list[bytes]
+
+
+async def measure_mixed(sandbox_url: str, uid_base: int, users: int, media: Media) -> dict[str, Any]:
+    """`users - media.users` users walking the plain walk while `media.users` users keep sending card
+    photos (`bench_load.py`'s mixed phase without the videos): plain-step latency while verifications
+    run, and the verifications' own."""
+    walked = asyncio.Event()
+    walkers = users - media.users
+    left = [walkers]
+
+    async def walker(user: load.User) -> None:
+        await load.walk_menus(user)
+        left[0] -= 1
+        if left[0] <= 0:
+            walked.set()
+
+    scripts: list[tuple[int, Script]] = [(uid_base + u, walker) for u in range(walkers)]
+    scripts += [
+        (uid_base + 100_000 + u, lambda usr: load.photo_user(usr, media.photos, walked))
+        for u in range(media.users)
+    ]
+    stats = load.Stats()
+    seconds = await load.run_phase(sandbox_url, scripts, stats)
+    return load.summary("mixed", stats, seconds)
 
 
 # --- processes -----------------------------------------------------------------------------------------
@@ -182,6 +233,23 @@ async def redis_server(tmp: Path) -> AsyncIterator[tuple[str, int]]:
         await load.stop(proc)
 
 
+@contextlib.contextmanager
+def throwaway_postgres() -> Any:
+    """A PostgreSQL cluster of the tests' kind (tests/helpers/postgres.py: initdb on a free port, fsync
+    off) for the run, stopped after; its URL."""
+    sys.path.insert(0, str(REPO))
+    from tests.helpers.postgres import _start_cluster
+
+    server = _start_cluster(Path(tempfile.gettempdir()))
+    if server is None:
+        sys.exit("--postgres throwaway needs initdb/pg_ctl (and the postgres user when run as root)")
+    try:
+        yield server.url
+    finally:
+        if server.stop is not None:
+            server.stop()
+
+
 @contextlib.asynccontextmanager
 async def fresh_database(url: str | None, tag: str) -> AsyncIterator[tuple[str, int | None] | None]:
     """A new, empty PostgreSQL database beside the one of `url`, dropped afterwards, and the server's
@@ -209,6 +277,35 @@ async def fresh_database(url: str | None, tag: str) -> AsyncIterator[tuple[str, 
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+def log_text(path: Path) -> str:
+    return path.read_text(errors="replace")
+
+
+@contextlib.asynccontextmanager
+async def verification_workers(count: int, redis_url: str, tmp: Path) -> AsyncIterator[list[int]]:
+    """`count` × `python -m bot.worker` on the replicas' queue, each ready (models loaded)."""
+    env = replica_env(
+        REDIS_URL=redis_url, ENCRYPTION_KEY=KEY, LOG_LEVEL="INFO", OMP_NUM_THREADS="1"
+    )  # fmt: skip
+    async with contextlib.AsyncExitStack() as stack:
+        pids = []
+        for index in range(count):
+            log_path = tmp / f"worker-{index}.log"
+            out = stack.enter_context(log_path.open("wb"))
+            proc = await stack.enter_async_context(
+                process("-m", "bot.worker", env=env, cwd=tmp, stdout=out, stderr=subprocess.STDOUT)
+            )
+            pids.append(proc.pid)
+
+            async def ready(proc: asyncio.subprocess.Process = proc, path: Path = log_path) -> bool:
+                if proc.returncode is not None:
+                    raise RuntimeError("worker exited: " + log_text(path)[-2000:])
+                return "verification worker ready" in log_text(path)
+
+            await until(ready, "a verification worker", 300)
+        yield pids
 
 
 def replica_env(**settings: str) -> dict[str, str]:
@@ -289,6 +386,10 @@ async def bench(args: argparse.Namespace) -> list[dict[str, Any]]:
     url = f"http://127.0.0.1:{port}"
     users = args.users
     rows: list[dict[str, Any]] = []
+    media = None
+    if args.media_users:
+        root = load.testdata()
+        media = Media(args.media_users, [(root / p).read_bytes() for p in load.CARD_PHOTOS])
 
     def labelled(row: dict[str, Any], **extra: Any) -> dict[str, Any]:
         row.update(extra)
@@ -320,13 +421,18 @@ async def bench(args: argparse.Namespace) -> list[dict[str, Any]]:
                 await load.wait_polling(http, url)
                 await asyncio.sleep(args.warmup)  # the engine pool loads its models at start
                 labelled(
-                    await measure("embedded", url, 2_000_000, users, Parts(sandbox.pid, [bot.pid])),
+                    await measure(
+                        "embedded", url, 2_000_000, users, Parts(sandbox.pid, [bot.pid]), media=media
+                    ),
                     kind="embedded (`make run`)", processes="1 (+ engine pool)", fsm="SQLite",
                     records="SQLite", transport="polling",
                 )  # fmt: skip
         # 3./4. replicas
         with tempfile.TemporaryDirectory(prefix="bench-distributed-redis-") as tmp:
-            async with redis_server(Path(tmp)) as redis:
+            async with (
+                redis_server(Path(tmp)) as redis,
+                verification_workers(args.workers if media else 0, redis[0], Path(tmp)),
+            ):
                 layouts = [(n, True) for n in args.counts]
                 if 1 in args.counts:
                     layouts.insert(0, (1, False))
@@ -339,7 +445,7 @@ async def bench(args: argparse.Namespace) -> list[dict[str, Any]]:
                         async with fresh_database(store, tag) as database:
 
                             async def run(parts: Parts, base: int = base, tag: str = tag) -> dict[str, Any]:
-                                return await measure(tag, url, base, users, parts)
+                                return await measure(tag, url, base, users, parts, media=media)
 
                             row = await run_replicas(
                                 http, (url, sandbox.pid), count, redis, database, proxied, run
@@ -383,6 +489,25 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, loads: tuple[fl
             f"| {r['plain_p50']:.0f} | {r['plain_p99']:.0f} | {r['errors']} "
             f"| {per_update(r, 'bot'):.1f} | {per_update(r, *OURS):.1f} | {r['busy']:.0%} | {r['load']:.2f} |"
         )
+    mixed = [r for r in rows if "mixed" in r]
+    if mixed:
+        lines += [
+            "",
+            f"The same rows while {args.media_users} users keep sending ID-card photos (real OCR: the "
+            f"embedded bot's engine pool, or {args.workers} `python -m bot.worker` processes on the "
+            f"replicas' queue) and the other {args.users - args.media_users} walk the plain walk:",
+            "",
+            "| deployment | processes | records | updates/s | × echo | plain p50 ms | plain p99 ms "
+            "| verifications | verif. p50 ms | verif. p99 ms | errors |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in mixed:
+            m = r["mixed"]
+            lines.append(
+                f"| {r['kind']} | {r['processes']} | {r['records']} | {m['ups']:.0f} "
+                f"| {m['ups'] / echo['ups']:.2f} | {m['plain_p50']:.0f} | {m['plain_p99']:.0f} "
+                f"| {m['verif_n']} | {m['verif_p50']:.0f} | {m['verif_p99']:.0f} | {m['errors']} |"
+            )
     parts = [*OURS, "others"]
     lines += [
         "",
@@ -398,6 +523,7 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, loads: tuple[fl
         cells = " | ".join(f"{cpu[p]:.1f}" if p in cpu and (cpu[p] or p != "proxy") else "—" for p in parts)
         lines.append(f"| {r['phase']} | {r['seconds']:.1f} | {cells} |")
     kinds = {f"{r['phase']}: {k}": v for r in rows for k, v in r["error_kinds"].items()}
+    kinds |= {f"{r['phase']} mixed: {k}": v for r in mixed for k, v in r["mixed"]["error_kinds"].items()}
     if kinds:
         lines += ["", f"Errors by kind: {kinds}"]
     return "\n".join(lines) + "\n"
@@ -413,6 +539,13 @@ def main() -> None:
     )
     parser.add_argument("--warmup", type=float, default=15.0, help="seconds for the embedded engines to load")
     parser.add_argument("--markdown", type=Path)
+    parser.add_argument(
+        "--media-users", type=int, default=8, help="per row, also a mixed measurement with these photo users"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="verification workers for the replica rows")
+    parser.add_argument(
+        "--postgres", choices=["throwaway"], help="start a PostgreSQL cluster for the run (instead of a URL)"
+    )
     args = parser.parse_args()
     args.counts = [int(c) for c in args.replicas.split(",")]
     args.records = (args.records or ("sqlite,postgresql" if args.database_url else "sqlite")).split(",")
@@ -420,9 +553,15 @@ def main() -> None:
         parser.error("--records: sqlite and/or postgresql")
     if "postgresql" in args.records and not args.database_url:
         parser.error("--records postgresql needs --database-url")
-    load_start = os.getloadavg()[0]
-    rows = asyncio.run(bench(args))
-    load.publish(report(rows, args, (load_start, os.getloadavg()[0])), args.markdown, rows)
+    with contextlib.ExitStack() as stack:
+        if args.postgres and not args.database_url:
+            args.database_url = stack.enter_context(throwaway_postgres())
+            if "postgresql" not in args.records:
+                args.records.append("postgresql")
+        load_start = os.getloadavg()[0]
+        rows = asyncio.run(bench(args))
+    checked = rows + [r["mixed"] for r in rows if "mixed" in r]  # errors in any measurement: exit 1
+    load.publish(report(rows, args, (load_start, os.getloadavg()[0])), args.markdown, checked)
 
 
 if __name__ == "__main__":

@@ -61,9 +61,10 @@ def testdata() -> Path:
 
 
 STATS_FILE = "bench-bot-stats.json"  # in the bot's data directory, written by its watcher
+HEAP_FILE = "bench-bot-heap.json"  # written on SIGUSR1 with --stalls: the tracked objects by type
 
 
-async def watch_bot(path: Path, profile: bool) -> None:
+async def watch_bot(path: Path, profile: bool, stalls: Any = None) -> None:
     """In the bot's process: how late the event loop wakes (the longest stall per half second), the
     SQLite counters, and with ``profile`` a sampled split of the main thread's time by layer; written
     to ``path`` twice a second for the benchmark to read at each phase's start and end."""
@@ -92,6 +93,8 @@ async def watch_bot(path: Path, profile: bool) -> None:
                 longest = max(longest, time.perf_counter() - before - tick)
             windows.append((time.time(), longest))
             state = {"windows": windows, "sqlite": counters(), "layers": layers}
+            if stalls is not None:
+                state["stalls"] = stalls.snapshot()
             await asyncio.to_thread(path.write_text, json.dumps(state))
     finally:
         stop.set()
@@ -128,8 +131,14 @@ def sample_layers(thread_id: int | None, layers: dict[str, int], stop: Any) -> N
         layers[name] = layers.get(name, 0) + 1
 
 
-def serve_bot(url: str, data_dir: str, profile: bool = False) -> None:
+def serve_bot(
+    url: str, data_dir: str, profile: bool = False, stalls: bool = False, gen0: int | None = None
+) -> None:
+    import bot.runtime
     from bot.__main__ import run_polling
+
+    if gen0 is not None:  # read by tune_gc() when run_polling calls it
+        bot.runtime.GC_GEN0_THRESHOLD = gen0
     from bot.config import Settings
 
     settings = Settings(
@@ -140,8 +149,18 @@ def serve_bot(url: str, data_dir: str, profile: bool = False) -> None:
         log_level="WARNING",
     )
 
+    probe = None
+    if stalls or gen0 is not None:
+        from stallprobe import StallProbe
+
+        probe = StallProbe()
+        probe.install(callbacks=stalls)  # collections always timed in a --gc-sweep
+
     async def main() -> None:
-        watcher = asyncio.create_task(watch_bot(Path(data_dir) / STATS_FILE, profile))
+        if probe is not None and stalls:
+            heap = str(Path(data_dir) / HEAP_FILE)
+            asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, probe.dump_heap, heap)
+        watcher = asyncio.create_task(watch_bot(Path(data_dir) / STATS_FILE, profile, probe))
         try:
             await run_polling(settings, api_base=url)
         finally:
@@ -388,10 +407,10 @@ def process_tree(pid: int) -> list[int]:
     return found
 
 
-def tree_rss(pid: int) -> int:
-    """Resident bytes of a process and all its descendants."""
+def tree_rss(pid: int, children: bool = True) -> int:
+    """Resident bytes of a process and (unless ``children`` is false) all its descendants."""
     total = 0
-    for current in process_tree(pid):
+    for current in process_tree(pid) if children else [pid]:
         with contextlib.suppress(OSError):
             for line in Path(f"/proc/{current}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -464,11 +483,109 @@ class BotProbe:
             ordered[int(0.99 * (len(ordered) - 1))] if ordered else float("nan")
         ) * 1000
         sql0, sql1 = self.before.get("sqlite", {}), after.get("sqlite", {})
-        row["sql_per_update"] = {k: (sql1.get(k, 0) - sql0.get(k, 0)) / updates for k in sql1}
+        row["sql_per_update"] = {
+            k: (v - sql0.get(k, 0)) / updates for k, v in sql1.items() if isinstance(v, (int, float))
+        }
+        h0, h1 = sql0.get("hops_by_text", {}), sql1.get("hops_by_text", {})
+        row["hops_by_text"] = {k: v - h0.get(k, 0) for k, v in h1.items() if v > h0.get(k, 0)}
         row["cpu_ms_per_update"] = {k: (cpu[k] - self.cpu_before.get(k, 0.0)) * 1000 / updates for k in cpu}
         row["main_busy"] = (cpu["main"] - self.cpu_before.get("main", 0.0)) / max(1e-9, ended - self.started)
+        if "stalls" in after:
+            row["stalls"] = stall_delta(self.before.get("stalls", {}), after["stalls"])
+            for generation, d in row["stalls"]["gc"].items():  # the phase's longest, not the run's
+                inside = [e for e in after["stalls"].get("gc_events", []) if self.started < e[0] <= ended]
+                mine = [e for e in inside if str(e[1]) == generation]
+                d["max_ms"] = max((e[2] for e in mine), default=0.0)
+                d["max_cpu_ms"] = max((e[3] for e in mine), default=0.0)
+            if after["stalls"].get("callbacks"):  # --stalls: what a full collection walks, by type
+                import json
+
+                os.kill(self.pid, signal.SIGUSR1)
+                await asyncio.sleep(3)
+                with contextlib.suppress(OSError, ValueError):
+                    row["heap"] = json.loads((self.data_dir / HEAP_FILE).read_text())
         l0, l1 = self.before.get("layers", {}), after.get("layers", {})
         row["layers"] = {k: l1[k] - l0.get(k, 0) for k in l1}
+
+
+def stall_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The stall probe's counts during a phase (its longest-N lists are for the whole run)."""
+    out = dict(after)
+    out.pop("gc_events", None)  # used for the phase's longest collections, in BotProbe.finish
+    for key in ("callbacks", "callback_wall_s", "callback_cpu_s", "iterations", "gc_collected"):
+        out[key] = after.get(key, 0) - before.get(key, 0)
+    for key in ("callback_hist_ms", "iteration_hist_ms"):
+        b = before.get(key, {})
+        out[key] = {k: v - b.get(k, 0) for k, v in after.get(key, {}).items()}
+    gb = before.get("gc", {})
+    out["gc"] = {
+        g: {
+            "n": d["n"] - gb.get(g, {}).get("n", 0),
+            "total_ms": d["total_ms"] - gb.get(g, {}).get("total_ms", 0.0),
+            "cpu_ms": d["cpu_ms"] - gb.get(g, {}).get("cpu_ms", 0.0),
+            "max_ms": d["max_ms"],
+            "max_cpu_ms": d["max_cpu_ms"],
+        }
+        for g, d in after.get("gc", {}).items()
+    }
+    ab = before.get("api_calls", {})
+    out["api_calls"] = {k: v - ab.get(k, 0) for k, v in after.get("api_calls", {}).items()}
+    sb = before.get("stacks", {})
+    stacks = {k: v - sb.get(k, 0) for k, v in after.get("stacks", {}).items()}
+    out["stacks"] = sorted(((k, v) for k, v in stacks.items() if v > 0), key=lambda kv: -kv[1])
+    return out
+
+
+def stall_report(row: dict[str, Any]) -> list[str]:
+    s = row.get("stalls")
+    if not s or not s.get("callbacks"):
+        return []
+    n = max(1, row["updates"])
+    lines = [
+        "",
+        f"Stall probe, {row['phase']}: {s['callbacks'] / n:.1f} loop callbacks per update, "
+        f"{s['callback_wall_s'] * 1000 / n:.2f} ms wall / {s['callback_cpu_s'] * 1000 / n:.2f} ms CPU "
+        f"in callbacks per update; {s['iterations'] / n:.2f} loop iterations per update.",
+        "",
+        "| ≥ ms | callbacks | iterations (time running callbacks) |",
+        "|---|---|---|",
+    ]
+    for edge, count in s["callback_hist_ms"].items():
+        lines.append(f"| {edge} | {count} | {s['iteration_hist_ms'].get(edge, 0)} |")
+    lines += [
+        "",
+        "| GC generation | collections | per 1,000 updates | wall / CPU ms | CPU ms per update "
+        "| longest in the phase, wall / CPU ms |",
+        "|---|---|---|---|---|---|",
+    ]
+    for g, d in s["gc"].items():
+        lines.append(
+            f"| {g} | {d['n']} | {d['n'] * 1000 / n:.1f} | {d['total_ms']:.0f} / {d['cpu_ms']:.0f} "
+            f"| {d['cpu_ms'] / n:.3f} | {d['max_ms']:.1f} / {d['max_cpu_ms']:.1f} |"
+        )
+    lines += ["", "Longest callbacks of the run (wall ms, CPU ms, what):", ""]
+    lines += [f"- {w:.1f} / {c:.1f}: {what}" for w, c, what in s["longest_callbacks"][:10]]
+    lines += ["", "Longest iterations (ms running callbacks, callbacks): " + ", ".join(
+        f"{b:.0f} ({k})" for b, k in s["longest_iterations"]
+    )]
+    calls = s.get("api_calls") or {}
+    if calls:
+        lines += ["", "Bot API calls per update: " + ", ".join(
+            f"{k} {v / n:.2f}" for k, v in sorted(calls.items(), key=lambda kv: -kv[1])
+        ) + "."]
+    heap = row.get("heap")
+    if heap:
+        lines += [
+            "",
+            f"Objects the collector tracks after the phase: {heap['tracked']:,} (generations "
+            f"{' / '.join(f'{g:,}' for g in heap['generations'])}; {heap['frozen']:,} frozen, not walked). "
+            "By type: " + ", ".join(f"{t} {c:,}" for t, c in heap["types"][:15]) + ". By module: "
+            + ", ".join(f"{m} {c:,}" for m, c in heap["modules"][:10]) + ".",
+        ]
+    if s.get("stacks"):
+        lines += ["", "Stacks inside callbacks longer than 20 ms (2 ms samples):", ""]
+        lines += [f"- {count} × {where}" for where, count in s["stacks"][:12]]
+    return lines
 
 
 def summary(name: str, stats: Stats, seconds: float) -> dict[str, Any]:
@@ -505,6 +622,82 @@ async def preload_registry(data_dir: Path, uids: list[int]) -> None:
         await services.close()
 
 
+async def bot_phases(
+    args: argparse.Namespace,
+    url: str,
+    http: aiohttp.ClientSession,
+    gen0: int | None,
+    photos: list[bytes],
+    video: bytes,
+) -> list[dict[str, Any]]:
+    """A fresh bot (fresh data directory): its plain phase and, unless skipped, its mixed phase."""
+    results: list[dict[str, Any]] = []
+    n = args.users
+    suffix = "" if gen0 is None else f", gen-0 threshold {gen0}"
+    with tempfile.TemporaryDirectory(prefix="bench-load-") as data:
+        video_uids = [300_000 + u for u in range(args.video_users)]
+        await preload_registry(Path(data), video_uids)
+        flags = (["--profile"] if args.profile else []) + (["--stalls"] if args.stalls else [])
+        flags += [] if gen0 is None else ["--gc-gen0", str(gen0)]
+        bot = await spawn(__file__, "--serve-bot", url, data, *flags)
+        probe = BotProbe(bot.pid, Path(data))
+        peak = peak_main = 0
+        sampling = True
+
+        async def sample() -> None:
+            nonlocal peak, peak_main
+            while sampling:
+                peak = max(peak, tree_rss(bot.pid))
+                peak_main = max(peak_main, tree_rss(bot.pid, children=False))
+                await asyncio.sleep(0.25)
+
+        sampler = asyncio.create_task(sample())
+        try:
+            await wait_polling(http, url)
+            # Warm-up, not measured: the engine workers load their models at start.
+            await run_phase(url, [(199_999, walk_menus)], Stats())
+            await asyncio.sleep(args.warmup)
+            # 2. plain: the same number of users and plain updates as the echo phase
+            stats = Stats()
+            await probe.start()
+            secs = await run_phase(url, [(200_000 + u, walk_menus) for u in range(n)], stats)
+            results.append(summary("bot, plain steps" + suffix, stats, secs))
+            await probe.finish(results[-1])
+            results[-1]["gen0"] = gen0
+            print(results[-1], flush=True)
+            # 3. mixed
+            if not args.skip_mixed and not args.gc_sweep:
+                stats = Stats()
+                media = args.media_users
+                users: list[tuple[int, Callable[[User], Awaitable[None]]]] = []
+                users += [(uid, lambda usr: video_user(usr, video)) for uid in video_uids]
+                users += [(310_000 + u, lambda usr: photo_user(usr, photos, walked)) for u in range(media)]
+                walkers = n - media - len(video_uids)
+                walked = asyncio.Event()
+                left = [walkers]
+
+                async def walker(usr: User) -> None:
+                    await walk_menus(usr)
+                    left[0] -= 1
+                    if left[0] <= 0:
+                        walked.set()
+
+                users += [(400_000 + u, walker) for u in range(walkers)]
+                await probe.start()
+                secs = await run_phase(url, users, stats)
+                results.append(summary("bot, mixed (menus + photos + videos)", stats, secs))
+                await probe.finish(results[-1])
+                print(results[-1], flush=True)
+        finally:
+            sampling = False
+            await sampler
+            await stop(bot)
+        for r in results:
+            r["peak_rss_mb"] = peak / 2**20
+            r["peak_main_rss_mb"] = peak_main / 2**20
+    return results
+
+
 async def bench(args: argparse.Namespace) -> list[dict[str, Any]]:
     root = testdata()
     photos = [(root / p).read_bytes() for p in CARD_PHOTOS]
@@ -534,66 +727,9 @@ async def bench(args: argparse.Namespace) -> list[dict[str, Any]]:
             finally:
                 await stop(echo)
             print(results[-1], flush=True)
-            with tempfile.TemporaryDirectory(prefix="bench-load-") as data:
-                video_uids = [300_000 + u for u in range(args.video_users)]
-                await preload_registry(Path(data), video_uids)
-                bot = await spawn(
-                    __file__, "--serve-bot", url, data, *(["--profile"] if args.profile else [])
-                )
-                probe = BotProbe(bot.pid, Path(data))
-                peak = 0
-                sampling = True
-
-                async def sample() -> None:
-                    nonlocal peak
-                    while sampling:
-                        peak = max(peak, tree_rss(bot.pid))
-                        await asyncio.sleep(0.25)
-
-                sampler = asyncio.create_task(sample())
-                try:
-                    await wait_polling(http, url)
-                    # Warm-up, not measured: the engine workers load their models at start.
-                    await run_phase(url, [(199_999, walk_menus)], Stats())
-                    await asyncio.sleep(args.warmup)
-                    # 2. plain: the same number of users and plain updates as the echo phase
-                    stats = Stats()
-                    await probe.start()
-                    secs = await run_phase(url, [(200_000 + u, walk_menus) for u in range(n)], stats)
-                    results.append(summary("bot, plain steps", stats, secs))
-                    await probe.finish(results[-1])
-                    print(results[-1], flush=True)
-                    # 3. mixed
-                    if not args.skip_mixed:
-                        stats = Stats()
-                        media = args.media_users
-                        users: list[tuple[int, Callable[[User], Awaitable[None]]]] = []
-                        users += [(uid, lambda usr: video_user(usr, video)) for uid in video_uids]
-                        users += [
-                            (310_000 + u, lambda usr: photo_user(usr, photos, walked)) for u in range(media)
-                        ]
-                        walkers = n - media - len(video_uids)
-                        walked = asyncio.Event()
-                        left = [walkers]
-
-                        async def walker(usr: User) -> None:
-                            await walk_menus(usr)
-                            left[0] -= 1
-                            if left[0] <= 0:
-                                walked.set()
-
-                        users += [(400_000 + u, walker) for u in range(walkers)]
-                        await probe.start()
-                        secs = await run_phase(url, users, stats)
-                        results.append(summary("bot, mixed (menus + photos + videos)", stats, secs))
-                        await probe.finish(results[-1])
-                        print(results[-1], flush=True)
-                finally:
-                    sampling = False
-                    await sampler
-                    await stop(bot)
-                for r in results[1:]:
-                    r["peak_rss_mb"] = peak / 2**20
+            # One bot per young-generation threshold with --gc-sweep (the plain phase only), else one.
+            for gen0 in args.gc_sweep or [None]:
+                results += await bot_phases(args, url, http, gen0, photos, video)
     finally:
         await stop(sandbox)
     return results
@@ -646,6 +782,37 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
             f"{q.get('budget_retries', 0):.3f} over-budget retries; "
             f"statements held the loop {q.get('loop_seconds', 0) * 1000:.3f} ms per update.",
         ]
+        hops = plain.get("hops_by_text") or {}
+        if hops:
+            lines += ["", "Thread hops of the plain phase, by statement: " + "; ".join(
+                f"{count} × {text}" for text, count in sorted(hops.items(), key=lambda kv: -kv[1])
+            )]
+    sweep = [r for r in results[1:] if r.get("gen0") is not None]
+    if sweep:
+        lines += [
+            "",
+            "Young-generation (gen-0) threshold, one fresh bot each, plain phase:",
+            "",
+            "| gen-0 threshold | updates/s | × echo | main thread CPU ms/update | collections per 1,000 "
+            "updates (gen 0 / 1 / 2) | GC CPU ms/update | longest collection wall / CPU ms "
+            "| longest loop stall ms | plain p50 / p99 ms | bot process peak RSS MB |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in sweep:
+            g = r.get("stalls", {}).get("gc", {})
+            per = " / ".join(f"{g.get(k, {}).get('n', 0) * 1000 / max(1, r['updates']):.1f}" for k in "012")
+            gc_cpu = sum(d.get("cpu_ms", 0.0) for d in g.values()) / max(1, r["updates"])
+            longest = max(g.values(), key=lambda d: d.get("max_ms", 0.0), default={})
+            lines.append(
+                f"| {r['gen0']} | {r['ups']:.0f} | {r['ups'] / echo['ups']:.2f} "
+                f"| {r.get('cpu_ms_per_update', {}).get('main', 0.0):.2f} | {per} | {gc_cpu:.3f} "
+                f"| {longest.get('max_ms', 0.0):.1f} / {longest.get('max_cpu_ms', 0.0):.1f} "
+                f"| {r.get('loop_stall_max_ms', float('nan')):.0f} "
+                f"| {r['plain_p50']:.0f} / {r['plain_p99']:.0f} "
+                f"| {r.get('peak_main_rss_mb', float('nan')):.0f} |"
+            )
+    for r in results[1:]:
+        lines += stall_report(r)
     layers = plain.get("layers") or {}
     total = sum(layers.values())
     if total:
@@ -670,6 +837,15 @@ def main() -> None:
     )
     parser.add_argument("--video-users", type=int, default=2)
     parser.add_argument("--profile", action="store_true", help="sample the bot's main thread by layer")
+    parser.add_argument(
+        "--stalls", action="store_true", help="time the bot's loop callbacks, iterations and collections"
+    )
+    parser.add_argument(
+        "--gc-sweep",
+        type=lambda text: [int(x) for x in text.split(",")],
+        help="a fresh bot per young-generation threshold, e.g. 700,5000,20000 (plain phase only)",
+    )
+    parser.add_argument("--gc-gen0", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--warmup", type=float, default=15.0, help="seconds for the engines to load")
     parser.add_argument("--markdown", type=Path)
     parser.add_argument("--serve-bot", nargs=2, metavar=("URL", "DATA_DIR"), help=argparse.SUPPRESS)
@@ -677,7 +853,7 @@ def main() -> None:
     parser.add_argument("--serve-echo", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bot:
-        serve_bot(*args.serve_bot, profile=args.profile)
+        serve_bot(*args.serve_bot, profile=args.profile, stalls=args.stalls, gen0=args.gc_gen0)
         return
     if args.serve_echo:
         serve_echo(args.serve_echo)

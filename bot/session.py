@@ -11,6 +11,15 @@ never left, so a retry cannot duplicate a message), 5xx answers, and for methods
 or change it to the same end state (``get*``, ``edit*``, ``delete*``, ``set*``, ...), any network error
 including a timeout. A timed-out ``sendMessage`` is not retried: Telegram may have delivered it.
 
+**Gathering updates** (issue 22). aiogram's polling asks for the next batch of updates as soon as it
+has handed the last one to its tasks. A bot that keeps up therefore gets one update per ``getUpdates``
+(0.93 calls per update in the load benchmark, against 0.07 for a saturated echo bot): a whole HTTP
+request, its JSON and its validation per update, in the bot and in Telegram's stand-in on the same
+cores. After a batch smaller than ``GATHER_BATCH`` the next ``getUpdates`` waits until ``GATHER_S``
+have passed since the last one returned, so the updates that arrive meanwhile come in one answer.
+An idle bot (an empty long poll) does not wait; a busy one gets full batches and does not wait
+either; in between an update may wait up to ``GATHER_S`` (15 ms) for its poll.
+
 File downloads (``bot.download``: a GET of ``/file/bot.../path``, not a method call) are retried the
 same way while nothing has been received yet; once bytes have reached the caller a failure is raised
 (a retry would write them twice).
@@ -21,9 +30,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -33,11 +43,15 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.methods import TelegramMethod
+from aiogram.methods import GetUpdates, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiohttp import ClientConnectorError, ClientError, ClientResponseError
 
 log = logging.getLogger(__name__)
+
+# getUpdates gathering (module docstring): a batch this small waits for company, at most this long.
+GATHER_BATCH = 8
+GATHER_S = 0.015
 
 # Methods whose repetition cannot produce a second message or a different end state.
 _REPEATABLE_PREFIXES = ("get", "edit", "delete", "set", "answer", "sandbox", "close", "logout")
@@ -66,12 +80,30 @@ def is_repeatable(method: TelegramMethod[Any]) -> bool:
 class RetryingSession(AiohttpSession):
     """aiogram's aiohttp session with :class:`RetryPolicy` around each request."""
 
-    def __init__(self, *args: Any, policy: RetryPolicy | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, policy: RetryPolicy | None = None, gather_s: float = GATHER_S, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.policy = policy or RetryPolicy()
+        self.gather_s = gather_s
+        self._small_batch_at: float | None = None  # when the last getUpdates returned a small batch
 
     async def make_request(
         self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None  # noqa: ASYNC109 (aiogram's signature)
+    ) -> TelegramType:
+        if not isinstance(method, GetUpdates):
+            return await self._with_retries(bot, method, timeout)
+        if self._small_batch_at is not None:
+            wait = self._small_batch_at + self.gather_s - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+        updates: Any = await self._with_retries(bot, method, timeout)
+        count = len(updates) if isinstance(updates, list) else 0
+        self._small_batch_at = time.monotonic() if 0 < count < GATHER_BATCH else None
+        return cast(TelegramType, updates)
+
+    async def _with_retries(
+        self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None  # noqa: ASYNC109
     ) -> TelegramType:
         policy = self.policy
         waited = 0.0

@@ -160,3 +160,28 @@ async def test_a_download_that_failed_before_any_byte_is_retried() -> None:
     finally:
         await bot.session.close()
         await runner.cleanup()
+
+
+def _updates(n: int) -> tuple[int, dict[str, Any]]:
+    return 200, {"ok": True, "result": [{"update_id": i} for i in range(n)]}
+
+
+@pytest.mark.parametrize(("batch", "waits"), [(1, True), (7, True), (8, False), (0, False)])
+async def test_get_updates_after_a_small_batch_waits_for_company(
+    server: tuple[Script, str], batch: int, waits: bool
+) -> None:
+    # One update per getUpdates is a whole HTTP request per update: after a small batch the next poll
+    # waits out the gathering window; after an empty long poll (idle) or a full batch it does not.
+    script, url = server
+    script.answers = [_updates(batch), _updates(0)]
+    session = RetryingSession(api=TelegramAPIServer.from_base(url), gather_s=0.2)
+    bot = Bot("1:test", session=session)
+    try:
+        assert len(await bot.get_updates(timeout=0)) == batch
+        await bot.get_updates(timeout=0)
+        await bot.send_message(5, "hi")  # other methods never wait
+    finally:
+        await bot.session.close()
+    (_, first), (_, second), (_, third) = script.calls
+    assert (second - first >= 0.2) is waits
+    assert third - second < 0.2

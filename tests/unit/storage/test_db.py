@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import sqlite3
 import threading
 import time
@@ -263,3 +264,54 @@ async def test_range_writes_and_batches_run_on_a_thread(sqlite_db: Database) -> 
         assert COUNTERS.thread_hops == hops + 3
     async with db.read() as conn:
         assert (await (await conn.execute("SELECT count(*) FROM users")).fetchone())[0] == 0
+
+
+def _slow_function(db: Database, name: str, work: str) -> None:
+    """A SQL function on the writer that takes over the loop's budget: burning CPU, asleep (the GIL
+    released, no CPU: what a descheduled process looks like to a wall clock), or in a collection."""
+
+    def slow(x: int) -> int:
+        if work == "sleep":
+            time.sleep(2 * LOOP_BUDGET_S)
+        if work == "gc":
+            gc.collect()  # over `heap` below: milliseconds
+        until = time.thread_time() + 2 * LOOP_BUDGET_S  # CPU, whatever the machine's load
+        while work == "cpu" and time.thread_time() < until:
+            pass
+        return x
+
+    heap = [[i] for i in range(300_000)] if work == "gc" else []
+    db._writer.raw.create_function(name, 1, lambda x: (heap, slow(x))[1])
+
+
+async def test_a_write_over_the_budget_in_cpu_moves_to_the_thread(sqlite_db: Database) -> None:
+    db = sqlite_db
+    _slow_function(db, "burn", "cpu")
+    sql = "INSERT INTO users (id, first_seen, last_seen) VALUES (burn(?), 'a', 'a')"
+    for i in range(3):
+        async with db.transaction() as conn:
+            await conn.execute(sql, (100 + i,))
+    async with db.transaction() as conn:
+        hops = COUNTERS.thread_hops
+        await conn.execute(sql, (200,))
+        assert COUNTERS.thread_hops == hops + 1  # three overruns: on the thread from now on
+
+
+async def test_a_write_slow_only_by_the_wall_clock_stays_on_the_loop(sqlite_db: Database) -> None:
+    # A statement that took long because the process was not running (a loaded machine) or because a
+    # garbage collection ran inside it did not cost the loop that much: it must not move to the
+    # thread, where every write transaction would hold the write lock across a hop.
+    db = sqlite_db
+    for name, work in (("doze", "sleep"), ("collect", "gc")):
+        _slow_function(db, name, work)
+        sql = f"INSERT INTO users (id, first_seen, last_seen) VALUES ({name}(?), 'a', 'a')"
+        base = 300 if work == "sleep" else 500
+        for i in range(5):
+            async with db.transaction() as conn:
+                started = time.perf_counter()
+                await conn.execute(sql, (base + i,))
+                assert time.perf_counter() - started > LOOP_BUDGET_S
+        async with db.transaction() as conn:
+            hops = COUNTERS.thread_hops
+            await conn.execute(sql, (base + 100,))
+            assert COUNTERS.thread_hops == hops, work
