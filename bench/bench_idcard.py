@@ -34,7 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.verification.idcard import SideReading, read_side, warm_up
+from bot.verification.idcard import IdCardReason, SideReading, read_side, warm_up
 from bot.verification.idcard import ocr as ocr_mod
 from bot.verification.images import decode_image, to_bgr_array
 from tools.cardgen import (
@@ -51,6 +51,7 @@ from tools.cardgen import (
 )
 
 TODAY = date(2026, 11, 1)
+NAME_UNCERTAIN = str(IdCardReason.NAME_UNCERTAIN)
 FRONT = ("name", "sex", "ethnicity", "birth_date", "address", "id_number")
 BACK = ("authority", "valid_from", "valid_to")
 TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "idcards" / "derived"
@@ -105,10 +106,27 @@ class Tally:
         self.n = 0
         self.side_ok = 0
         self.corrected = 0
+        # Names flagged for the user to check (NAME_UNCERTAIN), and of those the ones read wrong; a
+        # wrong name not flagged is one the user would have to notice unaided.
+        self.name_flagged = 0
+        self.name_flagged_wrong = 0
+        self.name_wrong_unflagged = 0
         self.failures: list[str] = []
 
-    def add(self, i: int, truth: dict[str, str], got: dict[str, str | None], side_ok: int) -> None:
+    def add(
+        self,
+        i: int,
+        truth: dict[str, str],
+        got: dict[str, str | None],
+        side_ok: int,
+        *,
+        flagged: bool = False,
+    ) -> None:
         self.n += 1
+        name_wrong = got.get("name") != truth["name"]
+        self.name_flagged += flagged
+        self.name_flagged_wrong += flagged and name_wrong
+        self.name_wrong_unflagged += name_wrong and not flagged
         self.side_ok += side_ok
         wrong = [k for k in self.hits if got.get(k) != truth[k]]
         for k in self.hits:
@@ -149,6 +167,9 @@ def main() -> int:
     tallies: dict[tuple[str, str], Tally] = {}
     lat: dict[tuple[str, str], list[float]] = {}
     ocr_t: dict[tuple[str, str], list[float]] = {}
+    cpu_t: dict[tuple[str, str], list[float]] = {}
+    # Every read's wall and CPU time with its stages, to tell what makes the slow tail.
+    reads: list[tuple[float, float, str, dict[str, float]]] = []
     raw_t: dict[str, list[float]] = {"front": [], "back": []}
     eng_paired: dict[str, list[float]] = {"front": [], "back": []}
     # Process CPU seconds (all threads) of the same paired reads: much less sensitive to other work
@@ -200,6 +221,7 @@ def main() -> int:
                 got: dict[str, str | None] = {}
                 side_ok = 0
                 corrected = False
+                flagged = False
                 for side, original in photos.items():
                     data = original if variant == "photo" else telegram_recompress(original)
                     t, c = time.perf_counter(), time.process_time()
@@ -211,9 +233,12 @@ def main() -> int:
                         continue
                     elapsed, cpu = time.perf_counter() - t, time.process_time() - c
                     lat.setdefault((variant, side), []).append(elapsed)
+                    cpu_t.setdefault((variant, side), []).append(cpu)
+                    reads.append((elapsed, cpu, f"{set_name} {i} {variant} {side}", dict(reading.timings)))
                     ocr_t.setdefault((variant, side), []).append(reading.timings.get("ocr", 0.0))
                     side_ok += reading.side == side
-                    corrected = corrected or bool(reading.corrections)
+                    corrected = corrected or any(c != NAME_UNCERTAIN for c in reading.corrections)
+                    flagged = flagged or NAME_UNCERTAIN in reading.corrections
                     got.update(_values(reading, side))
                     if variant == "photo" and i % args.raw_every == 0:
                         # The raw OCR on the very image the engine decoded (decoding excluded).
@@ -224,7 +249,7 @@ def main() -> int:
                         cpu_paired[side].append((cpu, time.process_time() - c))
                         eng_paired[side].append(elapsed)
                 tally = tallies.setdefault((set_name, variant), Tally())
-                tally.add(i, truth, got, side_ok)
+                tally.add(i, truth, got, side_ok, flagged=flagged)
                 tally.corrected += corrected
         if i % 10 == 9:
             print(
@@ -241,6 +266,7 @@ def main() -> int:
         tallies,
         lat,
         ocr_t,
+        cpu_t,
         raw_t,
         eng_paired,
         cpu_paired,
@@ -250,6 +276,8 @@ def main() -> int:
         elapsed_total,
     )
     print(text)
+    print()
+    print(_tail(reads))
     if args.failures:
         for key, tally in tallies.items():
             for line in tally.failures:
@@ -258,6 +286,30 @@ def main() -> int:
         header = "## ID card engine (bench/bench_idcard.py)\n\n"
         args.markdown.write_text(header + text + "\n", encoding="utf-8")
     return 0
+
+
+def _tail(reads: list[tuple[float, float, str, dict[str, float]]]) -> str:
+    """The slowest reads by wall time and by CPU time, with their stages: a read slow in wall time
+    only waited for the CPU (other work); one slow in CPU time did more work."""
+    if not reads:
+        return ""
+    out = [
+        "| slowest by | read | wall | CPU | OCR stage | portrait | decode |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for key, label in ((0, "wall"), (1, "CPU")):
+        for r in sorted(reads, key=lambda r: -r[key])[:5]:
+            t = r[3]
+            out.append(
+                f"| {label} | {r[2]} | {r[0]:.2f} s | {r[1]:.2f} s | {t.get('ocr', 0):.2f} s "
+                f"| {t.get('portrait', 0):.2f} s | {t.get('decode', 0):.2f} s |"
+            )
+    ratio = sorted(r[1] / max(r[0], 1e-6) for r in reads)
+    out.append("")
+    out.append(
+        f"CPU / wall per read: median {statistics.median(ratio):.2f} (2 OCR threads: up to 2 when unloaded)."
+    )
+    return "\n".join(out)
 
 
 def _deadline(hhmm: str | None) -> float | None:
@@ -323,6 +375,7 @@ def _report(
     tallies: dict[tuple[str, str], Tally],
     lat: dict[tuple[str, str], list[float]],
     ocr_t: dict[tuple[str, str], list[float]],
+    cpu_t: dict[tuple[str, str], list[float]],
     raw_t: dict[str, list[float]],
     eng_paired: dict[str, list[float]],
     cpu_paired: dict[str, list[tuple[float, float]]],
@@ -351,16 +404,23 @@ def _report(
         + " | ".join(f"**{t.whole / max(t.n, 1):.1%}**" for t in tallies.values())
         + " |",
         "| side detected | " + " | ".join(f"{t.side_ok}/{2 * t.n}" for t in tallies.values()) + " |",
-        "| cards with a value corrected from the number | "
+        "| cards with a value corrected (number, authority forms) | "
         + " | ".join(str(t.corrected) for t in tallies.values())
+        + " |",
+        "| names flagged to check (of them wrong) | "
+        + " | ".join(f"{t.name_flagged} ({t.name_flagged_wrong})" for t in tallies.values())
+        + " |",
+        "| names wrong and not flagged | "
+        + " | ".join(str(t.name_wrong_unflagged) for t in tallies.values())
         + " |",
         "",
         *public,
         "",
-        "| photos | side | median latency | p95 latency | median OCR stage |",
-        "|---|---|---|---|---|",
+        "| photos | side | median latency | p95 latency | max | median CPU | p95 CPU | median OCR stage |",
+        "|---|---|---|---|---|---|---|---|",
         *(
-            f"| {v} | {s} | {statistics.median(x):.2f} s | {pct(x, 0.95):.2f} s "
+            f"| {v} | {s} | {statistics.median(x):.2f} s | {pct(x, 0.95):.2f} s | {max(x):.2f} s "
+            f"| {statistics.median(cpu_t[(v, s)]):.2f} s | {pct(cpu_t[(v, s)], 0.95):.2f} s "
             f"| {statistics.median(ocr_t[(v, s)]):.2f} s |"
             for (v, s), x in lat.items()
             if x

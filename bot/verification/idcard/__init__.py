@@ -99,7 +99,7 @@ def read_side(data: bytes, *, today: date, limits: ImageLimits | None = None) ->
         if any(getattr(reading.front, name) is None for name in _FRONT_FIELDS):
             reading.problems.extend(_quality_problems(page))
     else:
-        reading.back = parse_back(page.lines, page)
+        reading.back = parse_back(page.lines, page, corrections=reading.corrections)
         reading.problems = validate_back(reading.back, today=today)
         if reading.back.authority is None or reading.back.valid_from is None:
             reading.problems.extend(_quality_problems(page))

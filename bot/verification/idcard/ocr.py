@@ -43,6 +43,10 @@ class OcrLine:
     crop: Array | None = field(default=None, compare=False, repr=False)
     # Centre of each character of ``text`` in ``crop``, as a fraction of its width (empty: unknown).
     char_x: tuple[float, ...] = field(default=(), compare=False, repr=False)
+    # Per character of ``text``: the recogniser's best classes where it read it, with their mean
+    # probability over the character's frames, best first (empty: unknown). A second class close to
+    # the first tells a character the recogniser was unsure of (a rare one read as a look-alike).
+    char_alts: tuple[tuple[tuple[str, float], ...], ...] = field(default=(), compare=False, repr=False)
 
     @property
     def x0(self) -> float:
@@ -155,7 +159,31 @@ def _engine() -> _Engine:
     )
 
 
+_Alts = tuple[tuple[tuple[str, float], ...], ...]
+_N_ALTS = 3
+
+
+def _alternatives(probs: Array, idx: Array, frames: Array, chars: Sequence[str]) -> _Alts:
+    """The best classes of each emitted character, averaged over the run of frames it spans."""
+    out: list[tuple[tuple[str, float], ...]] = []
+    n = len(idx)
+    for k in frames:
+        end = int(k) + 1
+        while end < n and idx[end] == idx[k]:
+            end += 1
+        mean = probs[int(k) : end].mean(axis=0)
+        mean[0] = 0.0  # the blank is no reading of the character
+        top = np.argpartition(mean, -_N_ALTS)[-_N_ALTS:]
+        top = top[np.argsort(-mean[top])]
+        out.append(tuple((chars[int(c)], float(mean[c])) for c in top))
+    return tuple(out)
+
+
 def _recognise(crops: Sequence[Array]) -> list[tuple[str, float, tuple[float, ...]]]:
+    return [(text, score, pos) for text, score, pos, _alts in _recognise_alts(crops)]
+
+
+def _recognise_alts(crops: Sequence[Array]) -> list[tuple[str, float, tuple[float, ...], _Alts]]:
     """Text, mean confidence and each character's centre (fraction of the crop width) per crop.
 
     rapidocr's own preprocessing (height 48), one crop per inference, but padded only to 3 heights
@@ -170,7 +198,7 @@ def _recognise(crops: Sequence[Array]) -> list[tuple[str, float, tuple[float, ..
     rec = _engine().rec
     chars = rec.postprocess_op.character
     _c, img_h, _w = rec.rec_image_shape
-    out: list[tuple[str, float, tuple[float, ...]]] = []
+    out: list[tuple[str, float, tuple[float, ...], _Alts]] = []
     for crop in crops:
         h, w = crop.shape[:2]
         ratio = max(_MIN_REC_RATIO, w / max(h, 1))
@@ -188,7 +216,7 @@ def _recognise(crops: Sequence[Array]) -> list[tuple[str, float, tuple[float, ..
         padded = norm.shape[3]
         resized = min(padded, math.ceil(img_h * w / max(h, 1)))
         pos = tuple(float(min(1.0, (k + 0.5) * padded / len(idx) / max(resized, 1))) for k in frames)
-        out.append((text, score, pos))
+        out.append((text, score, pos, _alternatives(probs, idx, frames, chars)))
     return out
 
 
@@ -268,11 +296,11 @@ def read_lines(bgr: Array) -> OcrPage:
     # Re-crop every line along the common direction: short lines (one character) and upside-down
     # digits are where the per-line classifier errs.
     aligned = [_aligned_crop(image, quad, direction) for quad in quads]
-    rec_res = _recognise([crop for crop, _ in aligned])
+    rec_res = _recognise_alts([crop for crop, _ in aligned])
     lines: list[OcrLine] = []
     heights = [float(np.linalg.norm(q[3] - q[0])) for _c, q in aligned]
     typical = float(np.median(heights))
-    for (crop, quad), (text, score, char_x), height in zip(aligned, rec_res, heights, strict=True):
+    for (crop, quad), (text, score, char_x, alts), height in zip(aligned, rec_res, heights, strict=True):
         # A box several lines tall is a picture (the portrait, the emblem) read as a character.
         if height > 2.5 * typical:
             continue
@@ -280,7 +308,7 @@ def read_lines(bgr: Array) -> OcrPage:
             continue
         pts = cv2.transform(quad.reshape(1, 4, 2).astype(np.float64), upright).reshape(4, 2)
         quad_t = tuple((float(x), float(y)) for x, y in pts)
-        lines.append(OcrLine(str(text), float(score), quad_t, crop, char_x))
+        lines.append(OcrLine(str(text), float(score), quad_t, crop, char_x, alts))
     return OcrPage(lines, upright, size, image, angle)
 
 
@@ -383,8 +411,8 @@ def read_region(
             borderMode=cv2.BORDER_REPLICATE,
         )
     )
-    ((text, score, char_x),) = _recognise([crop])
+    ((text, score, char_x, alts),) = _recognise_alts([crop])
     if float(score) < min_score or (not text and min_score > 0):
         return None
     quad = ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
-    return OcrLine(str(text), float(score), quad, crop, char_x)
+    return OcrLine(str(text), float(score), quad, crop, char_x, alts)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from statistics import median
 
-from bot.verification.idcard.colour import InkModel, learn_inks, strip_label_ink
+from bot.domain.hanzi import HAN_CLASS
+from bot.verification.idcard.authority import simplify_authority
+from bot.verification.idcard.colour import InkModel, char_inks, learn_inks, strip_label_ink
 from bot.verification.idcard.fields import ETHNICITIES, BackFields, FrontFields, Side
 from bot.verification.idcard.ocr import OcrLine, OcrPage, rank_candidates, read_region
 from bot.verification.ids import resident_id_check_char
@@ -290,6 +292,11 @@ class _Inks:
         self._model: InkModel | None = None
         self._learnt = False
 
+    def model(self) -> InkModel | None:
+        if not self._learnt:
+            self._model, self._learnt = learn_inks(self._lines), True
+        return self._model
+
     def after_label(self, row: Row, max_chars: int) -> str | None:
         """The row's text after the label-ink characters it starts with (a label OCR misread, such as
         "姓各"), or None when colour cannot tell."""
@@ -369,6 +376,90 @@ def _read_address_tail(
     return text if re.search(r"[\u4e00-\u9fff\d]", text) and text.strip("一") else None
 
 
+# A name character is in doubt when the recogniser's second class there has at least this share of
+# the first one's probability (measured on the bench's cards, see bench/RESULTS-idcard.md): a rare
+# character read as its common look-alike (赟 → 赞, 嫱 → 嫡) leaves such a second class.
+_NAME_DOUBT_RATIO = 0.02
+
+
+def name_uncertain(row: Row, name: str) -> bool:
+    """Whether a character of ``name`` (as read from ``row``) was read with a close second class.
+
+    The card gives no second witness for a name (unlike the number's checksum or the closed list of
+    ethnicities), so a doubtful name is never changed: it is flagged for the user to check (and type,
+    which accepts any GB 18030 character)."""
+    chars: list[tuple[str, tuple[tuple[str, float], ...]]] = []
+    for line in sorted(row.lines, key=lambda ln: ln.x0):
+        line_alts = line.char_alts if len(line.char_alts) == len(line.text) else ((),) * len(line.text)
+        chars += [(ch, alt) for ch, alt in zip(line.text, line_alts, strict=True) if not ch.isspace()]
+    text = "".join(ch for ch, _ in chars)
+    at = text.rfind(name)
+    if at < 0:
+        return False
+    for _ch, alts in chars[at : at + len(name)]:
+        if len(alts) >= 2 and alts[0][1] > 0 and alts[1][1] >= _NAME_DOUBT_RATIO * alts[0][1]:
+            return True
+    return False
+
+
+# What an address is printed with: Han characters, digits, Latin letters and a few signs. Anything
+# else read inside one (•, _, è, |) is a mark of the background.
+_ADDRESS_CHAR = re.compile(f"[{HAN_CLASS}0-9A-Za-z\\-－#()（）·\\s]")
+# Simple strokes the guilloche imitates (一, a digit, a Latin letter): dropped when read this unsure
+# and not in the value ink (measured on the bench's strays: see bench/RESULTS-idcard.md).
+_STRAY_MAX_PROB = 0.6
+_STROKE_LIKE = re.compile(r"[一0-9A-Za-z]")
+
+
+def _is_stray(ch: str, prob: float | None, ink_is_value: bool | None) -> bool:
+    if not _ADDRESS_CHAR.fullmatch(ch):
+        return True
+    if not _STROKE_LIKE.fullmatch(ch) or prob is None:
+        return False
+    return prob < _STRAY_MAX_PROB and ink_is_value is not True
+
+
+def _address_row(row: Row, inks: _Inks) -> Row:
+    """The row with the characters that are marks of the card's background removed: characters an
+    address is never printed with, and stroke-like ones (一, a digit) read with low confidence whose
+    ink is not the value ink. A real character, even alone on a wrapped line, is read surely and in
+    the value ink, so it stays."""
+    out: list[OcrLine] = []
+    for line in row.lines:
+        probs = [alt[0][1] if alt else None for alt in line.char_alts]
+        if len(probs) != len(line.text):
+            probs = [None] * len(line.text)
+        if all(_ADDRESS_CHAR.fullmatch(ch) for ch in line.text) and all(
+            p is None or p >= _STRAY_MAX_PROB for p in probs
+        ):
+            out.append(line)
+            continue
+        model = inks.model()
+        line_inks = char_inks(line) if model is not None else [None] * len(line.text)
+        keep = [
+            not _is_stray(ch, p, None if model is None or ink is None else not model.is_label(ink))
+            for ch, p, ink in zip(line.text, probs, line_inks, strict=True)
+        ]
+        if all(keep):
+            out.append(line)
+            continue
+        if not any(keep):
+            continue
+        out.append(
+            replace(
+                line,
+                text="".join(ch for ch, k in zip(line.text, keep, strict=True) if k),
+                char_x=tuple(x for x, k in zip(line.char_x, keep, strict=False) if k)
+                if len(line.char_x) == len(keep)
+                else (),
+                char_alts=tuple(a for a, k in zip(line.char_alts, keep, strict=False) if k)
+                if len(line.char_alts) == len(keep)
+                else (),
+            )
+        )
+    return Row(out) if out else row
+
+
 def parse_front(
     lines: list[OcrLine], page: OcrPage | None = None, *, corrections: list[str] | None = None
 ) -> FrontFields:
@@ -404,6 +495,10 @@ def parse_front(
         if name.startswith("一") and len(name) >= 3:
             name = name[1:]
         f.name = name or None
+        if f.name and corrections is not None and name_uncertain(rows[i_name], f.name):
+            from bot.verification.idcard.validate import IdCardReason
+
+            corrections.append(str(IdCardReason.NAME_UNCERTAIN))
     if i_sex is not None:
         text = _clean(rows[i_sex].text)
         f.sex = "男" if "男" in text else "女" if "女" in text else None
@@ -429,13 +524,15 @@ def parse_front(
         i_addr = i_birth + 1  # the 住址 label was missed: the address is what follows the birth row
     if i_addr is not None:
         end = i_number if i_number is not None and i_number > i_addr else len(rows)
-        first = rows[i_addr]
+        # Marks of the background read between characters are dropped first (see _address_row).
+        addr_rows = {i: _address_row(rows[i], inks) for i in range(i_addr, end)}
+        first = addr_rows[i_addr]
         rest = _after(_clean(first.text), ("住址", "址"))
         if rest is None:
             rest = inks.after_label(first, 3)
         parts = [rest if rest is not None else _clean(first.text)]
         used = [first] if parts[0] else []  # the label may stand alone on its row
-        for row in rows[i_addr + 1 : end]:
+        for row in (addr_rows[i] for i in range(i_addr + 1, end)):
             text = _clean(row.text)
             # Continuation lines start under the first line's value, about 3 character heights right
             # of the label; anything read in the portrait (14 heights right) is not address.
@@ -443,7 +540,9 @@ def parse_front(
                 parts.append(text)
                 used.append(row)
         if len(used) < 3 and i_number is not None and i_number > i_addr:
-            others = [ln for row in rows[i_addr + 1 : i_number] if row not in used for ln in row.lines]
+            others = [
+                ln for i in range(i_addr + 1, i_number) if addr_rows[i] not in used for ln in rows[i].lines
+            ]
             tail = _read_address_tail(page, used, rows[i_number], others)
             if tail:
                 parts.append(tail)
@@ -535,6 +634,67 @@ def _period_match(text: str) -> re.Match[str] | None:
     return _PERIOD_RE.search(text)
 
 
+_PERIOD_LABEL = re.compile(r"有效期限|有效|期限|效期")
+
+
+def _label_end_x(line: OcrLine, end: int) -> float:
+    """Where in the upright frame the character ``end - 1`` of ``line.text`` ends."""
+    if end >= len(line.text):
+        return line.x1
+    width = line.x1 - line.x0
+    if len(line.char_x) == len(line.text):
+        # Halfway between the last label character and the first value character.
+        return line.x0 + width * (line.char_x[end - 1] + line.char_x[end]) / 2
+    return line.x0 + width * end / max(len(line.text), 1)
+
+
+def _read_period_line(rows: list[Row], i_period: int, page: OcrPage | None) -> re.Match[str] | None:
+    """The validity period from the pieces the detector cut its line into.
+
+    The spaced-out period of some designs is detected as several boxes, which may fall into
+    neighbouring rows, lose a digit at a cut, or start inside the label's box ("有效期限2016.0").
+    Every box at the label's height right of the label is one piece of the line: their texts are
+    joined left to right, and when that is no period the whole span (from the end of the label to as
+    far as a whole period reaches) is read again as one line.
+    """
+    label_row = rows[i_period]
+    label = next((ln for ln in label_row.lines if _PERIOD_LABEL.search(ln.text)), None)
+    if label is None:
+        return None
+    h = label.height
+    found = None
+    for hit in _PERIOD_LABEL.finditer(label.text):
+        found = hit
+    start_x = _label_end_x(label, found.end()) if found else label.x1
+    in_label = label.text[found.end() :] if found else ""
+    pieces = [
+        ln
+        for row in rows
+        for ln in row.lines
+        if ln is not label and abs(ln.cy - label.cy) < 0.8 * h and ln.x0 > start_x - 0.5 * h
+    ]
+    pieces.sort(key=lambda ln: ln.x0)
+    joined = in_label + "".join(ln.text for ln in pieces)
+    m = _period_match(joined)
+    if m is not None or page is None:
+        return m
+    value_lines = pieces + ([label] if _clean(in_label) else [])
+    if not value_lines:
+        return None
+    x0 = start_x - 0.2 * h
+    y0 = min(ln.y0 for ln in [label, *pieces]) - 0.15 * h
+    y1 = max(ln.y1 for ln in [label, *pieces]) + 0.15 * h
+    x1 = max(ln.x1 for ln in value_lines) + 0.3 * h
+    # The detector may stop short of the end ("2019.01.16-2039."): read as far as a whole period
+    # would reach at the pitch of what was read.
+    read = len(_clean(joined))
+    if 0 < read < len(_FULL_PERIOD):
+        x1 = max(x1, x0 + (x1 - x0) * (len(_FULL_PERIOD) + 1) / read)
+    x1 = min(x1, float(page.upright_size[0] - 1))
+    reread = read_region(page, (x0, y0, x1, y1))
+    return _period_match(reread.text) if reread else None
+
+
 def _auth_row_by_ink(rows: list[Row], i_period: int | None, inks: _Inks) -> int | None:
     if i_period is None or i_period == 0:
         return None
@@ -543,8 +703,23 @@ def _auth_row_by_ink(rows: list[Row], i_period: int | None, inks: _Inks) -> int 
     return i if value else None
 
 
-def parse_back(lines: list[OcrLine], page: OcrPage | None = None) -> BackFields:
-    """Fields of the emblem side; ``page`` enables re-reading a validity line split by the detector."""
+def _authority(text: str, corrections: list[str] | None) -> str | None:
+    """The authority from its row's characters: traditional forms mapped (reported), then a misread
+    division name repaired against GB/T 2260."""
+    raw = "".join(_CJK.findall(text))
+    simplified = simplify_authority(raw)
+    if simplified != raw and corrections is not None:
+        from bot.verification.idcard.validate import IdCardReason
+
+        corrections.append(str(IdCardReason.AUTHORITY_SIMPLIFIED))
+    return correct_region_prefix(simplified) or None
+
+
+def parse_back(
+    lines: list[OcrLine], page: OcrPage | None = None, *, corrections: list[str] | None = None
+) -> BackFields:
+    """Fields of the emblem side; ``page`` enables re-reading a validity line split by the detector.
+    ``corrections`` receives the codes of values the engine changed from what was read."""
     rows = group_rows(lines)
     inks = _Inks(lines)
     b = BackFields()
@@ -557,7 +732,7 @@ def parse_back(lines: list[OcrLine], page: OcrPage | None = None) -> BackFields:
         rest = _after(_clean(rows[i_auth].text), ("签发机关", "机关"))
         if rest is None:
             rest = inks.after_label(rows[i_auth], 4) or ""
-        b.authority = correct_region_prefix("".join(_CJK.findall(rest))) or None
+        b.authority = _authority(rest, corrections)
     period_rows = [rows[i_period]] if i_period is not None else []
     period_rows += [r for r in rows if r not in period_rows]
     m, period_row = next(
@@ -568,22 +743,9 @@ def parse_back(lines: list[OcrLine], page: OcrPage | None = None) -> BackFields:
         i = rows.index(period_row)
         above = _clean(rows[i - 1].text) if i > 0 else ""
         if above and not re.search(r"中华|人民共和|身份证", above):
-            b.authority = correct_region_prefix("".join(_CJK.findall(above))) or None
-    if m is None and i_period is not None and page is not None:
-        # The detector may cut the dates into pieces and lose a digit between them: read the value
-        # part of the row as one line.
-        values = [ln for ln in rows[i_period].lines if not re.search(r"有效|期限", ln.text)]
-        if values:
-            h = median(ln.height for ln in values)
-            x0, y0 = min(ln.x0 for ln in values) - 0.3 * h, min(ln.y0 for ln in values) - 0.15 * h
-            x1, y1 = max(ln.x1 for ln in values) + 0.3 * h, max(ln.y1 for ln in values) + 0.15 * h
-            # The detector may also stop short of the end ("2019.01.16-2039."): read as far as a
-            # whole period would reach at the pitch of what was read.
-            read = sum(len(_clean(ln.text)) for ln in values)
-            if 0 < read < len(_FULL_PERIOD):
-                x1 = min(x0 + (x1 - x0) * (len(_FULL_PERIOD) + 1) / read, float(page.upright_size[0] - 1))
-            reread = read_region(page, (x0, y0, x1, y1))
-            m = _period_match(reread.text) if reread else None
+            b.authority = _authority(above, corrections)
+    if m is None and i_period is not None:
+        m = _read_period_line(rows, i_period, page)
     if m is not None:
         b.valid_from = _date(m.group(1), m.group(2), m.group(3))
         if m.group(7):

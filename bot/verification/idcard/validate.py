@@ -54,6 +54,12 @@ class IdCardReason(StrEnum):
     BIRTH_DATE_CORRECTED = "idcard_birth_date_corrected"  # garbled printed date, the number's taken
     BIRTH_DATE_FROM_NUMBER = "idcard_birth_date_from_number"  # printed date unread, the number's taken
     SEX_FROM_NUMBER = "idcard_sex_from_number"  # printed sex unread, the number's taken
+    # A traditional character form read in the authority, replaced by the simplified one printed on
+    # mainland cards (a fixed table, see authority.py).
+    AUTHORITY_SIMPLIFIED = "idcard_authority_simplified"
+    # A character of the name read with a close second candidate (a rare character may have been
+    # read as a common look-alike): the name is kept as read, for the user to check or type.
+    NAME_UNCERTAIN = "idcard_name_uncertain"
 
 
 # Chinese names (any GB 18030 ideograph, CJK Extensions A-H included, optionally with an ideographic

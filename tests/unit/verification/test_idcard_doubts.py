@@ -1,0 +1,215 @@
+"""Failure classes of this engine's fourth round, on hand-built OCR lines (no recogniser run except
+where a crop is re-read): background marks read inside an address, a rare name character read with a
+close second class, traditional forms in the authority, a validity line cut into pieces.
+
+Hardening: none of these repairs may change who the card belongs to. A doubtful name is never
+changed, only flagged; the authority table cannot turn one division name into another.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date
+
+import numpy as np
+import pytest
+
+from bot.verification.idcard.authority import TRADITIONAL_TO_SIMPLIFIED, simplify_authority
+from bot.verification.idcard.ocr import OcrLine, OcrPage
+from bot.verification.idcard.parse import parse_back, parse_front
+from bot.verification.idcard.validate import IdCardReason
+from bot.verification.regions import _names_by_head  # the GB/T 2260 names, by first character
+from tools.cardgen import CardFont, find_cjk_fonts
+
+NUMBER = "530428201309066036"  # valid check character, born 2013-09-06, 男
+H = 40
+
+
+def box(
+    text: str,
+    x: float,
+    y: float,
+    *,
+    probs: list[float] | None = None,
+    alts: dict[int, tuple[str, float]] | None = None,
+) -> OcrLine:
+    """A line with per-character classes: ``probs`` the best class's probability per character (default
+    0.99), ``alts`` a second class at some positions."""
+    w = H * len(text)
+    p = probs or [0.99] * len(text)
+    char_alts = tuple(
+        ((ch, p[i]), *((alts[i],) if alts and i in alts else (("口", 1e-4),))) for i, ch in enumerate(text)
+    )
+    char_x = tuple((i + 0.5) / len(text) for i in range(len(text)))
+    return OcrLine(text, 0.95, ((x, y), (x + w, y), (x + w, y + H), (x, y + H)), None, char_x, char_alts)
+
+
+def front(name_line: OcrLine, *address: OcrLine) -> list[OcrLine]:
+    return [
+        name_line,
+        box("性别男", 70, 160),
+        box("民族满", 300, 160),
+        box("出生2013年9月6日", 70, 230),
+        *address,
+        box("公民身份号码" + NUMBER, 70, 460),
+    ]
+
+
+# --- stray marks of the background inside an address --------------------------------------------------
+
+
+def test_marks_an_address_is_never_printed_with_are_dropped() -> None:
+    lines = front(box("姓名曾永", 70, 90), box("住址云南省玉溪市化•利", 70, 300), box("_大街115号", 190, 350))
+    assert parse_front(lines).address == "云南省玉溪市化利大街115号"
+
+
+def test_an_unsure_stroke_like_mark_is_dropped_but_a_sure_digit_stays() -> None:
+    probs = [0.99] * 12 + [0.35] + [0.99] * 3  # the "7" of 郭屯712组 read at 0.35
+    lines = front(
+        box("姓名曾永", 70, 90),
+        box("住址西藏自治区山南市郭屯712组", 70, 300, probs=probs),
+        box("28号", 190, 350),
+    )
+    assert parse_front(lines).address == "西藏自治区山南市郭屯12组28号"
+    sure = front(
+        box("姓名曾永", 70, 90), box("住址西藏自治区山南市郭屯712组", 70, 300), box("28号", 190, 350)
+    )
+    assert parse_front(sure).address == "西藏自治区山南市郭屯712组28号"
+
+
+@pytest.mark.parametrize("tail", ["号", "8号", "1"])
+def test_a_one_character_wrapped_line_read_surely_stays(tail: str) -> None:
+    lines = front(
+        box("姓名曾永", 70, 90),
+        box("住址云南省玉溪市元江", 70, 300),
+        box("哈尼族彝族傣族自治县", 190, 350),
+        box(tail, 190, 400),
+    )
+    assert parse_front(lines).address == "云南省玉溪市元江哈尼族彝族傣族自治县" + tail
+
+
+# --- a name character read with a close second class ---------------------------------------------------
+
+
+def test_a_doubtful_name_is_flagged_and_never_changed() -> None:
+    # 赟 read as 赞, with 赟 as a close second: the name stays as read, flagged for the user.
+    doubtful = box("姓名邵赞", 70, 90, probs=[0.99, 0.99, 0.99, 0.55], alts={3: ("赟", 0.40)})
+    corrections: list[str] = []
+    f = parse_front(front(doubtful, box("住址云南省玉溪市元江县", 70, 300)), corrections=corrections)
+    assert f.name == "邵赞"
+    assert corrections == [str(IdCardReason.NAME_UNCERTAIN)]
+    assert f.id_number == NUMBER  # the identity the checks and the face match rest on is untouched
+
+
+def test_a_surely_read_name_is_not_flagged() -> None:
+    corrections: list[str] = []
+    parse_front(
+        front(box("姓名曾永", 70, 90), box("住址云南省玉溪市元江县", 70, 300)), corrections=corrections
+    )
+    assert corrections == []
+
+
+def test_a_close_second_class_on_the_label_does_not_flag_the_name() -> None:
+    label_doubt = box("姓名曾永", 70, 90, probs=[0.5, 0.99, 0.99, 0.99], alts={0: ("娃", 0.45)})
+    corrections: list[str] = []
+    parse_front(front(label_doubt, box("住址云南省玉溪市元江县", 70, 300)), corrections=corrections)
+    assert corrections == []
+
+
+# --- traditional forms in the authority ----------------------------------------------------------------
+
+
+def test_no_traditional_form_of_the_table_occurs_in_a_division_name() -> None:
+    # So the table can never turn a real division name into another one.
+    names = {name for group in _names_by_head().values() for name, _county in group}
+    used = {ch for name in names for ch in name}
+    assert not set(TRADITIONAL_TO_SIMPLIFIED) & used
+    assert not set(TRADITIONAL_TO_SIMPLIFIED) & set(TRADITIONAL_TO_SIMPLIFIED.values())
+    assert simplify_authority("武漢市公安局") == "武汉市公安局"
+
+
+def back_lines(authority_read: str, *period: OcrLine) -> list[OcrLine]:
+    return [
+        box("中华人民共和国", 290, 70),
+        box("居民身份证", 270, 145),
+        box("签发机关" + authority_read, 160, 380),
+        *period,
+    ]
+
+
+def test_a_traditional_authority_is_simplified_and_reported() -> None:
+    corrections: list[str] = []
+    b = parse_back(
+        back_lines("黃南藏族自治州公安局", box("有效期限2016.03.01-2026.03.01", 160, 450)),
+        corrections=corrections,
+    )
+    assert b.authority == "黄南藏族自治州公安局"
+    assert corrections == [str(IdCardReason.AUTHORITY_SIMPLIFIED)]
+    corrections.clear()
+    parse_back(
+        back_lines("黄南藏族自治州公安局", box("有效期限2016.03.01-2026.03.01", 160, 450)),
+        corrections=corrections,
+    )
+    assert corrections == []
+
+
+# --- a validity line cut into pieces -------------------------------------------------------------------
+
+
+def test_validity_pieces_in_two_rows_and_inside_the_label_box_are_joined() -> None:
+    # "有效期限2016.0" in the label's box, the rest a little lower (another row): joined by geometry.
+    lines = back_lines(
+        "元江县公安局",
+        box("有效期限2016.0", 160, 450),
+        box("3.01-2026", 160 + 14 * H, 472),
+        box(".03.01", 160 + 23 * H, 452),
+    )
+    b = parse_back(lines)
+    assert (b.valid_from, b.valid_to) == (date(2016, 3, 1), date(2026, 3, 1))
+
+
+@pytest.fixture(scope="module")
+def font() -> CardFont:
+    fonts = [f for f in find_cjk_fonts() if "hei" in f.path.lower()] or list(find_cjk_fonts())
+    if not fonts:
+        pytest.skip("no CJK font installed")
+    return fonts[0]
+
+
+def test_a_period_that_lost_a_digit_at_a_cut_inside_the_label_box_is_read_again(font: CardFont) -> None:
+    from tools.cardgen import random_identity, render_back
+
+    ident = random_identity(random.Random(5), today=date(2026, 11, 1), long_term=False)
+    card = render_back(ident, font=font, scale=1.0, rng=random.Random(1))  # classic: no shift, no jitter
+    bgr = np.asarray(card.convert("RGB"))[:, :, ::-1].copy()
+    page = OcrPage([], np.eye(2, 3, dtype=np.float64), card.size, bgr, 0.0)
+    value = font.get(33)
+    period = f"{ident.valid_from:%Y.%m.%d}-{ident.valid_to:%Y.%m.%d}"
+    label_w = 340 - 160 + value.getlength(period[:6])
+    head = OcrLine(
+        "有效期限" + period[:6],
+        0.9,
+        ((160, 450), (160 + label_w, 450), (160 + label_w, 490), (160, 490)),
+        None,
+        tuple((i + 0.5) / 10 for i in range(10)),
+    )
+    # One digit lost between the pieces: the joined text is no period, the span is read again.
+    tail_x = 340 + value.getlength(period[:7])
+    tail = OcrLine(
+        period[7:],
+        0.9,
+        (
+            (tail_x, 446),
+            (tail_x + value.getlength(period[7:]), 446),
+            (tail_x + value.getlength(period[7:]), 486),
+            (tail_x, 486),
+        ),
+    )
+    lines = [
+        box("签发机关", 160, 380),
+        OcrLine(ident.authority, 0.95, ((340, 376), (700, 376), (700, 416), (340, 416))),
+        head,
+        tail,
+    ]
+    b = parse_back(lines, page)
+    assert (b.valid_from, b.valid_to) == (ident.valid_from, ident.valid_to)
