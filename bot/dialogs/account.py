@@ -1,5 +1,5 @@
 """What the functions 2–6 share: "logged in", the policy actor, refusals, and the edit screen of
-phone and residence used by 实名信息变更 and 实名信息维护.
+phone and residence (with its residence step) used by 实名信息变更 and 实名信息维护.
 
 "Logged in" (SPEC.md): the Telegram account is linked to a person who completed collection.
 """
@@ -7,17 +7,20 @@ phone and residence used by 实名信息变更 and 实名信息维护.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from aiogram import F, Router
 from aiogram.fsm.state import State
+from aiogram.types import CallbackQuery, Message
 
-from bot.dialogs.base import Ctx, act, back_row, end_dialog, home_button, keyboard
-from bot.dialogs.records import apply_edits
+from bot.dialogs.base import Act, Ctx, Screen, act, back_row, end_dialog, home_button, keyboard, on_press
 from bot.domain.enterprise import Role
 from bot.domain.masking import mask_address, mask_name, mask_phone
 from bot.domain.models import Person
 from bot.domain.outcomes import EventOutcome
 from bot.domain.policies import Actor, Denial
+from bot.services.actors import actor_for as services_actor_for
 from bot.ui import Function, Node, Tip, button
 
 __all__ = [
@@ -27,8 +30,8 @@ __all__ = [
     "clean_residence",
     "logged_in",
     "refuse",
+    "register_edit_steps",
     "role_name",
-    "save_edits",
     "show_edits",
 ]
 
@@ -51,16 +54,8 @@ async def ask_to_collect(ctx: Ctx) -> None:
 
 
 async def actor_for(ctx: Ctx, person: Person | None) -> Actor:
-    """What the policies need about ``person``: register roles, bindings and the last face step-up."""
-    if person is None:
-        return Actor(None)
-    doc = person.document
-    return Actor(
-        person_id=person.id,
-        listed=await ctx.repo.enterprises.listed_roles(doc.doc_type, doc.number),
-        bindings=await ctx.repo.enterprises.bindings_of(person.id),
-        stepup_at=await ctx.repo.guards.stepup_at(ctx.user_id, person.id),
-    )
+    """What the policies need about ``person`` (register roles, bindings, the last face step-up)."""
+    return await services_actor_for(ctx.repo, ctx.user_id, person)
 
 
 async def refuse(ctx: Ctx, denial: Denial | str, *, flow: str) -> None:
@@ -85,6 +80,47 @@ def clean_residence(text: str) -> str | None:
 # --- the edit screen (变更 / 维护) ---------------------------------------------------------------------
 
 
+def register_edit_steps(
+    router: Router,
+    states: tuple[State, State],
+    editable: Callable[[Ctx], Awaitable[bool]],
+    *,
+    show: Screen,
+    ask_phone: Screen,
+    save: Screen,
+) -> None:
+    """The edit screen's buttons and the residence step (``states``: edit, residence) of 变更 and 维护:
+    【修改手机号码】 (``ask_phone`` checks and starts the phone code), 【修改居住地】 (asked when
+    ``editable``), 【下一步】 (``save``); the residence typed is cleaned and kept pending, and ``show``
+    shows the edit screen again."""
+    edit, residence = states
+
+    on_press(router, edit, "edit_phone", ask_phone)
+    on_press(router, edit, "save", save)
+
+    @router.callback_query(edit, Act.filter(F.a == "edit_residence"))
+    async def edit_residence(query: CallbackQuery, ctx: Ctx) -> None:
+        await query.answer()
+        if await editable(ctx):
+            await ctx.state.set_state(residence)
+            await ctx.say(ctx.t("functions.residence_prompt"), keyboard(back_row(ctx.t)))
+
+    @router.message(residence, F.text)
+    async def residence_typed(message: Message, ctx: Ctx) -> None:
+        value = clean_residence(message.text or "")
+        if value is None:
+            await message.answer(ctx.t("functions.residence_invalid"), reply_markup=keyboard(back_row(ctx.t)))
+            return
+        await ctx.put(edits={**(await ctx.get()).get("edits", {}), "residence": value})
+        await show(ctx)
+
+    on_press(router, residence, "back", show)
+
+    @router.message(residence)
+    async def residence_unexpected(message: Message, ctx: Ctx) -> None:
+        await message.answer(ctx.t("functions.residence_prompt"), reply_markup=keyboard(back_row(ctx.t)))
+
+
 async def show_edits(ctx: Ctx, state: State, person: Person, *, note: str | None = None) -> None:
     """Current values (masked), the pending new ones, and 【下一步】 to save them."""
     edits: dict[str, Any] = dict((await ctx.get()).get("edits", {}))
@@ -107,26 +143,3 @@ async def show_edits(ctx: Ctx, state: State, person: Person, *, note: str | None
             back_row(ctx.t),
         ),
     )
-
-
-async def save_edits(
-    ctx: Ctx, person_id: int, *, relink: bool = False, audit: dict[str, Any] | None = None
-) -> list[str]:
-    """Save the pending edits (and, for 变更, the re-link of this account) in one transaction;
-    returns what changed. ``audit`` adds a row saying who acted for whom (维护)."""
-    data = await ctx.get()
-    async with ctx.repo.db.transaction():
-        changed = await apply_edits(
-            ctx.repo,
-            person_id,
-            dict(data.get("edits", {})),
-            actor_user_id=ctx.user_id,
-            relink_user_id=ctx.user_id if relink else None,
-            consents=list(data.get("consents", [])),
-        )
-        if audit is not None:
-            details = {k: v for k, v in audit.items() if k != "action"}
-            await ctx.repo.audit.write(
-                ctx.user_id, str(audit["action"]), "person", person_id, None, {**details, "changed": changed}
-            )
-    return changed

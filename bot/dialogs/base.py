@@ -343,3 +343,13 @@ async def back_to_tip(ctx: Ctx, func: Function) -> None:
     """ "Back" from a function's first step: leave the dialog, show the function's tip again."""
     await end_dialog(ctx.state, ctx.services)
     await ctx.say(tip_text(ctx.t, func), tip_keyboard(ctx.t, func, FUNCTION_PARENT.get(func, Node.HOME)))
+
+
+async def complete(
+    ctx: Ctx, flow: str, step: str, text: str, *, keep: frozenset[str] = frozenset()
+) -> None:
+    """A function's success: the dialog ends (its uploads go, but ``keep``: now part of a record),
+    the run counts as completed at ``step``, and the success text leads home."""
+    await end_dialog(ctx.state, ctx.services, keep=keep)
+    await ctx.repo.events.record(flow, step, EventOutcome.COMPLETED, user_id=ctx.user_id)
+    await ctx.say_home(text)

@@ -15,7 +15,7 @@ from aiogram import F, Router
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
-from bot.dialogs.account import actor_for, ask_to_collect, logged_in, refuse, role_name
+from bot.dialogs.account import ask_to_collect, logged_in, refuse, role_name
 from bot.dialogs.base import (
     Act,
     Ctx,
@@ -23,15 +23,15 @@ from bot.dialogs.base import (
     back_row,
     back_to_tip,
     buttons_only,
-    end_dialog,
+    complete,
     keyboard,
     on_press,
     register_entry,
 )
 from bot.domain.enterprise import Role
-from bot.domain.errors import BindingExists
 from bot.domain.outcomes import EventOutcome
-from bot.domain.policies import BINDABLE_ROLES, Denial, may_bind
+from bot.domain.policies import BINDABLE_ROLES, Denial
+from bot.services.bindings import bind_self
 from bot.ui import Function
 from bot.verification.ids import normalize_number, validate_uscc
 
@@ -160,18 +160,14 @@ class BindFlow:
             await refuse(ctx, Denial.NOT_LISTED, flow=self.name)
             return
         role = Role(role_value)
-        decision = may_bind(await actor_for(ctx, person), enterprise, role)
-        if decision.denial is not None:
-            await refuse(ctx, decision.denial, flow=self.name)
+        denial = await bind_self(ctx.repo, ctx.user_id, person, enterprise, role)
+        if denial is not None:
+            await refuse(ctx, denial, flow=self.name)
             return
-        try:
-            await ctx.repo.enterprises.bind(person.id, enterprise.id, role, bound_by=ctx.user_id)
-        except BindingExists:  # bound from another chat since the check
-            await refuse(ctx, Denial.ALREADY_BOUND, flow=self.name)
-            return
-        await end_dialog(ctx.state, ctx.services)
-        await ctx.repo.events.record(self.name, "bind", EventOutcome.COMPLETED, user_id=ctx.user_id)
-        await ctx.say_home(
+        await complete(
+            ctx,
+            self.name,
+            "bind",
             ctx.t(
                 "bind.success",
                 enterprise=enterprise.name,

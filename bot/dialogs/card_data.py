@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from datetime import date
 from typing import Any
 
 from bot.domain.hanzi import HAN_CLASS, nfc
-from bot.domain.masking import mask_address, mask_id_number, mask_name
 from bot.i18n import Translator
+
+# Read back by the use cases and staff too (one copy, in services); named here for the card steps.
+from bot.services.records import back_from_dict as back_from_dict
+from bot.services.records import front_from_dict as front_from_dict
+from bot.services.records import mask_field as mask_field
 from bot.verification.idcard import ETHNICITIES, BackFields, FrontFields
 from bot.verification.ids import normalize_number
 
@@ -33,25 +37,6 @@ def front_to_dict(front: FrontFields) -> dict[str, Any]:
 
 def back_to_dict(back: BackFields) -> dict[str, Any]:
     return {k: _dump(v) for k, v in asdict(back).items()}
-
-
-def _load_date(value: Any) -> date | None:
-    return date.fromisoformat(value) if isinstance(value, str) and value else None
-
-
-def front_from_dict(data: dict[str, Any] | None) -> FrontFields:
-    values = dict(data or {})
-    values["birth_date"] = _load_date(values.get("birth_date"))
-    known = {f.name for f in fields(FrontFields)}
-    return FrontFields(**{k: v for k, v in values.items() if k in known})
-
-
-def back_from_dict(data: dict[str, Any] | None) -> BackFields:
-    values = dict(data or {})
-    values["valid_from"] = _load_date(values.get("valid_from"))
-    values["valid_to"] = _load_date(values.get("valid_to"))
-    known = {f.name for f in fields(BackFields)}
-    return BackFields(**{k: v for k, v in values.items() if k in known})
 
 
 # --- showing ---------------------------------------------------------------------------------------
@@ -82,21 +67,6 @@ def full_values(t: Translator, front: FrontFields, back: BackFields | None) -> d
     }
 
 
-def mask_field(field: str, value: str | None) -> str | None:
-    """One field's value as it may be shown anywhere but to its owner on 【信息核实】."""
-    if not value:
-        return value
-    if field == "id_number":
-        return mask_id_number(value)
-    if field == "address":
-        return mask_address(value)
-    if field == "name":
-        return mask_name(value)
-    if field == "birth_date":
-        return "****"
-    return value
-
-
 def shown_values(t: Translator, front: FrontFields, back: BackFields | None) -> dict[str, str | None]:
     """Each field as shown once the user has left 【信息核实】: the ID number and address masked."""
     values = full_values(t, front, back)
@@ -120,35 +90,6 @@ def correction_entry(t: Translator, card: dict[str, Any], field: str) -> dict[st
         "read": field_value(t, card, field, read=True),
         "typed": field_value(t, card, field),
     }
-
-
-def masked_corrections(card: dict[str, Any]) -> list[dict[str, str | None]]:
-    """Every correction of the dialog, masked by field, for the audit row and the reviewer."""
-    return [
-        {
-            "field": str(c.get("field")),
-            "read": mask_field(str(c.get("field")), c.get("read")),
-            "typed": mask_field(str(c.get("field")), c.get("typed")),
-        }
-        for c in card.get("corrections", [])
-    ]
-
-
-def correction_lines(t: Translator, card: dict[str, Any]) -> list[str]:
-    """The corrections, read → typed and masked, as a reviewer reads them in the case."""
-    entries = masked_corrections(card)
-    if not entries:
-        return []
-    missing = t("card.unreadable")
-    return [t("staff.review.corrections")] + [
-        t(
-            "staff.review.correction",
-            field=t("card.field." + str(c["field"])),
-            read=c["read"] or missing,
-            typed=c["typed"] or missing,
-        )
-        for c in entries
-    ]
 
 
 def identity_corrected(t: Translator, card: dict[str, Any]) -> list[str]:

@@ -11,7 +11,7 @@ Guards:
   dialog or another Telegram account do not restart the count.
 - A face near the threshold is neither: its attempt is taken back from the count, the user still enters
   and verifies the new phone / residence, and 【下一步】 opens a staff review case instead of saving;
-  the approval applies the edits and the re-link (bot/dialogs/records.py: apply_change).
+  the approval applies the edits and the re-link (bot/services/records.py: apply_change).
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
 from bot.dialogs import authority, card, face, phone
-from bot.dialogs.account import clean_residence, collect_button, save_edits, show_edits
+from bot.dialogs.account import collect_button, register_edit_steps, show_edits
 from bot.dialogs.base import (
     Act,
     Ctx,
-    back_row,
     back_to_tip,
+    complete,
     end_dialog,
     home_button,
     keyboard,
@@ -38,6 +38,7 @@ from bot.dialogs.card_data import front_from_dict
 from bot.dialogs.review import already_in_review, open_review
 from bot.domain.models import Person, ReviewKind
 from bot.domain.outcomes import EventOutcome
+from bot.services.change import save_change
 from bot.ui import Function, home_keyboard
 from bot.verification.ids import DocumentType
 
@@ -215,10 +216,8 @@ class ChangeFlow:
                 + list(dict(data.get("face") or {}).get("reasons", [])),
             )
             return
-        await save_edits(ctx, person.id, relink=True)
-        await end_dialog(ctx.state, ctx.services)
-        await ctx.repo.events.record(self.name, "save", EventOutcome.COMPLETED, user_id=ctx.user_id)
-        await ctx.say_home(ctx.t("functions.saved"))
+        await save_change(ctx.repo, ctx.user_id, person.id, data)
+        await complete(ctx, self.name, "save", ctx.t("functions.saved"))
 
 
 def create_router(flow: ChangeFlow) -> Router:
@@ -226,23 +225,15 @@ def create_router(flow: ChangeFlow) -> Router:
 
     register_entry(router, flow, Function.CHANGE)
 
-    @router.callback_query(ChangeSG.edit, Act.filter(F.a == "edit_phone"))
-    async def edit_phone(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
-        if await flow.verified_person(ctx) is not None:
+    async def verified(ctx: Ctx) -> bool:
+        return await flow.verified_person(ctx) is not None
+
+    async def ask_phone(ctx: Ctx) -> None:
+        if await verified(ctx):
             await phone.begin(ctx)
 
-    @router.callback_query(ChangeSG.edit, Act.filter(F.a == "edit_residence"))
-    async def edit_residence(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
-        if await flow.verified_person(ctx) is not None:
-            await ctx.state.set_state(ChangeSG.residence)
-            await ctx.say(ctx.t("functions.residence_prompt"), keyboard(back_row(ctx.t)))
-
-    @router.callback_query(ChangeSG.edit, Act.filter(F.a == "save"))
-    async def save(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
-        await flow.save(ctx)
+    steps = (ChangeSG.edit, ChangeSG.residence)
+    register_edit_steps(router, steps, verified, show=flow.show, ask_phone=ask_phone, save=flow.save)
 
     @router.callback_query(ChangeSG.edit, Act.filter(F.a == "back"))
     async def edit_back(query: CallbackQuery, ctx: Ctx) -> None:
@@ -253,24 +244,6 @@ def create_router(flow: ChangeFlow) -> Router:
     @router.message(ChangeSG.edit)
     async def edit_unexpected(message: Message, ctx: Ctx) -> None:
         await flow.show(ctx, note=ctx.t("functions.use_buttons"))
-
-    @router.message(ChangeSG.residence, F.text)
-    async def residence(message: Message, ctx: Ctx) -> None:
-        value = clean_residence(message.text or "")
-        if value is None:
-            await message.answer(ctx.t("functions.residence_invalid"), reply_markup=keyboard(back_row(ctx.t)))
-            return
-        await ctx.put(edits={**(await ctx.get()).get("edits", {}), "residence": value})
-        await flow.show(ctx)
-
-    @router.callback_query(ChangeSG.residence, Act.filter(F.a == "back"))
-    async def residence_back(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
-        await flow.show(ctx)
-
-    @router.message(ChangeSG.residence)
-    async def residence_unexpected(message: Message, ctx: Ctx) -> None:
-        await message.answer(ctx.t("functions.residence_prompt"), reply_markup=keyboard(back_row(ctx.t)))
 
     return router
 

@@ -1,4 +1,5 @@
-"""实名信息采集 (guide §1): ID card path and other-documents path, saved in one transaction at the end.
+"""实名信息采集 (guide §1): ID card path and other-documents path, saved at the end by the use case
+:func:`bot.services.collection.save_collection` (one transaction, or a staff review case).
 
 ID card: card capture → 《个人信息保护告知同意书》 → phone code → face check against the ID portrait.
 A card the engine could not read and whose fields the user typed (`card.manual`, bot/dialogs/card.py)
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import logging
 from datetime import date
-from typing import Any
 
 from aiogram import F, Router
 from aiogram.fsm.state import State, StatesGroup
@@ -29,6 +29,7 @@ from bot.dialogs.base import (
     act,
     back_row,
     back_to_tip,
+    complete,
     end_dialog,
     home_button,
     keyboard,
@@ -38,14 +39,14 @@ from bot.dialogs.base import (
     spend_try,
 )
 from bot.dialogs.card_data import CorrectionError, parse_date
-from bot.dialogs.records import collected_record, record_media
-from bot.dialogs.review import already_in_review, open_review, tell_in_review, waits_for_review
-from bot.domain.errors import DuplicatePerson
+from bot.dialogs.review import already_in_review, tell_in_review, tell_review
 from bot.domain.masking import mask_id_number
 from bot.domain.models import ConsentDocument, ReviewKind
 from bot.domain.outcomes import EventOutcome
+from bot.services.collection import AlreadyCollected, Submission, save_collection
+from bot.services.records import collected_record, record_media
+from bot.services.review_cases import SentToReview, WaitsForReview, case_media
 from bot.ui import Function, Node, Tip, button
-from bot.verification.face.match import distance
 from bot.verification.ids import DocumentType, normalize_number, validate_document_number
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ log = logging.getLogger(__name__)
 OTHER_TYPES = (DocumentType.HK_MACAU_PERMIT, DocumentType.TAIWAN_PERMIT, DocumentType.HMT_RESIDENCE_PERMIT)
 OTHER_FIELDS = ("name", "number", "birth_date")
 IN_REVIEW = "collect.in_review"
+PAYLOAD = ("flow", "doc_type", "card", "other", "authority", "phone", "consents", "face")
 
 
 class CollectSG(StatesGroup):
@@ -159,15 +161,10 @@ class CollectFlow:
     # --- saving ------------------------------------------------------------------------------------
     async def _save(self, ctx: Ctx) -> None:
         data = await ctx.get()
-        # The same builder serves a reviewer's approval of this data (bot/handlers/staff/review.py).
+        # The same builder serves a reviewer's approval of this data (bot/services/review_decisions.py).
         record = collected_record(ctx.user_id, data)
-        document, live, outcome = record.document, record.live_photo, data["face"]
-        settings = ctx.services.settings
-        kind: ReviewKind | None = None
-        reasons: list[str] = list(outcome.get("reasons", []))
-        collided: int | None = None
+        document, outcome = record.document, data["face"]
         card_data = dict(data.get("card") or {})
-        typed = bool(card_data.get("manual"))
         resident = document.doc_type is DocumentType.RESIDENT_ID
         checked = dict(data.get("authority") or {})
         # The authority's photo was the reference: the card portrait must show the same face too.
@@ -177,87 +174,39 @@ class CollectFlow:
             else []
         )
         assessment = authority.assess(ctx, data, second=second)
-        if typed:
-            # The fields were typed from a card the engine could not read: a person compares them,
-            # and the selfie, with the card photos.
-            kind = ReviewKind.UNREADABLE_CARD
-            reasons.insert(0, "review_card_typed")
-            reasons += assessment.reasons
-        elif not assessment.verified:
-            # A corrected identity (or a permit) without the authority's photo, an authority that did
-            # not answer, a portrait that is not the selfie: a person compares read, typed and photos.
-            kind = ReviewKind.IDENTITY_UNVERIFIED
-            reasons = assessment.reasons + reasons
-        elif outcome["decision"] == "review":
-            kind = ReviewKind.FACE_NEAR_THRESHOLD
-        existing = await ctx.repo.persons.find_by_document(document.doc_type, document.number)
-        if existing is not None and not typed:
-            # Told only now, after the face check, and only to the face of that record.
-            if existing.live_photo is not None and self._same_face(
-                ctx, live.encoding, existing.live_photo.encoding
-            ):
-                await self._stop_if_collected(ctx, document.doc_type, document.number)
-                return
-            kind, collided = ReviewKind.SAME_NUMBER_OTHER_FACE, existing.id
-            reasons.append("review_number_collected_other_face")
-        same_face = await ctx.repo.persons.nearest_face(live.encoding, settings.face_match_threshold)
-        if same_face is not None and collided is None:
-            other = await ctx.repo.persons.get(same_face.person_id)
-            if other is not None and other.document.number != document.number:
-                if kind is None or kind is ReviewKind.FACE_NEAR_THRESHOLD:
-                    kind = ReviewKind.SAME_FACE_OTHER_NUMBER
-                collided = same_face.person_id
-                reasons.append("review_same_face_other_number")
-        if kind is not None:
-            await self._to_review(ctx, data, kind, reasons, collided)
-            return
-        try:
-            async with ctx.repo.db.transaction():
-                # A case opened since the entry (two updates at once, another chat) is seen here, in
-                # the serial transaction that saves: the account waits for that decision instead.
-                waiting = await waits_for_review(ctx, self.name)
-                person = (
-                    None
-                    if waiting
-                    else await ctx.repo.persons.save_collected(record, actor_user_id=ctx.user_id)
-                )
-        except DuplicatePerson:
-            # Someone collected this number between our check and now: never a second record.
-            await self._stop_if_collected(ctx, document.doc_type, document.number)
-            return
-        if person is None:
-            await tell_in_review(ctx, IN_REVIEW)
-            return
-        await end_dialog(ctx.state, ctx.services, keep=record_media(record))
-        await ctx.repo.events.record(self.name, "save", EventOutcome.COMPLETED, user_id=ctx.user_id)
-        log.info("collection completed for person %s", person.id)
-        await ctx.say_home(ctx.t("collect.success"))
-        await handoff.collected(ctx, data.get("handoff"), person)  # 扫一扫: the website learns it
-
-    @staticmethod
-    def _same_face(ctx: Ctx, live: tuple[float, ...], stored: tuple[float, ...]) -> bool:
-        return distance(live, stored) < ctx.services.settings.face_match_threshold
-
-    async def _to_review(
-        self,
-        ctx: Ctx,
-        data: dict[str, Any],
-        kind: ReviewKind,
-        reasons: list[str],
-        collided: int | None,
-    ) -> None:
         # Everything the dialog gathered, so an approval can finish the record without asking again.
-        payload = {
-            k: data.get(k)
-            for k in ("flow", "doc_type", "card", "other", "authority", "phone", "consents", "face")
-        }
-        say = "collect.review_unreadable" if kind is ReviewKind.UNREADABLE_CARD else "collect.review"
-        if "review_identity_corrected" in reasons and kind is not ReviewKind.UNREADABLE_CARD:
-            say = "collect.review_unverified"
-        step = "card" if kind in {ReviewKind.UNREADABLE_CARD, ReviewKind.IDENTITY_UNVERIFIED} else "face"
-        await open_review(
-            ctx, kind, collided, payload, say, in_review_key=IN_REVIEW, reasons=reasons, step=step
+        payload = {k: data.get(k) for k in PAYLOAD}
+        media = case_media(data)
+        result = await save_collection(
+            ctx.repo,
+            Submission(
+                user_id=ctx.user_id,
+                record=record,
+                face_decision=str(outcome["decision"]),
+                face_reasons=list(outcome.get("reasons", [])),
+                typed=bool(card_data.get("manual")),
+                identity_reasons=assessment.reasons,
+                payload=payload,
+                media_ids=media,
+            ),
+            threshold=ctx.services.settings.face_match_threshold,
         )
+        if isinstance(result, AlreadyCollected):
+            await self._stop_if_collected(ctx, document.doc_type, document.number)
+        elif isinstance(result, WaitsForReview):
+            await tell_in_review(ctx, IN_REVIEW)
+        elif isinstance(result, SentToReview):
+            kind, reasons = result.kind, result.reasons
+            say = "collect.review_unreadable" if kind is ReviewKind.UNREADABLE_CARD else "collect.review"
+            if "review_identity_corrected" in reasons and kind is not ReviewKind.UNREADABLE_CARD:
+                say = "collect.review_unverified"
+            step = "card" if kind in {ReviewKind.UNREADABLE_CARD, ReviewKind.IDENTITY_UNVERIFIED} else "face"
+            await tell_review(ctx, self.name, kind, reasons, media, say, step=step)
+        else:
+            person = result.person
+            log.info("collection completed for person %s", person.id)
+            await complete(ctx, self.name, "save", ctx.t("collect.success"), keep=record_media(record))
+            await handoff.collected(ctx, data.get("handoff"), person)  # 扫一扫: the website learns it
 
     # --- other documents ---------------------------------------------------------------------------
     async def ask_other_type(self, ctx: Ctx, note: str | None = None) -> None:

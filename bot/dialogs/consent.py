@@ -12,7 +12,7 @@ from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.dialogs.base import Act, Ctx, act, back_row, end_dialog, home_button, keyboard
-from bot.domain.models import Consent, ConsentDocument
+from bot.domain.models import ConsentDocument
 from bot.domain.outcomes import EventOutcome
 from bot.i18n import Catalog
 
@@ -57,25 +57,6 @@ async def record(ctx: Ctx, document: ConsentDocument) -> None:
     consents = [c for c in (await ctx.get()).get("consents", []) if c["document"] != document.value]
     consents.append(signed(ctx.services.catalog, document, ctx.now()))
     await ctx.put(consents=consents)
-
-
-async def save_signed(ctx: Ctx, person_id: int) -> None:
-    """Store the documents signed in this dialog for `person_id` (the signer). Call it inside the
-    transaction that saves what they were signed for."""
-    signed_here = as_consents((await ctx.get()).get("consents", []))
-    await ctx.repo.persons.add_consents(person_id, signed_here, telegram_user_id=ctx.user_id)
-
-
-def as_consents(items: list[dict[str, Any]]) -> tuple[Consent, ...]:
-    return tuple(
-        Consent(
-            ConsentDocument(c["document"]),
-            c["version"],
-            c["text_hash"],
-            datetime.fromisoformat(c["agreed_at"]),
-        )
-        for c in items
-    )
 
 
 def register_step(

@@ -34,10 +34,10 @@ from bot.dialogs.base import (
     upload_of,
 )
 from bot.dialogs.progress import ProgressMessage, first_guess, texts
-from bot.dialogs.records import document_from_data
 from bot.domain.face_pause import PausePolicy
 from bot.domain.models import ConsentDocument
 from bot.domain.outcomes import EventOutcome
+from bot.services.records import document_from_data
 from bot.services.verifier import VerificationUnavailable
 from bot.ui import Nav, Node, button
 from bot.verification.face import Action, FaceVerdict, random_challenge, same_recording

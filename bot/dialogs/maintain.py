@@ -10,7 +10,8 @@ A legal rep or finance officer (not a tax handler) also authorises the enterpris
 (办税人员管理): a person the register lists as 办税人 and who completed collection gets 【授权办税】 →
 confirmation → a tax-handler binding made by the maintainer; one bound already gets 【取消授权】 →
 confirmation → the binding ends exactly as the handler's own 解绑 (guide §6) ends it. Rule:
-``bot.domain.policies.may_authorise_tax_handler``, asked at the button and again at the confirmation.
+``bot.domain.policies.may_authorise_tax_handler``, asked at the button, at the confirmation and again
+by the use case (:mod:`bot.services.tax_handlers`) in the transaction that writes.
 
 Every step asks ``bot.domain.policies.may_maintain`` again with fresh data, so a binding removed, a
 register reloaded, an expired step-up or a forged button (another enterprise's person id) is refused
@@ -23,17 +24,16 @@ import logging
 
 from aiogram import F, Router
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardButton, Message
+from aiogram.types import CallbackQuery, InlineKeyboardButton
 
-from bot.dialogs import consent, face, phone
+from bot.dialogs import face, phone
 from bot.dialogs.account import (
     actor_for,
     ask_to_collect,
-    clean_residence,
     logged_in,
     refuse,
+    register_edit_steps,
     role_name,
-    save_edits,
     show_edits,
 )
 from bot.dialogs.base import (
@@ -43,13 +43,14 @@ from bot.dialogs.base import (
     back_row,
     back_to_tip,
     buttons_only,
+    complete,
     end_dialog,
     home_button,
     keyboard,
     on_press,
     register_entry,
 )
-from bot.domain.enterprise import Enterprise, EnterprisePerson, Role
+from bot.domain.enterprise import Enterprise, EnterprisePerson
 from bot.domain.masking import mask_address, mask_id_number, mask_name, mask_phone
 from bot.domain.models import Person
 from bot.domain.outcomes import EventOutcome
@@ -59,12 +60,13 @@ from bot.domain.policies import (
     Denial,
     authoriser_roles,
     maintainable_enterprises,
-    may_authorise_tax_handler,
     may_maintain,
     stepup_valid,
 )
 from bot.i18n import language_for
-from bot.services.tax_handlers import set_tax_handler
+from bot.services import tax_handlers
+from bot.services.maintenance import pass_stepup, save_maintenance
+from bot.services.records import as_consents
 from bot.ui import Function, Node, Tip, button
 
 MAX_PEOPLE = 40  # fits one message (4096 characters) and one keyboard
@@ -220,25 +222,13 @@ class MaintainFlow:
             return None
         return collected, entry
 
-    @staticmethod
-    async def handler_bound(ctx: Ctx, entry: EnterprisePerson, collected: Person | None) -> bool | None:
-        """For a tax-handler entry, whether its person is bound to the enterprise as tax handler now
-        (the binding 解绑 ends); None for the other roles."""
-        if entry.role is not Role.TAX_HANDLER:
-            return None
-        return (
-            collected is not None
-            and await ctx.repo.enterprises.binding(collected.id, entry.enterprise_id, Role.TAX_HANDLER)
-            is not None
-        )
-
     async def show_person(self, ctx: Ctx, target_id: object, *, note: str | None = None) -> None:
         found = await self.entry(ctx, target_id)
         if found is None:
             return
         entry, actor = found
         collected = await ctx.repo.persons.find_by_document(entry.doc_type, entry.number)
-        bound = await self.handler_bound(ctx, entry, collected)
+        bound = await tax_handlers.handler_bound(ctx.repo, entry, collected)
         await ctx.put(target_id=entry.id, target_person_id=collected.id if collected else None, edits={})
         await ctx.state.set_state(MaintainSG.person)
         text = ctx.t(
@@ -269,30 +259,27 @@ class MaintainFlow:
         if found is None:
             return None
         entry, actor = found
-        enterprise = await ctx.repo.enterprises.get_by_id(entry.enterprise_id)
-        collected = await ctx.repo.persons.find_by_document(entry.doc_type, entry.number)
-        decision = (
-            may_authorise_tax_handler(
-                actor,
-                enterprise,
-                entry,
-                collected=collected is not None,
-                bound=bool(await self.handler_bound(ctx, entry, collected)),
-                revoke=revoke,
-                now=ctx.now(),
-                stepup_minutes=ctx.services.settings.face_stepup_minutes,
-            )
-            if enterprise is not None
-            else Decision(Denial.OTHER_ENTERPRISE)
+        minutes = ctx.services.settings.face_stepup_minutes
+        checked = await tax_handlers.check(
+            ctx.repo, actor, entry, revoke=revoke, now=ctx.now(), stepup_minutes=minutes
         )
-        if decision.denial in _TARGET_STATE:
-            await self.target_refused(ctx, entry.id, decision.denial, revoke=revoke)
+        if await self.handler_refused(ctx, entry, checked.decision.denial, revoke=revoke):
             return None
-        if decision.denial is not None:
-            await refuse(ctx, decision.denial, flow=self.name)
-            return None
-        assert enterprise is not None and collected is not None  # allowed implies both
-        return enterprise, entry, collected
+        assert checked.enterprise is not None and checked.person is not None  # allowed implies both
+        return checked.enterprise, entry, checked.person
+
+    async def handler_refused(
+        self, ctx: Ctx, entry: EnterprisePerson, denial: Denial | None, *, revoke: bool
+    ) -> bool:
+        """True when ``denial`` refuses: one about the chosen person's state is said over the person
+        screen; any other ends the dialog."""
+        if denial in _TARGET_STATE:
+            await self.target_refused(ctx, entry.id, denial, revoke=revoke)
+            return True
+        if denial is not None:
+            await refuse(ctx, denial, flow=self.name)
+            return True
+        return False
 
     async def target_refused(self, ctx: Ctx, target_id: int, denial: Denial, *, revoke: bool) -> None:
         await ctx.repo.events.record(
@@ -334,10 +321,22 @@ class MaintainFlow:
         if found is None:
             return
         enterprise, entry, person = found
-        if not await set_tax_handler(ctx.repo, ctx.user_id, person, entry, revoke=revoke):
-            # Between the check and the write, someone else authorised, revoked or unbound.
-            denial = Denial.TARGET_NOT_AUTHORISED if revoke else Denial.TARGET_ALREADY_AUTHORISED
-            await self.target_refused(ctx, entry.id, denial, revoke=revoke)
+        maintainer = await logged_in(ctx)
+        if maintainer is None:
+            await refuse(ctx, Denial.NOT_LOGGED_IN, flow=self.name)
+            return
+        # Asked again in the transaction that writes: between the confirmation and now someone else
+        # may have authorised, revoked or unbound.
+        denial = await tax_handlers.set_tax_handler(
+            ctx.repo,
+            ctx.user_id,
+            maintainer,
+            entry,
+            revoke=revoke,
+            now=ctx.now(),
+            stepup_minutes=ctx.services.settings.face_stepup_minutes,
+        )
+        if await self.handler_refused(ctx, entry, denial, revoke=revoke):
             return
         done = ctx.t(
             "maintain.revoked" if revoke else "maintain.authorised",
@@ -350,12 +349,7 @@ class MaintainFlow:
             "maintain.notify_revoked" if revoke else "maintain.notify_authorised",
             enterprise=enterprise.name,
         )
-        await self.finish(ctx, action, done)
-
-    async def finish(self, ctx: Ctx, step: str, done: str) -> None:
-        await end_dialog(ctx.state, ctx.services)
-        await ctx.repo.events.record(self.name, step, EventOutcome.COMPLETED, user_id=ctx.user_id)
-        await ctx.say_home(done)
+        await complete(ctx, self.name, action, done)
 
     async def show_edits(self, ctx: Ctx) -> None:
         found = await self.target(ctx, (await ctx.get()).get("target_id"))
@@ -372,16 +366,7 @@ class MaintainFlow:
             await refuse(ctx, Denial.OTHER_ENTERPRISE, flow=self.name)
             return
         edits = dict(data.get("edits") or {})
-        await save_edits(
-            ctx,
-            person.id,
-            audit={
-                "action": "enterprise.maintain",
-                "enterprise_id": entry.enterprise_id,
-                "enterprise_person_id": entry.id,
-                "role": str(entry.role),
-            },
-        )
+        await save_maintenance(ctx.repo, ctx.user_id, person.id, entry, edits)
         enterprise = await ctx.repo.enterprises.get_by_id(entry.enterprise_id)
         await _notify_person(
             ctx,
@@ -391,7 +376,7 @@ class MaintainFlow:
             phone=mask_phone(str(edits["phone"]["number"])) if edits.get("phone") else None,
             residence=bool(edits.get("residence")),
         )
-        await self.finish(ctx, "save", ctx.t("functions.saved"))
+        await complete(ctx, self.name, "save", ctx.t("functions.saved"))
 
     # --- sub-dialogs hand back here ---------------------------------------------------------------
     async def finished(self, ctx: Ctx, part: str) -> None:
@@ -401,9 +386,9 @@ class MaintainFlow:
             if data["face"]["decision"] != "pass" or not isinstance(maintainer_id, int):
                 await refuse(ctx, Denial.STEPUP_REQUIRED, flow=self.name)
                 return
-            async with ctx.repo.db.transaction():
-                await ctx.repo.guards.record_stepup(ctx.user_id, maintainer_id)
-                await consent.save_signed(ctx, maintainer_id)  # the maintainer signed it for their face
+            # The maintainer signed the face agreement for their own face.
+            signed = as_consents(list(data.get("consents") or []))
+            await pass_stepup(ctx.repo, ctx.user_id, maintainer_id, signed)
             await ctx.repo.events.record(self.name, "stepup", EventOutcome.PASSED, user_id=ctx.user_id)
             await self.choose_enterprise(ctx)
         elif part == "phone":
@@ -476,9 +461,7 @@ def create_router(flow: MaintainFlow) -> Router:
         await query.answer()
         await flow.apply_handler(ctx, callback_data.v)
 
-    @router.callback_query(MaintainSG.edit, Act.filter(F.a == "edit_phone"))
-    async def edit_phone(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
+    async def ask_phone(ctx: Ctx) -> None:
         found = await flow.target(ctx, (await ctx.get()).get("target_id"))
         if found is not None:
             person, entry = found
@@ -494,17 +477,11 @@ def create_router(flow: MaintainFlow) -> Router:
             )
             await phone.begin(ctx)
 
-    @router.callback_query(MaintainSG.edit, Act.filter(F.a == "edit_residence"))
-    async def edit_residence(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
-        if await flow.target(ctx, (await ctx.get()).get("target_id")) is not None:
-            await ctx.state.set_state(MaintainSG.residence)
-            await ctx.say(ctx.t("functions.residence_prompt"), keyboard(back_row(ctx.t)))
+    async def editable(ctx: Ctx) -> bool:
+        return await flow.target(ctx, (await ctx.get()).get("target_id")) is not None
 
-    @router.callback_query(MaintainSG.edit, Act.filter(F.a == "save"))
-    async def save(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
-        await flow.save(ctx)
+    steps = (MaintainSG.edit, MaintainSG.residence)
+    register_edit_steps(router, steps, editable, show=flow.show_edits, ask_phone=ask_phone, save=flow.save)
 
     # --- back -------------------------------------------------------------------------------------
     async def to_tip(ctx: Ctx) -> None:
@@ -523,21 +500,6 @@ def create_router(flow: MaintainFlow) -> Router:
     on_press(router, (MaintainSG.enterprise, MaintainSG.people), "back", to_tip)
     on_press(router, MaintainSG.person, "back", to_people)
     on_press(router, (MaintainSG.edit, MaintainSG.handler), "back", to_person)
-    on_press(router, MaintainSG.residence, "back", flow.show_edits)
-
-    # --- input ------------------------------------------------------------------------------------
-    @router.message(MaintainSG.residence, F.text)
-    async def residence(message: Message, ctx: Ctx) -> None:
-        value = clean_residence(message.text or "")
-        if value is None:
-            await message.answer(ctx.t("functions.residence_invalid"), reply_markup=keyboard(back_row(ctx.t)))
-            return
-        await ctx.put(edits={**(await ctx.get()).get("edits", {}), "residence": value})
-        await flow.show_edits(ctx)
-
-    @router.message(MaintainSG.residence)
-    async def residence_unexpected(message: Message, ctx: Ctx) -> None:
-        await message.answer(ctx.t("functions.residence_prompt"), reply_markup=keyboard(back_row(ctx.t)))
 
     # Unexpected input: say so and show the step again (every step re-checks the rules).
     buttons_only(

@@ -1,8 +1,8 @@
-"""Handing a finished dialog to staff review instead of saving it (采集, 补录, 变更).
+"""Telling the taxpayer that a finished dialog went to staff review instead of being saved (采集, 补录,
+变更); the case itself is opened by the use case :mod:`bot.services.review_cases`.
 
-The case keeps, encrypted, what the approval needs to save exactly what the dialog would have saved
-(``payload``), and lists the dialog's photos for the reviewer; those stay on disk when the dialog
-ends. The taxpayer is told that a person will decide and that they will be notified here.
+The dialog's photos stay on disk when the dialog ends (the case lists them). The taxpayer is told that
+a person will decide and that they will be notified here.
 """
 
 from __future__ import annotations
@@ -13,23 +13,9 @@ from typing import Any
 from bot.dialogs.base import Ctx, end_dialog, home_button, keyboard
 from bot.domain.models import ReviewKind
 from bot.domain.outcomes import EventOutcome
+from bot.services import review_cases
 
-__all__ = ["already_in_review", "dialog_media", "open_review", "tell_in_review", "waits_for_review"]
-
-
-def dialog_media(data: Mapping[str, Any]) -> list[str]:
-    """The photos of the dialog a reviewer looks at: card sides, portrait, authority photo, the on-site
-    photo and the selfie frames kept for review."""
-    card, other, face, checked = (dict(data.get(k) or {}) for k in ("card", "other", "face", "authority"))
-    found = (
-        card.get("front_media"),
-        card.get("back_media"),
-        card.get("portrait_media"),
-        other.get("photo_media") or checked.get("photo_media"),
-        face.get("media"),
-        *face.get("review_media", []),
-    )
-    return [m for m in found if m]
+__all__ = ["already_in_review", "open_review", "tell_in_review", "tell_review", "waits_for_review"]
 
 
 async def open_review(
@@ -47,19 +33,35 @@ async def open_review(
     the account already waits for a case of this flow, open none and tell ``in_review_key``."""
     data = await ctx.get()
     flow = str(data.get("flow"))
-    media = dialog_media(data)
+    media = review_cases.case_media(data)
     codes = list(dict(data.get("face") or {}).get("reasons", [])) if reasons is None else reasons
-    async with ctx.repo.db.transaction():
-        # Checked in the serial transaction that opens the case: a case opened since the entry check
-        # (two updates at once, the same account in another chat) is seen, and no second one opens.
-        waiting = await waits_for_review(ctx, flow)
-        if not waiting:
-            await ctx.repo.review.open_case(
-                kind, ctx.user_id, reasons=codes, media_ids=media, payload=payload, person_id=person_id
-            )
-    if waiting:
+    opened = await review_cases.open_review_case(
+        ctx.repo,
+        ctx.user_id,
+        flow,
+        kind,
+        person_id=person_id,
+        payload=payload,
+        reasons=codes,
+        media_ids=media,
+    )
+    if not opened:
         await tell_in_review(ctx, in_review_key, flow)
         return
+    await tell_review(ctx, flow, kind, codes, media, say_key, step=step)
+
+
+async def tell_review(
+    ctx: Ctx,
+    flow: str,
+    kind: ReviewKind,
+    codes: list[str],
+    media: list[str],
+    say_key: str,
+    *,
+    step: str = "face",
+) -> None:
+    """After a use case opened a case: end the dialog keeping its photos and tell the user ``say_key``."""
     await ctx.repo.events.record(
         flow, step, EventOutcome.REVIEW, user_id=ctx.user_id, reason_code=codes[0] if codes else str(kind)
     )
@@ -68,11 +70,8 @@ async def open_review(
 
 
 async def waits_for_review(ctx: Ctx, flow: str) -> bool:
-    """Whether this account has an open case of ``flow``. A rejected, approved or erased case is no
-    longer open, so the function may be used again. A case without a flow in its payload is a
-    collection, as the approval reads it (bot/handlers/staff/review.py)."""
-    cases = await ctx.repo.review.open_for_user(ctx.user_id)
-    return any((case.payload.get("flow") or "collect") == flow for case in cases)
+    """Whether this account has an open case of ``flow`` (the use case's rule)."""
+    return await review_cases.waits_for_review(ctx.repo, ctx.user_id, flow)
 
 
 IN_REVIEW_BLOCK = "entry_in_review"

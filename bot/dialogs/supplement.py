@@ -7,17 +7,18 @@
   【下一步】 → face check against the stored live face (the new card must be the same person: same
   number, same face) → "实名信息补采保存成功".
 
-Also the reminder shown at every login (/start) of an account whose person's ID card is expired.
+The reminder shown at every login (/start) of an account whose person's ID card is expired is the
+menu's (bot/handlers/menu.py). Saving, or handing the submission to a reviewer, is the use case
+:mod:`bot.services.supplement`.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import date
 
 from aiogram import F, Router
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 
 from bot.dialogs import authority, card, face
 from bot.dialogs.account import ask_to_collect, logged_in
@@ -28,19 +29,19 @@ from bot.dialogs.base import (
     act,
     back_row,
     back_to_tip,
+    complete,
     end_dialog,
     home_button,
     keyboard,
     register_entry,
 )
 from bot.dialogs.card_data import front_from_dict
-from bot.dialogs.records import apply_supplement
-from bot.dialogs.review import already_in_review, open_review
+from bot.dialogs.review import already_in_review, tell_in_review, tell_review
 from bot.domain.models import Person, ReviewKind
 from bot.domain.outcomes import EventOutcome
-from bot.i18n import Translator
-from bot.storage.repositories import Repositories
-from bot.ui import Function, Node, Tip, button
+from bot.services.review_cases import SentToReview, WaitsForReview, case_media
+from bot.services.supplement import FaceOfAnother, save_supplement
+from bot.ui import Function
 from bot.verification.ids import DocumentType, normalize_number
 
 log = logging.getLogger(__name__)
@@ -52,22 +53,6 @@ PAYLOAD = ("flow", "path", "doc_type", "card", "authority", "consents", "face")
 class SupplementSG(StatesGroup):
     expired = State()  # 身份证已过期，请重新采集 → 【确定】
     photo = State()  # 该证件已实名采集，但缺少现场照片 → 【确定】
-
-
-def card_expired(person: Person, today: date) -> bool:
-    return person.document.doc_type is DocumentType.RESIDENT_ID and person.document.is_expired(today)
-
-
-async def login_reminder(repo: Repositories, t: Translator, user_id: int, today: date) -> str | None:
-    """The reminder of every login (/start) when the linked person's current ID card is expired."""
-    person = await repo.persons.find_by_telegram(user_id)
-    if person is None or not card_expired(person, today):
-        return None
-    return t("supplement.login_reminder")
-
-
-def reminder_keyboard(t: Translator) -> InlineKeyboardMarkup:
-    return keyboard([button(t("menu.supplement"), Tip(func=Function.SUPPLEMENT, parent=Node.REALNAME))])
 
 
 class SupplementFlow:
@@ -82,7 +67,7 @@ class SupplementFlow:
             return
         await end_dialog(ctx.state, ctx.services, bot=ctx.bot)  # a dialog left half-way is abandoned
         await ctx.put(flow=self.name, person_id=person.id)
-        if card_expired(person, ctx.today()):
+        if person.id_card_expired(ctx.today()):
             await ctx.put(path="expired", doc_type=DocumentType.RESIDENT_ID.value)
             await self.ask(ctx, SupplementSG.expired, "supplement.expired")
         elif person.missing_live_photo:
@@ -209,13 +194,6 @@ class SupplementFlow:
         if person is None:
             return
         data = await ctx.get()
-        outcome = data["face"]
-        live_encoding = tuple(outcome["encoding"])
-        threshold = ctx.services.settings.face_match_threshold
-        other = await ctx.repo.persons.nearest_face(live_encoding, threshold, exclude_person_id=person.id)
-        if other is not None:
-            await self._stop(ctx, "supplement.face_other_person", "review_same_face_other_number")
-            return
         typed = bool((data.get("card") or {}).get("manual"))
         assessment = Assessment()
         if data.get("path") == "expired":
@@ -232,43 +210,33 @@ class SupplementFlow:
                 {**data, "doc_type": subject.get("doc_type")},
                 second=[("review_portrait_mismatch", portrait)],
             )
-        if not typed and not assessment.verified:
-            await open_review(
-                ctx,
-                ReviewKind.IDENTITY_UNVERIFIED,
-                person.id,
-                {k: data.get(k) for k in PAYLOAD},
-                "supplement.review_unverified",
-                in_review_key="supplement.in_review",
-                reasons=assessment.reasons + list(outcome.get("reasons", [])),
-                step="card" if data.get("path") == "expired" else "face",
-            )
-            return
-        if typed or outcome["decision"] != "pass":
-            # Typed card fields, or a face near the threshold, are no proof that the new card or the
-            # photo is this person's: a reviewer compares them, and the approval saves what this
-            # dialog would have saved.
-            kind = ReviewKind.UNREADABLE_CARD if typed else ReviewKind.SUPPLEMENT_FACE_NEAR_THRESHOLD
-            await open_review(
-                ctx,
-                kind,
-                person.id,
-                {k: data.get(k) for k in PAYLOAD},
-                "supplement.review_unreadable" if typed else "supplement.review",
-                in_review_key="supplement.in_review",
-                reasons=(["review_card_typed"] if typed else [])
-                + assessment.reasons
-                + list(outcome.get("reasons", [])),
-                step="card" if typed else "face",
-            )
-            return
-        async with ctx.repo.db.transaction():
-            kept = await apply_supplement(
-                ctx.repo, person.id, data, actor_user_id=ctx.user_id, signer_user_id=ctx.user_id
-            )
-        await end_dialog(ctx.state, ctx.services, keep=kept)
-        await ctx.repo.events.record(self.name, "save", EventOutcome.COMPLETED, user_id=ctx.user_id)
-        await ctx.say_home(ctx.t("supplement.success"))
+        media = case_media(data)
+        result = await save_supplement(
+            ctx.repo,
+            ctx.user_id,
+            person.id,
+            data,
+            typed=typed,
+            identity_reasons=assessment.reasons,
+            payload={k: data.get(k) for k in PAYLOAD},
+            media_ids=media,
+            threshold=ctx.services.settings.face_match_threshold,
+        )
+        if isinstance(result, FaceOfAnother):
+            await self._stop(ctx, "supplement.face_other_person", "review_same_face_other_number")
+        elif isinstance(result, WaitsForReview):
+            await tell_in_review(ctx, "supplement.in_review", self.name)
+        elif isinstance(result, SentToReview):
+            say = {
+                ReviewKind.IDENTITY_UNVERIFIED: "supplement.review_unverified",
+                ReviewKind.UNREADABLE_CARD: "supplement.review_unreadable",
+            }.get(result.kind, "supplement.review")
+            expired = data.get("path") == "expired"
+            unverified = result.kind is ReviewKind.IDENTITY_UNVERIFIED
+            step = "card" if typed or (unverified and expired) else "face"
+            await tell_review(ctx, self.name, result.kind, result.reasons, media, say, step=step)
+        else:
+            await complete(ctx, self.name, "save", ctx.t("supplement.success"), keep=result.kept)
 
 
 def create_router(flow: SupplementFlow) -> Router:
@@ -304,4 +272,4 @@ def create_router(flow: SupplementFlow) -> Router:
     return router
 
 
-__all__ = ["SupplementFlow", "SupplementSG", "create_router", "login_reminder", "reminder_keyboard"]
+__all__ = ["SupplementFlow", "SupplementSG", "create_router"]

@@ -16,7 +16,7 @@ from bot.dialogs.base import (
     act,
     back_row,
     buttons_only,
-    end_dialog,
+    complete,
     keyboard,
     on_press,
     register_entry,
@@ -27,6 +27,7 @@ from bot.domain.masking import mask_name
 from bot.domain.models import Person
 from bot.domain.outcomes import EventOutcome
 from bot.domain.policies import Denial, may_unbind
+from bot.services.bindings import unbind_self
 from bot.ui import Function
 
 
@@ -117,14 +118,11 @@ class UnbindFlow:
         if found is None:
             return
         person, enterprise, _ = found
-        if not await ctx.repo.enterprises.unbind(
-            person.id, enterprise.id, Role.TAX_HANDLER, unbound_by=ctx.user_id
-        ):
-            await refuse(ctx, Denial.NO_BINDING, flow=self.name)
+        denial = await unbind_self(ctx.repo, ctx.user_id, person, enterprise)
+        if denial is not None:
+            await refuse(ctx, denial, flow=self.name)
             return
-        await end_dialog(ctx.state, ctx.services)
-        await ctx.repo.events.record(self.name, "unbind", EventOutcome.COMPLETED, user_id=ctx.user_id)
-        await ctx.say_home(ctx.t("unbind.success", enterprise=enterprise.name))
+        await complete(ctx, self.name, "unbind", ctx.t("unbind.success", enterprise=enterprise.name))
 
     async def finished(self, ctx: Ctx, part: str) -> None:
         """No sub-dialogs: nothing hands back here."""

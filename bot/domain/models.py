@@ -135,6 +135,11 @@ class Person:
     def missing_live_photo(self) -> bool:
         return self.live_photo is None
 
+    def id_card_expired(self, today: date) -> bool:
+        """The current document is a resident ID card past its validity (补录's expired path, and the
+        reminder at every login)."""
+        return self.document.doc_type is DocumentType.RESIDENT_ID and self.document.is_expired(today)
+
     def masked(self) -> dict[str, Any]:
         return {
             "person_id": self.id,

@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from aiogram import Bot, F, Router
 from aiogram.filters import CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.dialogs.base import end_dialog
-from bot.dialogs.supplement import login_reminder, reminder_keyboard
 from bot.domain.clock import china_date
 from bot.handlers.replies import edit_or_send
 from bot.i18n import Translator
 from bot.services import Services
 from bot.storage.repositories import Repositories
 from bot.ui import (
+    Function,
     Nav,
     Node,
     Tip,
+    button,
     home_keyboard,
     language_keyboard,
     mine_keyboard,
     realname_keyboard,
+    rows,
     tax_keyboard,
     tip_keyboard,
     tip_text,
@@ -46,6 +50,18 @@ def node_screen(t: Translator, node: Node, name: str | None) -> tuple[str, Inlin
             return t("help.text"), home_keyboard(t)
         case Node.LANGUAGE:
             return t("language.choose"), language_keyboard(t)
+
+
+async def login_reminder(repo: Repositories, t: Translator, user_id: int, today: date) -> str | None:
+    """The reminder of every login (/start) when the linked person's current ID card is expired."""
+    person = await repo.persons.find_by_telegram(user_id)
+    if person is None or not person.id_card_expired(today):
+        return None
+    return t("supplement.login_reminder")
+
+
+def reminder_keyboard(t: Translator) -> InlineKeyboardMarkup:
+    return rows([button(t("menu.supplement"), Tip(func=Function.SUPPLEMENT, parent=Node.REALNAME))])
 
 
 def create_router() -> Router:

@@ -14,7 +14,7 @@ from bot.domain.staff import DeletionRequest, DeletionStatus
 from bot.storage.media import MediaStore
 from bot.storage.repositories import Repositories
 
-__all__ = ["carry_out_deletion"]
+__all__ = ["carry_out_deletion", "open_requests", "refuse_deletion"]
 
 log = logging.getLogger(__name__)
 
@@ -46,3 +46,20 @@ async def carry_out_deletion(
         except Exception:  # the retention job's orphan sweep takes what is left
             log.warning("could not delete a media file of an erased person", exc_info=True)
     return True
+
+
+async def refuse_deletion(
+    repo: Repositories, request_id: int, staff_id: int, reason: str
+) -> DeletionRequest | None:
+    """Close the request as refused for ``reason`` (its audit row is the repository's); None when it
+    was no longer open."""
+    return await repo.staff.close_deletion_request(
+        request_id, DeletionStatus.REFUSED, decided_by=staff_id, note=reason
+    )
+
+
+async def open_requests(repo: Repositories, staff_id: int) -> list[DeletionRequest]:
+    """The open requests, as an admin lists them (the listing is audited: it shows who asked)."""
+    requests = await repo.staff.open_deletion_requests()
+    await repo.audit.write(staff_id, "staff.deletion.list", "report", None, None, {"open": len(requests)})
+    return requests

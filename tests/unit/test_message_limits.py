@@ -102,8 +102,9 @@ def _keys_used_as(pattern: str) -> set[str]:
     return found
 
 
-CAPTION_KEYS = _keys_used_as(r'caption=t\(\s*"([a-z0-9_.]+)"')
-ANSWER_KEYS = _keys_used_as(r'query\.answer\(\s*t\(\s*"([a-z0-9_.]+)"')
+# A staff handler's translator is its context's (``sc.t``).
+CAPTION_KEYS = _keys_used_as(r'caption=(?:sc\.)?t\(\s*"([a-z0-9_.]+)"')
+ANSWER_KEYS = _keys_used_as(r'query\.answer\(\s*(?:sc\.)?t\(\s*"([a-z0-9_.]+)"')
 
 
 def test_the_code_scan_finds_captions_and_callback_answers() -> None:

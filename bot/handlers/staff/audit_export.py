@@ -11,17 +11,15 @@ import io
 import json
 from collections.abc import Sequence
 
-from aiogram import Bot, Router
+from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, Message
 
 from bot.domain.clock import CHINA
 from bot.domain.masking import mask_free_text, mask_record
 from bot.domain.models import AuditEntry
-from bot.handlers.staff.common import ADMIN, HasRole, command_args
+from bot.handlers.staff.common import ADMIN, HasRole, StaffCtx, command_args
 from bot.handlers.staff.period import PeriodError, parse_period
-from bot.i18n import Translator
-from bot.storage.repositories import Repositories
 
 # Times are China time with their offset written (a bare time would be read as local either way).
 AT_COLUMN = "at (China time, UTC+08:00)"
@@ -58,7 +56,8 @@ def create_router() -> Router:
     router.message.filter(HasRole(ADMIN))
 
     @router.message(Command("audit"))
-    async def audit(message: Message, bot: Bot, t: Translator, repo: Repositories) -> None:
+    async def audit(message: Message, sc: StaffCtx) -> None:
+        bot, t, repo = sc.bot, sc.t, sc.repo
         assert message.from_user is not None
         args = command_args(message)
         if not args:

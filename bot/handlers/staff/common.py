@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
@@ -24,12 +25,14 @@ from bot.domain.staff import StaffRole
 from bot.i18n import Translator, language_for
 from bot.services import Services
 from bot.storage.repositories import Repositories
+from bot.ui import home_keyboard
 
 __all__ = [
     "ADMIN",
     "ANY_STAFF",
     "HasRole",
     "StaffAct",
+    "StaffCtx",
     "StaffRoleMiddleware",
     "command_args",
     "notify_user",
@@ -74,6 +77,35 @@ def _may_concern_staff(event: TelegramObject) -> bool:
     return False
 
 
+@dataclass
+class StaffCtx:
+    """What every staff handler takes (one argument, as a dialog step takes its ``ctx``): the staff
+    member, their translator, the services and the per-update repositories."""
+
+    bot: Bot
+    user: User
+    t: Translator
+    services: Services
+    repo: Repositories
+    role: StaffRole
+    settings: Settings
+
+    @property
+    def user_id(self) -> int:
+        return self.user.id
+
+    async def say(self, text: str, markup: Any = None, **kwargs: Any) -> Message:
+        """A message to the staff member's own chat (staff work in their private chat with the bot)."""
+        return await self.bot.send_message(self.user.id, text, reply_markup=markup, **kwargs)
+
+    async def notify(self, user_id: int, compose: Callable[[Translator], str]) -> bool:
+        """Tell a taxpayer what became of their case or request, in their own language (``compose``
+        writes the text with their translator), with the home screen's buttons; False when Telegram
+        refused the message (the decision stands)."""
+        ut = await translator_for(user_id, self.services, self.repo)
+        return await notify_user(self.bot, user_id, compose(ut), reply_markup=home_keyboard(ut))
+
+
 class StaffRoleMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
@@ -81,6 +113,10 @@ class StaffRoleMiddleware(BaseMiddleware):
         if user is not None and _may_concern_staff(event):
             role = await role_of(user.id, data["settings"], data["repo"])
         data["staff_role"] = role
+        if role is not None and user is not None:
+            data["sc"] = StaffCtx(
+                data["bot"], user, data["t"], data["services"], data["repo"], role, data["settings"]
+            )
         return await handler(event, data)
 
 

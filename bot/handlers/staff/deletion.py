@@ -1,21 +1,20 @@
-"""/deletions (admins): the taxpayers' PIPL deletion requests; carry one out (the use case
-:func:`bot.services.deletion.carry_out_deletion`) or refuse it with a reason."""
+"""/deletions (admins): the taxpayers' PIPL deletion requests; carry one out or refuse it with a reason
+(the use cases :func:`bot.services.deletion.carry_out_deletion` and ``refuse_deletion``)."""
 
 from __future__ import annotations
 
 import logging
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
 from bot.domain.staff import DeletionRequest, DeletionStatus
-from bot.handlers.staff.common import ADMIN, HasRole, StaffAct, notify_user, staff_button, translator_for
+from bot.handlers.staff.common import ADMIN, HasRole, StaffAct, StaffCtx, staff_button
+from bot.handlers.staff.reasons import ReasonPicker
 from bot.i18n import Translator
-from bot.services import Services
-from bot.services.deletion import carry_out_deletion
-from bot.storage.repositories import Repositories
-from bot.ui import home_keyboard, rows
+from bot.services.deletion import carry_out_deletion, open_requests, refuse_deletion
+from bot.ui import rows
 
 log = logging.getLogger(__name__)
 
@@ -33,18 +32,40 @@ def request_text(t: Translator, request: DeletionRequest) -> str:
     )
 
 
+REFUSE = ReasonPicker(REFUSE_REASONS, "del_rs", "staff.deletion.choose_reason")
+
+
+async def _open_request(query: CallbackQuery, sc: StaffCtx, request_id: int) -> DeletionRequest | None:
+    """The request when it is still open; None (the admin told) otherwise."""
+    request = await sc.repo.staff.deletion_request(request_id)
+    if request is None or request.status is not DeletionStatus.OPEN:
+        await query.answer(sc.t("staff.deletion.already_decided"), show_alert=True)
+        return None
+    return request
+
+
+async def _tell_requester(
+    sc: StaffCtx, request: DeletionRequest, key: str, done_key: str, reason: str | None = None
+) -> None:
+    """Tell the taxpayer what became of their request (in their language), then the admin."""
+    delivered = await sc.notify(
+        request.user_id, lambda ut: ut(key, reason=ut.reason(reason)) if reason else ut(key)
+    )
+    text = sc.t(done_key, request_id=request.id)
+    if not delivered:
+        text += "\n" + sc.t("staff.review.not_delivered")
+    await sc.say(text)
+
+
 def create_router() -> Router:
     router = Router(name="staff.deletion")
     router.message.filter(HasRole(ADMIN))
     router.callback_query.filter(HasRole(ADMIN))
 
     @router.message(Command("deletions"))
-    async def deletions(message: Message, t: Translator, repo: Repositories) -> None:
-        assert message.from_user is not None
-        requests = await repo.staff.open_deletion_requests()
-        await repo.audit.write(
-            message.from_user.id, "staff.deletion.list", "report", None, None, {"open": len(requests)}
-        )
+    async def deletions(message: Message, sc: StaffCtx) -> None:
+        t = sc.t
+        requests = await open_requests(sc.repo, sc.user_id)
         if not requests:
             await message.answer(t("staff.deletion.empty"))
             return
@@ -59,97 +80,52 @@ def create_router() -> Router:
             )
 
     @router.callback_query(StaffAct.filter(F.a == "del_do"))
-    async def confirm(
-        query: CallbackQuery, callback_data: StaffAct, bot: Bot, t: Translator, repo: Repositories
-    ) -> None:
+    async def confirm(query: CallbackQuery, callback_data: StaffAct, sc: StaffCtx) -> None:
         # Erasure cannot be undone: the admin confirms, told exactly what goes and what stays.
-        request = await repo.staff.deletion_request(callback_data.n)
-        if request is None or request.status is not DeletionStatus.OPEN:
-            await query.answer(t("staff.deletion.already_decided"), show_alert=True)
+        request = await _open_request(query, sc, callback_data.n)
+        if request is None:
             return
         await query.answer()
         person = "—" if request.person_id is None else request.person_id
-        await bot.send_message(
-            query.from_user.id,
-            t("staff.deletion.confirm", request_id=request.id, person_id=person, user_id=request.user_id),
-            reply_markup=rows(
-                [staff_button(t("staff.deletion.confirm_yes"), "del_yes", request.id)],
-                [staff_button(t("common.cancel"), "del_keep", request.id)],
+        await sc.say(
+            sc.t("staff.deletion.confirm", request_id=request.id, person_id=person, user_id=request.user_id),
+            rows(
+                [staff_button(sc.t("staff.deletion.confirm_yes"), "del_yes", request.id)],
+                [staff_button(sc.t("common.cancel"), "del_keep", request.id)],
             ),
         )
 
     @router.callback_query(StaffAct.filter(F.a == "del_keep"))
-    async def keep(query: CallbackQuery, bot: Bot, t: Translator) -> None:
+    async def keep(query: CallbackQuery, sc: StaffCtx) -> None:
         await query.answer()
-        await bot.send_message(query.from_user.id, t("staff.deletion.kept"))
+        await sc.say(sc.t("staff.deletion.kept"))
 
     @router.callback_query(StaffAct.filter(F.a == "del_yes"))
-    async def do(
-        query: CallbackQuery,
-        callback_data: StaffAct,
-        bot: Bot,
-        t: Translator,
-        services: Services,
-        repo: Repositories,
-    ) -> None:
-        request = await repo.staff.deletion_request(callback_data.n)
-        if request is None or request.status is not DeletionStatus.OPEN:
-            await query.answer(t("staff.deletion.already_decided"), show_alert=True)
+    async def do(query: CallbackQuery, callback_data: StaffAct, sc: StaffCtx) -> None:
+        request = await _open_request(query, sc, callback_data.n)
+        if request is None:
             return
-        if not await carry_out_deletion(request, query.from_user.id, repo, services.media):
-            await query.answer(t("staff.deletion.already_decided"), show_alert=True)
+        if not await carry_out_deletion(request, sc.user_id, sc.repo, sc.services.media):
+            await query.answer(sc.t("staff.deletion.already_decided"), show_alert=True)
             return
         await query.answer()
-        ut = await translator_for(request.user_id, services, repo)
-        delivered = await notify_user(
-            bot, request.user_id, ut("mydata.deleted"), reply_markup=home_keyboard(ut)
-        )
-        text = t("staff.deletion.done", request_id=request.id)
-        if not delivered:
-            text += "\n" + t("staff.review.not_delivered")
-        await bot.send_message(query.from_user.id, text)
+        await _tell_requester(sc, request, "mydata.deleted", "staff.deletion.done")
 
     @router.callback_query(StaffAct.filter(F.a == "del_no"))
-    async def refuse_reasons(query: CallbackQuery, callback_data: StaffAct, bot: Bot, t: Translator) -> None:
+    async def refuse_reasons(query: CallbackQuery, callback_data: StaffAct, sc: StaffCtx) -> None:
         await query.answer()
-        choices = [
-            [staff_button(t.reason(code), "del_rs", callback_data.n, str(i))]
-            for i, code in enumerate(REFUSE_REASONS)
-        ]
-        await bot.send_message(
-            query.from_user.id, t("staff.deletion.choose_reason"), reply_markup=rows(*choices)
-        )
+        await REFUSE.show(sc, callback_data.n)
 
-    @router.callback_query(StaffAct.filter(F.a == "del_rs"))
-    async def refuse(
-        query: CallbackQuery,
-        callback_data: StaffAct,
-        bot: Bot,
-        t: Translator,
-        services: Services,
-        repo: Repositories,
-    ) -> None:
-        if not callback_data.v.isdigit() or int(callback_data.v) >= len(REFUSE_REASONS):
-            await query.answer(t("common.stale_button"), show_alert=True)
+    @router.callback_query(StaffAct.filter(F.a == REFUSE.action))
+    async def refuse(query: CallbackQuery, callback_data: StaffAct, sc: StaffCtx) -> None:
+        reason = await REFUSE.picked(query, sc, callback_data)
+        if reason is None:
             return
-        reason = REFUSE_REASONS[int(callback_data.v)]
-        request = await repo.staff.close_deletion_request(
-            callback_data.n, DeletionStatus.REFUSED, decided_by=query.from_user.id, note=reason
-        )
+        request = await refuse_deletion(sc.repo, callback_data.n, sc.user_id, reason)
         if request is None:
-            await query.answer(t("staff.deletion.already_decided"), show_alert=True)
+            await query.answer(sc.t("staff.deletion.already_decided"), show_alert=True)
             return
         await query.answer()
-        ut = await translator_for(request.user_id, services, repo)
-        delivered = await notify_user(
-            bot,
-            request.user_id,
-            ut("mydata.refused", reason=ut.reason(reason)),
-            reply_markup=home_keyboard(ut),
-        )
-        text = t("staff.deletion.refused", request_id=request.id)
-        if not delivered:
-            text += "\n" + t("staff.review.not_delivered")
-        await bot.send_message(query.from_user.id, text)
+        await _tell_requester(sc, request, "mydata.refused", "staff.deletion.refused", reason=reason)
 
     return router

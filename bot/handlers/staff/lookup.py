@@ -15,7 +15,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from bot.domain.masking import mask_address, mask_free_text, mask_id_number, mask_name
 from bot.domain.models import Person
 from bot.handlers.staff import pauses
-from bot.handlers.staff.common import ANY_STAFF, HasRole, StaffAct, command_args
+from bot.handlers.staff.common import ANY_STAFF, HasRole, StaffAct, StaffCtx, command_args
 from bot.handlers.staff.pages import PAGE_CHARS, clamp, page_keyboard, page_line, paginate
 from bot.i18n import Translator
 from bot.storage.repositories import Repositories
@@ -179,7 +179,8 @@ def create_router() -> Router:
     router.callback_query.filter(HasRole(ANY_STAFF))
 
     @router.message(Command("person"))
-    async def person(message: Message, t: Translator, repo: Repositories) -> None:
+    async def person(message: Message, sc: StaffCtx) -> None:
+        t, repo = sc.t, sc.repo
         assert message.from_user is not None
         query = command_args(message)
         if not query:
@@ -211,9 +212,8 @@ def create_router() -> Router:
             await message.answer(text, reply_markup=keyboard)
 
     @router.callback_query(StaffAct.filter(F.a == PERSON_PAGE))
-    async def person_page(
-        query: CallbackQuery, callback_data: StaffAct, t: Translator, repo: Repositories
-    ) -> None:
+    async def person_page(query: CallbackQuery, callback_data: StaffAct, sc: StaffCtx) -> None:
+        t, repo = sc.t, sc.repo
         person_id, _, up_to = callback_data.v.partition(".")
         valid = person_id.isdigit() and up_to.isdigit()
         person = await repo.persons.get(int(person_id)) if valid else None
@@ -230,7 +230,8 @@ def create_router() -> Router:
     pauses.register(router, person_text)
 
     @router.message(Command("enterprise"))
-    async def enterprise(message: Message, t: Translator, repo: Repositories) -> None:
+    async def enterprise(message: Message, sc: StaffCtx) -> None:
+        t, repo = sc.t, sc.repo
         assert message.from_user is not None
         taxpayer_id = normalize_number(command_args(message))
         if not taxpayer_id:
@@ -249,9 +250,8 @@ def create_router() -> Router:
         await message.answer(found[0], reply_markup=found[1])
 
     @router.callback_query(StaffAct.filter(F.a == ENTERPRISE_PAGE))
-    async def enterprise_page(
-        query: CallbackQuery, callback_data: StaffAct, t: Translator, repo: Repositories
-    ) -> None:
+    async def enterprise_page(query: CallbackQuery, callback_data: StaffAct, sc: StaffCtx) -> None:
+        t, repo = sc.t, sc.repo
         taxpayer_id = callback_data.v
         found = await enterprise_text(t, repo, taxpayer_id, callback_data.n)
         if found is None or not isinstance(query.message, Message):

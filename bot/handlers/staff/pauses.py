@@ -2,7 +2,7 @@
 
 A person's pauses are the rows of their document's blind index, of their linked Telegram accounts,
 and every account or face row tied to that document (bot/storage/repositories/face_pauses.py).
-Lifting them is audited on the person (``person.face_pause.lift``).
+Lifting them is a use case (:mod:`bot.services.face_pauses`), audited on the person.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 
 from bot.domain.face_pause import FacePause
 from bot.domain.models import Person
-from bot.handlers.staff.common import StaffAct, staff_button
+from bot.handlers.staff.common import StaffAct, StaffCtx, staff_button
 from bot.i18n import Translator
+from bot.services.face_pauses import lift_key_pause, lift_person_pauses, person_pause_keys
 from bot.storage.repositories import Repositories
 from bot.verification.ids import DocumentType
 
@@ -26,13 +27,6 @@ LIFT_KEY = "fp_liftk"  # v: "u<telegram id>" or "d<first 40 hex digits of the do
 _SHORT = 40
 
 PersonText = Callable[[Translator, Repositories, Person], Awaitable[tuple[str, InlineKeyboardMarkup | None]]]
-
-
-async def _keys(repo: Repositories, person: Person) -> tuple[list[str], str]:
-    pauses = repo.face_pauses
-    doc_key = pauses.document_key(person.document.doc_type, person.document.number)
-    accounts = await repo.staff.telegram_users_of(person.id)
-    return [doc_key, *(pauses.user_key(a) for a in accounts)], doc_key
 
 
 def _line(t: Translator, p: FacePause, now_active: bool) -> str:
@@ -55,7 +49,7 @@ async def section(
     t: Translator, repo: Repositories, person: Person
 ) -> tuple[list[str], list[InlineKeyboardButton]]:
     """The lines for /person and, when something is paused or counted, the lift button."""
-    keys, doc_key = await _keys(repo, person)
+    keys, doc_key = await person_pause_keys(repo, person)
     rows = await repo.face_pauses.of_person(keys, doc_key)
     now = repo.clock()
     shown = [p for p in rows if p.active(now) or p.failures or p.lifted_at is not None]
@@ -102,35 +96,20 @@ def register(router: Router, person_text: PersonText) -> None:
     """The lift button's handler, on the look-up router (its role filter applies)."""
 
     @router.callback_query(StaffAct.filter(F.a == LIFT))
-    async def lift(query: CallbackQuery, callback_data: StaffAct, t: Translator, repo: Repositories) -> None:
+    async def lift(query: CallbackQuery, callback_data: StaffAct, sc: StaffCtx) -> None:
+        t, repo = sc.t, sc.repo
         person = await repo.persons.get(callback_data.n)
         if person is None or not isinstance(query.message, Message):
             await query.answer(t("staff.person.not_found"), show_alert=True)
             return
-        keys, doc_key = await _keys(repo, person)
-        async with repo.db.transaction():
-            before = await repo.face_pauses.of_person(keys, doc_key)
-            now = repo.clock()
-            lifted = await repo.face_pauses.lift(keys, doc_key, query.from_user.id)
-            await repo.audit.write(
-                query.from_user.id,
-                "person.face_pause.lift",
-                "person",
-                person.id,
-                {
-                    "paused": [p.kind for p in before if p.active(now)],
-                    "failures": sum(p.failures for p in before if p.kind != "face"),
-                },
-                {"lifted": len(lifted)},
-            )
-        await query.answer(t("staff.face_pause.done", n=len(lifted)), show_alert=True)
+        lifted = await lift_person_pauses(repo, query.from_user.id, person)
+        await query.answer(t("staff.face_pause.done", n=lifted), show_alert=True)
         text, keyboard = await person_text(t, repo, person)
         await query.message.edit_text(text, reply_markup=keyboard)
 
     @router.callback_query(StaffAct.filter(F.a == LIFT_KEY))
-    async def lift_key(
-        query: CallbackQuery, callback_data: StaffAct, t: Translator, repo: Repositories
-    ) -> None:
+    async def lift_key(query: CallbackQuery, callback_data: StaffAct, sc: StaffCtx) -> None:
+        t, repo = sc.t, sc.repo
         short = callback_data.v
         pauses = repo.face_pauses
         if short.startswith("u") and short[1:].isdigit():
@@ -142,10 +121,5 @@ def register(router: Router, person_text: PersonText) -> None:
         if key is None:
             await query.answer(t("staff.face_pause.gone"), show_alert=True)
             return
-        async with repo.db.transaction():
-            lifted = await pauses.lift([key], doc_key, query.from_user.id)
-            # No record to hang the row on: the subject is the pause key (an id or a blind index).
-            await repo.audit.write(
-                query.from_user.id, "face_pause.lift", "face_pause", key, None, {"lifted": len(lifted)}
-            )
-        await query.answer(t("staff.face_pause.done", n=len(lifted)), show_alert=True)
+        lifted = await lift_key_pause(repo, query.from_user.id, key, doc_key)
+        await query.answer(t("staff.face_pause.done", n=lifted), show_alert=True)

@@ -1,7 +1,8 @@
 """Register loading (admins): send a CSV or XLSX as a document (or, for the identity registry, a ZIP of
 the table and the authority's photos beside it); every row is checked and reported, the accepted
 rows are staged, and nothing is loaded until the admin confirms. Loading is one
-transaction with closing the staged load, so a double press loads once and a failure loads nothing.
+transaction with closing the staged load (the use cases :mod:`bot.services.register_loads`), so a
+double press loads once and a failure loads nothing.
 """
 
 from __future__ import annotations
@@ -10,37 +11,30 @@ import asyncio
 import io
 import logging
 from collections.abc import Mapping
-from datetime import date
 from typing import Any
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from bot.config import Settings
-from bot.domain.clock import china_date
-from bot.domain.enterprise import RegisterRow
 from bot.domain.errors import RegisterRejected
-from bot.domain.identity import IdentityRecord
 from bot.domain.policies import may_decide_load
 from bot.domain.staff import RegisterLoad
-from bot.handlers.staff.common import ADMIN, HasRole, StaffAct, staff_button
+from bot.handlers.staff.common import ADMIN, HasRole, StaffAct, StaffCtx, staff_button
 from bot.handlers.staff.pages import clamp, page_keyboard, page_line, paginate
 from bot.i18n import Translator
+from bot.services.register_loads import apply_load, register_today, stage_load
 from bot.services.registers import (
     ENTERPRISES,
-    IDENTITY_REGISTRY,
     MAX_FILE_BYTES,
     ZIP_MAX_BYTES,
     RegisterError,
     RegisterReport,
-    decode_photo,
     read_bundle,
     read_table,
     validate_register,
 )
 from bot.storage.repositories import Repositories
-from bot.verification.ids import DocumentType
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +45,6 @@ REPORT_PAGE = "reg_pg"
 ROWS_BUDGET = 2800
 # The audit rows a report is paged from (upload writes one, with every rejected line and its reasons).
 _REPORT_ACTIONS = ("register.report", "register.refused")
-
-
-class _Decided(Exception):
-    """The staged load was confirmed or cancelled already."""
 
 
 def _is_register(message: Message) -> bool:
@@ -138,30 +128,6 @@ async def render_report(
     return text, report_keyboard(t, entry_id, page, pages, load_id)
 
 
-async def apply_rows(repo: Repositories, kind: str, rows_: list[dict[str, Any]], loaded_by: int) -> int:
-    """Load the staged rows; joins the caller's transaction. Returns the number of rows loaded."""
-    if kind == IDENTITY_REGISTRY:
-        records = [
-            IdentityRecord(
-                DocumentType(r["doc_type"]),
-                r["number"],
-                r["name"],
-                date.fromisoformat(r["birth_date"]) if r.get("birth_date") else None,
-                decode_photo(r["photo"]) if r.get("photo") else None,
-            )
-            for r in rows_
-        ]
-        return await repo.identity_registry.load(records, loaded_by=loaded_by)
-    # The rows were checked when staged; checked again by the repository (its rules may be newer).
-    await repo.enterprises.load([RegisterRow(**r) for r in rows_], loaded_by=loaded_by, today=_today(repo))
-    return len(rows_)
-
-
-def _today(repo: Repositories) -> date:
-    # The bureau's day (China time) decides card expiry.
-    return china_date(repo.clock())
-
-
 async def _refused(
     query: CallbackQuery, t: Translator, repo: Repositories, load: RegisterLoad, at: str
 ) -> bool:
@@ -187,13 +153,13 @@ def create_router() -> Router:
     router.callback_query.filter(HasRole(ADMIN))
 
     @router.message(Command("register"))
-    async def usage(message: Message, t: Translator) -> None:
+    async def usage(message: Message, sc: StaffCtx) -> None:
+        t = sc.t
         await message.answer(t("staff.register.usage"))
 
     @router.message(F.document, _is_register)
-    async def upload(
-        message: Message, bot: Bot, t: Translator, repo: Repositories, settings: Settings
-    ) -> None:
+    async def upload(message: Message, sc: StaffCtx) -> None:
+        bot, t, repo, settings = sc.bot, sc.t, sc.repo, sc.settings
         assert message.from_user is not None and message.document is not None
         document = message.document
         file_name = document.file_name or "register.csv"
@@ -220,7 +186,7 @@ def create_router() -> Router:
             else:
                 table, photos = read_table(buffer.getvalue(), file_name), {}
             report = validate_register(
-                table, today=_today(repo), max_rows=settings.register_max_rows, photos=photos
+                table, today=register_today(repo), max_rows=settings.register_max_rows, photos=photos
             )
         except RegisterError as exc:
             await message.answer(t.reason(exc.code))
@@ -233,25 +199,14 @@ def create_router() -> Router:
         else:
             if report.kind == ENTERPRISES:
                 record["enterprises"] = len({r["taxpayer_id"] for r in report.accepted})
-            async with repo.db.transaction():
-                load_id = await repo.staff.stage_load(
-                    report.kind,
-                    report.accepted,
-                    uploaded_by=message.from_user.id,
-                    file_name=file_name,
-                    rejected=len(report.rejected),
-                )
-                entry_id = await repo.audit.write(
-                    message.from_user.id, "register.report", "register_load", load_id, None, record
-                )
+            entry_id = await stage_load(repo, message.from_user.id, report, record, file_name)
         # Every rejected row is listed, a page at a time (the buttons page through the audit row).
         text, keyboard = await render_report(t, repo, entry_id, 0)
         await message.answer(text, reply_markup=keyboard)
 
     @router.callback_query(StaffAct.filter(F.a == REPORT_PAGE))
-    async def report_page_pressed(
-        query: CallbackQuery, callback_data: StaffAct, t: Translator, repo: Repositories
-    ) -> None:
+    async def report_page_pressed(query: CallbackQuery, callback_data: StaffAct, sc: StaffCtx) -> None:
+        t, repo = sc.t, sc.repo
         entry = await repo.audit.get(int(callback_data.v)) if callback_data.v.isdigit() else None
         # Only the admin who uploaded the file pages its report (the audit row says who).
         if (
@@ -267,9 +222,8 @@ def create_router() -> Router:
         await query.message.edit_text(text, reply_markup=keyboard)
 
     @router.callback_query(StaffAct.filter(F.a == "reg_ok"))
-    async def apply(
-        query: CallbackQuery, callback_data: StaffAct, bot: Bot, t: Translator, repo: Repositories
-    ) -> None:
+    async def apply(query: CallbackQuery, callback_data: StaffAct, sc: StaffCtx) -> None:
+        bot, t, repo = sc.bot, sc.t, sc.repo
         load = await repo.staff.get_load(callback_data.n)
         if load is None or load.status != "pending":
             await query.answer(t("staff.register.already_decided"), show_alert=True)
@@ -277,26 +231,22 @@ def create_router() -> Router:
         if await _refused(query, t, repo, load, "confirm"):
             return
         try:
-            async with repo.db.transaction():
-                if not await repo.staff.finish_load(load.id, applied=True, actor_user_id=query.from_user.id):
-                    raise _Decided
-                count = await apply_rows(repo, load.kind, load.rows, query.from_user.id)
-        except _Decided:
-            await query.answer(t("staff.register.already_decided"), show_alert=True)
-            return
+            count = await apply_load(repo, load, query.from_user.id)
         except RegisterRejected as exc:
             # Nothing was written (one transaction); the staged load stays pending for a retry.
             await query.answer()
             reasons = "; ".join(t.reason(code) for code in exc.codes)
             await bot.send_message(query.from_user.id, t("staff.register.failed", reasons=reasons))
             return
+        if count is None:
+            await query.answer(t("staff.register.already_decided"), show_alert=True)
+            return
         await query.answer()
         await bot.send_message(query.from_user.id, t("staff.register.applied", count=count, load_id=load.id))
 
     @router.callback_query(StaffAct.filter(F.a == "reg_no"))
-    async def cancel(
-        query: CallbackQuery, callback_data: StaffAct, bot: Bot, t: Translator, repo: Repositories
-    ) -> None:
+    async def cancel(query: CallbackQuery, callback_data: StaffAct, sc: StaffCtx) -> None:
+        bot, t, repo = sc.bot, sc.t, sc.repo
         load = await repo.staff.get_load(callback_data.n)
         if load is not None and load.status == "pending" and await _refused(query, t, repo, load, "cancel"):
             return

@@ -1,9 +1,8 @@
 """/review: the next verification the engines sent to a human; approve, or reject with a reason.
 
-Approving a case saves from the case's payload with the same functions the dialog uses
-(:mod:`bot.dialogs.records`: the collected record; 补录's new card / on-site photo; 变更's phone,
-residence and re-link), in the transaction that closes the case, so two reviewers pressing at once
-cannot both save, and a failed save leaves the case open.
+The decisions are use cases (:mod:`bot.services.review_decisions`): approving saves from the case's
+payload what the dialog would have saved, in the transaction that closes the case. This module shows
+the case and tells the reviewer and the taxpayer.
 """
 
 from __future__ import annotations
@@ -11,25 +10,32 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, CallbackQuery, InputMediaPhoto, Message
 
-from bot.dialogs.card_data import correction_lines
-from bot.dialogs.records import apply_change, apply_supplement, collected_record, document_from_data
-from bot.domain.errors import DuplicatePerson, MediaNotFound
+from bot.domain.errors import MediaNotFound
 from bot.domain.masking import mask_address, mask_id_number, mask_name, mask_phone
 from bot.domain.models import ReviewCase, ReviewKind
-from bot.domain.outcomes import EventOutcome
 from bot.domain.policies import Denial
-from bot.handlers.staff.common import ANY_STAFF, HasRole, StaffAct, notify_user, staff_button, translator_for
-from bot.handlers.staff.four_eyes import check_review, record_refusal
+from bot.handlers.staff.common import ANY_STAFF, HasRole, StaffAct, StaffCtx, staff_button
 from bot.handlers.staff.lookup import person_text
+from bot.handlers.staff.reasons import ReasonPicker
 from bot.i18n import Translator
-from bot.services import Services
+from bot.services.four_eyes import check_review
+from bot.services.records import document_from_data, masked_corrections
+from bot.services.review_decisions import (
+    approve_case,
+    case_flow,
+    case_person,
+    decidable_case,
+    next_case,
+    reject_case,
+    reveal_case,
+)
 from bot.services.telegram_media import fit_photo_async
 from bot.storage.repositories import Repositories
-from bot.ui import home_keyboard, rows
+from bot.ui import rows
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +48,6 @@ REJECT_REASONS = (
     "review_reject_document_invalid",
     "review_reject_identity_conflict",
 )
-ALREADY_COLLECTED = "review_reject_already_collected"
-# 补录 / 变更 of a person erased (PIPL deletion) while the case waited.
-RECORD_GONE = "review_reject_record_gone"
 # Cases about an already collected person (补录, 变更; by kind, or by the flow of an unreadable card):
 # `person_id` is that person, not a collision.
 OWN_PERSON_FLOWS = frozenset({"supplement", "change"})
@@ -63,18 +66,6 @@ MEDIA_ORDER = (
 ALBUM_MAX = 10  # Telegram's limit for one media group
 # Flows whose approval has its own notice `staff.notify.approved_<flow>` (and menu name `menu.<flow>`).
 NOTIFIED_FLOWS = ("collect", "supplement", "change")
-
-
-class _Decided(Exception):
-    """Another reviewer closed the case first."""
-
-
-class _Refused(Exception):
-    """The four-eyes rule forbids this staff member the decision (checked in its transaction)."""
-
-    def __init__(self, denial: Denial) -> None:
-        super().__init__(str(denial))
-        self.denial = denial
 
 
 def _own_person(case: ReviewCase) -> bool:
@@ -142,6 +133,24 @@ def document_values(t: Translator, payload: dict[str, Any], *, full: bool) -> li
     return [(k, v) for k, v in fields.items() if v]
 
 
+def correction_lines(t: Translator, card: dict[str, Any], *, full: bool = False) -> list[str]:
+    """The corrections, read → typed, as a reviewer reads them in the case: masked, or in ``full``
+    for the reviewer who asked (audited)."""
+    entries = list(card.get("corrections") or []) if full else masked_corrections(card)
+    if not entries:
+        return []
+    missing = t("card.unreadable")
+    return [t("staff.review.corrections")] + [
+        t(
+            "staff.review.correction",
+            field=t("card.field." + str(c.get("field"))),
+            read=c.get("read") or missing,
+            typed=c.get("typed") or missing,
+        )
+        for c in entries
+    ]
+
+
 def case_text(t: Translator, case: ReviewCase, missing: int) -> str:
     """The case as a reviewer sees it: every read field masked (the full values behind 【显示完整信息】,
     audited), corrected and typed fields marked, reasons in words."""
@@ -196,32 +205,30 @@ async def _stored_references(repo: Repositories, case: ReviewCase) -> list[tuple
     return [(m, key) for m, key in found if m]
 
 
-async def _send_media(
-    bot: Bot, chat_id: int, t: Translator, services: Services, repo: Repositories, case: ReviewCase
-) -> int:
+async def _send_media(sc: StaffCtx, chat_id: int, case: ReviewCase) -> int:
     """The case's photos (and the stored ones it is compared with) as one album; returns how many
     files are gone (retention, erasure)."""
     order = {kind: i for i, kind in enumerate(MEDIA_ORDER)}
     media_ids = sorted(case.media_ids, key=lambda m: order.get(_kind(m), len(order)))
     shown = [(m, "staff.media." + _kind(m) if _kind(m) in order else "") for m in media_ids]
-    shown += await _stored_references(repo, case)
+    shown += await _stored_references(sc.repo, case)
     photos: list[InputMediaPhoto] = []
     missing = 0
     for media_id, caption_key in shown:
         try:
-            data = await services.media.get(media_id)
+            data = await sc.services.media.get(media_id)
         except (MediaNotFound, ValueError):
             missing += 1
             continue
         kind = _kind(media_id)
-        caption = t(caption_key, person_id=case.person_id) if caption_key else kind
+        caption = sc.t(caption_key, person_id=case.person_id) if caption_key else kind
         data = await fit_photo_async(data)  # a card sent as a big document must fit a photo
         photos.append(InputMediaPhoto(media=BufferedInputFile(data, f"{kind}.jpg"), caption=caption))
     for chunk in album_chunks(photos):
         if len(chunk) == 1:
-            await bot.send_photo(chat_id, chunk[0].media, caption=chunk[0].caption)
+            await sc.bot.send_photo(chat_id, chunk[0].media, caption=chunk[0].caption)
         else:
-            await bot.send_media_group(chat_id, media=list(chunk))
+            await sc.bot.send_media_group(chat_id, media=list(chunk))
     return missing
 
 
@@ -266,19 +273,7 @@ def revealed_text(t: Translator, case: ReviewCase) -> str:
     for key, value in document_values(t, payload, full=True):
         mark = marks.get(CARD_FIELD.get(key, ""), "")
         lines.append(t("staff.field." + key, value=value) + (" " + mark if mark else ""))
-    corrections = list(dict(payload.get("card") or {}).get("corrections") or [])
-    if corrections:
-        missing = t("card.unreadable")
-        lines.append(t("staff.review.corrections"))
-        lines += [
-            t(
-                "staff.review.correction",
-                field=t("card.field." + str(c.get("field"))),
-                read=c.get("read") or missing,
-                typed=c.get("typed") or missing,
-            )
-            for c in corrections
-        ]
+    lines += correction_lines(t, dict(payload.get("card") or {}), full=True)
     phone = payload.get("phone") or {}
     if phone.get("number"):
         lines.append(t("staff.field.phone", value=str(phone["number"])))
@@ -286,104 +281,44 @@ def revealed_text(t: Translator, case: ReviewCase) -> str:
     return "\n".join(lines)
 
 
-async def show_next(
-    bot: Bot,
-    chat_id: int,
-    staff_id: int,
-    t: Translator,
-    services: Services,
-    repo: Repositories,
-    after: int = 0,
-) -> None:
-    case = await repo.review.next_open(after_id=after)
-    if case is None and after:
-        case = await repo.review.next_open()  # wrap around to cases skipped earlier
-    if case is None:
-        await bot.send_message(chat_id, t("staff.review.empty"))
+async def show_next(sc: StaffCtx, chat_id: int, after: int = 0) -> None:
+    t = sc.t
+    found = await next_case(sc.repo, sc.user_id, after)
+    if found is None:
+        await sc.bot.send_message(chat_id, t("staff.review.empty"))
         return
-    await repo.audit.write(staff_id, "review.view", "review_case", case.id, None, None)
-    decision = await check_review(repo, staff_id, case)
-    if decision.denial is not None:
-        await record_refusal(repo, staff_id, case, decision.denial, "view")
-    backlog = await repo.review.count_open()
-    missing = await _send_media(bot, chat_id, t, services, repo, case)
+    case, decision = found
+    backlog = await sc.repo.review.count_open()
+    missing = await _send_media(sc, chat_id, case)
     text = case_text(t, case, missing) + "\n\n" + t("staff.review.backlog", count=backlog)
     if decision.denial is not None:
         text += "\n\n" + t("staff.review.four_eyes", reason=t.reason(decision.denial))
-    await bot.send_message(chat_id, text, reply_markup=_case_keyboard(t, case, may_decide=decision.allowed))
+    keyboard = _case_keyboard(t, case, may_decide=decision.allowed)
+    await sc.bot.send_message(chat_id, text, reply_markup=keyboard)
 
 
-async def _approve(case: ReviewCase, staff_id: int, repo: Repositories) -> tuple[str, str | None]:
-    """Close the case as approved and finish the record; (outcome, reason code) where outcome is
-    approved | already_decided | duplicate | record_gone."""
-    flow = case.payload.get("flow") or "collect"
-    try:
-        async with repo.db.transaction():
-            # At the moment of the decision, in its serial transaction: a link or a binding made
-            # since the case was shown counts.
-            decision = await check_review(repo, staff_id, case)
-            if decision.denial is not None:
-                raise _Refused(decision.denial)
-            if await repo.review.decide(case.id, approved=True, staff_user_id=staff_id) is None:
-                raise _Decided
-            await _apply(case, str(flow), staff_id, repo)
-    except _Refused as refused:
-        await record_refusal(repo, staff_id, case, refused.denial, "approve")
-        return "refused", str(refused.denial)
-    except _Decided:
-        return "already_decided", None
-    except DuplicatePerson:
-        # Collected by someone else meanwhile: there must never be a second record for one number.
-        return await _close_refused(case, staff_id, repo, "duplicate", ALREADY_COLLECTED)
-    except LookupError:
-        return await _close_refused(case, staff_id, repo, "record_gone", RECORD_GONE)
-    await repo.events.record(flow, "save", EventOutcome.COMPLETED, user_id=case.user_id)
-    return "approved", None
+def _notice_flow(case: ReviewCase) -> str:
+    """The flow whose notices and confirmation texts the case gets (others read as a collection)."""
+    flow = case_flow(case)
+    return flow if flow in NOTIFIED_FLOWS else "collect"
 
 
-async def _apply(case: ReviewCase, flow: str, staff_id: int, repo: Repositories) -> None:
-    """Save what the case's dialog would have saved (inside the caller's transaction)."""
-    if not case.payload:
-        return  # erased on request: nothing left to save
-    if flow == "collect":
-        await repo.persons.save_collected(
-            collected_record(case.user_id, case.payload), actor_user_id=staff_id
-        )
-        return
-    if case.person_id is None:
-        raise LookupError("the person of the case was erased")
-    if flow == "supplement":
-        await apply_supplement(
-            repo, case.person_id, case.payload, actor_user_id=staff_id, signer_user_id=case.user_id
-        )
-    elif flow == "change":
-        await apply_change(repo, case.person_id, case.payload, actor_user_id=staff_id, user_id=case.user_id)
+async def _tell_taxpayer(sc: StaffCtx, case: ReviewCase, reason: str | None) -> bool:
+    flow = _notice_flow(case)
 
-
-async def _close_refused(
-    case: ReviewCase, staff_id: int, repo: Repositories, outcome: str, reason: str
-) -> tuple[str, str | None]:
-    """The approval could not be saved (rolled back): close the case as refused, with ``reason``."""
-    decided = await repo.review.decide(case.id, approved=False, staff_user_id=staff_id, reason=reason)
-    return (outcome, reason) if decided else ("already_decided", None)
-
-
-async def _tell_taxpayer(
-    bot: Bot, services: Services, repo: Repositories, case: ReviewCase, reason: str | None
-) -> bool:
-    ut = await translator_for(case.user_id, services, repo)
-    flow = str(case.payload.get("flow") or "collect")
-    if flow not in NOTIFIED_FLOWS:
-        flow = "collect"
-    if reason is None:
-        text = ut("staff.notify.approved_" + flow) + "\n\n" + ut("menu.home", name=None)
-    else:
-        text = (
+    def text(ut: Translator) -> str:
+        if reason is None:
+            return ut("staff.notify.approved_" + flow) + "\n\n" + ut("menu.home", name=None)
+        return (
             ut("staff.notify.rejected", reason=ut.reason(reason))
             + "\n"
             + ut("staff.advice." + reason, function=ut("menu." + flow))
         )
-    return await notify_user(bot, case.user_id, text, reply_markup=home_keyboard(ut))
+
+    return await sc.notify(case.user_id, text)
+
+
+REJECT = ReasonPicker(REJECT_REASONS, "rv_rs", "staff.review.choose_reason", back_action="rv_show")
 
 
 def create_router() -> Router:
@@ -392,217 +327,134 @@ def create_router() -> Router:
     router.callback_query.filter(HasRole(ANY_STAFF))
 
     @router.message(Command("review"))
-    async def review(
-        message: Message, bot: Bot, t: Translator, services: Services, repo: Repositories
-    ) -> None:
-        assert message.from_user is not None
-        await show_next(bot, message.chat.id, message.from_user.id, t, services, repo)
+    async def review(message: Message, sc: StaffCtx) -> None:
+        await show_next(sc, message.chat.id)
 
     @router.callback_query(StaffAct.filter(F.a == "rv_next"))
-    async def skip(
-        query: CallbackQuery,
-        callback_data: StaffAct,
-        bot: Bot,
-        t: Translator,
-        services: Services,
-        repo: Repositories,
-    ) -> None:
+    async def skip(query: CallbackQuery, callback_data: StaffAct, sc: StaffCtx) -> None:
         await query.answer()
-        await show_next(bot, query.from_user.id, query.from_user.id, t, services, repo, after=callback_data.n)
+        await show_next(sc, sc.user_id, after=callback_data.n)
 
     @router.callback_query(StaffAct.filter(F.a == "rv_ok"))
-    async def confirm_approval(
-        query: CallbackQuery, callback_data: StaffAct, bot: Bot, t: Translator, repo: Repositories
-    ) -> None:
+    async def confirm_approval(query: CallbackQuery, callback_data: StaffAct, sc: StaffCtx) -> None:
         # An approval saves a record (and may bind the person to enterprises later): the reviewer
         # confirms, told what the approval will do.
-        case = await _decidable(query, t, repo, callback_data.n, "approve")
+        case = await _decidable(query, sc, callback_data.n, "approve")
         if case is None:
             return
         await query.answer()
-        flow = str(case.payload.get("flow") or "collect")
-        if flow not in NOTIFIED_FLOWS:
-            flow = "collect"
-        await bot.send_message(
-            query.from_user.id,
-            t("staff.review.confirm_" + flow, case_id=case.id, person_id=case.person_id),
-            reply_markup=rows(
-                [staff_button(t("staff.review.confirm_yes"), "rv_yes", case.id)],
-                [staff_button(t("common.back"), "rv_show", case.id)],
+        await sc.say(
+            sc.t("staff.review.confirm_" + _notice_flow(case), case_id=case.id, person_id=case.person_id),
+            rows(
+                [staff_button(sc.t("staff.review.confirm_yes"), "rv_yes", case.id)],
+                [staff_button(sc.t("common.back"), "rv_show", case.id)],
             ),
         )
 
     @router.callback_query(StaffAct.filter(F.a == "rv_yes"))
-    async def approve(
-        query: CallbackQuery,
-        callback_data: StaffAct,
-        bot: Bot,
-        t: Translator,
-        services: Services,
-        repo: Repositories,
-    ) -> None:
-        case = await repo.review.get(callback_data.n)
+    async def approve(query: CallbackQuery, callback_data: StaffAct, sc: StaffCtx) -> None:
+        case = await sc.repo.review.get(callback_data.n)
         if case is None or case.status != "open":
-            await query.answer(t("staff.review.already_decided"), show_alert=True)
+            await query.answer(sc.t("staff.review.already_decided"), show_alert=True)
             return
-        outcome, reason = await _approve(case, query.from_user.id, repo)
-        if outcome == "refused":
-            await _tell_refused(query, t, reason or "")
+        decided = await approve_case(sc.repo, case, sc.user_id)
+        if decided.outcome == "refused":
+            await _tell_refused(query, sc.t, decided.reason or "")
             return
-        if outcome == "already_decided":
-            await query.answer(t("staff.review.already_decided"), show_alert=True)
+        if decided.outcome == "already_decided":
+            await query.answer(sc.t("staff.review.already_decided"), show_alert=True)
             return
         await query.answer()
-        delivered = await _tell_taxpayer(bot, services, repo, case, reason)
-        key = "staff.review." + outcome  # approved | duplicate | record_gone
-        await _after_decision(bot, query, t, key, case.id, delivered)
+        delivered = await _tell_taxpayer(sc, case, decided.reason)
+        key = "staff.review." + decided.outcome  # approved | duplicate | record_gone
+        await _after_decision(sc, key, case.id, delivered)
 
     @router.callback_query(StaffAct.filter(F.a == "rv_no"))
-    async def reject_reasons(
-        query: CallbackQuery, callback_data: StaffAct, bot: Bot, t: Translator, repo: Repositories
-    ) -> None:
-        case = await _decidable(query, t, repo, callback_data.n, "reject")
-        if case is None:
+    async def reject_reasons(query: CallbackQuery, callback_data: StaffAct, sc: StaffCtx) -> None:
+        if await _decidable(query, sc, callback_data.n, "reject") is None:
             return
         await query.answer()
-        # The reason travels as its index: callback data is limited to 64 bytes.
-        choices = [
-            [staff_button(t.reason(code), "rv_rs", callback_data.n, str(i))]
-            for i, code in enumerate(REJECT_REASONS)
-        ]
-        markup = rows(*choices, [staff_button(t("common.back"), "rv_show", callback_data.n)])
-        await bot.send_message(query.from_user.id, t("staff.review.choose_reason"), reply_markup=markup)
+        await REJECT.show(sc, callback_data.n)
 
     @router.callback_query(StaffAct.filter(F.a == "rv_show"))
-    async def show_again(
-        query: CallbackQuery,
-        callback_data: StaffAct,
-        bot: Bot,
-        t: Translator,
-        services: Services,
-        repo: Repositories,
-    ) -> None:
+    async def show_again(query: CallbackQuery, callback_data: StaffAct, sc: StaffCtx) -> None:
         await query.answer()
-        case = await repo.review.get(callback_data.n)
+        case = await sc.repo.review.get(callback_data.n)
         if case is None or case.status != "open":
-            await bot.send_message(query.from_user.id, t("staff.review.already_decided"))
+            await sc.say(sc.t("staff.review.already_decided"))
             return
-        decision = await check_review(repo, query.from_user.id, case)
-        await bot.send_message(
-            query.from_user.id,
-            case_text(t, case, 0),
-            reply_markup=_case_keyboard(t, case, may_decide=decision.allowed),
-        )
+        decision = await check_review(sc.repo, sc.user_id, case)
+        await sc.say(case_text(sc.t, case, 0), _case_keyboard(sc.t, case, may_decide=decision.allowed))
 
     @router.callback_query(StaffAct.filter(F.a == "rv_full"))
-    async def reveal(
-        query: CallbackQuery, callback_data: StaffAct, bot: Bot, t: Translator, repo: Repositories
-    ) -> None:
+    async def reveal(query: CallbackQuery, callback_data: StaffAct, sc: StaffCtx) -> None:
         # Only who may decide the case sees it in full (not the taxpayer themselves, nor a colleague
         # of the same enterprise), and every reveal is an audit row: staff access to personal
         # information is processing of it.
-        case = await _decidable(query, t, repo, callback_data.n, "reveal")
+        revealed = await reveal_case(sc.repo, sc.user_id, callback_data.n)
+        case = await _told_unless_decidable(query, sc, revealed)
         if case is None:
             return
-        await repo.audit.write(
-            query.from_user.id, "review.reveal", "review_case", case.id, None, {"person_id": case.person_id}
-        )
         await query.answer()
         # protect_content: the full values cannot be forwarded or saved from the chat.
-        await bot.send_message(query.from_user.id, revealed_text(t, case), protect_content=True)
+        await sc.say(revealed_text(sc.t, case), protect_content=True)
 
     @router.callback_query(StaffAct.filter(F.a == "rv_person"))
-    async def person(
-        query: CallbackQuery, callback_data: StaffAct, bot: Bot, t: Translator, repo: Repositories
-    ) -> None:
-        case = await repo.review.get(callback_data.n)
-        found = await repo.persons.get(case.person_id) if case and case.person_id is not None else None
+    async def person(query: CallbackQuery, callback_data: StaffAct, sc: StaffCtx) -> None:
+        found = await case_person(sc.repo, sc.user_id, callback_data.n)
         if found is None:
-            await query.answer(t("staff.person.not_found"), show_alert=True)
+            await query.answer(sc.t("staff.person.not_found"), show_alert=True)
             return
-        await repo.audit.write(
-            query.from_user.id,
-            "staff.lookup.person",
-            "person",
-            found.id,
-            None,
-            {"query": f"review_case #{callback_data.n}", "found": [found.id]},
-        )
         await query.answer()
-        text, keyboard = await person_text(t, repo, found)
-        await bot.send_message(query.from_user.id, text, reply_markup=keyboard)
+        text, keyboard = await person_text(sc.t, sc.repo, found)
+        await sc.say(text, keyboard)
 
-    @router.callback_query(StaffAct.filter(F.a == "rv_rs"))
-    async def reject(
-        query: CallbackQuery,
-        callback_data: StaffAct,
-        bot: Bot,
-        t: Translator,
-        services: Services,
-        repo: Repositories,
-    ) -> None:
-        if not callback_data.v.isdigit() or int(callback_data.v) >= len(REJECT_REASONS):
-            await query.answer(t("common.stale_button"), show_alert=True)
+    @router.callback_query(StaffAct.filter(F.a == REJECT.action))
+    async def reject(query: CallbackQuery, callback_data: StaffAct, sc: StaffCtx) -> None:
+        reason = await REJECT.picked(query, sc, callback_data)
+        if reason is None:
             return
-        reason = REJECT_REASONS[int(callback_data.v)]
-        shown = await repo.review.get(callback_data.n)
+        shown = await sc.repo.review.get(callback_data.n)
         if shown is None or shown.status != "open":
-            await query.answer(t("staff.review.already_decided"), show_alert=True)
+            await query.answer(sc.t("staff.review.already_decided"), show_alert=True)
             return
-        try:
-            async with repo.db.transaction():
-                decision = await check_review(repo, query.from_user.id, shown)
-                if decision.denial is not None:
-                    raise _Refused(decision.denial)
-                case = await repo.review.decide(
-                    callback_data.n, approved=False, staff_user_id=query.from_user.id, reason=reason
-                )
-        except _Refused as refused:
-            await record_refusal(repo, query.from_user.id, shown, refused.denial, "reject")
-            await _tell_refused(query, t, refused.denial)
+        decided = await reject_case(sc.repo, shown, sc.user_id, reason)
+        if decided.outcome == "refused":
+            await _tell_refused(query, sc.t, decided.reason or "")
             return
-        if case is None:
-            await query.answer(t("staff.review.already_decided"), show_alert=True)
+        if decided.case is None:
+            await query.answer(sc.t("staff.review.already_decided"), show_alert=True)
             return
         await query.answer()
-        flow = case.payload.get("flow") or "collect"
-        await repo.events.record(
-            flow, "review", EventOutcome.REJECTED, user_id=case.user_id, reason_code=reason
-        )
-        delivered = await _tell_taxpayer(bot, services, repo, case, reason)
-        await _after_decision(bot, query, t, "staff.review.rejected", case.id, delivered)
+        delivered = await _tell_taxpayer(sc, decided.case, reason)
+        await _after_decision(sc, "staff.review.rejected", decided.case.id, delivered)
 
     return router
 
 
-async def _decidable(
-    query: CallbackQuery, t: Translator, repo: Repositories, case_id: int, at: str
-) -> ReviewCase | None:
+async def _decidable(query: CallbackQuery, sc: StaffCtx, case_id: int, at: str) -> ReviewCase | None:
     """The open case this staff member may decide; None (told, a refusal audited) otherwise."""
-    case = await repo.review.get(case_id)
-    if case is None or case.status != "open":
-        await query.answer(t("staff.review.already_decided"), show_alert=True)
+    return await _told_unless_decidable(query, sc, await decidable_case(sc.repo, sc.user_id, case_id, at))
+
+
+async def _told_unless_decidable(
+    query: CallbackQuery, sc: StaffCtx, found: ReviewCase | Denial | None
+) -> ReviewCase | None:
+    if found is None:
+        await query.answer(sc.t("staff.review.already_decided"), show_alert=True)
         return None
-    decision = await check_review(repo, query.from_user.id, case)
-    if decision.denial is not None:
-        await record_refusal(repo, query.from_user.id, case, decision.denial, at)
-        await _tell_refused(query, t, decision.denial)
+    if not isinstance(found, ReviewCase):
+        await _tell_refused(query, sc.t, found)
         return None
-    return case
+    return found
 
 
 async def _tell_refused(query: CallbackQuery, t: Translator, reason: str) -> None:
     await query.answer(t("staff.review.four_eyes", reason=t.reason(reason)), show_alert=True)
 
 
-async def _after_decision(
-    bot: Bot, query: CallbackQuery, t: Translator, key: str, case_id: int, delivered: bool
-) -> None:
-    text = t(key, case_id=case_id)
+async def _after_decision(sc: StaffCtx, key: str, case_id: int, delivered: bool) -> None:
+    text = sc.t(key, case_id=case_id)
     if not delivered:
-        text += "\n" + t("staff.review.not_delivered")
-    await bot.send_message(
-        query.from_user.id,
-        text,
-        reply_markup=rows([staff_button(t("staff.review.next"), "rv_next", case_id)]),
-    )
+        text += "\n" + sc.t("staff.review.not_delivered")
+    await sc.say(text, rows([staff_button(sc.t("staff.review.next"), "rv_next", case_id)]))

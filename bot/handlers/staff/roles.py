@@ -6,12 +6,12 @@ from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-from bot.config import Settings
-from bot.domain.policies import may_grant_role
+from bot.domain.policies import Denial
 from bot.domain.staff import StaffRole
-from bot.handlers.staff.common import ADMIN, ANY_STAFF, HasRole, StaffAct, command_args
+from bot.handlers.staff.common import ADMIN, ANY_STAFF, HasRole, StaffAct, StaffCtx, command_args
 from bot.handlers.staff.pages import clamp, page_keyboard, page_line, paginate
 from bot.i18n import Translator
+from bot.services.staff_roles import SettingsAdmin, grant_role, revoke_role
 from bot.storage.repositories import Repositories
 
 # Commands by the least role that may use them, in the order /staff lists them.
@@ -50,7 +50,8 @@ def create_router() -> Router:
     router.message.filter(HasRole(ANY_STAFF))
 
     @router.message(Command("staff"))
-    async def staff(message: Message, t: Translator, staff_role: StaffRole, repo: Repositories) -> None:
+    async def staff(message: Message, sc: StaffCtx) -> None:
+        t, repo, staff_role = sc.t, sc.repo, sc.role
         assert message.from_user is not None
         text, keyboard = await console_text(t, staff_role, repo)
         await repo.audit.write(
@@ -59,13 +60,8 @@ def create_router() -> Router:
         await message.answer(text, reply_markup=keyboard)
 
     @router.callback_query(StaffAct.filter(F.a == MEMBERS_PAGE), HasRole(ADMIN))
-    async def members_page(
-        query: CallbackQuery,
-        callback_data: StaffAct,
-        t: Translator,
-        staff_role: StaffRole,
-        repo: Repositories,
-    ) -> None:
+    async def members_page(query: CallbackQuery, callback_data: StaffAct, sc: StaffCtx) -> None:
+        t, repo, staff_role = sc.t, sc.repo, sc.role
         if not isinstance(query.message, Message):
             await query.answer()
             return
@@ -77,55 +73,49 @@ def create_router() -> Router:
         await query.message.edit_text(text, reply_markup=keyboard)
 
     @router.message(Command("grant"), HasRole(ADMIN))
-    async def grant(message: Message, t: Translator, repo: Repositories, settings: Settings) -> None:
+    async def grant(message: Message, sc: StaffCtx) -> None:
+        t, repo, settings = sc.t, sc.repo, sc.settings
         assert message.from_user is not None
         parts = command_args(message).split()
         if len(parts) != 2 or not parts[0].isdigit() or parts[1] not in {r.value for r in StaffRole}:
             await message.answer(t("staff.grant.usage"))
             return
         user_id, role = int(parts[0]), StaffRole(parts[1])
-        decision = may_grant_role(message.from_user.id, user_id)
-        if decision.denial is not None:
-            await repo.audit.write(
-                message.from_user.id,
-                "staff.grant.refused",
-                "telegram_user",
-                user_id,
-                None,
-                {"role": str(role), "reason": str(decision.denial)},
-            )
-            await message.answer(t("staff.grant.refused", reason=t.reason(decision.denial)))
-            return
-        if user_id in settings.admin_ids:
+        done = await grant_role(repo, settings.admin_ids, message.from_user.id, user_id, role)
+        if isinstance(done, Denial):
+            await message.answer(t("staff.grant.refused", reason=t.reason(done)))
+        elif isinstance(done, SettingsAdmin):
             await message.answer(t("staff.grant.settings_admin", user_id=user_id))
-            return
-        before = await repo.staff.grant(user_id, role, granted_by=message.from_user.id)
-        await message.answer(
-            t(
-                "staff.grant.done",
-                user_id=user_id,
-                role=t("staff.role." + role.value),
-                before=t("staff.role." + before.value) if before else "",
+        else:
+            before = done.before
+            await message.answer(
+                t(
+                    "staff.grant.done",
+                    user_id=user_id,
+                    role=t("staff.role." + role.value),
+                    before=t("staff.role." + before.value) if before else "",
+                )
             )
-        )
 
     @router.message(Command("revoke"), HasRole(ADMIN))
-    async def revoke(message: Message, t: Translator, repo: Repositories, settings: Settings) -> None:
+    async def revoke(message: Message, sc: StaffCtx) -> None:
+        t, repo, settings = sc.t, sc.repo, sc.settings
         assert message.from_user is not None
         arg = command_args(message)
         if not arg.isdigit():
             await message.answer(t("staff.revoke.usage"))
             return
         user_id = int(arg)
-        if user_id in settings.admin_ids:
+        done = await revoke_role(repo, settings.admin_ids, message.from_user.id, user_id)
+        if isinstance(done, SettingsAdmin):
             await message.answer(t("staff.grant.settings_admin", user_id=user_id))
             return
-        before = await repo.staff.revoke(user_id, revoked_by=message.from_user.id)
-        key = "staff.revoke.done" if before else "staff.revoke.none"
+        key = "staff.revoke.done" if done.before else "staff.revoke.none"
         await message.answer(t(key, user_id=user_id))
 
     @router.message(Command(*ADMIN_COMMANDS), HasRole((StaffRole.REVIEWER,)))
-    async def admin_only(message: Message, t: Translator, repo: Repositories) -> None:
+    async def admin_only(message: Message, sc: StaffCtx) -> None:
+        t, repo = sc.t, sc.repo
         # Reached only by reviewers (admins matched the handlers above or in the admin routers):
         # they know the console exists, so a clear refusal, recorded, rather than "unknown command".
         assert message.from_user is not None

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import asyncio
 
-from aiogram import Bot, Router
+from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, Message
 
-from bot.handlers.staff.common import ADMIN, HasRole, command_args
+from bot.handlers.staff.common import ADMIN, HasRole, StaffCtx, command_args
 from bot.handlers.staff.period import Period, PeriodError, parse_period
 from bot.i18n import Translator
 from bot.services.stats import RUN_OUTCOMES, ChartLabels, StatsSummary, cjk_font, render_chart, summarize
-from bot.storage.repositories import Repositories
 
 # The chart's language when the server has no font that draws Chinese.
 CHART_FALLBACK_LANGUAGE = "en"
@@ -116,7 +115,8 @@ def create_router() -> Router:
     router.message.filter(HasRole(ADMIN))
 
     @router.message(Command("stats"))
-    async def stats(message: Message, bot: Bot, t: Translator, repo: Repositories) -> None:
+    async def stats(message: Message, sc: StaffCtx) -> None:
+        bot, t, repo = sc.bot, sc.t, sc.repo
         assert message.from_user is not None
         try:
             period = parse_period(command_args(message), repo.clock())

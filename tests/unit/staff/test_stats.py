@@ -196,6 +196,8 @@ def test_every_recorded_step_and_outcome_has_words_in_both_languages() -> None:
     root = Path(__file__).resolve().parents[3]
     source = "\n".join(p.read_text(encoding="utf-8") for p in (root / "bot").rglob("*.py"))
     steps = set(re.findall(r'events\.record\(\s*[^,()]+,\s*"([a-z_]+)"', source))
+    # A function's success is recorded by the dialogs' ``complete(ctx, flow, step, …)``.
+    steps |= set(re.findall(r'complete\(\s*ctx,\s*[^,()]+,\s*"([a-z_]+)"', source))
     steps |= {"card_front", "card_back", "card_edit", "authorise", "revoke", "save", "stepup"}
     steps |= {f"consent_{d.value}" for d in ConsentDocument}
     assert {"start", "face", "authority", "review", "entry", "check"} <= steps

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.dialogs.records import document_from_data
 from bot.domain.models import Person, ReviewCase
 from bot.domain.policies import Decision, Denial, ReviewParty, may_decide_review
+from bot.services.records import document_from_data
 from bot.storage.repositories import Repositories
 from bot.verification.ids import DocumentType
 

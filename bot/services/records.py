@@ -1,32 +1,112 @@
-"""A dialog's FSM data → what is saved: one function for the dialog and for staff.
+"""A dialog's data → what is saved: one function for the dialog's use case and for staff.
 
 A review case keeps the dialog's data as its payload, so a reviewer's approval must save exactly what
 the dialog would have saved itself: both call :func:`collected_record` (采集), :func:`apply_supplement`
 (补录) and :func:`apply_change` (变更), which write through the repositories (their audit rows
-included) inside the caller's transaction.
+included) inside the caller's transaction. The card fields and signed documents are read back from
+that data here too (the dialogs write them: bot/dialogs/card_data.py, bot/dialogs/consent.py), so a
+use case or a staff handler never reaches into a dialog module.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import fields
 from datetime import date, datetime
 from typing import Any
 
-from bot.dialogs.card_data import back_from_dict, front_from_dict, masked_corrections
-from bot.dialogs.consent import as_consents
-from bot.domain.models import CollectedRecord, IdentityDocument, LivePhoto, PhoneNumber
+from bot.domain.masking import mask_address, mask_id_number, mask_name
+from bot.domain.models import (
+    CollectedRecord,
+    Consent,
+    ConsentDocument,
+    IdentityDocument,
+    LivePhoto,
+    PhoneNumber,
+)
 from bot.storage.repositories import Repositories
+from bot.verification.idcard import BackFields, FrontFields
 from bot.verification.ids import DocumentType
 
 __all__ = [
     "apply_change",
     "apply_edits",
     "apply_supplement",
+    "as_consents",
+    "back_from_dict",
     "collected_record",
     "document_from_data",
     "document_media",
+    "front_from_dict",
+    "mask_field",
+    "masked_corrections",
     "record_media",
 ]
+
+
+# --- the card's fields and the signed documents as the dialog data holds them (JSON) ---------------
+
+
+def _load_date(value: Any) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+def front_from_dict(data: dict[str, Any] | None) -> FrontFields:
+    values = dict(data or {})
+    values["birth_date"] = _load_date(values.get("birth_date"))
+    known = {f.name for f in fields(FrontFields)}
+    return FrontFields(**{k: v for k, v in values.items() if k in known})
+
+
+def back_from_dict(data: dict[str, Any] | None) -> BackFields:
+    values = dict(data or {})
+    values["valid_from"] = _load_date(values.get("valid_from"))
+    values["valid_to"] = _load_date(values.get("valid_to"))
+    known = {f.name for f in fields(BackFields)}
+    return BackFields(**{k: v for k, v in values.items() if k in known})
+
+
+def mask_field(field: str, value: str | None) -> str | None:
+    """One field's value as it may be shown anywhere but to its owner on 【信息核实】."""
+    if not value:
+        return value
+    if field == "id_number":
+        return mask_id_number(value)
+    if field == "address":
+        return mask_address(value)
+    if field == "name":
+        return mask_name(value)
+    if field == "birth_date":
+        return "****"
+    return value
+
+
+def masked_corrections(card: dict[str, Any]) -> list[dict[str, str | None]]:
+    """Every correction of the dialog, masked by field, for the audit row and the reviewer."""
+    return [
+        {
+            "field": str(c.get("field")),
+            "read": mask_field(str(c.get("field")), c.get("read")),
+            "typed": mask_field(str(c.get("field")), c.get("typed")),
+        }
+        for c in card.get("corrections", [])
+    ]
+
+
+def as_consents(items: list[dict[str, Any]]) -> tuple[Consent, ...]:
+    """The documents signed in the dialog (bot/dialogs/consent.py writes them)."""
+    return tuple(
+        Consent(
+            ConsentDocument(c["document"]),
+            c["version"],
+            c["text_hash"],
+            datetime.fromisoformat(c["agreed_at"]),
+        )
+        for c in items
+    )
+
+
+# --- what is saved ------------------------------------------------------------------------------
 
 
 def document_from_data(data: Mapping[str, Any]) -> IdentityDocument:
