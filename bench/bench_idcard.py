@@ -1,7 +1,7 @@
 """ID card engine benchmark: field accuracy and latency on generated, distorted photos of fictitious cards.
 
     python bench/bench_idcard.py [--n 200] [--rare 200] [--seed 2026] [--raw-every 1] [--markdown FILE]
-                                 [--until HH:MM] [--failures]
+                                 [--until HH:MM] [--failures] [--pause-while FILE]
 
 One run prints everything: for each card design (``classic``, ``template``, ``serif``, see
 tools/cardgen/render.py) and for a rare-name set (given names holding characters such as 赟 旻 翀 禛),
@@ -150,6 +150,12 @@ def main() -> int:
         default=None,
         help="UTC time HH:MM after which no new card is started (a shared machine's deadline)",
     )
+    ap.add_argument(
+        "--pause-while",
+        type=Path,
+        default=None,
+        help="before each card, wait while this file exists (another job's quiet window on a shared machine)",
+    )
     args = ap.parse_args()
 
     fonts = find_cjk_fonts()
@@ -182,11 +188,13 @@ def main() -> int:
     }
     until = _deadline(args.until)
     loads: list[float] = []
+    paused = 0.0
     # Card i of every set before card i + 1 of any: a run stopped by --until stays balanced.
     for i in range(max(n for _s, _d, n in sets)):
         if until is not None and time.time() >= until:
             print(f"--until reached after {i} cards per set", file=sys.stderr)
             break
+        paused += _wait_while(args.pause_while)
         loads.append(os.getloadavg()[0])
         for set_name, (design, rng, set_fonts, n) in gens.items():
             if i >= n:
@@ -259,8 +267,11 @@ def main() -> int:
                 flush=True,
             )
 
+    paused += _wait_while(args.pause_while)
     public = _public()
-    elapsed_total = time.perf_counter() - t_start
+    elapsed_total = time.perf_counter() - t_start - paused
+    if paused:
+        print(f"paused {paused / 60:.1f} min in quiet windows (not counted in the run time)", file=sys.stderr)
     text = _report(
         args,
         tallies,
@@ -310,6 +321,17 @@ def _tail(reads: list[tuple[float, float, str, dict[str, float]]]) -> str:
         f"CPU / wall per read: median {statistics.median(ratio):.2f} (2 OCR threads: up to 2 when unloaded)."
     )
     return "\n".join(out)
+
+
+def _wait_while(path: Path | None) -> float:
+    """Seconds spent waiting while ``path`` exists; no card is read meanwhile, so no timing holds a wait."""
+    if path is None or not path.exists():
+        return 0.0
+    t = time.perf_counter()
+    print(f"waiting while {path} exists", file=sys.stderr, flush=True)
+    while path.exists():
+        time.sleep(10)
+    return time.perf_counter() - t
 
 
 def _deadline(hhmm: str | None) -> float | None:
