@@ -8,18 +8,17 @@ changed, only flagged; the authority table cannot turn one division name into an
 
 from __future__ import annotations
 
-import random
 from datetime import date
 
-import numpy as np
 import pytest
 
 from bot.verification.idcard.authority import TRADITIONAL_TO_SIMPLIFIED, simplify_authority
-from bot.verification.idcard.ocr import OcrLine, OcrPage
+from bot.verification.idcard.ocr import OcrLine
 from bot.verification.idcard.parse import parse_back, parse_front
 from bot.verification.idcard.validate import IdCardReason
 from bot.verification.regions import _names_by_head  # the GB/T 2260 names, by first character
-from tools.cardgen import CardFont, find_cjk_fonts
+from tests.helpers.idcard import drawn_classic_back, hei_font
+from tools.cardgen import CardFont
 
 NUMBER = "530428201309066036"  # valid check character, born 2013-09-06, 男
 H = 40
@@ -170,21 +169,12 @@ def test_validity_pieces_in_two_rows_and_inside_the_label_box_are_joined() -> No
 
 @pytest.fixture(scope="module")
 def font() -> CardFont:
-    fonts = [f for f in find_cjk_fonts() if "hei" in f.path.lower()] or list(find_cjk_fonts())
-    if not fonts:
-        pytest.skip("no CJK font installed")
-    return fonts[0]
+    return hei_font()
 
 
 def test_a_period_that_lost_a_digit_at_a_cut_inside_the_label_box_is_read_again(font: CardFont) -> None:
-    from tools.cardgen import random_identity, render_back
-
-    ident = random_identity(random.Random(5), today=date(2026, 11, 1), long_term=False)
-    card = render_back(ident, font=font, scale=1.0, rng=random.Random(1))  # classic: no shift, no jitter
-    bgr = np.asarray(card.convert("RGB"))[:, :, ::-1].copy()
-    page = OcrPage([], np.eye(2, 3, dtype=np.float64), card.size, bgr, 0.0)
-    value = font.get(33)
-    period = f"{ident.valid_from:%Y.%m.%d}-{ident.valid_to:%Y.%m.%d}"
+    drawn = drawn_classic_back(font)
+    ident, page, value, period = drawn.ident, drawn.page, drawn.value, drawn.period
     label_w = 340 - 160 + value.getlength(period[:6])
     head = OcrLine(
         "有效期限" + period[:6],

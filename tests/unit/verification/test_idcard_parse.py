@@ -3,7 +3,6 @@ label misread and told from its value by the colour of its ink, a photocopy wher
 
 from __future__ import annotations
 
-import random
 from datetime import date
 
 import numpy as np
@@ -11,9 +10,10 @@ import pytest
 from PIL import Image, ImageDraw
 
 from bot.verification.idcard.colour import char_inks, learn_inks
-from bot.verification.idcard.ocr import OcrLine, OcrPage
+from bot.verification.idcard.ocr import OcrLine
 from bot.verification.idcard.parse import drop_duplicates, group_rows, parse_back, parse_front
-from tools.cardgen import CardFont, find_cjk_fonts
+from tests.helpers.idcard import drawn_classic_back, hei_font
+from tools.cardgen import CardFont
 
 NUMBER = "530428201309066036"  # valid check character, born 2013-09-06, 男
 BLUE = (30, 120, 190)
@@ -83,10 +83,7 @@ def test_side_by_side_lines_are_not_duplicates() -> None:
 
 @pytest.fixture(scope="module")
 def font() -> CardFont:
-    fonts = [f for f in find_cjk_fonts() if "hei" in f.path.lower()] or list(find_cjk_fonts())
-    if not fonts:
-        pytest.skip("no CJK font installed")
-    return fonts[0]
+    return hei_font()
 
 
 def inked(
@@ -174,14 +171,8 @@ def test_a_misread_authority_label_is_told_by_its_ink(font: CardFont) -> None:
 
 
 def test_a_validity_period_cut_short_by_the_detector_is_read_to_its_end(font: CardFont) -> None:
-    from tools.cardgen import random_identity, render_back
-
-    ident = random_identity(random.Random(5), today=date(2026, 11, 1), long_term=False)
-    card = render_back(ident, font=font, scale=1.0, rng=random.Random(1))  # classic: no shift, no jitter
-    bgr = np.asarray(card.convert("RGB"))[:, :, ::-1].copy()
-    page = OcrPage([], np.eye(2, 3, dtype=np.float64), card.size, bgr, 0.0)
-    value = font.get(33)  # the classic design's back values: 3.3 mm at 10 px/mm
-    period = f"{ident.valid_from:%Y.%m.%d}-{ident.valid_to:%Y.%m.%d}"
+    drawn = drawn_classic_back(font)
+    ident, page, value, period = drawn.ident, drawn.page, drawn.value, drawn.period
     cut = period[:16]  # "2019.01.16-2039." : the detector's box ends there
     lines = [
         box("签发机关", 160, 380, width=130),
