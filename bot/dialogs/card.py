@@ -216,6 +216,27 @@ async def _remember_shown(ctx: Ctx, message_id: int, masked: str) -> None:
     await ctx.put(**{SHOWN_IN_FULL: [*shown, entry]})
 
 
+# The field each of the engine's notes is about (bot.verification.idcard.IdCardReason).
+_NOTE_FIELD = {
+    "idcard_name_uncertain": "name",
+    "idcard_birth_date_corrected": "birth_date",
+    "idcard_birth_date_from_number": "birth_date",
+    "idcard_sex_from_number": "sex",
+    "idcard_authority_simplified": "authority",
+}
+
+
+def read_notes(card: dict[str, Any]) -> list[str]:
+    """What the engine said of a value it read (taken from the number, a doubtful name character, a
+    simplified authority), for the owner to check on 【信息核实】; a note goes once its field is
+    corrected by the user, or typed."""
+    corrected = {str(c.get("field")) for c in card.get("corrections", [])}
+    notes = dict(card.get("read_notes") or {})
+    manual = set(card.get("manual") or [])
+    codes = [str(code) for side in ("front", "back") if side not in manual for code in notes.get(side) or []]
+    return [c for c in dict.fromkeys(codes) if _NOTE_FIELD.get(c) not in corrected]
+
+
 async def show_verify(ctx: Ctx, *, note: str | None = None) -> None:
     """【信息核实】: every field (the sensitive ones in full inside spoilers: the owner must check
     them), the problems found, a button per field to correct it, and 【下一步】."""
@@ -240,6 +261,8 @@ async def show_verify(ctx: Ctx, *, note: str | None = None) -> None:
     )
     if problems:
         text += "\n\n" + ctx.t("card.problems") + "\n" + reasons_text(ctx.t, problems)
+    if notes := read_notes(card):
+        text += "\n\n" + ctx.t("card.read_notes") + "\n" + reasons_text(ctx.t, notes)
     if note:
         text = note + "\n\n" + text
     buttons = [act(ctx.t("card.edit", field=ctx.t("card.field." + k)), "edit", k) for k in EDITABLE]
@@ -309,6 +332,7 @@ def create_router() -> Router:
         # What the engine read, kept apart: a later correction is judged against it.
         card["read"] = {**dict(card.get("read") or {}), "front": front_to_dict(reading.front)}
         card["corrections"] = []
+        card["read_notes"] = {**dict(card.get("read_notes") or {}), "front": list(reading.corrections)}
         card.update(
             front=front_to_dict(reading.front),
             front_media=front_media,
@@ -376,6 +400,7 @@ def create_router() -> Router:
         _read_side(card, "back")
         card["read"] = {**dict(card.get("read") or {}), "back": back_to_dict(reading.back)}
         card["corrections"] = [c for c in card.get("corrections", []) if c.get("field") not in BACK_FIELDS]
+        card["read_notes"] = {**dict(card.get("read_notes") or {}), "back": list(reading.corrections)}
         card.update(back=back_to_dict(reading.back), back_media=back_media)
         await ctx.put(card=card)
         await progress.edit_text(ctx.t("card.back_read"))

@@ -565,3 +565,24 @@ async def test_english_decline_keeps_nothing(
     replies = await press(client_en, replies, "I do not agree")
     assert "nothing was saved" in text(replies)
     assert await repos(services).persons.find_by_document(DocumentType.RESIDENT_ID, valid_number()) is None
+
+
+async def test_what_the_engine_corrected_or_doubted_is_shown_until_the_field_is_corrected(
+    client: BotClient, verifier: FakeVerifier
+) -> None:
+    """Issue 17: a value taken from the number, a doubtful name character, a simplified authority are
+    flagged on 【信息核实】 (not thrown back as problems); a note goes once its field is corrected."""
+    front = front_reading()
+    front.corrections.extend(["idcard_name_uncertain", "idcard_birth_date_corrected"])
+    back = back_reading()
+    back.corrections.append("idcard_authority_simplified")
+    verifier.readings[b"front"], verifier.readings[b"back"] = front, back
+    replies = await to_verify_screen(client)
+    screen = text(replies)
+    assert "请核对以下识别结果" in screen and "⚠️" not in screen
+    assert "姓名中有字未能确定" in screen and "已按公民身份号码更正" in screen and "繁体字" in screen
+    replies = await press(client, replies, "修改姓名")
+    replies = await client.send("张\U00020bb7")  # the rare character typed (CJK Extension B)
+    screen = text(replies)
+    assert "已更新" in screen and "姓名中有字未能确定" not in screen
+    assert "已按公民身份号码更正" in screen and "繁体字" in screen

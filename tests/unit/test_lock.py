@@ -42,6 +42,8 @@ def test_the_lock_pins_every_dependency_with_hashes() -> None:
     assert all(full[name] == version for name, version in runtime.items())
     assert full["rapidocr"] == "3.10.0"  # the models' hashes are checked against this release
     assert "opencv-python-headless" in full
+    # rapidocr 3 depends on the headless build; the GUI one (which 1.x pinned) would shadow it.
+    assert "opencv-python" not in full
 
 
 def test_the_builds_install_from_the_locks() -> None:
@@ -51,6 +53,8 @@ def test_the_builds_install_from_the_locks() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "--require-hashes -r requirements-runtime.lock" in dockerfile
     assert "--no-deps ." in dockerfile
+    # `pip install .` gives the whole ID engine: no OCR package is installed by a step of its own.
+    assert "rapidocr" not in makefile.lower() and "rapidocr" not in dockerfile.lower()
 
 
 def test_an_audit_that_could_not_reach_the_service_is_not_clean() -> None:

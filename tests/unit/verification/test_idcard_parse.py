@@ -72,6 +72,25 @@ def test_wrapped_address_joined_whatever_the_last_line_length(tail: str) -> None
     assert parse_front(lines).address == "云南省玉溪市元江哈尼族彝族傣族自" + tail
 
 
+def test_spaces_the_recogniser_inserts_are_no_part_of_a_value() -> None:
+    """rapidocr 3 inserts spaces between words ("出生 1999年9 月 9 日"): no field keeps one."""
+    lines = [
+        box("姓名 曾 永", 70, 90),
+        box("性别 男", 70, 160),
+        box("民族 满", 300, 160),
+        box("出生 2013年9 月 6 日", 70, 230),
+        box("住址 云南省玉溪市 元江", 70, 300),
+        box("哈尼族彝族 傣族自", 190, 350),
+        box("公民身份号码 " + NUMBER, 70, 460),
+    ]
+    f = parse_front(lines)
+    assert (f.name, f.sex, f.ethnicity, f.birth_date) == ("曾永", "男", "满", date(2013, 9, 6))
+    assert (f.address, f.id_number) == ("云南省玉溪市元江哈尼族彝族傣族自", NUMBER)
+    period = box("有效期限 2016.03.01 - 2026.03.01", 160, 450)
+    b = parse_back([box("签发机关 元江县 公安局", 160, 380), period])
+    assert (b.authority, b.valid_from, b.valid_to) == ("元江县公安局", date(2016, 3, 1), date(2026, 3, 1))
+
+
 def test_side_by_side_lines_are_not_duplicates() -> None:
     lines = [box("性别", 70, 160), box("男", 190, 160), box("民族", 300, 160), box("满", 420, 160)]
     assert drop_duplicates(lines) == lines
