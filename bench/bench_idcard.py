@@ -100,7 +100,8 @@ def _mono() -> CardFont | None:
 
 
 class Tally:
-    def __init__(self) -> None:
+    def __init__(self, label: str = "") -> None:
+        self.label = label
         self.hits = {k: 0 for k in (*FRONT, *BACK)}
         self.whole = 0
         self.n = 0
@@ -134,6 +135,8 @@ class Tally:
         self.whole += not wrong
         if wrong:
             self.failures.append(f"{i}: " + "; ".join(f"{k}: {truth[k]!r} → {got.get(k)!r}" for k in wrong))
+            if self.label:  # as it happens: a long run's misses can be read (and worked on) before its end
+                print(f"miss {self.label} card {self.failures[-1]}", file=sys.stderr, flush=True)
 
 
 def main() -> int:
@@ -155,6 +158,12 @@ def main() -> int:
         type=Path,
         default=None,
         help="before each card, wait while this file exists (another job's quiet window on a shared machine)",
+    )
+    ap.add_argument(
+        "--stop-file",
+        type=Path,
+        default=None,
+        help="no new card once this file exists (the report is printed as after --until)",
     )
     ap.add_argument(
         "--only",
@@ -201,6 +210,9 @@ def main() -> int:
     for i in range(max(n for _s, _d, n in sets)):
         if until is not None and time.time() >= until:
             print(f"--until reached after {i} cards per set", file=sys.stderr)
+            break
+        if args.stop_file is not None and args.stop_file.exists():
+            print(f"{args.stop_file} found after {i} cards per set", file=sys.stderr)
             break
         paused += _wait_while(args.pause_while)
         loads.append(os.getloadavg()[0])
@@ -266,7 +278,8 @@ def main() -> int:
                         raw_t[side].append(time.perf_counter() - t)
                         cpu_paired[side].append((cpu, time.process_time() - c))
                         eng_paired[side].append(elapsed)
-                tally = tallies.setdefault((set_name, variant), Tally())
+                label = f"{set_name} / {variant}" if args.failures else ""
+                tally = tallies.setdefault((set_name, variant), Tally(label))
                 tally.add(i, truth, got, side_ok, flagged=flagged)
                 tally.corrected += corrected
         if i % 10 == 9:
