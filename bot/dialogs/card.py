@@ -223,6 +223,7 @@ _NOTE_FIELD = {
     "idcard_birth_date_from_number": "birth_date",
     "idcard_sex_from_number": "sex",
     "idcard_authority_simplified": "authority",
+    "idcard_address_simplified": "address",
 }
 
 

@@ -2,12 +2,13 @@
 
 Mainland cards print the authority (``武汉市公安局``) in simplified characters, but the recogniser
 (trained on both scripts) sometimes returns the traditional form of a character (``武漢市公安局``),
-most often in a serif face. The mapping below is fixed and applied to the authority field only.
+most often in a serif face; the same happens in the address (``681號``). The mapping below is fixed
+and applied to the authority and the address only (never to a name, which may be printed in any form).
 It holds the traditional forms of characters found in division names and in the words of an
 authority (公安局, 分局, 派出所, 大队 …). None of its traditional forms occurs in any name of the GB/T
 2260 division table (a unit test checks this), so the mapping can turn a misread back into the
 printed name but never one real name into another. A value changed by it is reported with
-``IdCardReason.AUTHORITY_SIMPLIFIED``.
+``IdCardReason.AUTHORITY_SIMPLIFIED`` or ``IdCardReason.ADDRESS_SIMPLIFIED``.
 """
 
 from __future__ import annotations

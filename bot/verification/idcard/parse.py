@@ -547,7 +547,14 @@ def parse_front(
             if tail:
                 parts.append(tail)
         # A stray mark read from the label's edge ("L", "|") is not part of the address.
-        address = correct_region_prefix(re.sub(r"^[^\u4e00-\u9fff]+", "", "".join(parts)))
+        read = re.sub(r"^[^\u4e00-\u9fff]+", "", "".join(parts))
+        # Printed in simplified characters: a traditional form is the recogniser's (681號, serif faces).
+        simplified = simplify_authority(read)
+        if simplified != read and corrections is not None:
+            from bot.verification.idcard.validate import IdCardReason
+
+            corrections.append(str(IdCardReason.ADDRESS_SIMPLIFIED))
+        address = correct_region_prefix(simplified)
         f.address = address or None
     if numbers:
         raw = numbers[-1][0]

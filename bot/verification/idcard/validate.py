@@ -57,6 +57,7 @@ class IdCardReason(StrEnum):
     # A traditional character form read in the authority, replaced by the simplified one printed on
     # mainland cards (a fixed table, see authority.py).
     AUTHORITY_SIMPLIFIED = "idcard_authority_simplified"
+    ADDRESS_SIMPLIFIED = "idcard_address_simplified"  # the same table, in the address (號 → 号)
     # A character of the name read with a close second candidate (a rare character may have been
     # read as a common look-alike): the name is kept as read, for the user to check or type.
     NAME_UNCERTAIN = "idcard_name_uncertain"

@@ -127,6 +127,24 @@ def test_no_traditional_form_of_the_table_occurs_in_a_division_name() -> None:
     assert simplify_authority("武漢市公安局") == "武汉市公安局"
 
 
+def test_a_traditional_form_in_the_address_is_simplified_and_reported_but_never_in_the_name() -> None:
+    # Seed 2041, serif card 2: "681号" read "681號" in a Ming face.
+    corrections: list[str] = []
+    f = parse_front(
+        front(box("姓名张漢", 70, 90), box("住址海南省海口市友花大道", 70, 300), box("681號24栋", 190, 350)),
+        corrections=corrections,
+    )
+    assert f.address == "海南省海口市友花大道681号24栋"
+    assert f.name == "张漢"  # a name may be printed in any form: never mapped
+    assert corrections == [str(IdCardReason.ADDRESS_SIMPLIFIED)]
+    corrections.clear()
+    parse_front(
+        front(box("姓名张汉", 70, 90), box("住址海南省海口市友花大道", 70, 300), box("681号24栋", 190, 350)),
+        corrections=corrections,
+    )
+    assert corrections == []
+
+
 def back_lines(authority_read: str, *period: OcrLine) -> list[OcrLine]:
     return [
         box("中华人民共和国", 290, 70),
