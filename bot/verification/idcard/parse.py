@@ -152,6 +152,19 @@ def _number_candidates(rows: list[Row]) -> list[tuple[str, float, Row]]:
     return found
 
 
+def _number_right_of_label(page: OcrPage | None, row: Row) -> list[tuple[str, float, Row]]:
+    """The number read where it is printed: right of its label, 18 digits (about 11 text heights)."""
+    if page is None:
+        return []
+    label = next((ln for ln in row.lines if "号码" in ln.text), None)
+    if label is None or not _clean(label.text).endswith("号码"):
+        return []
+    h = label.height
+    x1 = min(label.x1 + 14 * h, float(page.upright_size[0] - 1))
+    found = read_region(page, (label.x1 + 0.1 * h, label.y0 - 0.3 * h, x1, label.y1 + 0.3 * h))
+    return _number_candidates([Row([found])]) if found is not None else []
+
+
 def _birth_from_number(n: str) -> date | None:
     try:
         return date(int(n[6:10]), int(n[10:12]), int(n[12:14]))
@@ -475,6 +488,9 @@ def parse_front(
     i_addr = _find_row(rows, ("住址", "住", "址"))
     numbers = _number_candidates(rows)
     i_number = rows.index(numbers[-1][2]) if numbers else _find_row(rows, ("公民身份号码", "身份号码"))
+    if not numbers and i_number is not None:
+        # The detector boxed the label but not the number (seed 2041 serif card 17): read its place.
+        numbers = _number_right_of_label(page, rows[i_number])
 
     if i_birth is None:
         i_birth = next((i for i, row in enumerate(rows) if _parse_birth(row.text) and "年" in row.text), None)

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from bot.verification.idcard.colour import char_inks, learn_inks
-from bot.verification.idcard.ocr import OcrLine
+from bot.verification.idcard.ocr import OcrLine, OcrPage
 from bot.verification.idcard.parse import drop_duplicates, group_rows, parse_back, parse_front
 from tests.helpers.idcard import drawn_classic_back, hei_font
 from tools.cardgen import CardFont
@@ -201,3 +201,21 @@ def test_a_validity_period_cut_short_by_the_detector_is_read_to_its_end(font: Ca
     ]
     b = parse_back(lines, page)
     assert (b.valid_from, b.valid_to) == (ident.valid_from, ident.valid_to)
+
+
+# --- a number the detector did not box ------------------------------------------------------------------
+
+
+def test_a_number_the_detector_missed_is_read_right_of_its_label(font: CardFont) -> None:
+    # Seed 2041 serif card 17: 公民身份号码 boxed, the 18 digits right of it not.
+    img = Image.new("RGB", (1500, 560), CARD)
+    d = ImageDraw.Draw(img)
+    f = font.get(H)
+    d.text((70, 460), "公民身份号码", font=f, fill=BLUE)
+    label_w = f.getlength("公民身份号码")
+    d.text((70 + label_w + 30, 460), NUMBER, font=f, fill=BLACK)
+    bgr = np.asarray(img)[:, :, ::-1].copy()
+    page = OcrPage([], np.eye(2, 3, dtype=np.float64), img.size, bgr, 0.0)
+    lines = [*front_lines()[:-1], box("公民身份号码", 70, 458, width=label_w)]
+    assert parse_front(lines).id_number is None  # without the photo nothing is guessed
+    assert parse_front(lines, page).id_number == NUMBER
