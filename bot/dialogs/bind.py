@@ -173,14 +173,8 @@ class BindFlow:
                 enterprise=enterprise.name,
                 taxpayer_id=enterprise.taxpayer_id,
                 role=role_name(ctx, role),
-            )
+            ),
         )
-
-    async def finished(self, ctx: Ctx, part: str) -> None:
-        """No sub-dialogs: nothing hands back here."""
-
-    async def back(self, ctx: Ctx, part: str) -> None:
-        """No sub-dialogs: nothing hands back here."""
 
 
 def create_router(flow: BindFlow) -> Router:

@@ -124,12 +124,6 @@ class UnbindFlow:
             return
         await complete(ctx, self.name, "unbind", ctx.t("unbind.success", enterprise=enterprise.name))
 
-    async def finished(self, ctx: Ctx, part: str) -> None:
-        """No sub-dialogs: nothing hands back here."""
-
-    async def back(self, ctx: Ctx, part: str) -> None:
-        """No sub-dialogs: nothing hands back here."""
-
 
 def create_router(flow: UnbindFlow) -> Router:
     router = Router(name="unbind")
