@@ -309,8 +309,10 @@ def create_router() -> Router:
         if reading.side != "front" or reading.front is None or reading.portrait_jpeg is None:
             await _failed(ctx, progress, "front", reading.problems or ["idcard_not_found"], data, read)
             return
-        async with progress.live() as report:
-            encoding = await ctx.services.verifier.encode_face(reading.portrait_jpeg, progress=report)
+        encoding = reading.portrait_face  # encoded in the reading's own job
+        if encoding is None:  # a worker of before that change answered: encode it here
+            async with progress.live() as report:
+                encoding = await ctx.services.verifier.encode_face(reading.portrait_jpeg, progress=report)
         if not encoding.ok:
             # The engine located the photo area (else no portrait_jpeg): the face in it is what failed.
             await _failed(ctx, progress, "front", ["idcard_portrait_no_face"], data, read)
