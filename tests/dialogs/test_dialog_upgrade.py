@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from aiogram.fsm.context import FSMContext
 
 from bot.dialogs import calls
@@ -18,17 +17,11 @@ from bot.dialogs.authority import primary_reference
 from bot.services import Services
 from bot.storage.repositories import Repositories
 from bot.verification.ids import DocumentType
-from tests.dialogs.test_collect import PHONE, press, text, to_phone, to_verify_screen
+from tests.dialogs.test_collect import PHONE, press, scripted, text, to_phone, to_verify_screen
 from tests.helpers.client import BotClient
-from tests.helpers.fakes import FakeSms, FakeVerifier, back_reading, front_reading, valid_number, verdict
+from tests.helpers.fakes import FakeSms, FakeVerifier, valid_number
 
-
-@pytest.fixture
-def scripted(verifier: FakeVerifier) -> FakeVerifier:
-    verifier.readings[b"front"] = front_reading()
-    verifier.readings[b"back"] = back_reading()
-    verifier.verdicts[b"selfie"] = verdict("pass")
-    return verifier
+__all__ = ["scripted"]  # the fixture of the collection tests, the same scripted engines
 
 
 def fsm(client: BotClient) -> FSMContext:
