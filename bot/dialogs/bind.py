@@ -34,7 +34,10 @@ class BindSG(StatesGroup):
 class BindFlow(TaxpayerIdFlow):
     name = "bind"
     func = Function.BIND
-    number_state = BindSG.taxpayer_id
+
+    @property
+    def number_state(self) -> State:
+        return BindSG.taxpayer_id  # (a State as a class attribute would be bound to this class)
 
     async def number_entered(self, ctx: Ctx, number: str) -> None:
         await ctx.put(taxpayer_id=number, role=None)

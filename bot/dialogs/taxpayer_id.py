@@ -41,7 +41,10 @@ class TaxpayerIdFlow:
 
     name: str
     func: Function
-    number_state: State
+
+    @property
+    def number_state(self) -> State:
+        raise NotImplementedError
 
     async def start(self, ctx: Ctx) -> None:
         if await logged_in(ctx) is None:

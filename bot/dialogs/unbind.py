@@ -31,7 +31,10 @@ class UnbindSG(StatesGroup):
 class UnbindFlow(TaxpayerIdFlow):
     name = "unbind"
     func = Function.UNBIND
-    number_state = UnbindSG.taxpayer_id
+
+    @property
+    def number_state(self) -> State:
+        return UnbindSG.taxpayer_id  # (a State as a class attribute would be bound to this class)
 
     async def number_entered(self, ctx: Ctx, number: str) -> None:
         await ctx.put(taxpayer_id=number)
