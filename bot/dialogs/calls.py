@@ -134,6 +134,9 @@ class CardResult(Versioned):
     read_problems: list[str] = Field(default_factory=list)
     read: dict[str, dict[str, Any]] = Field(default_factory=dict)
     corrections: list[dict[str, Any]] = Field(default_factory=list)
+    # Per side, the engine's notes on what it read (reason codes: taken from the number, a doubtful
+    # name character, a simplified form), shown on 【信息核实】 until the field is corrected.
+    read_notes: dict[str, list[str]] = Field(default_factory=dict)
     manual: list[str] = Field(default_factory=list)
     problems: list[str] = Field(default_factory=list)
     unread: dict[str, Any] | None = None
