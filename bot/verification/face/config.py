@@ -124,9 +124,6 @@ class FaceConfig:
     same_person_distance: float = 0.6
     identity_checks: int = 3  # extra encodings, one per stretch of uninterrupted tracking
     full_detect_interval: float = 0.25  # seconds between full-frame detector passes
-    # between them the face is followed by its mesh while the mesh model's face-presence probability
-    # stays at least this (above 1.0: by the detector in a window, as before)
-    track_presence: float = 2.0
     # --- actions (thresholds on the landmark measures, relative to the clip's own baseline)
     blink_ear_ratio: float = 0.75  # closed when EAR < ratio * median EAR
     blink_max_seconds: float = 2.5

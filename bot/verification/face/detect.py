@@ -12,20 +12,17 @@ import dlib
 import numpy as np
 import numpy.typing as npt
 
-from .cues import FACE_OVAL
 from .resnet import CHIP_PADDING, CHIP_SIDE, ResNetEncoder, load_encoder
 
 __all__ = [
     "DetectedFace",
     "Models",
-    "box_from_mesh",
     "detect_near",
     "encode",
     "find_faces",
     "landmarks",
     "load_models",
     "mesh_points",
-    "mesh_with_presence",
     "scale_to_short_side",
 ]
 
@@ -272,14 +269,7 @@ def find_faces(img: U8, *, grid: int = 1, min_score: float = _MIN_SCORE) -> list
 
 def mesh_points(bgr: U8, face: DetectedFace) -> F64:
     """The 468 mesh points (x, y, z) in the frame's pixels (z: relative depth, same scale as x)."""
-    return mesh_with_presence(bgr, face.box)[0]
-
-
-def mesh_with_presence(bgr: U8, box: tuple[int, int, int, int]) -> tuple[F64, float]:
-    """The mesh points (as :func:`mesh_points`) read in the crop around ``box``, and the model's own
-    face-presence probability for that crop (its second output: MediaPipe tracks a face from frame to
-    frame by it, running the detector again only when it drops)."""
-    x0, y0, x1, y1 = box
+    x0, y0, x1, y1 = face.box
     cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
     side = _MESH_CROP * max(x1 - x0, y1 - y0, 1)
     s = _MESH_SIDE / side
@@ -291,34 +281,11 @@ def mesh_with_presence(bgr: U8, box: tuple[int, int, int, int]) -> tuple[F64, fl
     blob = cv2.dnn.blobFromImage(crop, 1.0 / 255.0, swapRB=True)  # NCHW RGB in [0, 1]
     net = load_models().mesh
     net.setInput(blob)
-    flag, raw = net.forward(["conv2d_31", "conv2d_21"])
-    out = np.asarray(raw, dtype=np.float64).reshape(468, 3)
+    out = np.asarray(net.forward(), dtype=np.float64).reshape(468, 3)
     out[:, 0] = out[:, 0] / s + ox
     out[:, 1] = out[:, 1] / s + oy
     out[:, 2] = out[:, 2] / s
-    logit = float(np.clip(np.asarray(flag, np.float64).ravel()[0], -100.0, 100.0))
-    return out, 1.0 / (1.0 + float(np.exp(-logit)))
-
-
-# The BlazeFace box of a face, from its mesh: the face oval's centre and larger extent times these
-# (left, top, right, bottom), the medians over every sampled frame of the genuine clips where both were
-# read (bench/RESULTS-face.md). A frame tracked by its mesh gets the box the detector would have given.
-_BOX_OF_OVAL = (-0.5, -0.5, 0.5, 0.5)
-
-
-def box_from_mesh(mesh: F64, width: int, height: int) -> tuple[int, int, int, int]:
-    """The detector-like box of the face whose mesh is ``mesh``, clipped to the frame."""
-    oval = mesh[list(FACE_OVAL), :2]
-    lo, hi = oval.min(axis=0), oval.max(axis=0)
-    cx, cy = (lo + hi) / 2.0
-    side = float(max(hi - lo))
-    k = _BOX_OF_OVAL
-    return (
-        max(0, round(cx + k[0] * side)),
-        max(0, round(cy + k[1] * side)),
-        min(width - 1, round(cx + k[2] * side)),
-        min(height - 1, round(cy + k[3] * side)),
-    )
+    return out
 
 
 def landmarks(bgr: U8, face: DetectedFace) -> F64:

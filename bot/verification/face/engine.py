@@ -18,16 +18,7 @@ from ..images import ImageLimits, ImageRejected, decode_image, to_bgr_array
 from . import antispoof, cues, fingerprint
 from .config import Action, FaceConfig, FaceReason
 from .cues import FaceCrop
-from .detect import (
-    MESH_TO_68,
-    DetectedFace,
-    box_from_mesh,
-    detect_near,
-    encode,
-    find_faces,
-    mesh_points,
-    mesh_with_presence,
-)
+from .detect import MESH_TO_68, DetectedFace, detect_near, encode, find_faces, mesh_points
 from .liveness import (
     ActionEvent,
     LivenessResult,
@@ -183,7 +174,6 @@ class _Track:
     last: DetectedFace | None = None
     last_seen: int | None = None  # observation index of the previous sighting, None after a miss
     last_full_t: float = -1e9
-    last_mesh: F64 | None = None  # the previous frame's mesh, None after a miss
 
 
 def _pick(faces: list[DetectedFace], last: DetectedFace | None) -> DetectedFace | None:
@@ -225,19 +215,10 @@ def _observe(frame: Frame, gray: U8, track: _Track, config: FaceConfig) -> None:
     index = len(track.observations)
     face: DetectedFace | None = None
     faces: list[DetectedFace] = []
-    mesh: F64 | None = None
-    # A full-frame pass a few times a second (other people, re-acquiring a lost face); in between, the
-    # face is followed by its own mesh as MediaPipe does (the crop from the previous frame's mesh, kept
-    # while the mesh model says a face fills it), else by the detector in a window around it.
+    # A full-frame pass a few times a second (other people, re-acquiring a lost face); in between,
+    # only a window around the tracked face.
     full = track.last is None or frame.t - track.last_full_t >= config.full_detect_interval
-    if not full and track.last_mesh is not None and config.track_presence <= 1.0:
-        h, w = frame.bgr.shape[:2]
-        mesh, presence = mesh_with_presence(frame.bgr, box_from_mesh(track.last_mesh, w, h))
-        if presence >= config.track_presence:
-            face = DetectedFace(box_from_mesh(mesh, w, h), presence)
-        else:
-            mesh = None
-    if face is None and not full and track.last is not None:
+    if not full and track.last is not None:
         face = detect_near(frame.bgr, track.last)
         full = face is None
     if full:
@@ -249,12 +230,9 @@ def _observe(frame: Frame, gray: U8, track: _Track, config: FaceConfig) -> None:
             track.too_small += 1
         track.observations.append(Observation(frame.t, None, len(faces), full_pass=full))
         track.last_seen = None
-        track.last_mesh = None
         return
     other = any(f is not face and f.width >= config.second_face_ratio * face.width for f in faces)
-    if mesh is None:
-        mesh = mesh_points(frame.bgr, face)
-    track.last_mesh = mesh
+    mesh = mesh_points(frame.bgr, face)
     points = np.ascontiguousarray(mesh[list(MESH_TO_68), :2])
     track.crops[index] = cues.face_crop(gray, mesh)
     track.observations.append(Observation(frame.t, points, len(faces), other, full_pass=full))
