@@ -29,8 +29,10 @@ import contextlib
 import os
 import platform
 import random
+import shutil
 import signal
 import socket
+import statistics
 import sys
 import tempfile
 import time
@@ -129,6 +131,52 @@ def sample_layers(thread_id: int | None, layers: dict[str, int], stop: Any) -> N
                 break
             frame = frame.f_back
         layers[name] = layers.get(name, 0) + 1
+
+
+def py_spy_layers(raw: Path) -> dict[str, int]:
+    """py-spy's raw (collapsed) stacks of the bot's main thread, charged to LAYERS as the in-process
+    sampler does. py-spy reads the process from outside, so it is not biased towards the moments the
+    main thread releases the GIL (SQLite calls, I/O), as a sampler thread inside the process is."""
+    layers: dict[str, int] = {}
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        frames = stack.split(";")
+        if not any("run_forever" in f for f in frames):
+            continue  # other threads (the SQLite checkpointer, the stall watcher, py-spy's own view)
+        name = "other"
+        for frame in reversed(frames):
+            found = next((layer for layer, marks in LAYERS if any(m in frame for m in marks)), None)
+            if found is None and "bot/" in frame and "site-packages" not in frame:
+                found = "project (middlewares, dialogs, repositories, i18n)"
+            if found is not None:
+                name = found
+                break
+        layers[name] = layers.get(name, 0) + int(count)
+    return layers
+
+
+async def start_py_spy(pid: int, out: Path) -> asyncio.subprocess.Process | None:
+    exe = shutil.which("py-spy")
+    if exe is None:
+        return None
+    return await asyncio.create_subprocess_exec(
+        exe, "record", "--pid", str(pid), "--rate", "200", "--format", "raw", "--nonblocking",
+        "--output", str(out), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )
+
+
+async def stop_py_spy(proc: asyncio.subprocess.Process | None, out: Path) -> dict[str, int]:
+    if proc is None:
+        return {}
+    proc.send_signal(signal.SIGINT)  # py-spy writes its file when interrupted
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(proc.wait(), 30)
+    try:
+        return py_spy_layers(out)
+    except OSError:  # py-spy could not attach (ptrace not permitted): no split
+        return {}
 
 
 def serve_bot(
@@ -629,15 +677,22 @@ async def bot_phases(
     gen0: int | None,
     photos: list[bytes],
     video: bytes,
+    echo_round: Callable[[int], Awaitable[dict[str, Any]]] | None = None,
 ) -> list[dict[str, Any]]:
-    """A fresh bot (fresh data directory): its plain phase and, unless skipped, its mixed phase."""
+    """A fresh bot (fresh data directory): its plain phase and, unless skipped, its mixed phase.
+
+    With ``echo_round`` (``--rounds``), each of the ``args.rounds`` plain phases follows an echo phase
+    measured by it, both bots polling the same sandbox all along: the pairs see the same machine, so
+    their ratios can be compared when the machine's speed drifts between runs."""
     results: list[dict[str, Any]] = []
     n = args.users
     suffix = "" if gen0 is None else f", gen-0 threshold {gen0}"
     with tempfile.TemporaryDirectory(prefix="bench-load-") as data:
         video_uids = [300_000 + u for u in range(args.video_users)]
         await preload_registry(Path(data), video_uids)
-        flags = (["--profile"] if args.profile else []) + (["--stalls"] if args.stalls else [])
+        # --profile: py-spy from outside when it is installed, else the bot's own sampler thread.
+        inside = args.profile and shutil.which("py-spy") is None
+        flags = (["--profile"] if inside else []) + (["--stalls"] if args.stalls else [])
         flags += [] if gen0 is None else ["--gc-gen0", str(gen0)]
         bot = await spawn(__file__, "--serve-bot", url, data, *flags)
         probe = BotProbe(bot.pid, Path(data))
@@ -658,13 +713,24 @@ async def bot_phases(
             await run_phase(url, [(199_999, walk_menus)], Stats())
             await asyncio.sleep(args.warmup)
             # 2. plain: the same number of users and plain updates as the echo phase
-            stats = Stats()
-            await probe.start()
-            secs = await run_phase(url, [(200_000 + u, walk_menus) for u in range(n)], stats)
-            results.append(summary("bot, plain steps" + suffix, stats, secs))
-            await probe.finish(results[-1])
-            results[-1]["gen0"] = gen0
-            print(results[-1], flush=True)
+            rounds = args.rounds if echo_round is not None else 1
+            for r in range(rounds):
+                if echo_round is not None:
+                    results.append(await echo_round(r))
+                    print(results[-1], flush=True)
+                stats = Stats()
+                spy_out = Path(data) / f"py-spy-{r}.txt"
+                spy = await start_py_spy(bot.pid, spy_out) if args.profile else None
+                await probe.start()
+                secs = await run_phase(url, [(200_000 + r * n + u, walk_menus) for u in range(n)], stats)
+                results.append(summary("bot, plain steps" + suffix, stats, secs))
+                await probe.finish(results[-1])
+                if spy is not None:
+                    results[-1]["layers"] = await stop_py_spy(spy, spy_out)
+                    results[-1]["layers_by"] = "py-spy"
+                results[-1]["gen0"] = gen0
+                results[-1]["round"] = r + 1
+                print(results[-1], flush=True)
             # 3. mixed
             if not args.skip_mixed and not args.gc_sweep:
                 stats = Stats()
@@ -692,9 +758,10 @@ async def bot_phases(
             sampling = False
             await sampler
             await stop(bot)
-        for r in results:
-            r["peak_rss_mb"] = peak / 2**20
-            r["peak_main_rss_mb"] = peak_main / 2**20
+        for row in results:
+            if not row["phase"].startswith("echo"):  # the echo rows of --rounds: another process
+                row["peak_rss_mb"] = peak / 2**20
+                row["peak_main_rss_mb"] = peak_main / 2**20
     return results
 
 
@@ -714,18 +781,41 @@ async def bench(args: argparse.Namespace) -> list[dict[str, Any]]:
     try:
         async with aiohttp.ClientSession() as http:
             await asyncio.sleep(1.5)
-            # 1. echo
-            echo = await spawn(__file__, "--serve-echo", url)
-            try:
-                await wait_polling(http, url)
-                await run_phase(url, [(99_999, lambda usr: echo_walk(usr, 3))], Stats())
-                stats = Stats()
-                secs = await run_phase(
-                    url, [(100_000 + u, lambda usr: echo_walk(usr, plain_steps)) for u in range(n)], stats
+            # 1. echo. With --rounds it polls a sandbox of its own, kept (idle) while the bot's phases run:
+            # a sandbox hands each update to whichever bot polls, so two bots cannot share one.
+            alternate = args.rounds > 1 and not args.gc_sweep
+            echo_url = url
+            if alternate:
+                echo_port = free_port()
+                echo_url = f"http://127.0.0.1:{echo_port}"
+                echo_sandbox = await spawn(
+                    "-m", "bot.sandbox", "--port", str(echo_port), "--send-timeout", "300",
+                    "--no-flood-control",
                 )
-                results.append(summary("echo (bare aiogram)", stats, secs))
+                await asyncio.sleep(1.5)
+            echo = await spawn(__file__, "--serve-echo", echo_url)
+
+            async def echo_round(r: int) -> dict[str, Any]:
+                stats = Stats()
+                users: list[tuple[int, Callable[[User], Awaitable[None]]]] = [
+                    (100_000 + r * n + u, lambda usr: echo_walk(usr, plain_steps)) for u in range(n)
+                ]
+                secs = await run_phase(echo_url, users, stats)
+                row = summary("echo (bare aiogram)", stats, secs)
+                row["round"] = r + 1
+                return row
+
+            try:
+                await wait_polling(http, echo_url)
+                await run_phase(echo_url, [(99_999, lambda usr: echo_walk(usr, 3))], Stats())
+                if alternate:
+                    # Echo and bot phases alternate, each bot idle on its own sandbox meanwhile.
+                    return results + await bot_phases(args, url, http, None, photos, video, echo_round)
+                results.append(await echo_round(0))
             finally:
                 await stop(echo)
+                if alternate:
+                    await stop(echo_sandbox)
             print(results[-1], flush=True)
             # One bot per young-generation threshold with --gc-sweep (the plain phase only), else one.
             for gen0 in args.gc_sweep or [None]:
@@ -733,6 +823,18 @@ async def bench(args: argparse.Namespace) -> list[dict[str, Any]]:
     finally:
         await stop(sandbox)
     return results
+
+
+def round_ratios(results: list[dict[str, Any]]) -> list[float]:
+    """Bot / echo throughput of each (echo, plain) pair of rows, in order."""
+    ratios, echo = [], None
+    for r in results:
+        if r["phase"].startswith("echo"):
+            echo = r
+        elif r["phase"].startswith("bot, plain") and echo is not None and echo["ups"]:
+            ratios.append(r["ups"] / echo["ups"])
+            echo = None
+    return ratios
 
 
 def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
@@ -756,7 +858,14 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
             f"| {r['errors']} | {r.get('peak_rss_mb', float('nan')):.0f} |"
         )
     ratio = plain["ups"] / echo["ups"] if echo["ups"] else float("nan")
-    lines += ["", f"Plain-step throughput, bot / bare echo bot: **{ratio:.2f}**", ""]
+    ratios = round_ratios(results)
+    if len(ratios) > 1:
+        ratio = statistics.median(ratios)
+        each = " / ".join(f"{x:.2f}" for x in ratios)
+        lines += ["", f"Plain-step throughput, bot / bare echo bot, per round: {each}; "
+                  f"median **{ratio:.2f}**", ""]
+    else:
+        lines += ["", f"Plain-step throughput, bot / bare echo bot: **{ratio:.2f}**", ""]
     lines += [
         f"Load average (1 min) at the start: {args.load_before:.2f}; at the end: {os.getloadavg()[0]:.2f}.",
         "",
@@ -765,6 +874,8 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         "|---|---|---|---|---|",
     ]
     for r in results[1:]:
+        if r["phase"].startswith("echo"):
+            continue
         c = r.get("cpu_ms_per_update", {})
         lines.append(
             f"| {r['phase']} | {r.get('loop_stall_max_ms', float('nan')):.1f} "
@@ -817,7 +928,9 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
     total = sum(layers.values())
     if total:
         busy = total - layers.get("idle (waiting for I/O)", 0)
-        lines += ["", f"Main thread of the bot, plain phase, sampled ({total} samples, {busy} busy):", ""]
+        by = plain.get("layers_by") or "a thread in the bot (biased to SQLite and I/O: see py_spy_layers)"
+        lines += ["", f"Main thread of the bot, plain phase, sampled by {by} ({total} samples, {busy} busy):"]
+        lines += [""]
         lines += ["| layer | share of busy samples |", "|---|---|"]
         for name, count in sorted(layers.items(), key=lambda kv: -kv[1]):
             if name != "idle (waiting for I/O)":
@@ -836,7 +949,9 @@ def main() -> None:
         "--media-users", type=int, default=8, help="users sending card photos for the whole mixed phase"
     )
     parser.add_argument("--video-users", type=int, default=2)
-    parser.add_argument("--profile", action="store_true", help="sample the bot's main thread by layer")
+    parser.add_argument(
+        "--profile", action="store_true", help="sample the bot's main thread by layer (py-spy when on PATH)"
+    )
     parser.add_argument(
         "--stalls", action="store_true", help="time the bot's loop callbacks, iterations and collections"
     )
@@ -847,6 +962,9 @@ def main() -> None:
     )
     parser.add_argument("--gc-gen0", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--warmup", type=float, default=15.0, help="seconds for the engines to load")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="echo and plain phases alternated this many times (median)"
+    )
     parser.add_argument("--markdown", type=Path)
     parser.add_argument("--serve-bot", nargs=2, metavar=("URL", "DATA_DIR"), help=argparse.SUPPRESS)
     parser.add_argument("--skip-mixed", action="store_true", help="echo and plain phases only")

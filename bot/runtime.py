@@ -58,9 +58,16 @@ def _rss_bytes() -> int:
 
 
 def tune_gc(gen0: int | None = None) -> dict[str, int]:
-    """Freeze what start-up loaded and raise the young-generation threshold; call it once, after the
-    models and catalogues are loaded. Logs and returns what it did, memory included."""
+    """Pin the response models, freeze what start-up loaded and raise the young-generation threshold;
+    call it once, after the models and catalogues are loaded. Logs and returns what it did, memory
+    included."""
     pinned = len(pin_response_models())
+    return freeze_gc(gen0, pinned=pinned)
+
+
+def freeze_gc(gen0: int | None = None, *, pinned: int = 0) -> dict[str, int]:
+    """The collector half of :func:`tune_gc`, for processes that never talk to the Bot API (the
+    verification pool's workers, after their models are loaded): aiogram is not imported."""
     before = _rss_bytes()
     gc.collect()
     gc.freeze()
@@ -85,3 +92,8 @@ def tune_gc(gen0: int | None = None) -> dict[str, int]:
         (after - before) / 2**20,
     )
     return figures
+
+
+def tune_worker_gc() -> None:
+    """A verification worker's last warm-up step: its engines' models are loaded by the steps before."""
+    freeze_gc()

@@ -22,6 +22,7 @@ from bot.runtime import tune_gc
 from bot.services import jobqueue
 from bot.services.jobqueue import JobInput
 from bot.storage.crypto import FieldCipher
+from bot.verification.card_reading import read_side_and_portrait
 from bot.verification.face import FaceEncodingResult, FaceVerdict, encode_face_image, verify_selfie_video
 from bot.verification.idcard import SideReading, read_side
 
@@ -31,8 +32,11 @@ log = logging.getLogger("bot.worker")
 # The engines run in a thread: the worker's event loop must stay free to enforce the job timeout and
 # keep its health check; one job at a time (max_jobs=1) keeps that thread the only busy one.
 async def read_card_side(ctx: dict[str, Any], job: JobInput) -> SideReading:
-    (today,) = job.params
-    return await asyncio.to_thread(read_side, job.payload, today=today)
+    # (today, face config): the portrait encoded in the same job; (today,) from a bot of before that.
+    today, *rest = job.params
+    if not rest:
+        return await asyncio.to_thread(read_side, job.payload, today=today)
+    return await asyncio.to_thread(read_side_and_portrait, job.payload, today=today, face_config=rest[0])
 
 
 async def encode_face(ctx: dict[str, Any], job: JobInput) -> FaceEncodingResult:

@@ -10,9 +10,9 @@ then saved only when the authority's photo matched the selfie, and otherwise bec
 case that shows the read and the typed values and the photos. The authority unreachable is "try again
 later" (or, by that setting, a review case), never a silent pass.
 
-What it leaves in the FSM data: ``authority = {"checked": bool, "photo_media": id | None,
-"encoding": [...] | None}``; the flow sets ``face_refs`` from it (:func:`primary_reference`) and calls
-:func:`assess` once the face check has passed.
+It returns an :class:`~bot.dialogs.calls.AuthorityResult` (``checked``, ``photo_media``,
+``encoding``) to the caller's ``on_authority``; the flow takes the face check's references from it
+(:func:`primary_reference`) and calls :func:`assess` once the face check has passed.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from aiogram import F, Router
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
+from bot.dialogs import calls
 from bot.dialogs.base import (
     Act,
     Ctx,
@@ -38,6 +39,7 @@ from bot.dialogs.base import (
     pause,
     spend_try,
 )
+from bot.dialogs.calls import AuthorityResult, AuthoritySubject
 from bot.dialogs.card_data import front_from_dict, identity_corrected
 from bot.domain.outcomes import EventOutcome
 from bot.integrations.identity import IdentityCheck, IdentityUnavailable
@@ -76,20 +78,27 @@ async def consult(
         return None
 
 
-async def remember(ctx: Ctx, check: IdentityCheck | None) -> dict[str, Any]:
-    """``data["authority"]`` for a matched check (its photo kept for the reviewer and encoded as the
-    face reference), or for an authority that could not be asked (``checked`` False)."""
+async def remember(ctx: Ctx, check: IdentityCheck | None) -> AuthorityResult:
+    """:func:`_result`, kept in the FSM data as ``authority`` (for the permit path of collection,
+    which asks the authority without the sub-dialog)."""
+    result = await _result(ctx, check)
+    await ctx.put(authority=result.dump())
+    return result
+
+
+async def _result(ctx: Ctx, check: IdentityCheck | None) -> AuthorityResult:
+    """The result of a matched check (its photo kept for the reviewer and encoded as the face
+    reference), or of an authority that could not be asked (``checked`` False)."""
     if check is None:
-        result: dict[str, Any] = {"checked": False, "photo_media": None, "encoding": None}
+        result = AuthorityResult(checked=False)
     else:
-        result = {"checked": True, "photo_media": None, "encoding": None}
+        result = AuthorityResult(checked=True)
         if check.photo:
             encoded = await ctx.services.verifier.encode_face(check.photo)
             if encoded.ok and encoded.encoding:
-                result["encoding"] = list(encoded.encoding)
+                result.encoding = list(encoded.encoding)
             # Kept even without a usable face: the reviewer sees what the authority holds.
-            result["photo_media"] = await keep_temp_media(ctx, check.photo, "authority_photo")
-    await ctx.put(authority=result)
+            result.photo_media = await keep_temp_media(ctx, check.photo, "authority_photo")
     return result
 
 
@@ -155,9 +164,9 @@ def assess(
 
 
 async def begin(ctx: Ctx) -> None:
-    """Ask the authority about the card of this dialog; ``flow.finished(ctx, "authority")`` once it
-    matched (or, by setting, could not answer), else 身份验证失败 / try again later."""
-    await ctx.put(authority_subject=None)
+    """The call: ask the authority about the card of this dialog; the caller's ``on_authority`` once
+    it matched (or, by setting, could not answer), else 身份验证失败 / try again later."""
+    await calls.call(ctx, "authority")
     front = front_from_dict(dict((await ctx.get()).get("card") or {}).get("front"))
     await _ask(ctx, DocumentType.RESIDENT_ID, front.id_number or "", front.name or "", front.birth_date)
 
@@ -166,28 +175,29 @@ async def begin_for(
     ctx: Ctx, doc_type: DocumentType, number: str, name: str, birth_date: date | None
 ) -> None:
     """The same for an identity the dialog did not read from a card (补录 of the on-site photo: the
-    stored record's); 【返回】 from 身份验证失败 is then ``flow.back(ctx, "authority")``."""
-    subject = {
-        "doc_type": doc_type.value,
-        "number": number,
-        "name": name,
-        "birth_date": birth_date.isoformat() if birth_date else None,
-    }
-    await ctx.put(authority_subject=subject)
+    stored record's)."""
+    subject = AuthoritySubject(
+        doc_type=doc_type.value,
+        number=number,
+        name=name,
+        birth_date=birth_date.isoformat() if birth_date else None,
+    )
+    await calls.call(ctx, "authority", subject)
     await _ask(ctx, doc_type, number, name, birth_date)
 
 
 async def _again(ctx: Ctx) -> None:
-    subject = (await ctx.get()).get("authority_subject")
-    if not subject:
-        await begin(ctx)
+    subject = await calls.arg(ctx, "authority", AuthoritySubject)
+    if subject is None:
+        front = front_from_dict(dict((await ctx.get()).get("card") or {}).get("front"))
+        await _ask(ctx, DocumentType.RESIDENT_ID, front.id_number or "", front.name or "", front.birth_date)
         return
-    birth = subject.get("birth_date")
+    birth = subject.birth_date
     await _ask(
         ctx,
-        DocumentType(subject["doc_type"]),
-        str(subject["number"]),
-        str(subject["name"]),
+        DocumentType(subject.doc_type),
+        subject.number,
+        subject.name,
         date.fromisoformat(birth) if birth else None,
     )
 
@@ -211,15 +221,16 @@ async def _ask(ctx: Ctx, doc_type: DocumentType, number: str, name: str, birth_d
         )
         if await spend_try(ctx, "authority"):
             await ctx.state.set_state(AuthoritySG.failed)
-            key = "authority.record_failed" if data.get("authority_subject") else "card.identity_failed"
+            subject = await calls.arg(ctx, "authority", AuthoritySubject)
+            key = "authority.record_failed" if subject is not None else "card.identity_failed"
             await progress.edit_text(ctx.t(key), reply_markup=_failed_keyboard(ctx))
         else:
             await progress.edit_text(ctx.t("other.failed"))
             await pause(ctx, "other.too_many_tries")
         return
-    await remember(ctx, check)
+    result = await _result(ctx, check)
     await progress.edit_text(ctx.t("other.passed") if check is not None else ctx.t("card.identity_unchecked"))
-    await (await ctx.flow()).finished(ctx, "authority")
+    await calls.finish_authority(ctx, result)
 
 
 def _retry_keyboard(ctx: Ctx) -> Any:
@@ -231,8 +242,6 @@ def _failed_keyboard(ctx: Ctx) -> Any:
 
 
 def create_router() -> Router:
-    from bot.dialogs import card  # card imports nothing of this module; the router needs its screen
-
     router = Router(name="authority")
 
     @router.callback_query(AuthoritySG.failed, Act.filter(F.a == "retry"))
@@ -243,10 +252,8 @@ def create_router() -> Router:
     @router.callback_query(AuthoritySG.failed, Act.filter(F.a == "back"))
     async def back(query: CallbackQuery, ctx: Ctx) -> None:
         await query.answer()
-        if (await ctx.get()).get("authority_subject"):
-            await (await ctx.flow()).back(ctx, "authority")
-            return
-        await card.show_verify(ctx)
+        # The caller's step before: 【信息核实】 of the card asked about, or (补录) its own.
+        await calls.back_from(ctx, "authority")
 
     @router.message(AuthoritySG.failed)
     async def unexpected(message: Message, ctx: Ctx) -> None:

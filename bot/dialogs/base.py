@@ -1,9 +1,10 @@
 """What every dialog step shares: the per-update context, dialog buttons, retries, media download.
 
 A guide function (collect, supplement, ...) is a `Flow`: it owns its own states and strings together
-reusable sub-dialogs (card capture, phone code, face check). A sub-dialog, when done or when the user
-goes back from its first step, hands control to the flow named in the FSM data, so the same card
-capture serves collection, supplement and change.
+reusable sub-dialogs (card capture, identity authority, phone code, face check), which it calls with a
+typed input and which return a typed result to its hooks (``on_card``, ``back_from_card``, ...)
+through the stack of ``bot/dialogs/calls.py``, so the same card capture serves collection, supplement
+and change.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from aiogram.types import (
 )
 
 from bot.config import Settings
+from bot.dialogs.calls import DIALOG_VERSION, VERSION_KEY, needs_upgrade, upgrade
 from bot.domain.clock import china_date
 from bot.domain.outcomes import EventOutcome
 from bot.i18n import Translator
@@ -56,13 +58,9 @@ class Act(CallbackData, prefix="d"):
 
 
 class Flow(Protocol):
+    """A function's dialog. The sub-dialogs it calls return to its hooks (``calls.CardCaller``, ...)."""
+
     name: str
-
-    async def finished(self, ctx: Ctx, part: str) -> None:
-        """A sub-dialog (`card`, `phone`, `face`) completed; its results are in the FSM data."""
-
-    async def back(self, ctx: Ctx, part: str) -> None:
-        """The user pressed "back" on the first step of a sub-dialog."""
 
 
 @dataclass
@@ -92,16 +90,17 @@ class Ctx:
         return china_date(self.now())
 
     async def get(self) -> dict[str, Any]:
-        return await self.state.get_data()
+        data = await self.state.get_data()
+        if needs_upgrade(data):
+            # Stored before the typed stack (a dialog in flight across the deployment): upgraded once.
+            data = upgrade(data, await self.state.get_state())
+            await self.state.set_data(data)
+        return data
 
     async def put(self, **values: Any) -> None:
+        if "flow" in values:  # a dialog begins: its data are in the current shape
+            values[VERSION_KEY] = DIALOG_VERSION
         await self.state.update_data(**values)
-
-    async def flow(self) -> Flow:
-        name = (await self.get()).get("flow")
-        if not isinstance(name, str) or name not in self.flows:
-            raise LookupError("no flow in the dialog data")
-        return self.flows[name]
 
     async def say(self, text: str, markup: ReplyMarkup = None, **kwargs: Any) -> Message:
         return await self.bot.send_message(self.user.id, text, reply_markup=markup, **kwargs)
@@ -345,9 +344,7 @@ async def back_to_tip(ctx: Ctx, func: Function) -> None:
     await ctx.say(tip_text(ctx.t, func), tip_keyboard(ctx.t, func, FUNCTION_PARENT.get(func, Node.HOME)))
 
 
-async def complete(
-    ctx: Ctx, flow: str, step: str, text: str, *, keep: frozenset[str] = frozenset()
-) -> None:
+async def complete(ctx: Ctx, flow: str, step: str, text: str, *, keep: frozenset[str] = frozenset()) -> None:
     """A function's success: the dialog ends (its uploads go, but ``keep``: now part of a record),
     the run counts as completed at ``step``, and the success text leads home."""
     await end_dialog(ctx.state, ctx.services, keep=keep)

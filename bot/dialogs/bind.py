@@ -9,31 +9,18 @@ binding exists already.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from aiogram import F, Router
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery
 
-from bot.dialogs.account import ask_to_collect, logged_in, refuse, role_name
-from bot.dialogs.base import (
-    Act,
-    Ctx,
-    act,
-    back_row,
-    back_to_tip,
-    buttons_only,
-    complete,
-    keyboard,
-    on_press,
-    register_entry,
-)
-from bot.domain.enterprise import Role
-from bot.domain.outcomes import EventOutcome
+from bot.dialogs.account import refuse, role_name
+from bot.dialogs.base import Act, Ctx, act, back_row, buttons_only, complete, keyboard, on_press
+from bot.dialogs.taxpayer_id import TaxpayerIdFlow
+from bot.domain.enterprise import Enterprise, Role
+from bot.domain.models import Person
 from bot.domain.policies import BINDABLE_ROLES, Denial
 from bot.services.bindings import bind_self
 from bot.ui import Function
-from bot.verification.ids import normalize_number, validate_uscc
 
 ROLE_ORDER = (Role.LEGAL_REP, Role.FINANCE_OFFICER)
 
@@ -44,53 +31,17 @@ class BindSG(StatesGroup):
     choose = State()  # the enterprises that match
 
 
-async def ask_taxpayer_id(ctx: Ctx, *, note: str | None = None) -> None:
-    """Shared with 企业办税人解绑: the same input, the same checks."""
-    text = ctx.t("functions.taxpayer_id_prompt")
-    await ctx.say((note + "\n\n" + text) if note else text, keyboard(back_row(ctx.t)))
-
-
-def taxpayer_id_problem(ctx: Ctx, text: str) -> tuple[str, str | None]:
-    """The normalised number and the message of its first problem (None when valid)."""
-    number = normalize_number("".join(ch for ch in text if ch.isprintable()))
-    problems = validate_uscc(number)
-    return number, (ctx.t("functions.taxpayer_id_" + problems[0]) if problems else None)
-
-
-def register_taxpayer_id_step(
-    router: Router, state: State, func: Function, on_valid: Callable[[Ctx, str], Awaitable[None]]
-) -> None:
-    """The taxpayer-ID step of 绑定 and 解绑: checked (GB 32100), back to the tip, re-asked otherwise."""
-
-    @router.message(state, F.text)
-    async def taxpayer_id(message: Message, ctx: Ctx) -> None:
-        number, problem = taxpayer_id_problem(ctx, message.text or "")
-        if problem is not None:
-            await ask_taxpayer_id(ctx, note=problem)
-            return
-        await on_valid(ctx, number)
-
-    @router.callback_query(state, Act.filter(F.a == "back"))
-    async def taxpayer_id_back(query: CallbackQuery, ctx: Ctx) -> None:
-        await query.answer()
-        await back_to_tip(ctx, func)
-
-    @router.message(state)
-    async def taxpayer_id_unexpected(message: Message, ctx: Ctx) -> None:
-        await ask_taxpayer_id(ctx)
-
-
-class BindFlow:
+class BindFlow(TaxpayerIdFlow):
     name = "bind"
+    func = Function.BIND
 
-    async def start(self, ctx: Ctx) -> None:
-        if await logged_in(ctx) is None:
-            await ask_to_collect(ctx)
-            return
-        await ctx.state.clear()
-        await ctx.put(flow=self.name)
-        await ctx.state.set_state(BindSG.taxpayer_id)
-        await ask_taxpayer_id(ctx)
+    @property
+    def number_state(self) -> State:
+        return BindSG.taxpayer_id  # (a State as a class attribute would be bound to this class)
+
+    async def number_entered(self, ctx: Ctx, number: str) -> None:
+        await ctx.put(taxpayer_id=number, role=None)
+        await self.show_role(ctx)
 
     async def show_role(self, ctx: Ctx) -> None:
         data = await ctx.get()
@@ -106,14 +57,20 @@ class BindFlow:
             ctx.t("bind.choose_role", taxpayer_id=data.get("taxpayer_id")), keyboard(*rows, back_row(ctx.t))
         )
 
-    async def show_matches(self, ctx: Ctx) -> None:
-        data = await ctx.get()
-        person = await logged_in(ctx)
+    async def _asked(self, ctx: Ctx) -> tuple[Person, Enterprise | None, object] | None:
+        """The logged-in person (else the dialog ends), the enterprise of the number typed, the role
+        chosen."""
+        person = await self.person(ctx)
         if person is None:
-            await refuse(ctx, Denial.NOT_LOGGED_IN, flow=self.name)
+            return None
+        data = await ctx.get()
+        return person, await ctx.repo.enterprises.get(str(data.get("taxpayer_id"))), data.get("role")
+
+    async def show_matches(self, ctx: Ctx) -> None:
+        asked = await self._asked(ctx)
+        if asked is None:
             return
-        enterprise = await ctx.repo.enterprises.get(str(data.get("taxpayer_id")))
-        role = data.get("role")
+        person, enterprise, role = asked
         listed = (
             enterprise is not None
             and role in {r.value for r in BINDABLE_ROLES}
@@ -122,17 +79,8 @@ class BindFlow:
             )
         )
         if not listed or enterprise is None:
-            # One answer for "no such enterprise" and "you are not listed there": the register is not
-            # a directory anyone may probe for which taxpayer ids exist. The user may type another id.
-            await ctx.repo.events.record(
-                self.name,
-                "query",
-                EventOutcome.REJECTED,
-                user_id=ctx.user_id,
-                reason_code=str(Denial.NOT_LISTED),
-            )
-            await ctx.state.set_state(BindSG.taxpayer_id)
-            await ask_taxpayer_id(ctx, note=ctx.t("policy." + str(Denial.NOT_LISTED)))
+            # One answer for "no such enterprise" and "you are not listed there".
+            await self.not_found(ctx, Denial.NOT_LISTED)
             return
         await ctx.state.set_state(BindSG.choose)
         await ctx.say(
@@ -144,13 +92,10 @@ class BindFlow:
         )
 
     async def bind(self, ctx: Ctx, enterprise_id: str) -> None:
-        data = await ctx.get()
-        person = await logged_in(ctx)
-        if person is None:
-            await refuse(ctx, Denial.NOT_LOGGED_IN, flow=self.name)
+        asked = await self._asked(ctx)
+        if asked is None:
             return
-        enterprise = await ctx.repo.enterprises.get(str(data.get("taxpayer_id")))
-        role_value = data.get("role")
+        person, enterprise, role_value = asked
         # The button must name the enterprise of the number typed: a forged id is treated as unlisted.
         if (
             enterprise is None
@@ -173,26 +118,14 @@ class BindFlow:
                 enterprise=enterprise.name,
                 taxpayer_id=enterprise.taxpayer_id,
                 role=role_name(ctx, role),
-            )
+            ),
         )
-
-    async def finished(self, ctx: Ctx, part: str) -> None:
-        """No sub-dialogs: nothing hands back here."""
-
-    async def back(self, ctx: Ctx, part: str) -> None:
-        """No sub-dialogs: nothing hands back here."""
 
 
 def create_router(flow: BindFlow) -> Router:
     router = Router(name="bind")
 
-    register_entry(router, flow, Function.BIND)
-
-    async def taxpayer_id_entered(ctx: Ctx, number: str) -> None:
-        await ctx.put(taxpayer_id=number, role=None)
-        await flow.show_role(ctx)
-
-    register_taxpayer_id_step(router, BindSG.taxpayer_id, Function.BIND, taxpayer_id_entered)
+    flow.register_number_step(router, back_to_number=(BindSG.role,))
 
     @router.callback_query(BindSG.role, Act.filter(F.a == "role"))
     async def role(query: CallbackQuery, callback_data: Act, ctx: Ctx) -> None:
@@ -209,12 +142,6 @@ def create_router(flow: BindFlow) -> Router:
             return
         await flow.show_matches(ctx)
 
-    async def to_number(ctx: Ctx) -> None:
-        await ctx.state.set_state(BindSG.taxpayer_id)
-        await ask_taxpayer_id(ctx)
-
-    on_press(router, BindSG.role, "back", to_number)
-
     @router.callback_query(BindSG.choose, Act.filter(F.a == "ent"))
     async def choose(query: CallbackQuery, callback_data: Act, ctx: Ctx) -> None:
         await query.answer()
@@ -226,4 +153,4 @@ def create_router(flow: BindFlow) -> Router:
     return router
 
 
-__all__ = ["BindFlow", "BindSG", "ask_taxpayer_id", "create_router", "taxpayer_id_problem"]
+__all__ = ["BindFlow", "BindSG", "create_router"]

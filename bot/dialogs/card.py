@@ -1,8 +1,9 @@
 """Card capture, a sub-dialog: front photo → portrait confirmation → back photo → 【信息核实】 (corrections).
 
-Used by collection, supplement and change. What it leaves in the FSM data for the flow:
-`card.front`, `card.back` (fields), `card.front_media`, `card.back_media`, `card.portrait_media`,
-`card.portrait_encoding` (the portrait's face encoding, the reference for the face check).
+Used by collection, supplement and change: ``begin`` is the call, and the caller's ``on_card`` gets a
+:class:`~bot.dialogs.calls.CardResult` (fields, uploads, ``portrait_encoding``: the portrait's face
+encoding, the reference for the face check); ``reopen`` calls it again at 【信息核实】 (a later step's
+"back").
 
 A card the engine cannot read (a real photo it was never trained on) is no dead end in the flows of
 ``MANUAL_FLOWS``: once the tries of a side are used up and the last failure said "could not read
@@ -22,6 +23,7 @@ from aiogram import F, Router
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 
+from bot.dialogs import calls
 from bot.dialogs.base import (
     SHOWN_IN_FULL,
     Act,
@@ -39,6 +41,7 @@ from bot.dialogs.base import (
     spend_try,
     upload_of,
 )
+from bot.dialogs.calls import CardResult
 from bot.dialogs.card_data import (
     BACK_FIELDS,
     EDITABLE,
@@ -85,13 +88,24 @@ class CardSG(StatesGroup):
 
 
 async def begin(ctx: Ctx) -> None:
-    await ctx.put(card={})
+    await calls.call(ctx, "card", card=CardResult().dump())
     await ctx.state.set_state(CardSG.front)
     await ctx.say(ctx.t("card.front_prompt"), keyboard(back_row(ctx.t)))
 
 
+async def reopen(ctx: Ctx) -> None:
+    """The card captured in this dialog, called again at 【信息核实】 (back from a later step)."""
+    await calls.call(ctx, "card")
+    await show_verify(ctx)
+
+
 async def _card(ctx: Ctx) -> dict[str, Any]:
-    return dict((await ctx.get()).get("card", {}))
+    """The draft as a dict, as the field helpers of ``card_data`` read it; :func:`_keep` stores it."""
+    return (await calls.card_of(ctx)).dump()
+
+
+async def _keep(ctx: Ctx, card: dict[str, Any], **also: Any) -> None:
+    await ctx.put(card=CardResult.load(card).dump(), **also)
 
 
 async def _read(ctx: Ctx, message: Message, expected: str) -> tuple[Any, bytes, ProgressMessage] | None:
@@ -151,7 +165,7 @@ async def _failed(
         card = await _card(ctx)
         media = await keep_temp_media(ctx, photo, MEDIA_KIND[step])
         card["unread"] = {"side": step, "media": media, "fields": fields or {}}
-        await ctx.put(card=card)
+        await _keep(ctx, card)
         await ctx.repo.events.record(
             str(data.get("flow")),
             f"card_{step}",
@@ -223,7 +237,7 @@ async def show_verify(ctx: Ctx, *, note: str | None = None) -> None:
     card = await _card(ctx)
     front, back = front_from_dict(card.get("front")), back_from_dict(card.get("back"))
     problems = validate_card(front, back, today=ctx.today())
-    await ctx.put(card={**card, "problems": problems})
+    await _keep(ctx, {**card, "problems": problems})
     if card.get("manual"):
         note = ctx.t("card.manual_note") + ("\n\n" + note if note else "")
     if identity_corrected(ctx.t, card):
@@ -295,8 +309,10 @@ def create_router() -> Router:
         if reading.side != "front" or reading.front is None or reading.portrait_jpeg is None:
             await _failed(ctx, progress, "front", reading.problems or ["idcard_not_found"], data, read)
             return
-        async with progress.live() as report:
-            encoding = await ctx.services.verifier.encode_face(reading.portrait_jpeg, progress=report)
+        encoding = reading.portrait_face  # encoded in the reading's own job
+        if encoding is None:  # a worker of before that change answered: encode it here
+            async with progress.live() as report:
+                encoding = await ctx.services.verifier.encode_face(reading.portrait_jpeg, progress=report)
         if not encoding.ok:
             # The engine located the photo area (else no portrait_jpeg): the face in it is what failed.
             await _failed(ctx, progress, "front", ["idcard_portrait_no_face"], data, read)
@@ -316,7 +332,7 @@ def create_router() -> Router:
             portrait_encoding=list(encoding.encoding or ()),
             read_problems=reading.problems,
         )
-        await ctx.put(card=card)
+        await _keep(ctx, card)
         await progress.edit_text(ctx.t("card.front_read"))
         await ctx.state.set_state(CardSG.portrait)
         await ctx.bot.send_photo(
@@ -332,7 +348,7 @@ def create_router() -> Router:
     @router.callback_query(CardSG.front, Act.filter(F.a == "back"))
     async def front_back(query: CallbackQuery, ctx: Ctx) -> None:
         await query.answer()
-        await (await ctx.flow()).back(ctx, "card")
+        await calls.back_from(ctx, "card")
 
     # --- portrait ------------------------------------------------------------------------------
     @router.callback_query(CardSG.portrait, Act.filter(F.a == "portrait_ok"))
@@ -377,7 +393,7 @@ def create_router() -> Router:
         card["read"] = {**dict(card.get("read") or {}), "back": back_to_dict(reading.back)}
         card["corrections"] = [c for c in card.get("corrections", []) if c.get("field") not in BACK_FIELDS]
         card.update(back=back_to_dict(reading.back), back_media=back_media)
-        await ctx.put(card=card)
+        await _keep(ctx, card)
         await progress.edit_text(ctx.t("card.back_read"))
         await show_verify(ctx)
 
@@ -430,7 +446,7 @@ def create_router() -> Router:
             return
         await query.answer()
         await hide_verify(ctx)
-        await (await ctx.flow()).finished(ctx, "card")
+        await calls.finish_card(ctx, CardResult.load(card))
 
     @router.callback_query(CardSG.verify, Act.filter(F.a == "back"))
     async def verify_back(query: CallbackQuery, ctx: Ctx) -> None:
@@ -448,7 +464,7 @@ def create_router() -> Router:
     async def edit_text(message: Message, ctx: Ctx) -> None:
         data = await ctx.get()
         field = data.get("edit_field")
-        card = dict(data.get("card", {}))
+        card = CardResult.load(data.get("card")).dump()
         front, back = front_from_dict(card.get("front")), back_from_dict(card.get("back"))
         before = front.id_number
         try:
@@ -469,7 +485,7 @@ def create_router() -> Router:
         # Every correction, read → typed: the flow judges the identity fields by them, and they go
         # into the audit row and the review payload.
         card["corrections"] = [*card.get("corrections", []), correction_entry(ctx.t, card, str(field))]
-        await ctx.put(card=card, edit_field=None)
+        await _keep(ctx, card, edit_field=None)
         await show_verify(ctx, note=ctx.t("card.corrected", field=ctx.t(f"card.field.{field}")))
 
     @router.callback_query(CardSG.edit, Act.filter(F.a == "back"))
@@ -505,7 +521,7 @@ def create_router() -> Router:
                 portrait_media=None,
                 portrait_encoding=None,
             )
-            await ctx.put(card=card)
+            await _keep(ctx, card)
             await ctx.state.set_state(CardSG.back)
             await ctx.say(
                 ctx.t("card.manual_front_kept") + "\n\n" + ctx.t("card.back_prompt"),
@@ -513,7 +529,7 @@ def create_router() -> Router:
             )
             return
         card.update(back={}, back_media=media)
-        await ctx.put(card=card)
+        await _keep(ctx, card)
         await show_verify(ctx)
 
     @router.callback_query(CardSG.manual, Act.filter(F.a == "back"))
@@ -521,7 +537,7 @@ def create_router() -> Router:
         await query.answer()
         card = await _card(ctx)
         side = str(dict(card.pop("unread", None) or {}).get("side", "front"))
-        await ctx.put(card=card)
+        await _keep(ctx, card)
         await _prompt_side(ctx, side if side in MEDIA_KIND else "front")
 
     @router.message(CardSG.manual)

@@ -34,6 +34,7 @@ from bot.dialogs.base import (
     keyboard,
     register_entry,
 )
+from bot.dialogs.calls import AuthorityResult, CardResult, FaceCheck, FaceResult, PhoneResult
 from bot.dialogs.card_data import front_from_dict
 from bot.dialogs.review import already_in_review, open_review
 from bot.domain.models import Person, ReviewKind
@@ -100,30 +101,26 @@ class ChangeFlow:
             note = ctx.t("change.review_note") + ("\n\n" + note if note else "")
         await show_edits(ctx, ChangeSG.edit, person, note=note)
 
-    # --- sub-dialogs hand back here ---------------------------------------------------------------
-    async def finished(self, ctx: Ctx, part: str) -> None:
-        if part == "card":
-            await self._after_card(ctx)
-        elif part == "authority":
-            await self._after_authority(ctx)
-        elif part == "face":
-            await self._after_face(ctx)
-        elif part == "phone":
-            data = await ctx.get()
-            await ctx.put(edits={**data.get("edits", {}), "phone": data["phone"]})
-            await self.show(ctx)
-
-    async def back(self, ctx: Ctx, part: str) -> None:
-        if part == "card":
-            await back_to_tip(ctx, Function.CHANGE)
-        elif part == "face":
-            await card.show_verify(ctx)
-        elif part == "phone":
-            await self.show(ctx)
-
-    async def _after_card(self, ctx: Ctx) -> None:
+    # --- sub-dialogs return here ------------------------------------------------------------------
+    async def on_phone(self, ctx: Ctx, result: PhoneResult) -> None:
         data = await ctx.get()
-        number = front_from_dict(data["card"].get("front")).id_number or ""
+        await ctx.put(edits={**data.get("edits", {}), "phone": result.fields()})
+        await self.show(ctx)
+
+    async def back_from_phone(self, ctx: Ctx) -> None:
+        await self.show(ctx)
+
+    async def back_from_card(self, ctx: Ctx) -> None:
+        await back_to_tip(ctx, Function.CHANGE)
+
+    async def back_from_authority(self, ctx: Ctx) -> None:
+        await card.reopen(ctx)
+
+    async def back_from_face(self, ctx: Ctx) -> None:
+        await card.reopen(ctx)
+
+    async def on_card(self, ctx: Ctx, result: CardResult) -> None:
+        number = front_from_dict(result.front).id_number or ""
         guards = ctx.repo.guards
         keys = [guards.user_key(ctx.user_id), guards.document_key(DocumentType.RESIDENT_ID, number)]
         if await self._paused(ctx, keys):
@@ -132,7 +129,7 @@ class ChangeFlow:
         # Number and name to the identity authority, as in a collection.
         await authority.begin(ctx)
 
-    async def _after_authority(self, ctx: Ctx) -> None:
+    async def on_authority(self, ctx: Ctx, result: AuthorityResult) -> None:
         data = await ctx.get()
         number = front_from_dict(data["card"].get("front")).id_number or ""
         keys = list(data.get("guard_keys", []))
@@ -153,13 +150,12 @@ class ChangeFlow:
         )
         await ctx.put(
             person_id=None if person is None else person.id,
-            face_refs=refs,
             guard_keys=keys,
             guard_began=None if began is None else began.isoformat(),
         )
-        await face.begin(ctx)
+        await face.begin(ctx, FaceCheck(refs=refs))
 
-    async def _after_face(self, ctx: Ctx) -> None:
+    async def on_face(self, ctx: Ctx, result: FaceResult) -> None:
         data = await ctx.get()
         keys = list(data.get("guard_keys", []))
         if data.get("person_id") is None:
@@ -177,7 +173,7 @@ class ChangeFlow:
         photo = dict(data.get("authority") or {}).get("encoding")
         unverified = authority.assess(ctx, data, second=[("review_authority_photo_mismatch", photo)]).reasons
         await ctx.put(review_reasons=unverified)
-        if data["face"]["decision"] != "pass" or unverified:
+        if result.decision != "pass" or unverified:
             # Near the threshold is no proof of identity, and no failure either: the attempt is taken
             # back from the count, the user enters what they came to change, and a reviewer decides
             # (the case is opened on 【下一步】, with the new phone already verified by code).

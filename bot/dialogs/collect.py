@@ -38,6 +38,7 @@ from bot.dialogs.base import (
     register_entry,
     spend_try,
 )
+from bot.dialogs.calls import AuthorityResult, CardResult, FaceCheck, FaceResult, PhoneResult
 from bot.dialogs.card_data import CorrectionError, parse_date
 from bot.dialogs.review import already_in_review, tell_in_review, tell_review
 from bot.domain.masking import mask_id_number
@@ -108,35 +109,37 @@ class CollectFlow:
             ),
         )
 
-    # --- sub-dialogs hand back here ----------------------------------------------------------------
-    async def finished(self, ctx: Ctx, part: str) -> None:
-        if part == "card":
-            await self._after_card(ctx)
-        elif part == "authority":
-            # The selfie is matched against the authority's photo when it has one (else the portrait).
-            await ctx.put(face_refs=authority.primary_reference(await ctx.get()))
-            await phone.begin(ctx)
-        elif part == "phone":
-            await face.begin(ctx)
-        elif part == "face":
-            await self._save(ctx)
-
-    async def back(self, ctx: Ctx, part: str) -> None:
-        if part == "card":
-            await self.ask_document(ctx)
-        elif part == "phone":
-            await ctx.state.set_state(CollectSG.consent)
-            await consent.show(ctx, ConsentDocument.PERSONAL_INFO)
-        elif part == "face":
-            await phone.begin(ctx)
-
-    async def _after_card(self, ctx: Ctx) -> None:
+    # --- sub-dialogs return here ------------------------------------------------------------------
+    async def on_card(self, ctx: Ctx, result: CardResult) -> None:
         # Whether the number is collected is not told here, nor at any step before the face check:
         # 【信息核实】 would otherwise answer it for any number typed (attack: probing). The save
         # tells it, and only to the person whose face matches that record.
         await ctx.put(doc_type=DocumentType.RESIDENT_ID.value)
         await ctx.state.set_state(CollectSG.consent)
         await consent.show(ctx, ConsentDocument.PERSONAL_INFO)
+
+    async def back_from_card(self, ctx: Ctx) -> None:
+        await self.ask_document(ctx)
+
+    async def on_authority(self, ctx: Ctx, result: AuthorityResult) -> None:
+        await phone.begin(ctx)
+
+    async def back_from_authority(self, ctx: Ctx) -> None:
+        await card.reopen(ctx)
+
+    async def on_phone(self, ctx: Ctx, result: PhoneResult) -> None:
+        # The selfie is matched against the authority's photo when it has one (else the portrait).
+        await face.begin(ctx, FaceCheck(refs=authority.primary_reference(await ctx.get())))
+
+    async def back_from_phone(self, ctx: Ctx) -> None:
+        await ctx.state.set_state(CollectSG.consent)
+        await consent.show(ctx, ConsentDocument.PERSONAL_INFO)
+
+    async def on_face(self, ctx: Ctx, result: FaceResult) -> None:
+        await self._save(ctx, result)
+
+    async def back_from_face(self, ctx: Ctx) -> None:
+        await phone.begin(ctx)
 
     async def _stop_if_collected(self, ctx: Ctx, doc_type: DocumentType, number: str) -> bool:
         existing = await ctx.repo.persons.find_by_document(doc_type, number)
@@ -159,11 +162,11 @@ class CollectFlow:
         return True
 
     # --- saving ------------------------------------------------------------------------------------
-    async def _save(self, ctx: Ctx) -> None:
+    async def _save(self, ctx: Ctx, outcome: FaceResult) -> None:
         data = await ctx.get()
         # The same builder serves a reviewer's approval of this data (bot/services/review_decisions.py).
         record = collected_record(ctx.user_id, data)
-        document, outcome = record.document, data["face"]
+        document = record.document
         card_data = dict(data.get("card") or {})
         resident = document.doc_type is DocumentType.RESIDENT_ID
         checked = dict(data.get("authority") or {})
@@ -182,8 +185,8 @@ class CollectFlow:
             Submission(
                 user_id=ctx.user_id,
                 record=record,
-                face_decision=str(outcome["decision"]),
-                face_reasons=list(outcome.get("reasons", [])),
+                face_decision=outcome.decision,
+                face_reasons=list(outcome.reasons),
                 typed=bool(card_data.get("manual")),
                 identity_reasons=assessment.reasons,
                 payload=payload,
@@ -282,9 +285,9 @@ class CollectFlow:
             return
         # Whether the number is collected is told after the face check (the save), not here.
         checked = await authority.remember(ctx, check)
-        if checked.get("photo_media"):
-            other["photo_media"] = checked["photo_media"]
-        await ctx.put(other=other, face_refs=authority.primary_reference(await ctx.get()))
+        if checked.photo_media:
+            other["photo_media"] = checked.photo_media
+        await ctx.put(other=other)
         await progress.edit_text(
             ctx.t("other.passed") if check is not None else ctx.t("card.identity_unchecked")
         )
@@ -326,7 +329,7 @@ def create_router(flow: CollectFlow) -> Router:
 
     async def consent_back(ctx: Ctx) -> None:
         if (await ctx.get()).get("doc_type") == DocumentType.RESIDENT_ID.value:
-            await card.show_verify(ctx)
+            await card.reopen(ctx)
         else:
             await flow.show_other_confirm(ctx)
 

@@ -1,9 +1,9 @@
 """Face check, a sub-dialog: 《人脸识别服务协议》 → liveness challenge → selfie video → verdict.
 
-The flow puts the reference encodings in `face_refs` before `begin` (the ID portrait, the stored live
-face, or none for liveness only) and finds the outcome in `face` when `finished(ctx, "face")` is called:
-`decision` (pass | review), `distance`, `encoding`, `media` (the kept live frame), `review_media`,
-`reasons`.
+Called with a :class:`~bot.dialogs.calls.FaceCheck` (the reference encodings: the ID portrait, the
+authority's photo, the stored live face, or none for liveness only; whether the agreement comes
+first); returns a :class:`~bot.dialogs.calls.FaceResult` (`decision` pass | review, `distance`,
+`encoding`, `media`: the kept live frame, `review_media`, `reasons`) to the caller's ``on_face``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from aiogram import F, Router
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
-from bot.dialogs import consent
+from bot.dialogs import calls, consent
 from bot.dialogs.base import (
     Act,
     Ctx,
@@ -33,6 +33,7 @@ from bot.dialogs.base import (
     keyboard,
     upload_of,
 )
+from bot.dialogs.calls import FaceCheck, FaceResult
 from bot.dialogs.progress import ProgressMessage, first_guess, texts
 from bot.domain.face_pause import PausePolicy
 from bot.domain.models import ConsentDocument
@@ -54,11 +55,12 @@ class FaceSG(StatesGroup):
     video = State()
 
 
-async def begin(ctx: Ctx, *, with_agreement: bool = True) -> None:
-    await ctx.put(face_agreement=with_agreement)
+async def begin(ctx: Ctx, check: FaceCheck) -> None:
+    """The call: the agreement (unless ``check`` says it was signed before), then the challenge."""
+    await calls.call(ctx, "face", check)
     if await _refuse_if_paused(ctx):
         return
-    if with_agreement:
+    if check.with_agreement:
         await ctx.state.set_state(FaceSG.agreement)
         await consent.show(ctx, ConsentDocument.FACE_RECOGNITION)
     else:
@@ -203,7 +205,7 @@ def create_router() -> Router:
     router = Router(name="face")
 
     async def back(ctx: Ctx) -> None:
-        await (await ctx.flow()).back(ctx, "face")
+        await calls.back_from(ctx, "face")
 
     consent.register_step(
         router, FaceSG.agreement, ConsentDocument.FACE_RECOGNITION, on_agree=_challenge, on_back=back
@@ -214,7 +216,8 @@ def create_router() -> Router:
         await query.answer()
         # One step back is the face agreement when this check began with it; the flow's own step
         # before (the verified phone, the card) keeps what was done there.
-        if (await ctx.get()).get("face_agreement"):
+        check = await calls.arg(ctx, "face", FaceCheck)
+        if check is not None and check.with_agreement:
             await ctx.state.set_state(FaceSG.agreement)
             await consent.show(ctx, ConsentDocument.FACE_RECOGNITION)
             return
@@ -264,6 +267,7 @@ def create_router() -> Router:
             first_guess(ctx.services.verifier.waiting),
         )
         challenge = [Action(a) for a in data.get("challenge", [])]
+        check = await calls.arg(ctx, "face", FaceCheck) or FaceCheck()
         try:
             video_bytes = await download(ctx, upload)
             not_live = _not_live(upload, video_bytes)
@@ -283,7 +287,7 @@ def create_router() -> Router:
                 verdict = await ctx.services.verifier.verify_video(
                     video_bytes,
                     challenge,
-                    data.get("face_refs", []),
+                    check.refs,
                     seen_before=seen,
                     progress=report,
                 )
@@ -341,19 +345,17 @@ def create_router() -> Router:
             await ctx.repo.face_pauses.succeed(keys)
         frame_media = await keep_temp_media(ctx, verdict.best_frame_jpeg, "live_photo")
         review_media = [await keep_temp_media(ctx, f, "review_frame") for f in verdict.review_frames_jpeg]
-        await ctx.put(
-            face={
-                "decision": verdict.decision,
-                "distance": verdict.match_distance,
-                "encoding": list(verdict.live_encoding),
-                "media": frame_media,
-                "review_media": review_media,
-                "reasons": verdict.reasons,
-            }
+        result = FaceResult(
+            decision=verdict.decision,
+            distance=verdict.match_distance,
+            encoding=list(verdict.live_encoding),
+            media=frame_media,
+            review_media=review_media,
+            reasons=list(verdict.reasons),
         )
         await progress.edit_text(
             ctx.t("face.passed") if verdict.decision == "pass" else ctx.t("face.checked")
         )
-        await (await ctx.flow()).finished(ctx, "face")
+        await calls.finish_face(ctx, result)
 
     return router

@@ -6,7 +6,7 @@ shared; on 【确认，继续】 it runs the right function through its own entr
 account is not collected (``CollectFlow.start``), else a face step-up against the stored live face
 (the face sub-dialog, as 实名信息维护's face login starts it). The result goes back to the handoff
 where each ends successfully: :func:`collected` (called by collection's save) and
-:meth:`HandoffFlow.finished`. The rules (once, one account, expiry, audit) are the use case's
+:meth:`HandoffFlow.on_face`. The rules (once, one account, expiry, audit) are the use case's
 (bot/services/handoff.py).
 """
 
@@ -22,6 +22,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.dialogs import face
 from bot.dialogs.base import Act, Ctx, Startable, act, end_dialog, home_button, keyboard
+from bot.dialogs.calls import FaceCheck, FaceResult
 from bot.domain.handoff import Handoff, HandoffMethod, HandoffState
 from bot.domain.models import Person
 from bot.domain.outcomes import EventOutcome
@@ -92,14 +93,12 @@ class HandoffFlow:
             )
             return
         await end_dialog(ctx.state, ctx.services)
-        await ctx.put(flow=self.name, handoff=handoff.id, face_refs=[list(person.live_photo.encoding)])
+        await ctx.put(flow=self.name, handoff=handoff.id)
         await ctx.say(ctx.t("handoff.stepup"))
         # A face *login*, as 实名信息维护's: the agreement was signed at collection.
-        await face.begin(ctx, with_agreement=False)
+        await face.begin(ctx, FaceCheck(refs=[list(person.live_photo.encoding)], with_agreement=False))
 
-    async def finished(self, ctx: Ctx, part: str) -> None:
-        if part != "face":
-            return
+    async def on_face(self, ctx: Ctx, result: FaceResult) -> None:
         data = await ctx.get()
         handoff_id = data.get("handoff")
         person = await ctx.repo.persons.find_by_telegram(ctx.user_id)
@@ -107,10 +106,10 @@ class HandoffFlow:
         if not isinstance(handoff_id, str):
             await _end(ctx, "handoff.session_over")
             return
-        if person is None or data["face"]["decision"] != "pass":
+        if person is None or result.decision != "pass":
             # Near the threshold is no pass: a portal relies on this check, staff cannot decide it later.
             await service.fail(handoff_id, ctx.user_id, "face_not_passed")
-            code = ((data.get("face") or {}).get("reasons") or ["face_mismatch"])[0]  # an engine's code
+            code = (result.reasons or ["face_mismatch"])[0]  # an engine's code
             await ctx.repo.events.record(
                 self.name, "stepup", EventOutcome.REJECTED, user_id=ctx.user_id, reason_code=code
             )
@@ -124,7 +123,7 @@ class HandoffFlow:
             await ctx.say_home(ctx.t("handoff.stepup_done"))
         await _report(ctx, handoff)
 
-    async def back(self, ctx: Ctx, part: str) -> None:
+    async def back_from_face(self, ctx: Ctx) -> None:
         handoff_id = (await ctx.get()).get("handoff")
         if isinstance(handoff_id, str):
             await _service(ctx).fail(handoff_id, ctx.user_id, "cancelled")

@@ -50,6 +50,7 @@ from bot.dialogs.base import (
     on_press,
     register_entry,
 )
+from bot.dialogs.calls import FaceCheck, FaceResult, PhoneFor, PhoneResult
 from bot.domain.enterprise import Enterprise, EnterprisePerson
 from bot.domain.masking import mask_address, mask_id_number, mask_name, mask_phone
 from bot.domain.models import Person
@@ -127,10 +128,9 @@ class MaintainFlow:
         if stepup_valid(actor.stepup_at, ctx.now(), ctx.services.settings.face_stepup_minutes):
             await self.choose_enterprise(ctx)
             return
-        await ctx.put(face_refs=[list(person.live_photo.encoding)])
         await ctx.say(ctx.t("maintain.stepup"))
         # A face *login*: the agreement was signed at collection; asking again at every entry is noise.
-        await face.begin(ctx, with_agreement=False)
+        await face.begin(ctx, FaceCheck(refs=[list(person.live_photo.encoding)], with_agreement=False))
 
     async def authorize(
         self, ctx: Ctx, enterprise_id: int | None, target: EnterprisePerson | None = None
@@ -378,29 +378,29 @@ class MaintainFlow:
         )
         await complete(ctx, self.name, "save", ctx.t("functions.saved"))
 
-    # --- sub-dialogs hand back here ---------------------------------------------------------------
-    async def finished(self, ctx: Ctx, part: str) -> None:
+    # --- sub-dialogs return here ------------------------------------------------------------------
+    async def on_face(self, ctx: Ctx, result: FaceResult) -> None:
         data = await ctx.get()
-        if part == "face":
-            maintainer_id = data.get("maintainer_id")
-            if data["face"]["decision"] != "pass" or not isinstance(maintainer_id, int):
-                await refuse(ctx, Denial.STEPUP_REQUIRED, flow=self.name)
-                return
-            # The maintainer signed the face agreement for their own face.
-            signed = as_consents(list(data.get("consents") or []))
-            await pass_stepup(ctx.repo, ctx.user_id, maintainer_id, signed)
-            await ctx.repo.events.record(self.name, "stepup", EventOutcome.PASSED, user_id=ctx.user_id)
-            await self.choose_enterprise(ctx)
-        elif part == "phone":
-            await ctx.put(edits={**data.get("edits", {}), "phone": data["phone"]}, phone_for=None)
-            await self.show_edits(ctx)
+        maintainer_id = data.get("maintainer_id")
+        if result.decision != "pass" or not isinstance(maintainer_id, int):
+            await refuse(ctx, Denial.STEPUP_REQUIRED, flow=self.name)
+            return
+        # The maintainer signed the face agreement for their own face.
+        signed = as_consents(list(data.get("consents") or []))
+        await pass_stepup(ctx.repo, ctx.user_id, maintainer_id, signed)
+        await ctx.repo.events.record(self.name, "stepup", EventOutcome.PASSED, user_id=ctx.user_id)
+        await self.choose_enterprise(ctx)
 
-    async def back(self, ctx: Ctx, part: str) -> None:
-        if part == "face":
-            await back_to_tip(ctx, Function.MAINTAIN)
-        elif part == "phone":
-            await ctx.put(phone_for=None)
-            await self.show_edits(ctx)
+    async def back_from_face(self, ctx: Ctx) -> None:
+        await back_to_tip(ctx, Function.MAINTAIN)
+
+    async def on_phone(self, ctx: Ctx, result: PhoneResult) -> None:
+        data = await ctx.get()
+        await ctx.put(edits={**data.get("edits", {}), "phone": result.fields()})
+        await self.show_edits(ctx)
+
+    async def back_from_phone(self, ctx: Ctx) -> None:
+        await self.show_edits(ctx)
 
 
 async def _recipient_lang(ctx: Ctx, person_id: int) -> str:
@@ -468,14 +468,12 @@ def create_router(flow: MaintainFlow) -> Router:
             enterprise = await ctx.repo.enterprises.get_by_id(entry.enterprise_id)
             # The phone step asks for someone else's number: worded for a third person, no
             # "share my contact", and the SMS in that person's language says who asks and why.
-            await ctx.put(
-                phone_for={
-                    "name": mask_name(entry.name),
-                    "enterprise": enterprise.name if enterprise else "",
-                    "lang": await _recipient_lang(ctx, person.id),
-                }
+            other = PhoneFor(
+                name=mask_name(entry.name),
+                enterprise=enterprise.name if enterprise else "",
+                lang=await _recipient_lang(ctx, person.id),
             )
-            await phone.begin(ctx)
+            await phone.begin(ctx, other)
 
     async def editable(ctx: Ctx) -> bool:
         return await flow.target(ctx, (await ctx.get()).get("target_id")) is not None

@@ -1,6 +1,7 @@
 """Phone verification, a sub-dialog: 【信息补充】 mobile number → SMS code (or the user's own shared contact).
 
-Leaves `phone = {"number", "verified_at"}` in the FSM data for the flow.
+Called with a :class:`~bot.dialogs.calls.PhoneFor` when the phone is someone else's (实名信息维护);
+returns a :class:`~bot.dialogs.calls.PhoneResult` (number, verified_at) to the caller's ``on_phone``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from aiogram.types import (
     ReplyKeyboardRemove,
 )
 
+from bot.dialogs import calls
 from bot.dialogs.base import Act, Ctx, act, back_row, keyboard
+from bot.dialogs.calls import PhoneFor, PhoneResult
 from bot.domain.masking import mask_phone
 from bot.domain.phone import is_mainland_mobile, normalize_mainland_mobile, same_phone
 from bot.services.otp import SendStatus, VerifyStatus
@@ -41,21 +44,26 @@ def _code_keyboard(ctx: Ctx) -> InlineKeyboardMarkup:
     )
 
 
-async def _for_other(ctx: Ctx) -> dict[str, str] | None:
-    """Set by a flow that verifies someone else's phone (实名信息维护): whose, for which enterprise,
+async def _for_other(ctx: Ctx) -> PhoneFor | None:
+    """Given by a flow that verifies someone else's phone (实名信息维护): whose, for which enterprise,
     and the language of the SMS they receive."""
-    found = (await ctx.get()).get("phone_for")
-    return dict(found) if isinstance(found, dict) else None
+    return await calls.arg(ctx, "phone", PhoneFor)
 
 
 async def _prompt(ctx: Ctx) -> str:
     other = await _for_other(ctx)
     if other is None:
         return ctx.t("phone.prompt")
-    return ctx.t("phone.prompt_other", name=other.get("name", ""), enterprise=other.get("enterprise", ""))
+    return ctx.t("phone.prompt_other", name=other.name, enterprise=other.enterprise)
 
 
-async def begin(ctx: Ctx) -> None:
+async def begin(ctx: Ctx, other: PhoneFor | None = None) -> None:
+    """The call: the number step (``other``: the phone is that person's, not the user's own)."""
+    await calls.call(ctx, "phone", other)
+    await _number_step(ctx)
+
+
+async def _number_step(ctx: Ctx) -> None:
     await ctx.state.set_state(PhoneSG.number)
     kept = (await ctx.get()).get("phone")
     if isinstance(kept, dict) and kept.get("number") and await _for_other(ctx) is None:
@@ -77,8 +85,8 @@ async def _send(ctx: Ctx, phone: str) -> bool:
     else:
         # The receiver must tell the code to the maintainer: the SMS says who asks and why, in
         # the receiver's language.
-        lang = other.get("lang") or ctx.t.lang
-        key, values = "phone.sms_text_other", {"enterprise": other.get("enterprise", "")}
+        lang = other.lang or ctx.t.lang
+        key, values = "phone.sms_text_other", {"enterprise": other.enterprise}
     result = await ctx.services.otp.send_code(
         ctx.user_id,
         phone,
@@ -96,9 +104,8 @@ async def _send(ctx: Ctx, phone: str) -> bool:
 
 
 async def _verified(ctx: Ctx, phone: str) -> None:
-    await ctx.put(phone={"number": phone, "verified_at": ctx.now().isoformat()})
     await ctx.say(ctx.t("phone.verified", phone=mask_phone(phone)), ReplyKeyboardRemove())
-    await (await ctx.flow()).finished(ctx, "phone")
+    await calls.finish_phone(ctx, PhoneResult(number=phone, verified_at=ctx.now().isoformat()))
 
 
 def create_router() -> Router:
@@ -125,7 +132,7 @@ def create_router() -> Router:
         phone = (await ctx.get()).get("phone_pending")
         text = (message.text or "").strip()
         if not phone:
-            await begin(ctx)
+            await _number_step(ctx)
             return
         if not (text.isascii() and text.isdigit() and len(text) == 6):
             await message.answer(ctx.t.reason("otp_format"), reply_markup=_code_keyboard(ctx))
@@ -172,22 +179,23 @@ def create_router() -> Router:
     @router.callback_query(PhoneSG.code, Act.filter(F.a.in_({"change", "back"})))
     async def change(query: CallbackQuery, ctx: Ctx) -> None:
         await query.answer()
-        await begin(ctx)
+        await _number_step(ctx)
 
     @router.callback_query(PhoneSG.number, Act.filter(F.a == "keep"))
     async def keep(query: CallbackQuery, ctx: Ctx) -> None:
         await query.answer()
         kept = (await ctx.get()).get("phone")
         if not (isinstance(kept, dict) and kept.get("number")):
-            await begin(ctx)
+            await _number_step(ctx)
             return
-        await ctx.say(ctx.t("phone.verified", phone=mask_phone(str(kept["number"]))), ReplyKeyboardRemove())
-        await (await ctx.flow()).finished(ctx, "phone")
+        result = PhoneResult.model_validate(kept)
+        await ctx.say(ctx.t("phone.verified", phone=mask_phone(result.number)), ReplyKeyboardRemove())
+        await calls.finish_phone(ctx, result)
 
     @router.callback_query(PhoneSG.number, Act.filter(F.a == "back"))
     async def back(query: CallbackQuery, ctx: Ctx) -> None:
         await query.answer()
-        await (await ctx.flow()).back(ctx, "phone")
+        await calls.back_from(ctx, "phone")
 
     @router.message(PhoneSG.number)
     async def number_unexpected(message: Message, ctx: Ctx) -> None:

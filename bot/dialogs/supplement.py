@@ -35,6 +35,7 @@ from bot.dialogs.base import (
     keyboard,
     register_entry,
 )
+from bot.dialogs.calls import AuthorityResult, CardResult, FaceCheck, FaceResult
 from bot.dialogs.card_data import front_from_dict
 from bot.dialogs.review import already_in_review, tell_in_review, tell_review
 from bot.domain.models import Person, ReviewKind
@@ -118,8 +119,8 @@ class SupplementFlow:
             refs = [list(primary)]
         elif portrait:
             refs = [portrait]
-        await ctx.put(face_refs=refs, stored_portrait=portrait if primary else None)
-        await face.begin(ctx)
+        await ctx.put(stored_portrait=portrait if primary else None)
+        await face.begin(ctx, FaceCheck(refs=refs))
 
     async def _stored_portrait(self, ctx: Ctx, person: Person) -> list[float] | None:
         media_id = person.document.portrait_media_id
@@ -132,39 +133,38 @@ class SupplementFlow:
             return None
         return list(encoded.encoding) if encoded.ok and encoded.encoding else None
 
-    # --- sub-dialogs hand back here ---------------------------------------------------------------
-    async def finished(self, ctx: Ctx, part: str) -> None:
-        if part == "card":
-            await self._after_card(ctx)
-        elif part == "authority":
-            await self._after_authority(ctx)
-        elif part == "face":
-            await self._save(ctx)
-
-    async def back(self, ctx: Ctx, part: str) -> None:
-        data = await ctx.get()
-        if part == "card":
-            await self.ask(ctx, SupplementSG.expired, "supplement.expired")
-        elif (part == "authority" and data.get("path") == "expired") or (
-            part == "face" and data.get("path") == "expired"
-        ):
-            await card.show_verify(ctx)
-        else:
-            await self.ask(ctx, SupplementSG.photo, "supplement.missing_photo")
-
-    async def _after_card(self, ctx: Ctx) -> None:
+    # --- sub-dialogs return here ------------------------------------------------------------------
+    async def on_card(self, ctx: Ctx, result: CardResult) -> None:
         person = await self.current_person(ctx)
         if person is None:
             return
-        data = await ctx.get()
-        number = front_from_dict(data["card"].get("front")).id_number or ""
+        number = front_from_dict(result.front).id_number or ""
         if normalize_number(number) != normalize_number(person.document.number):
             await self._stop(ctx, "supplement.other_number", "card_other_number")
             return
         # The new card's number and name go to the identity authority, as in a collection.
         await authority.begin(ctx)
 
-    async def _after_authority(self, ctx: Ctx) -> None:
+    async def back_from_card(self, ctx: Ctx) -> None:
+        await self.ask(ctx, SupplementSG.expired, "supplement.expired")
+
+    async def _back_a_step(self, ctx: Ctx) -> None:
+        """Back from the authority or the face check: 【信息核实】 of the new card, or the photo tip."""
+        if (await ctx.get()).get("path") == "expired":
+            await card.reopen(ctx)
+        else:
+            await self.ask(ctx, SupplementSG.photo, "supplement.missing_photo")
+
+    async def back_from_authority(self, ctx: Ctx) -> None:
+        await self._back_a_step(ctx)
+
+    async def back_from_face(self, ctx: Ctx) -> None:
+        await self._back_a_step(ctx)
+
+    async def on_face(self, ctx: Ctx, result: FaceResult) -> None:
+        await self._save(ctx)
+
+    async def on_authority(self, ctx: Ctx, result: AuthorityResult) -> None:
         person = await self.current_person(ctx)
         if person is None:
             return
@@ -179,8 +179,7 @@ class SupplementFlow:
             refs = [list(person.live_photo.encoding)]
         else:
             refs = [portrait] if portrait else []
-        await ctx.put(face_refs=refs)
-        await face.begin(ctx)
+        await face.begin(ctx, FaceCheck(refs=refs))
 
     async def _stop(self, ctx: Ctx, key: str, reason: str) -> None:
         await end_dialog(ctx.state, ctx.services)
@@ -204,10 +203,10 @@ class SupplementFlow:
             # The on-site photo: the authority's photo was the reference (or, without one, the
             # stored portrait, and the case goes to a person); the stored portrait a second check.
             portrait = data.get("stored_portrait")
-            subject = dict(data.get("authority_subject") or {})
+            # The authority was asked about the stored record (``authority.begin_for``).
             assessment = authority.assess(
                 ctx,
-                {**data, "doc_type": subject.get("doc_type")},
+                {**data, "doc_type": person.document.doc_type.value},
                 second=[("review_portrait_mismatch", portrait)],
             )
         media = case_media(data)

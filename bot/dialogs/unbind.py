@@ -10,22 +10,12 @@ from __future__ import annotations
 from aiogram import Router
 from aiogram.fsm.state import State, StatesGroup
 
-from bot.dialogs.account import actor_for, ask_to_collect, logged_in, refuse, role_name
-from bot.dialogs.base import (
-    Ctx,
-    act,
-    back_row,
-    buttons_only,
-    complete,
-    keyboard,
-    on_press,
-    register_entry,
-)
-from bot.dialogs.bind import ask_taxpayer_id, register_taxpayer_id_step
+from bot.dialogs.account import actor_for, refuse, role_name
+from bot.dialogs.base import Ctx, act, back_row, buttons_only, complete, keyboard, on_press
+from bot.dialogs.taxpayer_id import TaxpayerIdFlow
 from bot.domain.enterprise import Binding, Enterprise, Role
 from bot.domain.masking import mask_name
 from bot.domain.models import Person
-from bot.domain.outcomes import EventOutcome
 from bot.domain.policies import Denial, may_unbind
 from bot.services.bindings import unbind_self
 from bot.ui import Function
@@ -38,23 +28,22 @@ class UnbindSG(StatesGroup):
     confirm = State()  # 确定解绑?
 
 
-class UnbindFlow:
+class UnbindFlow(TaxpayerIdFlow):
     name = "unbind"
+    func = Function.UNBIND
 
-    async def start(self, ctx: Ctx) -> None:
-        if await logged_in(ctx) is None:
-            await ask_to_collect(ctx)
-            return
-        await ctx.state.clear()
-        await ctx.put(flow=self.name)
-        await ctx.state.set_state(UnbindSG.taxpayer_id)
-        await ask_taxpayer_id(ctx)
+    @property
+    def number_state(self) -> State:
+        return UnbindSG.taxpayer_id  # (a State as a class attribute would be bound to this class)
+
+    async def number_entered(self, ctx: Ctx, number: str) -> None:
+        await ctx.put(taxpayer_id=number)
+        await self.show_query(ctx)
 
     async def checked(self, ctx: Ctx) -> tuple[Person, Enterprise, Binding] | None:
         """Person, enterprise and binding when the rule holds now; otherwise the dialog ends."""
-        person = await logged_in(ctx)
+        person = await self.person(ctx)
         if person is None:
-            await refuse(ctx, Denial.NOT_LOGGED_IN, flow=self.name)
             return None
         enterprise = await ctx.repo.enterprises.get(str((await ctx.get()).get("taxpayer_id")))
         decision = may_unbind(await actor_for(ctx, person), enterprise.id) if enterprise else None
@@ -64,17 +53,8 @@ class UnbindFlow:
             else None
         )
         if enterprise is None or decision is None or decision.denial is not None or binding is None:
-            # One answer whether the id is unknown, the person is not its tax handler, or not bound:
-            # the register is not a directory anyone may probe for which taxpayer ids exist.
-            await ctx.repo.events.record(
-                self.name,
-                "query",
-                EventOutcome.REJECTED,
-                user_id=ctx.user_id,
-                reason_code=str(Denial.NO_BINDING),
-            )
-            await ctx.state.set_state(UnbindSG.taxpayer_id)
-            await ask_taxpayer_id(ctx, note=ctx.t("policy." + str(Denial.NO_BINDING)))
+            # One answer whether the id is unknown, the person is not its tax handler, or not bound.
+            await self.not_found(ctx, Denial.NO_BINDING)
             return None
         return person, enterprise, binding
 
@@ -124,30 +104,12 @@ class UnbindFlow:
             return
         await complete(ctx, self.name, "unbind", ctx.t("unbind.success", enterprise=enterprise.name))
 
-    async def finished(self, ctx: Ctx, part: str) -> None:
-        """No sub-dialogs: nothing hands back here."""
-
-    async def back(self, ctx: Ctx, part: str) -> None:
-        """No sub-dialogs: nothing hands back here."""
-
 
 def create_router(flow: UnbindFlow) -> Router:
     router = Router(name="unbind")
 
-    register_entry(router, flow, Function.UNBIND)
-
-    async def taxpayer_id_entered(ctx: Ctx, number: str) -> None:
-        await ctx.put(taxpayer_id=number)
-        await flow.show_query(ctx)
-
-    register_taxpayer_id_step(router, UnbindSG.taxpayer_id, Function.UNBIND, taxpayer_id_entered)
-
-    async def to_number(ctx: Ctx) -> None:
-        await ctx.state.set_state(UnbindSG.taxpayer_id)
-        await ask_taxpayer_id(ctx)
-
+    flow.register_number_step(router, back_to_number=(UnbindSG.query, UnbindSG.shown))
     on_press(router, UnbindSG.query, "query", flow.show_binding)
-    on_press(router, (UnbindSG.query, UnbindSG.shown), "back", to_number)
     on_press(router, UnbindSG.shown, "unbind", flow.confirm)
     on_press(router, UnbindSG.confirm, "yes", flow.unbind)
     on_press(router, UnbindSG.confirm, "no", flow.show_binding)

@@ -11,6 +11,7 @@ from aiogram.types import CallbackQuery, Message
 from bot.domain.masking import mask_address, mask_id_number, mask_name
 from bot.domain.models import Person
 from bot.i18n import Translator
+from bot.services.views import my_data
 from bot.storage.repositories import Repositories
 from bot.ui import Nav, Node, button, home_keyboard, rows
 
@@ -53,9 +54,8 @@ def create_router() -> Router:
     async def mydata(message: Message, t: Translator, repo: Repositories) -> None:
         assert message.from_user is not None
         uid = message.from_user.id
-        person = await repo.persons.find_by_telegram(uid)
-        cases = await repo.review.open_for_user(uid)
-        pending = await repo.staff.open_deletion_requests(user_id=uid)
+        seen = await my_data(repo, uid)
+        person, cases, pending = seen.person, seen.cases, seen.pending
         lines = [t("mydata.title"), ""]
         if person is not None:
             lines += _person_lines(t, person)
@@ -66,7 +66,6 @@ def create_router() -> Router:
         if person is not None and cases:
             lines.append(t("mydata.in_review", count=len(cases)))
         lines += ["", t("mydata.account", user_id=uid), "", t("mydata.rights")]
-        await repo.audit.write(uid, "mydata.view", "telegram_user", uid, None, None)
         if pending:
             lines += ["", t("mydata.request_pending", request_id=pending[0].id)]
             markup = rows([button(t("common.home"), Nav(node=Node.HOME))])

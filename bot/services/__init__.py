@@ -34,6 +34,7 @@ async def open_db(settings: Settings, *, migrate: bool | None = None) -> Databas
 
 def build_verifier(settings: Settings) -> PoolVerifier:
     """The process pool of the engines; models load once per worker, at its start."""
+    from bot.runtime import tune_worker_gc
     from bot.verification.face import warmup as warm_face
     from bot.verification.idcard import warm_up as warm_ocr
     from bot.verification.pool import VerificationPool, default_workers
@@ -41,7 +42,7 @@ def build_verifier(settings: Settings) -> PoolVerifier:
     pool = VerificationPool(
         workers=settings.verification_workers or default_workers(),
         timeout=settings.verification_timeout,
-        warmup=(warm_ocr, warm_face),
+        warmup=(warm_ocr, warm_face, tune_worker_gc),  # the collector tuned last, as in the bot
     )
     config = FaceConfig(
         match_threshold=settings.face_match_threshold,

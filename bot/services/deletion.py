@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from bot.domain.staff import DeletionRequest, DeletionStatus
+from bot.services.closing import close_and
 from bot.storage.media import MediaStore
 from bot.storage.repositories import Repositories
 
@@ -19,27 +20,25 @@ __all__ = ["carry_out_deletion", "open_requests", "refuse_deletion"]
 log = logging.getLogger(__name__)
 
 
-class _Decided(Exception):
-    """Another admin closed the request first: roll the erasure back."""
-
-
 async def carry_out_deletion(
     request: DeletionRequest, staff_id: int, repo: Repositories, media_store: MediaStore
 ) -> bool:
     """Erase and close; False when the request was no longer open (nothing was erased)."""
-    media: list[str] = []
-    try:
-        async with repo.db.transaction():
-            closed = await repo.staff.close_deletion_request(
-                request.id, DeletionStatus.DONE, decided_by=staff_id
-            )
-            if closed is None:
-                raise _Decided
-            if request.person_id is not None and await repo.persons.get(request.person_id) is not None:
-                media += await repo.persons.erase(request.person_id, actor_user_id=staff_id)
-            media += await repo.staff.forget_review_cases(request.user_id, actor_user_id=staff_id)
-    except _Decided:
+
+    async def close() -> DeletionRequest | None:
+        return await repo.staff.close_deletion_request(request.id, DeletionStatus.DONE, decided_by=staff_id)
+
+    async def erase(_: DeletionRequest) -> list[str]:
+        media: list[str] = []
+        if request.person_id is not None and await repo.persons.get(request.person_id) is not None:
+            media += await repo.persons.erase(request.person_id, actor_user_id=staff_id)
+        media += await repo.staff.forget_review_cases(request.user_id, actor_user_id=staff_id)
+        return media
+
+    done = await close_and(repo, close, erase)
+    if done is None:
         return False
+    _, media = done
     for media_id in media:
         try:
             await media_store.delete(media_id)

@@ -183,11 +183,19 @@ class QueuedVerifier:
 
     # --- jobs --------------------------------------------------------------------------------------
     async def _run(
-        self, function: str, payload: bytes, params: tuple[Any, ...], progress: ProgressReporter | None
+        self,
+        function: str,
+        payload: bytes,
+        params: tuple[Any, ...],
+        progress: ProgressReporter | None,
+        *,
+        same_job: tuple[Any, ...] | None = None,
     ) -> Any:
+        """``same_job``: the parameters that make two calls the same job, when not all of ``params``
+        (settings every replica shares need not be hashed)."""
         if len(payload) > self.max_bytes:
             raise VerificationUnavailable("job_too_large")
-        job_id = jobqueue.job_id(function, payload, params)
+        job_id = jobqueue.job_id(function, payload, params if same_job is None else same_job)
         follower: asyncio.Task[None] | None = None
         try:
             job = await self.redis.enqueue_job(
@@ -222,7 +230,12 @@ class QueuedVerifier:
     async def read_card_side(
         self, data: bytes, today: date, *, progress: ProgressReporter | None = None
     ) -> SideReading:
-        result: SideReading = await self._run(jobqueue.READ_CARD_SIDE, data, (today,), progress)
+        # The face settings go along: the worker encodes a front's portrait in the same job. The
+        # upload and the day make the job (the settings are the deployment's, on every replica).
+        params = (today, self.face_config)
+        result: SideReading = await self._run(
+            jobqueue.READ_CARD_SIDE, data, params, progress, same_job=(today,)
+        )
         return result
 
     async def encode_face(

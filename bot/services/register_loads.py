@@ -10,12 +10,34 @@ from typing import Any
 from bot.domain.clock import china_date
 from bot.domain.enterprise import RegisterRow
 from bot.domain.identity import IdentityRecord
+from bot.domain.policies import Denial, may_decide_load
 from bot.domain.staff import RegisterLoad
 from bot.services.registers import IDENTITY_REGISTRY, RegisterReport, decode_photo
 from bot.storage.repositories import Repositories
 from bot.verification.ids import DocumentType
 
-__all__ = ["apply_load", "register_today", "stage_load"]
+__all__ = ["apply_load", "may_decide", "refuse_register", "register_today", "stage_load"]
+
+
+async def refuse_register(repo: Repositories, staff_id: int, record: dict[str, Any]) -> int:
+    """A register refused as a whole (nothing staged): its report is an audit row, the id returned
+    (the report's pages are read from it)."""
+    return await repo.audit.write(staff_id, "register.refused", "register_load", None, None, record)
+
+
+async def may_decide(repo: Repositories, staff_id: int, load: RegisterLoad, at: str) -> Denial | None:
+    """Whether ``staff_id`` may confirm / cancel ``load`` (``at``: which); a refusal is audited."""
+    decision = may_decide_load(staff_id, load.uploaded_by)
+    if decision.denial is not None:
+        await repo.audit.write(
+            staff_id,
+            "register.refused_decision",
+            "register_load",
+            load.id,
+            None,
+            {"reason": str(decision.denial), "at": at, "uploaded_by": load.uploaded_by},
+        )
+    return decision.denial
 
 
 def register_today(repo: Repositories) -> date:

@@ -18,6 +18,7 @@ from bot.domain.errors import DuplicatePerson
 from bot.domain.models import Person, ReviewCase
 from bot.domain.outcomes import EventOutcome
 from bot.domain.policies import Decision, Denial
+from bot.services.closing import close_and
 from bot.services.four_eyes import check_review, record_refusal
 from bot.services.records import apply_change, apply_supplement, collected_record
 from bot.storage.repositories import Repositories
@@ -49,10 +50,6 @@ class Decided:
     outcome: str
     reason: str | None = None
     case: ReviewCase | None = None
-
-
-class _Closed(Exception):
-    """Another reviewer closed the case first: roll back."""
 
 
 class _Refused(Exception):
@@ -128,27 +125,30 @@ async def case_person(repo: Repositories, staff_id: int, case_id: int) -> Person
 async def approve_case(repo: Repositories, case: ReviewCase, staff_id: int) -> Decided:
     """Close the case as approved and finish the record."""
     flow = case_flow(case)
+
+    async def close() -> ReviewCase | None:
+        decision = await check_review(repo, staff_id, case)
+        if decision.denial is not None:
+            raise _Refused(decision.denial)
+        return await repo.review.decide(case.id, approved=True, staff_user_id=staff_id)
+
+    async def save(_: ReviewCase) -> None:
+        await _apply(case, flow, staff_id, repo)
+
     try:
-        async with repo.db.transaction():
-            decision = await check_review(repo, staff_id, case)
-            if decision.denial is not None:
-                raise _Refused(decision.denial)
-            closed = await repo.review.decide(case.id, approved=True, staff_user_id=staff_id)
-            if closed is None:
-                raise _Closed
-            await _apply(case, flow, staff_id, repo)
+        done = await close_and(repo, close, save)
     except _Refused as refused:
         await record_refusal(repo, staff_id, case, refused.denial, "approve")
         return Decided("refused", str(refused.denial))
-    except _Closed:
-        return Decided("already_decided")
     except DuplicatePerson:
         # Collected by someone else meanwhile: there must never be a second record for one number.
         return await _close_refused(case, staff_id, repo, "duplicate", ALREADY_COLLECTED)
     except LookupError:
         return await _close_refused(case, staff_id, repo, "record_gone", RECORD_GONE)
+    if done is None:
+        return Decided("already_decided")
     await repo.events.record(flow, "save", EventOutcome.COMPLETED, user_id=case.user_id)
-    return Decided("approved", None, closed)
+    return Decided("approved", None, done[0])
 
 
 async def reject_case(repo: Repositories, shown: ReviewCase, staff_id: int, reason: str) -> Decided:

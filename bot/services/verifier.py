@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
+from bot.verification.card_reading import read_side_and_portrait
 from bot.verification.face import (
     Action,
     FaceConfig,
@@ -22,7 +23,7 @@ from bot.verification.face import (
     encode_face_image,
     verify_selfie_video,
 )
-from bot.verification.idcard import SideReading, read_side
+from bot.verification.idcard import SideReading
 
 if TYPE_CHECKING:
     from bot.verification.pool import VerificationPool
@@ -65,7 +66,9 @@ class Verifier(Protocol):
 
     async def read_card_side(
         self, data: bytes, today: date, *, progress: ProgressReporter | None = None
-    ) -> SideReading: ...
+    ) -> SideReading:
+        """The side read; a front's portrait encoded in the same job (``portrait_face``)."""
+        ...
 
     async def encode_face(
         self, image: bytes, *, progress: ProgressReporter | None = None
@@ -103,7 +106,8 @@ class PoolVerifier:
     async def read_card_side(
         self, data: bytes, today: date, *, progress: ProgressReporter | None = None
     ) -> SideReading:
-        return await self._run(functools.partial(read_side, data, today=today), progress)
+        fn = functools.partial(read_side_and_portrait, data, today=today, face_config=self.face_config)
+        return await self._run(fn, progress)
 
     async def encode_face(
         self, image: bytes, *, progress: ProgressReporter | None = None

@@ -65,12 +65,16 @@ _KEEP: Any = object()  # "this column is not changed by the update"
 class _Pending:
     """What one update changed of one key's row, in memory until the update ends."""
 
-    __slots__ = ("data", "key", "state")
+    __slots__ = ("data", "key", "read", "state")
 
     def __init__(self, key: StorageKey) -> None:
         self.key = key
         self.state: Any = _KEEP
         self.data: Any = _KEEP
+        # The stored row as the update first read it, (state, data_enc), or None before any read: a
+        # step reads the state (its filters) and then the data (its handler) of the same row, and
+        # one SELECT of both columns answers the two.
+        self.read: tuple[str | None, str | None] | None = None
 
 
 class _Buffer:
@@ -178,12 +182,23 @@ class DatabaseStorage(BaseStorage):
             (*_key_params(key), value, self._encrypt(key, data), to_db(self._clock())),
         )
 
+    async def _read_row(self, pending: _Pending) -> tuple[str | None, str | None]:
+        if pending.read is None:
+            async with self._db.read(snapshot=False) as conn:
+                cursor = await conn.execute(
+                    f"SELECT state, data_enc FROM fsm_state WHERE {_KEY_WHERE}", _key_params(pending.key)
+                )
+                row = await cursor.fetchone()
+            pending.read = (None, None) if row is None else (row[0], row[1])
+        return pending.read
+
     async def get_state(self, key: StorageKey) -> str | None:
         buffer = self._pending()
         if buffer is not None:
-            pending = buffer.rows.get(_key_params(key))
-            if pending is not None and pending.state is not _KEEP:
+            pending = buffer.row(key)
+            if pending.state is not _KEEP:
                 return cast(str | None, pending.state)
+            return (await self._read_row(pending))[0]
         async with self._db.read(snapshot=False) as conn:
             cursor = await conn.execute(f"SELECT state FROM fsm_state WHERE {_KEY_WHERE}", _key_params(key))
             row = await cursor.fetchone()
@@ -202,9 +217,10 @@ class DatabaseStorage(BaseStorage):
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
         buffer = self._pending()
         if buffer is not None:
-            pending = buffer.rows.get(_key_params(key))
-            if pending is not None and pending.data is not _KEEP:
+            pending = buffer.row(key)
+            if pending.data is not _KEEP:
                 return cast(dict[str, Any], copy.deepcopy(pending.data))
+            return self._decode_data(key, (await self._read_row(pending))[1])
         async with self._db.read(snapshot=False) as conn:
             return await self._read_data(conn, key)
 
@@ -225,9 +241,12 @@ class DatabaseStorage(BaseStorage):
     async def _read_data(self, conn: Connection, key: StorageKey) -> dict[str, Any]:
         cursor = await conn.execute(f"SELECT data_enc FROM fsm_state WHERE {_KEY_WHERE}", _key_params(key))
         row = await cursor.fetchone()
-        if row is None or row[0] is None:
+        return self._decode_data(key, None if row is None else row[0])
+
+    def _decode_data(self, key: StorageKey, data_enc: str | None) -> dict[str, Any]:
+        if data_enc is None:
             return {}
-        loaded = json.loads(self._cipher.decrypt_text(row[0], context=_context(key)))
+        loaded = json.loads(self._cipher.decrypt_text(data_enc, context=_context(key)))
         if not isinstance(loaded, dict):
             raise DataNotDictLikeError("stored FSM data is not a dict")
         return loaded

@@ -2,7 +2,8 @@
 
 Two backends implement it: :class:`bot.storage.db.SqliteDatabase` (the embedded default, one file)
 and :class:`bot.storage.pg.PostgresDatabase` (several replicas, one server), chosen by settings alone
-(:func:`open_database`). Repositories write one SQL text for both, in the subset the two share:
+(:func:`bot.storage.factory.open_database`, a module of its own: the backends import this one).
+Repositories write one SQL text for both, in the subset the two share:
 ``?`` placeholders, ``ON CONFLICT ... DO UPDATE/NOTHING``, ``RETURNING id`` instead of a last row
 id, integers 0/1 for flags, ISO-8601 text for timestamps (they sort as text in both), no scalar
 ``max(a, b)``. A test runs the repository and dialog suites on both.

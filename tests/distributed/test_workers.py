@@ -56,6 +56,8 @@ async def test_reads_a_card_through_a_worker(worker: WorkerProcess, redis_url: s
         reading = await verifier.read_card_side((CARDS / card["front"]).read_bytes(), TODAY)
         assert reading.front is not None
         assert reading.front.id_number == card["fields"]["id_number"]
+        # the portrait is encoded in the same job (no second trip through Redis for it)
+        assert reading.portrait_jpeg is not None and reading.portrait_face is not None
         # the sealed result is still in Redis (kept for a replica's redelivered update): no ID in clear
         await _no_plaintext_in_redis(redis, card["fields"]["id_number"])
         assert await verifier.refresh_waiting() == 0

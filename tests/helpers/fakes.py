@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from bot.services.verifier import Progress, ProgressReporter, VerificationUnavailable
@@ -88,6 +88,7 @@ class FakeVerifier:
     waiting: int = 0
     reports: list[Progress] = field(default_factory=list)
     report_gap: float = 0.01
+    encode_jobs: int = 0  # calls of ``encode_face`` (a job of its own), not the reading's own encoding
 
     async def _queue(self, progress: ProgressReporter | None) -> None:
         if progress is None:
@@ -103,16 +104,26 @@ class FakeVerifier:
         await self._queue(progress)
         if self.unavailable:
             raise VerificationUnavailable("test")
-        return self.readings.get(data, SideReading(side=None, problems=["idcard_not_found"]))
+        reading = self.readings.get(data, SideReading(side=None, problems=["idcard_not_found"]))
+        if reading.portrait_jpeg is not None and reading.portrait_face is None:
+            # The engines encode a front's portrait in the reading's own job: so does the fake
+            # (logged as the encoding it is; no second call reaches ``encode_face``).
+            self.calls.append(("encode", reading.portrait_jpeg))
+            reading = replace(reading, portrait_face=self._encoded(reading.portrait_jpeg))
+        return reading
+
+    def _encoded(self, image: bytes) -> FaceEncodingResult:
+        encoding = self.face_encodings.get(image, ENCODING)
+        return FaceEncodingResult(
+            encoding=encoding, reasons=[] if encoding else ["face_not_found"], faces=1 if encoding else 0
+        )
 
     async def encode_face(
         self, image: bytes, *, progress: ProgressReporter | None = None
     ) -> FaceEncodingResult:
         self.calls.append(("encode", image))
-        encoding = self.face_encodings.get(image, ENCODING)
-        return FaceEncodingResult(
-            encoding=encoding, reasons=[] if encoding else ["face_not_found"], faces=1 if encoding else 0
-        )
+        self.encode_jobs += 1
+        return self._encoded(image)
 
     async def verify_video(
         self,

@@ -28,14 +28,16 @@ class Script:
     def __init__(self) -> None:
         self.answers: list[tuple[int, dict[str, Any]]] = []
         self.calls: list[tuple[str, float]] = []
+        self.bodies: list[tuple[str, bytes]] = []
 
     async def handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         self.calls.append((method, time.monotonic()))
+        self.bodies.append((request.content_type, await request.read()))
         if self.answers:
             status, body = self.answers.pop(0)
             return web.json_response(body, status=status)
-        result: Any = OK_MESSAGE if method.lower() == "sendmessage" else True
+        result: Any = OK_MESSAGE if method.lower().startswith("send") else True
         return web.json_response({"ok": True, "result": result})
 
 
@@ -185,3 +187,50 @@ async def test_get_updates_after_a_small_batch_waits_for_company(
     (_, first), (_, second), (_, third) = script.calls
     assert (second - first >= 0.2) is waits
     assert third - second < 0.2
+
+
+async def test_a_callback_answered_after_telegrams_deadline_does_not_end_the_handler(
+    server: tuple[Script, str],
+) -> None:
+    script, url = server
+    late = {
+        "ok": False,
+        "error_code": 400,
+        "description": "Bad Request: query is too old and response timeout expired or query ID is invalid",
+    }
+    bot = _bot(url)
+    try:
+        script.answers = [(400, late)]
+        assert await bot.answer_callback_query("q1") is True  # moot: the user's spinner has ended
+        # Any other refusal of a callback answer, and the same text on another method, still raise.
+        too_long = {"ok": False, "error_code": 400, "description": "Bad Request: text is too long"}
+        script.answers = [(400, too_long)]
+        with pytest.raises(TelegramBadRequest):
+            await bot.answer_callback_query("q2", text="x")
+        script.answers = [(400, late)]
+        with pytest.raises(TelegramBadRequest):
+            await bot.send_message(5, "hi")
+        assert [m for m, _ in script.calls] == ["answerCallbackQuery"] * 2 + ["sendMessage"]
+    finally:
+        await bot.session.close()
+
+
+async def test_calls_go_as_json_and_uploads_as_multipart(server: tuple[Script, str]) -> None:
+    import json
+
+    from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
+
+    script, url = server
+    bot = _bot(url)
+    keyboard = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="返回", callback_data="b")]])
+    try:
+        await bot.send_message(5, "你好 & <b>", reply_markup=keyboard, disable_notification=True)
+        ctype, raw = script.bodies[-1]
+        assert ctype == "application/json"
+        body = json.loads(raw)
+        assert body["chat_id"] == 5 and body["text"] == "你好 & <b>" and body["disable_notification"] is True
+        assert body["reply_markup"] == {"inline_keyboard": [[{"text": "返回", "callback_data": "b"}]]}
+        await bot.send_document(5, BufferedInputFile(b"%PDF-1", "a.pdf"), caption="x")
+        assert script.bodies[-1][0] == "multipart/form-data"
+    finally:
+        await bot.session.close()

@@ -20,6 +20,7 @@ from bot.domain.masking import mask_free_text, mask_record
 from bot.domain.models import AuditEntry
 from bot.handlers.staff.common import ADMIN, HasRole, StaffCtx, command_args
 from bot.handlers.staff.period import PeriodError, parse_period
+from bot.services.views import export_audit
 
 # Times are China time with their offset written (a bare time would be read as local either way).
 AT_COLUMN = "at (China time, UTC+08:00)"
@@ -68,16 +69,7 @@ def create_router() -> Router:
         except PeriodError:
             await message.answer(t("staff.period.invalid"))
             return
-        entries = await repo.audit.between(period.start, period.end)
-        # Written after the read so the export does not contain its own row.
-        await repo.audit.write(
-            message.from_user.id,
-            "staff.audit.export",
-            "report",
-            None,
-            None,
-            {"period": period.label, "rows": len(entries)},
-        )
+        entries = await export_audit(repo, message.from_user.id, period.start, period.end, period.label)
         await bot.send_document(
             message.chat.id,
             BufferedInputFile(audit_csv(entries), f"audit_{period.label}.csv"),

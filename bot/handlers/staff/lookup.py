@@ -12,50 +12,26 @@ from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-from bot.domain.masking import mask_address, mask_free_text, mask_id_number, mask_name
+from bot.domain.masking import mask_address, mask_id_number, mask_name
 from bot.domain.models import Person
 from bot.handlers.staff import pauses
 from bot.handlers.staff.common import ANY_STAFF, HasRole, StaffAct, StaffCtx, command_args
 from bot.handlers.staff.pages import PAGE_CHARS, clamp, page_keyboard, page_line, paginate
 from bot.i18n import Translator
+from bot.services.views import (
+    PHONE_QUERY,
+    TELEGRAM_QUERY,
+    enterprise_viewed,
+    look_up_people,
+    person_page_viewed,
+)
 from bot.storage.repositories import Repositories
 from bot.verification.ids import DocumentType, normalize_number, validate_document_number, validate_uscc
 
-MAX_SHOWN = 5  # a phone shared by a family may match several people
 AUDIT_PAGE = 10  # audit rows per page of /person's trail
 VIEWS_SHOWN = 3  # the latest staff look-ups listed under the trail (all of them counted)
 PERSON_PAGE = "pg_aud"
 ENTERPRISE_PAGE = "pg_ent"
-_PHONE = re.compile(r"^(?:\+?86)?1[3-9]\d{9}$")
-_TELEGRAM = re.compile(r"^(?:tg:)?(\d{1,15})$", re.IGNORECASE)
-# "个人 #N", as /review, /deletions and /enterprise name a person: the record id, never a Telegram id
-# (a bare number stays a document, phone or Telegram id, as before).
-_RECORD = re.compile(r"^(?:个人)?#(\d{1,15})$")
-
-
-async def find_people(repo: Repositories, query: str) -> list[Person]:
-    """Document number first (the most specific), then phone, then Telegram id."""
-    value = re.sub(r"[\s-]", "", query)
-    record = _RECORD.match(value)
-    if record is not None:
-        found = await repo.persons.get(int(record.group(1)))
-        return [found] if found else []
-    if value.lower().startswith("tg:"):
-        match = _TELEGRAM.match(value)
-        person = await repo.persons.find_by_telegram(int(match.group(1))) if match else None
-        return [person] if person else []
-    number = normalize_number(value)
-    for doc_type in DocumentType:
-        if not validate_document_number(doc_type, number):
-            found = await repo.persons.find_by_document(doc_type, number)
-            if found is not None:
-                return [found]
-    if _PHONE.match(value):
-        return (await repo.persons.find_by_phone(value))[:MAX_SHOWN]
-    if value.isdigit() and len(value) <= 15:
-        person = await repo.persons.find_by_telegram(int(value))
-        return [person] if person else []
-    return []
 
 
 def _pause_subject(query: str) -> tuple[tuple[DocumentType, str] | None, int | None]:
@@ -65,8 +41,8 @@ def _pause_subject(query: str) -> tuple[tuple[DocumentType, str] | None, int | N
     for doc_type in DocumentType:
         if not validate_document_number(doc_type, number):
             return (doc_type, number), None
-    match = _TELEGRAM.match(value)
-    if match is not None and not _PHONE.match(value):
+    match = TELEGRAM_QUERY.match(value)
+    if match is not None and not PHONE_QUERY.match(value):
         return None, int(match.group(1))
     return None, None
 
@@ -186,16 +162,7 @@ def create_router() -> Router:
         if not query:
             await message.answer(t("staff.person.usage"))
             return
-        people = await find_people(repo, query)
-        # The query itself is personal data: the audit row keeps it masked.
-        await repo.audit.write(
-            message.from_user.id,
-            "staff.lookup.person",
-            "person",
-            people[0].id if len(people) == 1 else None,
-            None,
-            {"query": mask_free_text(query), "found": [p.id for p in people]},
-        )
+        people = await look_up_people(repo, message.from_user.id, query)
         if not people:
             text = t("staff.person.not_found")
             bare = re.sub(r"\s", "", query)
@@ -216,13 +183,13 @@ def create_router() -> Router:
         t, repo = sc.t, sc.repo
         person_id, _, up_to = callback_data.v.partition(".")
         valid = person_id.isdigit() and up_to.isdigit()
-        person = await repo.persons.get(int(person_id)) if valid else None
-        if person is None or not isinstance(query.message, Message):
+        if not valid or not isinstance(query.message, Message):
             await query.answer(t("staff.person.not_found"), show_alert=True)
             return
-        await repo.audit.write(
-            query.from_user.id, "staff.lookup.person", "person", person.id, None, {"page": callback_data.n}
-        )
+        person = await person_page_viewed(repo, query.from_user.id, int(person_id), callback_data.n)
+        if person is None:
+            await query.answer(t("staff.person.not_found"), show_alert=True)
+            return
         text, keyboard = await person_text(t, repo, person, callback_data.n, int(up_to))
         await query.answer()
         await query.message.edit_text(text, reply_markup=keyboard)
@@ -240,9 +207,7 @@ def create_router() -> Router:
         if validate_uscc(taxpayer_id):
             await message.answer(t("staff.enterprise.invalid"))
             return
-        await repo.audit.write(
-            message.from_user.id, "staff.lookup.enterprise", "enterprise", taxpayer_id, None, None
-        )
+        await enterprise_viewed(repo, message.from_user.id, taxpayer_id)
         found = await enterprise_text(t, repo, taxpayer_id)
         if found is None:
             await message.answer(t("staff.enterprise.not_found"))
@@ -257,14 +222,7 @@ def create_router() -> Router:
         if found is None or not isinstance(query.message, Message):
             await query.answer(t("staff.enterprise.not_found"), show_alert=True)
             return
-        await repo.audit.write(
-            query.from_user.id,
-            "staff.lookup.enterprise",
-            "enterprise",
-            taxpayer_id,
-            None,
-            {"page": callback_data.n},
-        )
+        await enterprise_viewed(repo, query.from_user.id, taxpayer_id, callback_data.n)
         await query.answer()
         await query.message.edit_text(found[0], reply_markup=found[1])
 

@@ -18,12 +18,11 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from bot.domain.errors import RegisterRejected
-from bot.domain.policies import may_decide_load
 from bot.domain.staff import RegisterLoad
 from bot.handlers.staff.common import ADMIN, HasRole, StaffAct, StaffCtx, staff_button
 from bot.handlers.staff.pages import clamp, page_keyboard, page_line, paginate
 from bot.i18n import Translator
-from bot.services.register_loads import apply_load, register_today, stage_load
+from bot.services.register_loads import apply_load, may_decide, refuse_register, register_today, stage_load
 from bot.services.registers import (
     ENTERPRISES,
     MAX_FILE_BYTES,
@@ -132,18 +131,10 @@ async def _refused(
     query: CallbackQuery, t: Translator, repo: Repositories, load: RegisterLoad, at: str
 ) -> bool:
     """True (audited, the admin told) when this admin may not confirm / cancel ``load``."""
-    decision = may_decide_load(query.from_user.id, load.uploaded_by)
-    if decision.denial is None:
+    denial = await may_decide(repo, query.from_user.id, load, at)
+    if denial is None:
         return False
-    await repo.audit.write(
-        query.from_user.id,
-        "register.refused_decision",
-        "register_load",
-        load.id,
-        None,
-        {"reason": str(decision.denial), "at": at, "uploaded_by": load.uploaded_by},
-    )
-    await query.answer(t.reason(decision.denial), show_alert=True)
+    await query.answer(t.reason(denial), show_alert=True)
     return True
 
 
@@ -193,9 +184,7 @@ def create_router() -> Router:
             return
         record = report_record(report, file_name)
         if not report.accepted:
-            entry_id = await repo.audit.write(
-                message.from_user.id, "register.refused", "register_load", None, None, record
-            )
+            entry_id = await refuse_register(repo, message.from_user.id, record)
         else:
             if report.kind == ENTERPRISES:
                 record["enterprises"] = len({r["taxpayer_id"] for r in report.accepted})

@@ -12,6 +12,7 @@ from bot.handlers.staff.common import ADMIN, ANY_STAFF, HasRole, StaffAct, Staff
 from bot.handlers.staff.pages import clamp, page_keyboard, page_line, paginate
 from bot.i18n import Translator
 from bot.services.staff_roles import SettingsAdmin, grant_role, revoke_role
+from bot.services.views import admin_command_denied, console_viewed
 from bot.storage.repositories import Repositories
 
 # Commands by the least role that may use them, in the order /staff lists them.
@@ -54,9 +55,7 @@ def create_router() -> Router:
         t, repo, staff_role = sc.t, sc.repo, sc.role
         assert message.from_user is not None
         text, keyboard = await console_text(t, staff_role, repo)
-        await repo.audit.write(
-            message.from_user.id, "staff.help", "telegram_user", message.from_user.id, None, None
-        )
+        await console_viewed(repo, message.from_user.id)
         await message.answer(text, reply_markup=keyboard)
 
     @router.callback_query(StaffAct.filter(F.a == MEMBERS_PAGE), HasRole(ADMIN))
@@ -66,9 +65,7 @@ def create_router() -> Router:
             await query.answer()
             return
         text, keyboard = await console_text(t, staff_role, repo, callback_data.n)
-        user_id = query.from_user.id
-        page = {"page": callback_data.n}
-        await repo.audit.write(user_id, "staff.help", "telegram_user", user_id, None, page)
+        await console_viewed(repo, query.from_user.id, callback_data.n)
         await query.answer()
         await query.message.edit_text(text, reply_markup=keyboard)
 
@@ -120,14 +117,7 @@ def create_router() -> Router:
         # they know the console exists, so a clear refusal, recorded, rather than "unknown command".
         assert message.from_user is not None
         command = (message.text or "").split(maxsplit=1)[0].lstrip("/").split("@")[0]
-        await repo.audit.write(
-            message.from_user.id,
-            "staff.denied",
-            "telegram_user",
-            message.from_user.id,
-            None,
-            {"command": command},
-        )
+        await admin_command_denied(repo, message.from_user.id, command)
         await message.answer(t("staff.admin_only"))
 
     return router

@@ -13,6 +13,7 @@ from bot.handlers.staff.common import ADMIN, HasRole, StaffCtx, command_args
 from bot.handlers.staff.period import Period, PeriodError, parse_period
 from bot.i18n import Translator
 from bot.services.stats import RUN_OUTCOMES, ChartLabels, StatsSummary, cjk_font, render_chart, summarize
+from bot.services.views import stats_viewed
 
 # The chart's language when the server has no font that draws Chinese.
 CHART_FALLBACK_LANGUAGE = "en"
@@ -125,9 +126,7 @@ def create_router() -> Router:
             return
         events = await repo.events.between(period.start, period.end)
         summary = summarize(events, await repo.review.count_open())
-        await repo.audit.write(
-            message.from_user.id, "staff.stats", "report", None, None, {"period": period.label}
-        )
+        await stats_viewed(repo, message.from_user.id, period.label)
         await message.answer(stats_text(t, summary, period))
         # matplotlib is CPU work: off the event loop so other users are not kept waiting.
         font = await asyncio.to_thread(cjk_font)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from bot.verification.face.engine import FaceEncodingResult
 
 __all__ = ["ETHNICITIES", "BackFields", "FrontFields", "Side", "SideReading"]
 
@@ -49,6 +52,9 @@ class SideReading:
     back: BackFields | None = None
     problems: list[str] = field(default_factory=list)
     portrait_jpeg: bytes | None = None
+    # The portrait's face encoding, made in the same job as the reading (``read_side_and_portrait``):
+    # one trip to the engine per front photo. None when not asked for, or no portrait.
+    portrait_face: FaceEncodingResult | None = None
     # Values taken from the ID number instead of the print (reason codes such as
     # "idcard_birth_date_corrected"): not problems, but to be shown and kept with the record.
     corrections: list[str] = field(default_factory=list)

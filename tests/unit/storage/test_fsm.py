@@ -126,3 +126,41 @@ async def test_stale_dialogs_counted_and_deleted(db: Database, cipher: FieldCiph
     assert await storage.delete_stale(cutoff) == 2
     assert await storage.get_state(StorageKey(1, 1, 1)) is None
     assert await storage.get_state(StorageKey(1, 3, 3)) == Collect.back.state
+
+
+async def test_an_update_reads_its_row_once_and_sees_its_own_writes(
+    db: Database, cipher: FieldCipher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = DatabaseStorage(db, cipher)
+    await storage.set_state(KEY, Collect.front)
+    await storage.set_data(KEY, {"side": "front"})
+    reads = 0
+    real_read = db.read
+
+    def counting_read(*args: object, **kwargs: object) -> object:
+        nonlocal reads
+        reads += 1
+        return real_read(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(db, "read", counting_read)
+    async with storage.buffered():
+        # A step's filters read the state, its handler the data: one SELECT answers both.
+        assert await storage.get_state(KEY) == Collect.front.state
+        assert await storage.get_data(KEY) == {"side": "front"}
+        assert await storage.get_state(KEY) == Collect.front.state
+        assert reads == 1
+        # What the update wrote is what it reads back; the stored row is untouched until it ends.
+        await storage.update_data(KEY, {"seen": True})
+        await storage.set_state(KEY, Collect.back)
+        assert await storage.get_data(KEY) == {"side": "front", "seen": True}
+        assert await storage.get_state(KEY) == Collect.back.state
+        assert reads == 1
+    assert await storage.get_state(KEY) == Collect.back.state
+    assert await storage.get_data(KEY) == {"side": "front", "seen": True}
+    # A key nobody stored reads as empty, once.
+    other = StorageKey(bot_id=1, chat_id=7, user_id=7)
+    reads = 0
+    async with storage.buffered():
+        assert await storage.get_state(other) is None
+        assert await storage.get_data(other) == {}
+        assert reads == 1
