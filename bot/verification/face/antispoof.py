@@ -119,7 +119,7 @@ def _solid(edges: U8, segs: list[tuple[float, float, float, float]], need: float
     def place(lo: npt.NDArray[np.float64], hi: npt.NDArray[np.float64], size: int) -> npt.NDArray[np.intp]:
         v = i * ((hi - lo) / (n - 1))[seg] + lo[seg]
         v[last] = hi
-        return np.clip(v.round().astype(int), 0, size - 1)
+        return np.asarray(np.clip(v.round().astype(int), 0, size - 1), dtype=np.intp)
 
     xs, ys = place(a[:, 0], a[:, 2], w), place(a[:, 1], a[:, 3], h)
     hits = np.add.reduceat((edges[ys, xs] != 0).astype(np.int64), starts)
