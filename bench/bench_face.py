@@ -120,6 +120,7 @@ print(imported[0], loaded[0], done[0], done[1])
 def _memory(video: bytes, tmp: Path) -> tuple[float, float, float, float]:
     """RSS in MiB of a fresh worker-like process: after imports, with the models, after one note, and
     its peak."""
+    tmp.mkdir(parents=True, exist_ok=True)  # the attacks directory may not exist yet on a first run
     path = tmp / "note.mp4"
     path.write_bytes(video)
     root = str(Path(__file__).resolve().parents[1])

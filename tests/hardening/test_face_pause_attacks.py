@@ -39,6 +39,14 @@ async def press(client: HostileClient, replies: list[Reply], label: str) -> list
     raise AssertionError(f"no button {label!r}")
 
 
+async def at_selfie(
+    client: HostileClient, verifier: DecodingVerifier, sms: FakeSms, number: str | None = None
+) -> list[Reply]:
+    """Through the collection to the selfie step, the face notice agreed to."""
+    replies = await to_face(client, verifier, sms, number or valid_number())
+    return await press(client, replies, "我已阅读并同意")
+
+
 def _video_calls(verifier: DecodingVerifier) -> int:
     return sum(1 for c in verifier.calls if c[0] == "video")
 
@@ -46,8 +54,7 @@ def _video_calls(verifier: DecodingVerifier) -> int:
 async def test_retry_farming_meets_the_pause_everywhere(
     client: HostileClient, dp: Dispatcher, bot: MockedBot, verifier: DecodingVerifier, sms: FakeSms
 ) -> None:
-    replies = await to_face(client, verifier, sms, valid_number())
-    await press(client, replies, "我已阅读并同意")
+    await at_selfie(client, verifier, sms)
     assert "已暂停" in await fail_selfies(client, verifier, 3, encoding=True)
     asked = _video_calls(verifier)
     await client.send("/cancel")
@@ -57,8 +64,7 @@ async def test_retry_farming_meets_the_pause_everywhere(
     assert _video_calls(verifier) == asked  # no selfie was even looked at
     # a third account and another document, but the same face
     third = HostileClient(dp, bot, user_id=4343)
-    replies = await to_face(third, verifier, sms, valid_number("11010119900307125"))
-    replies = await press(third, replies, "我已阅读并同意")
+    await at_selfie(third, verifier, sms, valid_number("11010119900307125"))
     verifier.verdicts[b"same face, new take"] = verdict("pass", encoding=ENCODING)
     replies = await third.send_video(b"same face, new take")
     assert "已暂停" in text(replies) and "采集成功" not in text(replies)
@@ -67,8 +73,7 @@ async def test_retry_farming_meets_the_pause_everywhere(
 async def test_a_forwarded_video_is_refused(
     client: HostileClient, verifier: DecodingVerifier, sms: FakeSms
 ) -> None:
-    replies = await to_face(client, verifier, sms, valid_number())
-    await press(client, replies, "我已阅读并同意")
+    await at_selfie(client, verifier, sms)
     verifier.verdicts[b"someone's clip"] = verdict("pass")
     replies = await client.send_video_as(b"someone's clip", forwarded=True)
     assert "不要转发" in text(replies) and _video_calls(verifier) == 0
@@ -87,8 +92,7 @@ async def test_editor_made_clip_and_file_are_judged_stricter(
     clip = _editor_clip()
     # what a live video note would send to staff review fails for this clip
     verifier.verdicts[clip] = verdict("review", ["face_match_uncertain"], distance=0.56)
-    replies = await to_face(client, verifier, sms, valid_number())
-    await press(client, replies, "我已阅读并同意")
+    await at_selfie(client, verifier, sms)
     replies = await client.send_video_as(clip)
     assert "人脸识别未通过" in text(replies) and "编辑或转码" in text(replies)
     assert "审核" not in text(replies).replace("人工审核", "")  # no review case was opened
@@ -102,8 +106,7 @@ async def test_refuse_setting_refuses_files_and_editor_clips(
     client: HostileClient, verifier: DecodingVerifier, sms: FakeSms, services: Services
 ) -> None:
     services.settings = services.settings.model_copy(update={"selfie_not_live": "refuse"})
-    replies = await to_face(client, verifier, sms, valid_number())
-    await press(client, replies, "我已阅读并同意")
+    await at_selfie(client, verifier, sms)
     replies = await client.send_file(b"a file", "selfie.mp4", "video/mp4")
     assert "不要以文件形式" in text(replies)
     replies = await client.send_video_as(_editor_clip())
@@ -116,8 +119,7 @@ async def test_a_length_declared_shorter_than_the_frames_is_refused(
 ) -> None:
     """Attack: the header says 3 s (passing Telegram's up-front length check), the frames' own
     timestamps run 14 s."""
-    replies = await to_face(client, verifier, sms, valid_number())
-    await press(client, replies, "我已阅读并同意")
+    await at_selfie(client, verifier, sms)
     verifier.verdicts[b"long clip, short header"] = replace(verdict("pass"), duration=14.0)
     replies = await client.send_video_as(b"long clip, short header", duration=3)
     assert "时间信息与画面不符" in text(replies) and "采集成功" not in text(replies)
@@ -131,8 +133,7 @@ async def test_photo_attacks_that_fail_liveness_still_pause_their_face(
     """Attack: three animated-photo attempts (liveness fails, so no live face), then the same face on
     another account with another document. The engine gives the failing face's encoding on a
     liveness failure too (``face_encoding``), so the pause keys that face."""
-    replies = await to_face(client, verifier, sms, valid_number())
-    await press(client, replies, "我已阅读并同意")
+    await at_selfie(client, verifier, sms)
     for i in range(3):
         video = f"animated photo {i}".encode()
         failed = verdict("fail", ["liveness_animated_photo"])
@@ -141,8 +142,7 @@ async def test_photo_attacks_that_fail_liveness_still_pause_their_face(
         replies = await client.send_video(video)
     assert "已暂停" in text(replies)
     other = HostileClient(dp, bot, user_id=4545)
-    replies = await to_face(other, verifier, sms, valid_number("11010119900307125"))
-    replies = await press(other, replies, "我已阅读并同意")
+    await at_selfie(other, verifier, sms, valid_number("11010119900307125"))
     verifier.verdicts[b"the same face, now live"] = verdict("pass", encoding=ENCODING)
     replies = await other.send_video(b"the same face, now live")
     assert "已暂停" in text(replies) and "采集成功" not in text(replies)

@@ -211,8 +211,7 @@ def _quality(points: F64, gray: U8, face: DetectedFace) -> float:
     return frontal * eyes * mouth * min(1.0, sharp / 150.0 + 0.2) * min(1.0, face.width / 160.0)
 
 
-def _observe(frame: Frame, track: _Track, config: FaceConfig) -> None:
-    gray = _gray(frame.bgr)
+def _observe(frame: Frame, gray: U8, track: _Track, config: FaceConfig) -> None:
     index = len(track.observations)
     face: DetectedFace | None = None
     faces: list[DetectedFace] = []
@@ -324,8 +323,9 @@ def verify_selfie_video(
     hashes: list[int] = []
     try:
         for frame in sample_frames(video, config, info):
-            hashes.append(fingerprint.dhash(frame.bgr))
-            _observe(frame, track, config)
+            gray = _gray(frame.bgr)  # once a frame: the fingerprint, the crops and the cues all read it
+            hashes.append(fingerprint.dhash(gray))
+            _observe(frame, gray, track, config)
     except VideoRejected as exc:
         timings["analyse"] = time.perf_counter() - started
         return _fail_early(exc.code.value, digest, timings, info)
