@@ -9,10 +9,9 @@ from datetime import date
 import pytest
 
 from bot.services.verifier import ProgressReporter
-from bot.ui import Function, Go
 from bot.verification.face import FaceEncodingResult
 from bot.verification.idcard import SideReading
-from tests.dialogs.test_collect import press, text
+from tests.dialogs.test_collect import text, to_front
 from tests.helpers.client import BotClient
 from tests.helpers.fakes import PORTRAIT, FakeVerifier, back_reading, front_reading
 
@@ -22,8 +21,7 @@ async def test_front_photo_is_read_and_its_portrait_encoded_in_one_job(
 ) -> None:
     verifier.readings[b"front"] = front_reading()
     verifier.readings[b"back"] = back_reading()
-    replies = await client.press(Go(func=Function.COLLECT).pack())
-    replies = await press(client, replies, "身份证采集")
+    await to_front(client)
     replies = await client.send_photo(b"front")
     assert "人像面识别完成" in text(replies)
     assert [c[0] for c in verifier.calls] == ["read", "encode"]  # both in the read job
@@ -36,8 +34,7 @@ async def test_a_portrait_without_a_face_is_refused_from_the_reading_alone(
     verifier.readings[b"front"] = replace(
         front_reading(), portrait_face=FaceEncodingResult(encoding=None, reasons=["x"], faces=0)
     )
-    replies = await client.press(Go(func=Function.COLLECT).pack())
-    replies = await press(client, replies, "身份证采集")
+    replies = await to_front(client)
     replies = await client.send_photo(b"front")
     assert "人像面识别完成" not in text(replies)
     assert verifier.encode_jobs == 0
@@ -56,8 +53,7 @@ async def test_a_reading_without_the_encoding_is_encoded_by_a_second_job(
         return replace(await original(data, today, progress=progress), portrait_face=None)
 
     monkeypatch.setattr(verifier, "read_card_side", old_worker)
-    replies = await client.press(Go(func=Function.COLLECT).pack())
-    replies = await press(client, replies, "身份证采集")
+    replies = await to_front(client)
     replies = await client.send_photo(b"front")
     assert "人像面识别完成" in text(replies)
     assert verifier.encode_jobs == 1 and ("encode", PORTRAIT) in verifier.calls

@@ -73,11 +73,17 @@ def scripted(verifier: FakeVerifier) -> FakeVerifier:
     return verifier
 
 
-async def to_verify_screen(client: BotClient) -> list[Reply]:
+async def to_front(client: BotClient) -> list[Reply]:
+    """From the menu to the ID card's front-photo step of 实名信息采集."""
     replies = await client.press(Go(func=Function.COLLECT).pack())
     assert "请选择证件类型" in text(replies)
     replies = await press(client, replies, "身份证采集")
     assert "人像面" in text(replies)
+    return replies
+
+
+async def to_verify_screen(client: BotClient) -> list[Reply]:
+    await to_front(client)
     replies = await client.send_photo(b"front")
     assert "人像面识别完成" in text(replies)
     assert any(r.method.__class__.__name__ == "SendPhoto" for r in replies)

@@ -8,7 +8,7 @@ import pytest
 from bot.services import Services
 from bot.ui import Function, Go, Nav, Node
 from bot.verification.idcard import SideReading
-from tests.dialogs.test_collect import press, scripted, text, to_verify_screen
+from tests.dialogs.test_collect import press, scripted, text, to_front, to_verify_screen
 from tests.helpers.client import BotClient, Reply
 from tests.helpers.fakes import FakeVerifier, front, valid_number
 from tests.helpers.postgres import database_url
@@ -55,11 +55,6 @@ async def test_leaving_by_home_masks_the_full_values(client: BotClient, scripted
 
 
 # --- the card step's advice --------------------------------------------------------------------------
-
-
-async def to_front(client: BotClient) -> list[Reply]:
-    replies = await client.press(Go(func=Function.COLLECT).pack())
-    return await press(client, replies, "身份证采集")
 
 
 async def test_failed_front_says_how_many_tries_are_left(
