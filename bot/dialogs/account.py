@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from aiogram import F, Router
 from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, Message
+from pydantic import Field
 
 from bot.dialogs.base import Act, Ctx, Screen, act, back_row, end_dialog, home_button, keyboard, on_press
+from bot.dialogs.calls import FlowData, PhoneResult
 from bot.domain.enterprise import Role
 from bot.domain.masking import mask_address, mask_name, mask_phone
 from bot.domain.models import Person
@@ -25,6 +27,7 @@ from bot.ui import Function, Node, Tip, button
 
 __all__ = [
     "EDIT_ACTIONS",
+    "EditsData",
     "actor_for",
     "ask_to_collect",
     "clean_residence",
@@ -80,10 +83,29 @@ def clean_residence(text: str) -> str | None:
 # --- the edit screen (变更 / 维护) ---------------------------------------------------------------------
 
 
+class EditsData(FlowData):
+    """The own values of a flow with the edit screen (变更, 维护): the pending ``edits`` (``phone``: the
+    number verified by code and when; ``residence``), saved at 【下一步】."""
+
+    LOOSE: ClassVar[dict[str, str]] = {"edits": "edits"}
+    edits: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    async def keep_edit(cls, ctx: Ctx, **edit: Any) -> None:
+        own = await ctx.load(cls)
+        await ctx.store(own.model_copy(update={"edits": {**own.edits, **edit}}))
+
+    @classmethod
+    async def keep_phone(cls, ctx: Ctx, result: PhoneResult) -> None:
+        """The phone sub-dialog returned: its number is the pending new phone."""
+        await cls.keep_edit(ctx, phone=result.fields())
+
+
 def register_edit_steps(
     router: Router,
     states: tuple[State, State],
     editable: Callable[[Ctx], Awaitable[bool]],
+    model: type[EditsData],
     *,
     show: Screen,
     ask_phone: Screen,
@@ -111,7 +133,7 @@ def register_edit_steps(
         if value is None:
             await message.answer(ctx.t("functions.residence_invalid"), reply_markup=keyboard(back_row(ctx.t)))
             return
-        await ctx.put(edits={**(await ctx.get()).get("edits", {}), "residence": value})
+        await model.keep_edit(ctx, residence=value)
         await show(ctx)
 
     on_press(router, residence, "back", show)
@@ -121,9 +143,11 @@ def register_edit_steps(
         await message.answer(ctx.t("functions.residence_prompt"), reply_markup=keyboard(back_row(ctx.t)))
 
 
-async def show_edits(ctx: Ctx, state: State, person: Person, *, note: str | None = None) -> None:
-    """Current values (masked), the pending new ones, and 【下一步】 to save them."""
-    edits: dict[str, Any] = dict((await ctx.get()).get("edits", {}))
+async def show_edits(
+    ctx: Ctx, state: State, person: Person, model: type[EditsData], *, note: str | None = None
+) -> None:
+    """Current values (masked), the pending new ones (``model``'s edits), and 【下一步】 to save them."""
+    edits: dict[str, Any] = dict((await ctx.load(model)).edits)
     new_phone = edits.get("phone", {}).get("number") if edits.get("phone") else None
     text = ctx.t(
         "functions.edit_screen",

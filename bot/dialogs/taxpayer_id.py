@@ -8,6 +8,7 @@ register is not a directory anyone may probe for which taxpayer ids exist).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import ClassVar
 
 from aiogram import F, Router
 from aiogram.fsm.state import State
@@ -15,13 +16,14 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.dialogs.account import ask_to_collect, logged_in, refuse
 from bot.dialogs.base import Act, Ctx, back_row, back_to_tip, keyboard, on_press, register_entry
+from bot.dialogs.calls import FlowData
 from bot.domain.models import Person
 from bot.domain.outcomes import EventOutcome
 from bot.domain.policies import Denial
 from bot.ui import Function
 from bot.verification.ids import normalize_number, validate_uscc
 
-__all__ = ["TaxpayerIdFlow", "ask_taxpayer_id", "taxpayer_id_problem"]
+__all__ = ["TaxpayerIdData", "TaxpayerIdFlow", "ask_taxpayer_id", "taxpayer_id_problem"]
 
 
 async def ask_taxpayer_id(ctx: Ctx, *, note: str | None = None) -> None:
@@ -36,11 +38,20 @@ def taxpayer_id_problem(ctx: Ctx, text: str) -> tuple[str, str | None]:
     return number, (ctx.t("functions.taxpayer_id_" + problems[0]) if problems else None)
 
 
+class TaxpayerIdData(FlowData):
+    """The own values of a function that begins at the 纳税人识别号: the number typed (checked)."""
+
+    LOOSE: ClassVar[dict[str, str]] = {"taxpayer_id": "taxpayer_id"}
+    taxpayer_id: str | None = None
+
+
 class TaxpayerIdFlow:
-    """A function whose first step is the 纳税人识别号 (``number_state`` of its ``func``)."""
+    """A function whose first step is the 纳税人识别号 (``number_state`` of its ``func``), keeping
+    ``data`` (its :class:`TaxpayerIdData`)."""
 
     name: str
     func: Function
+    data: type[TaxpayerIdData]
 
     @property
     def number_state(self) -> State:
@@ -51,7 +62,7 @@ class TaxpayerIdFlow:
             await ask_to_collect(ctx)
             return
         await ctx.state.clear()
-        await ctx.put(flow=self.name)
+        await ctx.begin(self.name, self.data())
         await self.ask_number(ctx)
 
     async def ask_number(self, ctx: Ctx, *, note: str | None = None) -> None:
