@@ -10,8 +10,13 @@ a typed, versioned result (:class:`CardResult`, :class:`PhoneResult`, :class:`Fa
 sub-dialog's name (the review payload and the record builders of ``bot/services`` read it there),
 and the caller's hook is called with it: ``on_card(ctx, CardResult)``, ``on_phone``, ``on_face``,
 ``on_authority``. "Back" from a sub-dialog's first step pops the frame and calls the caller's
-``back_from_card`` (``back_from_phone``, ...). Each hook set is a Protocol below, so mypy checks a
-caller's hooks, and the return refuses a caller that lacks them.
+``back_from_card`` (``back_from_phone``, ...): :func:`finish` and :func:`back_from` call the hooks by
+the sub-dialog's name and refuse a caller that lacks them.
+
+Beside the results, each flow keeps its own values in one :class:`FlowData` (under the flow's name)
+and each sub-dialog in one :class:`StepData`, read and written the same way as the results
+(``Ctx.load`` / ``Ctx.find`` / ``Ctx.change`` / ``Ctx.store``); :func:`view` flattens them into the
+shape the record builders and the review payload read.
 
 Why a stack of flows rather than aiogram Scenes or aiogram_dialog:
 
@@ -26,10 +31,12 @@ Why a stack of flows rather than aiogram Scenes or aiogram_dialog:
 * The stack here is ~200 lines on the handlers we have: every step, text and test stays as it was,
   and what is stored is our own versioned pydantic models, which :func:`upgrade` can migrate.
 
-FSM data version 2 (``dialog_v``): frames under ``stack``, sub-dialog inputs in their frames, results
-as versioned models. :func:`upgrade` turns a dialog stored in version 1 (loose keys ``face_refs``,
-``face_agreement``, ``phone_for``, ``authority_subject``, unversioned results, the caller found by
-``flow``) into version 2 the first time it is read, so a dialog in flight survives the deployment.
+FSM data version 3 (``dialog_v``): frames under ``stack``, sub-dialog inputs in their frames, results
+and own values as versioned models. :func:`upgrade` turns a dialog stored in version 1 (loose keys
+``face_refs``, ``face_agreement``, ``phone_for``, ``authority_subject``, unversioned results, the
+caller found by ``flow``) or version 2 (the own values as loose keys: ``tries``, ``temp_media``,
+``doc_type``, ``phone_pending``, ``edits``, ...) into version 3 the first time it is read, so a
+dialog in flight survives the deployment.
 """
 
 from __future__ import annotations
