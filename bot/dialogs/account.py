@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar
+from typing import Any
 
 from aiogram import F, Router
 from aiogram.fsm.state import State
@@ -87,7 +87,6 @@ class EditsData(FlowData):
     """The own values of a flow with the edit screen (变更, 维护): the pending ``edits`` (``phone``: the
     number verified by code and when; ``residence``), saved at 【下一步】."""
 
-    LOOSE: ClassVar[dict[str, str]] = {"edits": "edits"}
     edits: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod

@@ -37,7 +37,6 @@ class BindData(TaxpayerIdData):
     """绑定's own values: the 纳税人识别号 and the 身份类型 chosen (a ``Role`` value)."""
 
     KEY: ClassVar[str] = "bind"
-    LOOSE: ClassVar[dict[str, str]] = {"taxpayer_id": "taxpayer_id", "role": "role"}
     role: str | None = None
 
 
@@ -45,13 +44,9 @@ class BindFlow(TaxpayerIdFlow):
     name = "bind"
     func = Function.BIND
     data = BindData
+    states = BindSG
 
-    @property
-    def number_state(self) -> State:
-        return BindSG.taxpayer_id  # (a State as a class attribute would be bound to this class)
-
-    async def number_entered(self, ctx: Ctx, number: str) -> None:
-        await ctx.store(BindData(taxpayer_id=number, role=None))
+    async def after_number(self, ctx: Ctx) -> None:
         await self.show_role(ctx)
 
     async def show_role(self, ctx: Ctx) -> None:

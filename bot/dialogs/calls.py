@@ -179,12 +179,21 @@ Result = CardResult | PhoneResult | FaceResult | AuthorityResult
 # --- a flow's and a sub-dialog's own values ---------------------------------------------------------
 
 
-class StepData(Kept):
-    """A sub-dialog's own values while it runs (the number waiting for its code, the challenge, ...),
-    stored under ``KEY``. ``LOOSE``: the loose keys of the FSM data that held them before version 3
-    (key → field), which :func:`upgrade` moves in."""
+class Own(Kept):
+    """Own values that version 2 kept as loose keys of the FSM data, each field under its own name
+    (or, in ``RENAMED``, another): :meth:`loose` maps those keys to the fields."""
 
-    LOOSE: ClassVar[dict[str, str]] = {}
+    RENAMED: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def loose(cls) -> dict[str, str]:
+        return {cls.RENAMED.get(name, name): name for name in cls.model_fields if name != "v"}
+
+
+class StepData(Own):
+    """A sub-dialog's own values while it runs (the number waiting for its code, the challenge, ...),
+    stored under ``KEY``; :func:`upgrade` moves in their loose keys of version 2."""
+
     STEPS: ClassVar[list[type[StepData]]] = []
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -193,13 +202,12 @@ class StepData(Kept):
             StepData.STEPS.append(cls)
 
 
-class FlowData(Kept):
-    """A flow's own values, stored under its name (``KEY``: ``collect``, ``maintain``, ...).
-    ``LOOSE``: the loose keys that held them before version 3 (key → field), moved in by
-    :func:`upgrade`. :func:`view` spreads the fields into the flat shape the record builders and the
-    review payload read (``doc_type``, ``other``, ``edits``, ...), as the dialog stored them before."""
+class FlowData(Own):
+    """A flow's own values, stored under its name (``KEY``: ``collect``, ``maintain``, ...); their loose
+    keys of version 2 are moved in by :func:`upgrade`. :func:`view` spreads the fields into the flat
+    shape the record builders and the review payload read (``doc_type``, ``other``, ``edits``, ...), as
+    the dialog stored them before."""
 
-    LOOSE: ClassVar[dict[str, str]] = {}
     FLOWS: ClassVar[dict[str, type[FlowData]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -210,12 +218,12 @@ class FlowData(Kept):
     def flat(self) -> dict[str, Any]:
         """The fields under the loose keys of before (the record builders' shape)."""
         dumped = self.dump()
-        return {key: dumped[field] for key, field in self.LOOSE.items()}
+        return {key: dumped[field] for key, field in self.loose().items()}
 
 
 def _loose(model: type[StepData] | type[FlowData], data: dict[str, Any]) -> dict[str, Any] | None:
     """Take ``model``'s loose keys out of ``data`` (version 2); its model, or None when it had none."""
-    found = {field: data.pop(key) for key, field in model.LOOSE.items() if key in data}
+    found = {field: data.pop(key) for key, field in model.loose().items() if key in data}
     found = {k: v for k, v in found.items() if v is not None}
     if not found:
         return None
@@ -399,7 +407,7 @@ def _from_version_2(data: dict[str, Any]) -> dict[str, Any]:
         if made is not None:
             new[model.KEY] = made
     for other in FlowData.FLOWS.values():  # left by another flow's dialog of before: nobody reads it
-        for key in other.LOOSE:
+        for key in other.loose():
             new.pop(key, None)
     # The face check's pause was keyed by the dialog's ``person_id``: now its input says whose face.
     frames = _frames(new)

@@ -91,7 +91,6 @@ class CardStep(StepData):
     """The card capture's own value: the field being corrected on 【信息核实】."""
 
     KEY: ClassVar[str] = "card_step"
-    LOOSE: ClassVar[dict[str, str]] = {"edit_field": "edit_field"}
     edit_field: str | None = None
 
 

@@ -63,16 +63,6 @@ class ChangeData(EditsData):
     start of the face attempt's guard, the identity reasons for review, and the pending ``edits``."""
 
     KEY: ClassVar[str] = "change"
-    LOOSE: ClassVar[dict[str, str]] = {
-        "doc_type": "doc_type",
-        "person_id": "person_id",
-        "verified": "verified",
-        "review": "review",
-        "guard_keys": "guard_keys",
-        "guard_began": "guard_began",
-        "review_reasons": "review_reasons",
-        "edits": "edits",
-    }
     doc_type: str | None = None
     person_id: int | None = None
     verified: bool = False

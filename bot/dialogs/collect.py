@@ -74,11 +74,6 @@ class CollectData(FlowData):
     so far (``other``: name, number, birth_date, the authority's ``photo_media``) and the one asked."""
 
     KEY: ClassVar[str] = "collect"
-    LOOSE: ClassVar[dict[str, str]] = {
-        "doc_type": "doc_type",
-        "other": "other",
-        "other_field": "other_field",
-    }
     doc_type: str | None = None
     other: dict[str, Any] = Field(default_factory=dict)
     other_field: str | None = None

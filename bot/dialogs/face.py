@@ -60,7 +60,6 @@ class FaceStep(StepData):
     """The face check's own value: the challenge asked for (the actions, in order)."""
 
     KEY: ClassVar[str] = "face_step"
-    LOOSE: ClassVar[dict[str, str]] = {"challenge": "challenge"}
     challenge: list[str] = Field(default_factory=list)
 
 

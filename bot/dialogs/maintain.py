@@ -110,14 +110,6 @@ class MaintainData(EditsData):
     for its confirmation (``pending``: authorise | revoke)."""
 
     KEY: ClassVar[str] = "maintain"
-    LOOSE: ClassVar[dict[str, str]] = {
-        "maintainer_id": "maintainer_id",
-        "enterprise_id": "enterprise_id",
-        "target_id": "target_id",
-        "target_person_id": "target_person_id",
-        "edits": "edits",
-        "pending": "pending",
-    }
     maintainer_id: int | None = None
     enterprise_id: int | None = None
     target_id: int | None = None

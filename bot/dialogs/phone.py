@@ -36,7 +36,7 @@ class PhoneStep(StepData):
     """The phone step's own value: the number a code was sent to, waiting for the code."""
 
     KEY: ClassVar[str] = "phone_step"
-    LOOSE: ClassVar[dict[str, str]] = {"phone_pending": "pending"}
+    RENAMED: ClassVar[dict[str, str]] = {"pending": "phone_pending"}
     pending: str | None = None
 
 

@@ -63,12 +63,6 @@ class SupplementData(FlowData):
     authority's photo was the reference (the portrait is then a second check)."""
 
     KEY: ClassVar[str] = "supplement"
-    LOOSE: ClassVar[dict[str, str]] = {
-        "person_id": "person_id",
-        "path": "path",
-        "doc_type": "doc_type",
-        "stored_portrait": "stored_portrait",
-    }
     person_id: int | None = None
     path: str | None = None
     doc_type: str | None = None

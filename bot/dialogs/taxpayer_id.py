@@ -8,10 +8,9 @@ register is not a directory anyone may probe for which taxpayer ids exist).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import ClassVar
 
 from aiogram import F, Router
-from aiogram.fsm.state import State
+from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
 from bot.dialogs.account import ask_to_collect, logged_in, refuse
@@ -41,21 +40,22 @@ def taxpayer_id_problem(ctx: Ctx, text: str) -> tuple[str, str | None]:
 class TaxpayerIdData(FlowData):
     """The own values of a function that begins at the 纳税人识别号: the number typed (checked)."""
 
-    LOOSE: ClassVar[dict[str, str]] = {"taxpayer_id": "taxpayer_id"}
     taxpayer_id: str | None = None
 
 
 class TaxpayerIdFlow:
-    """A function whose first step is the 纳税人识别号 (``number_state`` of its ``func``), keeping
-    ``data`` (its :class:`TaxpayerIdData`)."""
+    """A function whose first step is the 纳税人识别号 (``states.taxpayer_id``) of its ``func``, keeping
+    ``data`` (its :class:`TaxpayerIdData`); ``after_number`` shows the step after it."""
 
     name: str
     func: Function
     data: type[TaxpayerIdData]
+    states: type[StatesGroup]  # with a ``taxpayer_id`` state
 
     @property
     def number_state(self) -> State:
-        raise NotImplementedError
+        state: State = self.states.taxpayer_id  # type: ignore[attr-defined]
+        return state
 
     async def start(self, ctx: Ctx) -> None:
         if await logged_in(ctx) is None:
@@ -85,6 +85,11 @@ class TaxpayerIdFlow:
         await self.ask_number(ctx, note=ctx.t("policy." + str(denial)))
 
     async def number_entered(self, ctx: Ctx, number: str) -> None:
+        """A valid number: kept (with nothing chosen after it yet), then the next step."""
+        await ctx.store(self.data(taxpayer_id=number))
+        await self.after_number(ctx)
+
+    async def after_number(self, ctx: Ctx) -> None:
         raise NotImplementedError
 
     def register_number_step(self, router: Router, back_to_number: tuple[State, ...]) -> None:

@@ -40,13 +40,9 @@ class UnbindFlow(TaxpayerIdFlow):
     name = "unbind"
     func = Function.UNBIND
     data = UnbindData
+    states = UnbindSG
 
-    @property
-    def number_state(self) -> State:
-        return UnbindSG.taxpayer_id  # (a State as a class attribute would be bound to this class)
-
-    async def number_entered(self, ctx: Ctx, number: str) -> None:
-        await ctx.store(UnbindData(taxpayer_id=number))
+    async def after_number(self, ctx: Ctx) -> None:
         await self.show_query(ctx)
 
     async def checked(self, ctx: Ctx) -> tuple[Person, Enterprise, Binding] | None:

@@ -37,7 +37,7 @@ def as_version_2(data: dict[str, Any]) -> dict[str, Any]:
     for model in models:
         kept = old.pop(model.KEY, None)
         if isinstance(kept, dict):
-            set_ = {key: kept[field] for key, field in model.LOOSE.items() if kept.get(field) is not None}
+            set_ = {key: kept[field] for key, field in model.loose().items() if kept.get(field) is not None}
             loose.update(set_)
     frames = []
     for frame in old.get(calls.STACK) or []:

@@ -87,12 +87,18 @@ def test_no_dialog_reads_or_writes_a_key_of_the_fsm_data() -> None:
     assert _raw_reads("bot/dialogs") + _raw_reads("bot/handlers") == []
 
 
-def test_the_raw_data_check_sees_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    folder = tmp_path / "bot" / "dialogs"
+def _planted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rel_dir: str, source: str) -> str:
+    """A tree with one module ``source`` in ``rel_dir``, the checks of this file pointed at it."""
+    folder = tmp_path / rel_dir
     folder.mkdir(parents=True)
-    (folder / "x.py").write_text("async def f(ctx):\n    return (await ctx.get()).get('tries')\n")
+    (folder / "x.py").write_text(source)
     monkeypatch.setattr(sys.modules[__name__], "REPO_ROOT", tmp_path)
-    assert len(_raw_reads("bot/dialogs")) == 1
+    return rel_dir
+
+
+def test_the_raw_data_check_sees_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = "async def f(ctx):\n    return (await ctx.get()).get('tries')\n"
+    assert len(_raw_reads(_planted(tmp_path, monkeypatch, "bot/dialogs", source))) == 1
 
 
 def test_services_import_no_dialog_and_no_handler() -> None:
@@ -142,10 +148,8 @@ def test_no_dialog_or_handler_writes_an_audit_row() -> None:
 
 
 def test_the_transaction_check_sees_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    folder = tmp_path / "bot" / "handlers"
-    folder.mkdir(parents=True)
-    (folder / "x.py").write_text("async def f(repo):\n    async with repo.db.transaction():\n        pass\n")
-    monkeypatch.setattr(sys.modules[__name__], "REPO_ROOT", tmp_path)
+    source = "async def f(repo):\n    async with repo.db.transaction():\n        pass\n"
+    _planted(tmp_path, monkeypatch, "bot/handlers", source)
     assert len(_transactions("bot/handlers")) == 2
 
 
