@@ -216,9 +216,10 @@ class FlowData(Own):
             FlowData.FLOWS[cls.KEY] = cls
 
     def flat(self) -> dict[str, Any]:
-        """The fields under the loose keys of before (the record builders' shape)."""
-        dumped = self.dump()
-        return {key: dumped[field] for key, field in self.loose().items()}
+        """The fields under the loose keys of before, in the record builders' shape: what is not set
+        (None) is left out, as the dialog of before had no key for it."""
+        dumped = self.model_dump(mode="json", exclude_none=True)
+        return {key: dumped[field] for key, field in self.loose().items() if field in dumped}
 
 
 def _loose(model: type[StepData] | type[FlowData], data: dict[str, Any]) -> dict[str, Any] | None:

@@ -25,7 +25,7 @@ from aiogram.types import CallbackQuery, Message
 from pydantic import Field
 
 from bot.dialogs import authority, calls, card, face, phone
-from bot.dialogs.account import EditsData, collect_button, register_edit_steps, show_edits
+from bot.dialogs.account import Edits, EditsData, collect_button, register_edit_steps, show_edits
 from bot.dialogs.base import (
     Act,
     Ctx,
@@ -205,12 +205,12 @@ class ChangeFlow:
                 limit=ctx.services.settings.change_face_attempts,
                 began=None if began is None else datetime.fromisoformat(began),
             )
-            await ctx.change(ChangeData, verified=True, review=True, edits={})
+            await ctx.change(ChangeData, verified=True, review=True, edits=Edits())
             await self.show(ctx)
             return
         await ctx.repo.guards.succeed(SCOPE, keys)
         await ctx.repo.events.record(self.name, "face", EventOutcome.PASSED, user_id=ctx.user_id)
-        await ctx.change(ChangeData, verified=True, review=False, edits={})
+        await ctx.change(ChangeData, verified=True, review=False, edits=Edits())
         await self.show(ctx, note=ctx.t("change.verified"))
 
     async def save(self, ctx: Ctx) -> None:

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import logging
 from datetime import date
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from aiogram import F, Router
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from bot.conversation import Common
 from bot.dialogs import authority, calls, card, consent, face, handoff, phone
@@ -69,13 +69,31 @@ class CollectSG(StatesGroup):
     other_confirm = State()  # 【保存实名】
 
 
+class OtherDocument(BaseModel):
+    """A permit's fields as typed so far (``birth_date`` ISO-8601) and the authority's photo of it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    number: str | None = None
+    birth_date: str | None = None
+    photo_media: str | None = None
+
+    def filled(self) -> list[str]:
+        """The fields of ``OTHER_FIELDS`` typed so far, in their order."""
+        return [f for f in OTHER_FIELDS if getattr(self, f)]
+
+    def setting(self, field: str, value: str | None) -> OtherDocument:
+        return self.model_copy(update={field: value})
+
+
 class CollectData(FlowData):
     """采集's own values: the document type chosen, and on the other-documents path the fields typed
-    so far (``other``: name, number, birth_date, the authority's ``photo_media``) and the one asked."""
+    so far (``other``) and the one asked."""
 
     KEY: ClassVar[str] = "collect"
     doc_type: str | None = None
-    other: dict[str, Any] = Field(default_factory=dict)
+    other: OtherDocument = Field(default_factory=OtherDocument)
     other_field: str | None = None
 
     @property
@@ -242,7 +260,7 @@ class CollectFlow:
 
     async def ask_other_field(self, ctx: Ctx) -> None:
         own = await ctx.load(CollectData)
-        pending = [f for f in OTHER_FIELDS if not own.other.get(f)]
+        pending = [f for f in OTHER_FIELDS if f not in own.other.filled()]
         if not pending:
             await self.show_other_confirm(ctx)
             return
@@ -262,9 +280,9 @@ class CollectFlow:
             ctx.t(
                 "other.confirm",
                 doc_type=ctx.t("doc_type." + str(own.doc_type)),
-                name=other["name"],
-                number=mask_id_number(other["number"]),
-                birth_date=ctx.t.day(date.fromisoformat(other["birth_date"])),
+                name=other.name,
+                number=mask_id_number(str(other.number)),
+                birth_date=ctx.t.day(date.fromisoformat(str(other.birth_date))),
             ),
             keyboard(
                 [act(ctx.t("other.save"), "save")], [act(ctx.t("other.restart"), "restart")], back_row(ctx.t)
@@ -273,14 +291,14 @@ class CollectFlow:
 
     async def check_authority(self, ctx: Ctx) -> None:
         own = await ctx.load(CollectData)
-        other = dict(own.other)
+        other = own.other
         progress = await ctx.say(ctx.t("other.checking"))
         check = await authority.consult(
             ctx,
             DocumentType(str(own.doc_type)),
-            other["number"],
-            other["name"],
-            date.fromisoformat(other["birth_date"]),
+            str(other.number),
+            str(other.name),
+            date.fromisoformat(str(other.birth_date)),
         )
         if check is None and not ctx.services.settings.identity_unavailable_review:
             await progress.edit_text(
@@ -303,7 +321,7 @@ class CollectFlow:
         # Whether the number is collected is told after the face check (the save), not here.
         checked = await authority.remember(ctx, check)
         if checked.photo_media:
-            other["photo_media"] = checked.photo_media
+            other = other.setting("photo_media", checked.photo_media)
         await ctx.change(CollectData, other=other)
         await progress.edit_text(
             ctx.t("other.passed") if check is not None else ctx.t("card.identity_unchecked")
@@ -363,7 +381,7 @@ def create_router(flow: CollectFlow) -> Router:
         await query.answer()
         if callback_data.v not in {t.value for t in OTHER_TYPES}:
             return
-        await ctx.change(CollectData, doc_type=callback_data.v, other={})
+        await ctx.change(CollectData, doc_type=callback_data.v, other=OtherDocument())
         await flow.ask_other_field(ctx)
 
     @router.callback_query(CollectSG.other_type, Act.filter(F.a == "back"))
@@ -378,14 +396,14 @@ def create_router(flow: CollectFlow) -> Router:
     @router.message(CollectSG.other_field, F.text)
     async def other_field(message: Message, ctx: Ctx) -> None:
         own = await ctx.load(CollectData)
-        field, other = own.other_field, dict(own.other)
+        field, other = str(own.other_field), own.other
         text = "".join(ch for ch in (message.text or "") if ch.isprintable()).strip()
         doc_type = DocumentType(str(own.doc_type))
         try:
             if field == "name":
                 if not 1 <= len(text) <= 60:
                     raise CorrectionError("input_name_invalid")
-                other["name"] = text
+                other = other.setting(field, text)
             elif field == "number":
                 number = normalize_number(text)
                 problems = validate_document_number(doc_type, number, today=ctx.today())
@@ -397,12 +415,12 @@ def create_router(flow: CollectFlow) -> Router:
                 # Whether this number is already collected is told only after the identity authority
                 # has matched number, name and birth date (check_authority): answering here would let
                 # anyone enumerate collected document numbers by typing them.
-                other["number"] = number
+                other = other.setting(field, number)
             elif field == "birth_date":
                 birth = parse_date(text)
                 if not date(1900, 1, 1) <= birth <= ctx.today():
                     raise CorrectionError("input_date_invalid")
-                other["birth_date"] = birth.isoformat()
+                other = other.setting(field, birth.isoformat())
         except CorrectionError as exc:
             await message.answer(ctx.t.reason(exc.code), reply_markup=keyboard(back_row(ctx.t)))
             return
@@ -412,13 +430,12 @@ def create_router(flow: CollectFlow) -> Router:
     @router.callback_query(CollectSG.other_field, Act.filter(F.a == "back"))
     async def other_field_back(query: CallbackQuery, ctx: Ctx) -> None:
         await query.answer()
-        other = dict((await ctx.load(CollectData)).other)
-        filled = [f for f in OTHER_FIELDS if other.get(f)]
+        other = (await ctx.load(CollectData)).other
+        filled = other.filled()
         if not filled:
             await flow.ask_other_type(ctx)
             return
-        other.pop(filled[-1])
-        await ctx.change(CollectData, other=other)
+        await ctx.change(CollectData, other=other.setting(filled[-1], None))
         await flow.ask_other_field(ctx)
 
     @router.message(CollectSG.other_field)
@@ -438,15 +455,14 @@ def create_router(flow: CollectFlow) -> Router:
     @router.callback_query(CollectSG.other_confirm, Act.filter(F.a == "restart"))
     async def other_restart(query: CallbackQuery, ctx: Ctx) -> None:
         await query.answer()
-        await ctx.change(CollectData, other={})
+        await ctx.change(CollectData, other=OtherDocument())
         await flow.ask_other_field(ctx)
 
     @router.callback_query(CollectSG.other_confirm, Act.filter(F.a == "back"))
     async def other_confirm_back(query: CallbackQuery, ctx: Ctx) -> None:
         await query.answer()
-        other = dict((await ctx.load(CollectData)).other)
-        other.pop(OTHER_FIELDS[-1], None)
-        await ctx.change(CollectData, other=other)
+        other = (await ctx.load(CollectData)).other
+        await ctx.change(CollectData, other=other.setting(OTHER_FIELDS[-1], None))
         await flow.ask_other_field(ctx)
 
     @router.message(CollectSG.other_confirm)
@@ -456,4 +472,4 @@ def create_router(flow: CollectFlow) -> Router:
     return router
 
 
-__all__ = ["CollectData", "CollectFlow", "CollectSG", "create_router"]
+__all__ = ["CollectData", "CollectFlow", "CollectSG", "OtherDocument", "create_router"]

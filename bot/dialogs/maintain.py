@@ -30,6 +30,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton
 from bot.conversation import Common
 from bot.dialogs import face, phone
 from bot.dialogs.account import (
+    Edits,
     EditsData,
     actor_for,
     ask_to_collect,
@@ -194,7 +195,7 @@ class MaintainFlow:
         enterprise = await ctx.repo.enterprises.get_by_id(enterprise_id)
         people = await ctx.repo.enterprises.people(enterprise_id)
         await ctx.change(
-            MaintainData, enterprise_id=enterprise_id, target_id=None, target_person_id=None, edits={}
+            MaintainData, enterprise_id=enterprise_id, target_id=None, target_person_id=None, edits=Edits()
         )
         # One message and one keyboard: an enterprise lists a handful of people; more are cut, said so.
         shown = people[:MAX_PEOPLE]
@@ -248,7 +249,10 @@ class MaintainFlow:
         collected = await ctx.repo.persons.find_by_document(entry.doc_type, entry.number)
         bound = await tax_handlers.handler_bound(ctx.repo, entry, collected)
         await ctx.change(
-            MaintainData, target_id=entry.id, target_person_id=collected.id if collected else None, edits={}
+            MaintainData,
+            target_id=entry.id,
+            target_person_id=collected.id if collected else None,
+            edits=Edits(),
         )
         await ctx.state.set_state(MaintainSG.person)
         text = ctx.t(
@@ -385,16 +389,16 @@ class MaintainFlow:
         if person.id != own.target_person_id:
             await refuse(ctx, Denial.OTHER_ENTERPRISE, flow=self.name)
             return
-        edits = dict(own.edits)
-        await save_maintenance(ctx.repo, ctx.user_id, person.id, entry, edits)
+        edits = own.edits
+        await save_maintenance(ctx.repo, ctx.user_id, person.id, entry, edits.fields())
         enterprise = await ctx.repo.enterprises.get_by_id(entry.enterprise_id)
         await _notify_person(
             ctx,
             person.id,
             "maintain.notify_maintained",
             enterprise=enterprise.name if enterprise else "",
-            phone=mask_phone(str(edits["phone"]["number"])) if edits.get("phone") else None,
-            residence=bool(edits.get("residence")),
+            phone=mask_phone(edits.phone.number) if edits.phone is not None else None,
+            residence=bool(edits.residence),
         )
         await complete(ctx, self.name, "save", ctx.t("functions.saved"))
 

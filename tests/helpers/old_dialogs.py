@@ -30,15 +30,14 @@ def as_version_2(data: dict[str, Any]) -> dict[str, Any]:
     common = old.pop(Common.KEY, None)
     if isinstance(common, dict):
         loose.update({k: common[k] for k in Common.LOOSE if common.get(k) not in (None, [], {})})
-    models: list[type[StepData] | type[FlowData]] = [*StepData.STEPS]
-    flow = FlowData.FLOWS.get(str(old.get("flow") or ""))
-    if flow is not None:
-        models.append(flow)
-    for model in models:
-        kept = old.pop(model.KEY, None)
+    for step in StepData.STEPS:
+        kept = old.pop(step.KEY, None)
         if isinstance(kept, dict):
-            set_ = {key: kept[field] for key, field in model.loose().items() if kept.get(field) is not None}
-            loose.update(set_)
+            loose.update({key: kept[f] for key, f in step.loose().items() if kept.get(f) is not None})
+    flow = FlowData.FLOWS.get(str(old.get("flow") or ""))
+    kept = old.pop(flow.KEY, None) if flow is not None else None
+    if flow is not None and isinstance(kept, dict):
+        loose.update(flow.model_validate(kept).flat())  # the shape the record builders read, as before
     frames = []
     for frame in old.get(calls.STACK) or []:
         if frame.get("sub") == "face" and isinstance(frame.get("input"), dict):
