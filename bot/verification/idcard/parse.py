@@ -167,6 +167,19 @@ def _number_right_of_label(page: OcrPage | None, row: Row) -> list[tuple[str, fl
     return _number_candidates([Row([found])]) if found is not None else []
 
 
+def _number_read_on(page: OcrPage | None, row: Row) -> list[tuple[str, float, Row]]:
+    """The number's line read again from its start to two text heights past the end of its box."""
+    if page is None:
+        return []
+    line = max(row.lines, key=lambda ln: sum(ch.isdigit() for ch in ln.text))
+    h = line.height
+    x1 = min(line.x1 + 2 * h, float(page.upright_size[0] - 1))
+    found = read_region(
+        page, (line.x0 - 0.1 * h, line.y0 - 0.15 * h, x1, line.y1 + 0.15 * h), clip_right=True
+    )
+    return _number_candidates([Row([found])]) if found is not None else []
+
+
 def _birth_from_number(n: str) -> date | None:
     try:
         return date(int(n[6:10]), int(n[10:12]), int(n[12:14]))
@@ -598,8 +611,19 @@ def parse_front(
         address = correct_region_prefix(simplified)
         f.address = address or None
     if numbers:
-        raw = numbers[-1][0]
+        raw, _score, number_row = numbers[-1]
         f.id_number = repair_number(raw, f.birth_date)
+        if f.id_number is None and len(raw) < 18:
+            # Too short to repair alone (several insertions fit): the detector may have stopped short
+            # of the number's end (seed 2051 serif card 69 read 17 digits); read on past its box.
+            f.id_number = next(
+                (
+                    n
+                    for cand, _s, _r in _number_read_on(page, number_row)
+                    if (n := repair_number(cand, f.birth_date))
+                ),
+                None,
+            )
     taken = reconcile(f)
     if corrections is not None:
         corrections.extend(taken)

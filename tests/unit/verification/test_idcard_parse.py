@@ -258,3 +258,19 @@ def test_a_box_standing_apart_from_an_address_line_is_no_part_of_it(address: tup
     f = parse_front(front_lines(*address))
     assert f.address is not None and "1" not in f.address
     assert f.address.startswith("云南省玉溪市元江")
+
+
+def test_a_number_whose_box_stops_short_is_read_on_past_it(font: CardFont) -> None:
+    # Seed 2051 serif card 69 (Telegram copy): the box held 17 digits, too few to repair alone.
+    img = Image.new("RGB", (1500, 560), CARD)
+    d = ImageDraw.Draw(img)
+    f = font.get(H)
+    d.text((70, 460), "公民身份号码", font=f, fill=BLUE)
+    label_w = f.getlength("公民身份号码")
+    d.text((70 + label_w + 30, 460), NUMBER, font=f, fill=BLACK)
+    bgr = np.asarray(img)[:, :, ::-1].copy()
+    page = OcrPage([], np.eye(2, 3, dtype=np.float64), img.size, bgr, 0.0)
+    cut = box("公民身份号码" + NUMBER[:17], 70, 458, width=label_w + 30 + f.getlength(NUMBER[:17]))
+    lines = [*front_lines()[:-1], cut]
+    assert parse_front(lines).id_number is None  # 17 digits: more than one insertion fits
+    assert parse_front(lines, page).id_number == NUMBER
