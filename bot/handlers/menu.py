@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Protocol
 
 from aiogram import Bot, F, Router
 from aiogram.filters import CommandStart, StateFilter
@@ -15,7 +16,6 @@ from bot.handlers.replies import edit_or_send
 from bot.i18n import Translator
 from bot.services import Services
 from bot.storage.repositories import Repositories
-from bot.storage.repositories.users import User as Account
 from bot.ui import (
     Function,
     Nav,
@@ -31,6 +31,13 @@ from bot.ui import (
     tip_keyboard,
     tip_text,
 )
+
+
+class Account(Protocol):
+    """What a handler reads of the account the I18n middleware loaded (``data["account"]``)."""
+
+    @property
+    def person_id(self) -> int | None: ...
 
 
 def home_text(t: Translator, name: str | None) -> str:
