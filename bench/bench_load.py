@@ -258,6 +258,7 @@ class Stats:
     verification: list[float] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
     updates: int = 0
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds in the phase, by process role
 
     def error(self, kind: str) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
@@ -406,9 +407,36 @@ async def run_phase(
             await asyncio.sleep(rng.uniform(0, 1.0))  # users do not all press at the same millisecond
             await script(User(http, url, uid, stats))
 
+        cpu_before = roles_cpu()
         started = time.perf_counter()
         await asyncio.gather(*(one(uid, script) for uid, script in users))
-        return time.perf_counter() - started
+        took = time.perf_counter() - started
+        stats.cpu = {k: v - cpu_before.get(k, 0.0) for k, v in roles_cpu().items()}
+        return took
+
+
+# The benchmark's child processes by role, for the CPU each spends per update (`roles_cpu`).
+ROLES: dict[str, int] = {}
+
+
+def roles_cpu() -> dict[str, float]:
+    """CPU seconds so far of each role's process tree, of this process (the users) and of the
+    whole machine ("machine busy", every process of every user, from /proc/stat)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for role, pid in ROLES.items():
+        total = 0.0
+        for current in process_tree(pid):
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / tick
+        out[role] = total
+    own = os.times()
+    out["users (this process)"] = own.user + own.system
+    with contextlib.suppress(OSError, ValueError):
+        cpu = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        out["machine busy"] = (sum(cpu) - cpu[3] - cpu[4]) / tick  # all but idle and iowait
+    return out
 
 
 # --- processes ----------------------------------------------------------------------------------------------
@@ -637,6 +665,7 @@ def stall_report(row: dict[str, Any]) -> list[str]:
 
 
 def summary(name: str, stats: Stats, seconds: float) -> dict[str, Any]:
+    nan = float("nan")
     return {
         "phase": name,
         "updates": stats.updates,
@@ -649,6 +678,8 @@ def summary(name: str, stats: Stats, seconds: float) -> dict[str, Any]:
         "verif_p99": pct(stats.verification, 0.99) * 1000,
         "errors": sum(stats.errors.values()),
         "error_kinds": dict(stats.errors),
+        "cpu_by_role_ms": {k: v * 1000 / max(1, stats.updates) for k, v in stats.cpu.items()},
+        "machine_busy": stats.cpu.get("machine busy", nan) / max(1e-9, seconds) / (os.cpu_count() or 1),
     }
 
 
@@ -695,6 +726,7 @@ async def bot_phases(
         flags = (["--profile"] if inside else []) + (["--stalls"] if args.stalls else [])
         flags += [] if gen0 is None else ["--gc-gen0", str(gen0)]
         bot = await spawn(__file__, "--serve-bot", url, data, *flags)
+        ROLES["bot (+ engine workers)"] = bot.pid
         probe = BotProbe(bot.pid, Path(data))
         peak = peak_main = 0
         sampling = True
@@ -775,6 +807,7 @@ async def bench(args: argparse.Namespace) -> list[dict[str, Any]]:
     sandbox = await spawn(
         "-m", "bot.sandbox", "--port", str(port), "--send-timeout", "300", "--no-flood-control"
     )
+    ROLES["sandbox"] = sandbox.pid
     results: list[dict[str, Any]] = []
     plain_steps = 18  # the length of walk_menus
     n = args.users
@@ -792,8 +825,10 @@ async def bench(args: argparse.Namespace) -> list[dict[str, Any]]:
                     "-m", "bot.sandbox", "--port", str(echo_port), "--send-timeout", "300",
                     "--no-flood-control",
                 )
+                ROLES["echo's sandbox"] = echo_sandbox.pid
                 await asyncio.sleep(1.5)
             echo = await spawn(__file__, "--serve-echo", echo_url)
+            ROLES["echo bot"] = echo.pid
 
             async def echo_round(r: int) -> dict[str, Any]:
                 stats = Stats()
@@ -977,6 +1012,24 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
                   f"median **{ratio:.2f}**", ""]
     else:
         lines += ["", f"Plain-step throughput, bot / bare echo bot: **{ratio:.2f}**", ""]
+    nan = float("nan")
+    seen = dict.fromkeys(k for r in results for k in r.get("cpu_by_role_ms", {}))
+    roles = [k for k in seen if k != "machine busy"]
+    if roles:
+        lines += [
+            "CPU per update by process, every phase (ms; the idle bot of the other phase polls meanwhile; "
+            "machine busy: all processes on the machine, the other engineers' jobs included):",
+            "",
+            "| phase | " + " | ".join(roles) + " | all processes | machine busy |",
+            "|---|" + "---|" * (len(roles) + 2),
+        ]
+        for r in results:
+            c = r.get("cpu_by_role_ms", {})
+            lines.append(
+                f"| {r['phase']} | " + " | ".join(f"{c.get(k, nan):.2f}" for k in roles)
+                + f" | {c.get('machine busy', nan):.2f} | {r.get('machine_busy', nan):.0%} |"
+            )
+        lines.append("")
     lines += [
         f"Load average (1 min) at the start: {args.load_before:.2f}; at the end: {os.getloadavg()[0]:.2f}.",
         "",

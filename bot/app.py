@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.dispatcher.event.handler import CallbackType, FilterObject
 from aiogram.enums import ParseMode
 from aiogram.fsm.strategy import FSMStrategy
 from aiogram.types import BotCommand, BotCommandScopeDefault
@@ -84,12 +87,45 @@ def create_dispatcher(settings: Settings, services: Services) -> Dispatcher:
         create_dialogs_router(),
         fallback.create_router(),
     )
+    filters_on_the_loop(dp)
     dp.startup.register(publish_commands)
     dp.startup.register(remove_stale_temp_files)
     retention = RetentionJob(services)
     dp.startup.register(retention.start)
     dp.shutdown.register(retention.stop)
     return dp
+
+
+def _awaitable(check: Callable[..., Any]) -> CallbackType:
+    async def on_the_loop(*args: Any, **kwargs: Any) -> Any:
+        return check(*args, **kwargs)
+
+    return on_the_loop
+
+
+def filters_on_the_loop(dp: Dispatcher) -> int:
+    """Make every synchronous filter of the dispatcher's routers a coroutine; returns how many.
+
+    aiogram runs a filter that is not a coroutine function in a thread (``asyncio.to_thread`` in
+    ``CallableObject.call``), so that a blocking one cannot stall the loop. Ours are a state compared
+    with a string (a bare ``State`` passed to ``@router.message(state)``: 114 of the 128) and magic
+    filters (``F.text.in_(...)``): microseconds of work each, and an update that walks the routers
+    evaluates dozens of them. Each evaluation cost a hop to the default executor and back (a future,
+    a thread wake-up, a self-pipe write, a loop iteration): the aiogram and asyncio layers of the load
+    profile (bench/RESULTS-load.md). Called once the routers are built; a filter added later keeps
+    aiogram's behaviour."""
+    changed = 0
+    for router in dp.chain_tail:
+        for observer in router.observers.values():
+            filters: list[FilterObject] = list(observer._handler.filters or [])
+            for handler in observer.handlers:
+                filters += handler.filters or []
+            for event_filter in filters:
+                if not event_filter.awaitable:
+                    event_filter.callback = _awaitable(event_filter.callback)
+                    event_filter.awaitable = True
+                    changed += 1
+    return changed
 
 
 async def declare_sandbox_acks(bot: Bot) -> None:

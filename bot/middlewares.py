@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
+from aiogram.fsm.context import FSMContext
 from aiogram.methods import TelegramMethod
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update, User
 
@@ -176,7 +177,8 @@ class IdempotencyMiddleware(BaseMiddleware):
             if self.fsm is not None:
                 # The dialog state's writes are kept until the update ends, then written with the
                 # claim in one transaction (DatabaseStorage.buffered).
-                async with self.fsm.buffered():
+                state = data.get("state")
+                async with self.fsm.buffered(state.key if isinstance(state, FSMContext) else None):
                     result = await handler(event, data)
             else:
                 result = await handler(event, data)

@@ -2,16 +2,27 @@
 
 Callback data is typed (aiogram `CallbackData`) so a forged or stale payload fails to parse and lands
 in the fallback handler instead of reaching a dialog with nonsense values.
+
+The menus' keyboards and the tips' texts depend on the language alone: each is built once per
+language and catalogue (:func:`per_language`) instead of on every update, which packed every
+button's callback data and validated every button model again (issue 22). They are shared between
+messages: never modify one these functions return (copy its rows instead).
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from enum import StrEnum
+from typing import Concatenate, ParamSpec, TypeVar
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.i18n import Translator
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 
 class Function(StrEnum):
@@ -71,6 +82,21 @@ def rows(*rows_: list[InlineKeyboardButton]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[list(r) for r in rows_ if r])
 
 
+def per_language(
+    build: Callable[Concatenate[Translator, _P], _T],
+) -> Callable[Concatenate[Translator, _P], _T]:
+    """``build(t, *args)`` once per language, catalogue and (hashable) arguments; the result shared."""
+    name = build.__qualname__
+
+    def cached(t: Translator, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        key = ("ui", name, t.lang, *args, *sorted(kwargs.items()))
+        return t.catalog.memo(key, lambda: build(t, *args, **kwargs))
+
+    functools.update_wrapper(cached, build)
+    return cached
+
+
+@per_language
 def home_keyboard(t: Translator) -> InlineKeyboardMarkup:
     return rows(
         [button(t("menu.collect"), Tip(func=Function.COLLECT, parent=Node.HOME))],
@@ -79,6 +105,7 @@ def home_keyboard(t: Translator) -> InlineKeyboardMarkup:
     )
 
 
+@per_language
 def tax_keyboard(t: Translator) -> InlineKeyboardMarkup:
     return rows(
         [button(t("menu.realname"), Nav(node=Node.REALNAME))],
@@ -86,6 +113,7 @@ def tax_keyboard(t: Translator) -> InlineKeyboardMarkup:
     )
 
 
+@per_language
 def realname_keyboard(t: Translator) -> InlineKeyboardMarkup:
     return rows(
         [button(t("menu.collect"), Tip(func=Function.COLLECT, parent=Node.REALNAME))],
@@ -96,6 +124,7 @@ def realname_keyboard(t: Translator) -> InlineKeyboardMarkup:
     )
 
 
+@per_language
 def mine_keyboard(t: Translator) -> InlineKeyboardMarkup:
     return rows(
         [button(t("menu.bind"), Tip(func=Function.BIND, parent=Node.MINE))],
@@ -104,6 +133,7 @@ def mine_keyboard(t: Translator) -> InlineKeyboardMarkup:
     )
 
 
+@per_language
 def tip_keyboard(t: Translator, func: Function, parent: Node) -> InlineKeyboardMarkup:
     return rows(
         [button(t("common.start"), Go(func=func))],
@@ -111,10 +141,12 @@ def tip_keyboard(t: Translator, func: Function, parent: Node) -> InlineKeyboardM
     )
 
 
+@per_language
 def back_home_keyboard(t: Translator) -> InlineKeyboardMarkup:
     return rows([button(t("common.home"), Nav(node=Node.HOME))])
 
 
+@per_language
 def language_keyboard(t: Translator) -> InlineKeyboardMarkup:
     return rows(
         [
@@ -125,6 +157,7 @@ def language_keyboard(t: Translator) -> InlineKeyboardMarkup:
     )
 
 
+@per_language
 def tip_text(t: Translator, func: Function) -> str:
     return "\n".join(
         [

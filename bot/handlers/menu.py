@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Protocol
 
 from aiogram import Bot, F, Router
 from aiogram.filters import CommandStart, StateFilter
@@ -32,6 +33,13 @@ from bot.ui import (
 )
 
 
+class Account(Protocol):
+    """What a handler reads of the account the I18n middleware loaded (``data["account"]``)."""
+
+    @property
+    def person_id(self) -> int | None: ...
+
+
 def home_text(t: Translator, name: str | None) -> str:
     return t("menu.home", name=name)
 
@@ -52,8 +60,16 @@ def node_screen(t: Translator, node: Node, name: str | None) -> tuple[str, Inlin
             return t("language.choose"), language_keyboard(t)
 
 
-async def login_reminder(repo: Repositories, t: Translator, user_id: int, today: date) -> str | None:
-    """The reminder of every login (/start) when the linked person's current ID card is expired."""
+async def login_reminder(
+    repo: Repositories, t: Translator, user_id: int, today: date, account: Account | None = None
+) -> str | None:
+    """The reminder of every login (/start) when the linked person's current ID card is expired.
+
+    ``account``: the user's row as this update read it (the I18n middleware, with its link); an
+    account linked to no person has no card to remind of, and the person look-up (three statements)
+    is skipped."""
+    if account is not None and account.person_id is None:
+        return None
     person = await repo.persons.find_by_telegram(user_id)
     if person is None or not person.id_card_expired(today):
         return None
@@ -76,6 +92,7 @@ def create_router() -> Router:
         t: Translator,
         services: Services,
         repo: Repositories,
+        account: Account | None = None,
     ) -> None:
         # /start always leads home: an abandoned dialog must not trap the user.
         await end_dialog(state, services, bot=bot)
@@ -83,7 +100,8 @@ def create_router() -> Router:
         await message.answer(home_text(t, name), reply_markup=home_keyboard(t))
         if message.from_user is not None:
             # Every login (= /start of a linked account) reminds a person whose ID card has expired.
-            reminder = await login_reminder(repo, t, message.from_user.id, china_date(repo.clock()))
+            today = china_date(repo.clock())
+            reminder = await login_reminder(repo, t, message.from_user.id, today, account)
             if reminder is not None:
                 await message.answer(reminder, reply_markup=reminder_keyboard(t))
 
@@ -111,8 +129,14 @@ def create_router() -> Router:
 
     @router.message(StateFilter(None), F.text.in_({"首页", "菜单", "menu", "Menu", "home", "Home"}))
     async def home_word(
-        message: Message, state: FSMContext, t: Translator, services: Services, repo: Repositories
+        message: Message,
+        bot: Bot,
+        state: FSMContext,
+        t: Translator,
+        services: Services,
+        repo: Repositories,
+        account: Account | None = None,
     ) -> None:
-        await start(message, state, t, services, repo)
+        await start(message, bot, state, t, services, repo, account)
 
     return router

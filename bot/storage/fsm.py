@@ -94,6 +94,13 @@ class _Buffer:
 
 
 _buffer: ContextVar[_Buffer | None] = ContextVar("shiming_fsm_buffer", default=None)
+# The row read by an unbuffered get_state, for the buffer its update opens next: (storage, task, key,
+# (state, data_enc)). aiogram reads the state (under the user's event lock) before the
+# middleware that opens the buffer runs; that one SELECT of both columns then also answers the
+# handler's get_data, as inside a buffer (0.56 SELECTs per plain update fewer).
+_prefetched: ContextVar[
+    tuple[DatabaseStorage, asyncio.Task[Any] | None, StorageKey, tuple[str | None, str | None]] | None
+] = ContextVar("shiming_fsm_prefetched", default=None)
 
 
 class DatabaseStorage(BaseStorage):
@@ -119,8 +126,15 @@ class DatabaseStorage(BaseStorage):
         return buffer
 
     @contextlib.asynccontextmanager
-    async def buffered(self) -> AsyncIterator[None]:
+    async def buffered(self, key: StorageKey | None = None) -> AsyncIterator[None]:
+        """``key``: the update's own FSM key, whose row aiogram has just read (``get_state``)."""
         buffer = _Buffer(self)
+        prefetched = _prefetched.get()
+        if prefetched is not None:
+            _prefetched.set(None)
+            storage, task, read_key, read = prefetched
+            if storage is self and task is buffer.task and read_key == key:
+                buffer.row(read_key).read = read
         token = _buffer.set(buffer)
         try:
             yield
@@ -200,9 +214,13 @@ class DatabaseStorage(BaseStorage):
                 return cast(str | None, pending.state)
             return (await self._read_row(pending))[0]
         async with self._db.read(snapshot=False) as conn:
-            cursor = await conn.execute(f"SELECT state FROM fsm_state WHERE {_KEY_WHERE}", _key_params(key))
+            cursor = await conn.execute(
+                f"SELECT state, data_enc FROM fsm_state WHERE {_KEY_WHERE}", _key_params(key)
+            )
             row = await cursor.fetchone()
-        return None if row is None else row[0]
+        read: tuple[str | None, str | None] = (None, None) if row is None else (row[0], row[1])
+        _prefetched.set((self, asyncio.current_task(), key, read))
+        return read[0]
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         if not isinstance(data, dict):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from aiogram import Router
 
 from bot.handlers.staff import audit_export, deletion, lookup, register, review, roles, stats
-from bot.handlers.staff.common import StaffRoleMiddleware
+from bot.handlers.staff.common import ANY_STAFF, HasRole, StaffRoleMiddleware
 
 __all__ = ["create_router"]
 
@@ -20,6 +20,10 @@ def create_router() -> Router:
     middleware = StaffRoleMiddleware()
     root.message.outer_middleware(middleware)
     root.callback_query.outer_middleware(middleware)
+    # Every handler below needs a staff role (each router's own filters say which): an update of
+    # anyone else, i.e. almost every update, skips the seven routers in this one check (issue 22).
+    root.message.filter(HasRole(ANY_STAFF))
+    root.callback_query.filter(HasRole(ANY_STAFF))
     root.include_routers(
         roles.create_router(),
         review.create_router(),

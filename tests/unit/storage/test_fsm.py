@@ -164,3 +164,47 @@ async def test_an_update_reads_its_row_once_and_sees_its_own_writes(
         assert await storage.get_state(other) is None
         assert await storage.get_data(other) == {}
         assert reads == 1
+
+
+async def test_the_state_read_before_the_buffer_also_answers_the_data(
+    db: Database, cipher: FieldCipher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aiogram reads the state (under the user's lock) before the middleware opens the update's
+    buffer; that one SELECT carries the data too, for this update's own key only."""
+    storage = DatabaseStorage(db, cipher)
+    await storage.set_state(KEY, Collect.front)
+    await storage.set_data(KEY, {"side": "front"})
+    reads = 0
+    real_read = db.read
+
+    def counting_read(*args: object, **kwargs: object) -> object:
+        nonlocal reads
+        reads += 1
+        return real_read(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(db, "read", counting_read)
+    assert await storage.get_state(KEY) == Collect.front.state  # FSMContextMiddleware's read
+    async with storage.buffered(KEY):
+        assert await storage.get_data(KEY) == {"side": "front"}
+        assert await storage.get_state(KEY) == Collect.front.state
+        await storage.update_data(KEY, {"seen": True})
+    assert reads == 1
+    assert await storage.get_data(KEY) == {"side": "front", "seen": True}
+
+    # The read is used once, by the buffer of the key it was for: a buffer of another key (or of
+    # no key) reads the row itself, and sees what was written since.
+    writer = DatabaseStorage(db, cipher)
+    for buffer_key in (StorageKey(bot_id=1, chat_id=7, user_id=7), None):
+        await storage.get_state(KEY)
+        await writer.set_data(KEY, {"side": "back", "for": str(buffer_key)})
+        reads = 0
+        async with storage.buffered(buffer_key):
+            assert await storage.get_data(KEY) == {"side": "back", "for": str(buffer_key)}
+        assert reads == 1
+    # Nor does a later buffer of the same key pick up a read that an earlier buffer did not use.
+    await storage.get_state(KEY)
+    async with storage.buffered(None):
+        pass
+    await writer.set_data(KEY, {"side": "later"})
+    async with storage.buffered(KEY):
+        assert await storage.get_data(KEY) == {"side": "later"}
