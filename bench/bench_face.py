@@ -82,17 +82,45 @@ def _decode_rate(video: bytes, runs: int = 3) -> float:
     return statistics.median(decoded)
 
 
-def _floor(video: bytes) -> float:
-    """The least any decision takes: decode and sample, find the face, read its landmarks."""
+def _floor(video: bytes, *, ahead: bool = False) -> float:
+    """The least any decision takes: decode and sample, find the face, read its landmarks. ``ahead``:
+    decoding in a thread of its own, a few frames ahead, as the engine does since it has one."""
     from bot.verification.face.detect import find_faces, mesh_points
 
     cfg = face.FaceConfig()
     t = time.perf_counter()
-    for frame in sample_frames(video, cfg, VideoInfo()):
+    frames = sample_frames(video, cfg, VideoInfo())
+    if ahead:
+        from bot.verification.face.video import prefetch
+
+        frames = prefetch(frames, lambda f: f)
+    for frame in frames:
         faces = find_faces(frame.bgr)
         if faces:
             mesh_points(frame.bgr, faces[0])
     return time.perf_counter() - t
+
+
+def _without_threads(fn: Callable[[], Any]) -> Any:
+    """Run ``fn`` with the engine as it was before its helper threads (decoding ahead, passive cues
+    beside): the very same steps, one after the other in the caller's thread."""
+    from concurrent.futures import Future
+
+    from bot.verification.face import engine
+
+    class Inline:
+        def submit(self, job: Callable[..., Any], *args: Any) -> Future[Any]:
+            done: Future[Any] = Future()
+            done.set_result(job(*args))
+            return done
+
+    saved = engine.prefetch, engine._beside  # type: ignore[attr-defined]
+    engine.prefetch = lambda frames, work: (work(f) for f in frames)  # type: ignore[assignment]
+    engine._beside = Inline  # type: ignore[assignment]
+    try:
+        return fn()
+    finally:
+        engine.prefetch, engine._beside = saved  # type: ignore[attr-defined]
 
 
 _MEMORY_PROBE = """
@@ -131,13 +159,32 @@ def _memory(video: bytes, tmp: Path) -> tuple[float, float, float, float]:
     return a, b, c, d
 
 
+def _serial_worker() -> None:
+    """A pool worker's warmup that also takes the engine's helper threads away for good (the
+    throughput of the engine as it was, for comparison)."""
+    from concurrent.futures import Future
+
+    from bot.verification.face import engine
+
+    class Inline:
+        def submit(self, job: Callable[..., Any], *args: Any) -> Future[Any]:
+            done: Future[Any] = Future()
+            done.set_result(job(*args))
+            return done
+
+    face.warmup()
+    engine.prefetch = lambda frames, work: (work(f) for f in frames)  # type: ignore[assignment]
+    engine._beside = Inline  # type: ignore[assignment]
+
+
 async def _pool_latency(
-    video: bytes, challenge: list[face.Action], runs: int
+    video: bytes, challenge: list[face.Action], runs: int, *, serial: bool = False
 ) -> tuple[list[float], float, float]:
     """Sequential latency through the pool, then 8 at once with a ping coroutine on the loop."""
     from bot.verification.pool import VerificationPool
 
-    async with VerificationPool(timeout=120, warmup=[face.warmup]) as pool:
+    warm = _serial_worker if serial else face.warmup
+    async with VerificationPool(timeout=120, warmup=[warm]) as pool:
         seq = []
         for _ in range(runs):
             t = time.perf_counter()
@@ -482,15 +529,25 @@ def _speed(videos: Path, runs: int, attacks: Path, out: Callable[..., None]) -> 
     challenge = [face.Action.TURN_LEFT, face.Action.TURN_RIGHT]
     load_start = os.getloadavg()[0]
     in_proc, cpu, floor, floor_cpu = [], [], [], []
+    serial, serial_cpu, ahead, ahead_cpu = [], [], [], []
     verdict = None
+    # interleaved, so that each kind of run sees the same load
     for _ in range(runs):
         t, c = time.perf_counter(), time.process_time()
         verdict = face.verify_selfie_video(note, challenge)
         in_proc.append(time.perf_counter() - t)
         cpu.append(time.process_time() - c)
+        t, c = time.perf_counter(), time.process_time()
+        serial_verdict = _without_threads(lambda: face.verify_selfie_video(note, challenge))
+        serial.append(time.perf_counter() - t)
+        serial_cpu.append(time.process_time() - c)
+        assert (serial_verdict.reasons, serial_verdict.fingerprint) == (verdict.reasons, verdict.fingerprint)
         c = time.process_time()
         floor.append(_floor(note))
         floor_cpu.append(time.process_time() - c)
+        c = time.process_time()
+        ahead.append(_floor(note, ahead=True))
+        ahead_cpu.append(time.process_time() - c)
     assert verdict is not None
     # the same note decided with the encoder on dlib's runtime (before this change), interleaved
     # with a floor run so both see the same load
@@ -512,6 +569,7 @@ def _speed(videos: Path, runs: int, attacks: Path, out: Callable[..., None]) -> 
     decoded_fps = _decode_rate(note)
     mem = _memory(note, attacks)
     seq, wall8, worst_ping = asyncio.run(_pool_latency(note, challenge, runs))
+    seq_serial, wall8_serial, _ = asyncio.run(_pool_latency(note, challenge, runs, serial=True))
     med, fl = statistics.median(in_proc), statistics.median(floor)
     out(
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs ({default_workers()} usable), Python "
@@ -538,6 +596,16 @@ def _speed(videos: Path, runs: int, attacks: Path, out: Callable[..., None]) -> 
     out(
         f"| CPU time of the floor | {runs} | {statistics.median(floor_cpu):.2f} | "
         f"{_pct(floor_cpu, 0.95):.2f} |"
+    )
+    ah, ah_cpu = statistics.median(ahead), statistics.median(ahead_cpu)
+    out(
+        f"| floor with decoding ahead in its own thread (wall / CPU) | {runs} | {ah:.2f} / {ah_cpu:.2f} | "
+        f"{_pct(ahead, 0.95):.2f} / {_pct(ahead_cpu, 0.95):.2f} |"
+    )
+    out(
+        f"| before: the same engine without its helper threads (wall / CPU) | {runs} | "
+        f"{statistics.median(serial):.2f} / {statistics.median(serial_cpu):.2f} | {_pct(serial, 0.95):.2f} / "
+        f"{_pct(serial_cpu, 0.95):.2f} |"
     )
     out(
         f"| through VerificationPool (pickling, IPC) | {runs} | {statistics.median(seq):.2f} | "
@@ -573,6 +641,13 @@ def _speed(videos: Path, runs: int, attacks: Path, out: Callable[..., None]) -> 
         "(target <= 1.0 s). Under load the wall times measure the queue for the CPUs more than the "
         "engine; the CPU times are what an idle core would take."
     )
+    se, se_cpu = statistics.median(serial), statistics.median(serial_cpu)
+    out(
+        f"Against the floor that decodes ahead as the engine does: wall **{med / ah:.2f}**, CPU "
+        f"**{statistics.median(cpu) / max(ah_cpu, 1e-9):.2f}**. Without its helper threads the engine took "
+        f"{se:.2f} s wall / {se_cpu:.2f} s CPU (ratio wall {se / fl:.2f}); same verdict, reasons and "
+        "fingerprint (asserted on every run)."
+    )
     split = verdict.timings
     out(
         "Split of the last in-process run: analyse (decode, detect, landmarks, cues) "
@@ -591,7 +666,9 @@ def _speed(videos: Path, runs: int, attacks: Path, out: Callable[..., None]) -> 
     out(
         f"8 notes at once through the pool ({default_workers()} workers): all done in {wall8:.1f} s; worst "
         "extra delay "
-        f"of a 10 ms ping on the event loop meanwhile: {1000 * worst_ping:.1f} ms."
+        f"of a 10 ms ping on the event loop meanwhile: {1000 * worst_ping:.1f} ms. The same with the engine "
+        f"without its helper threads: {wall8_serial:.1f} s for the 8 (one at a time: median "
+        f"{statistics.median(seq_serial):.2f} s)."
     )
     out()
 
@@ -604,6 +681,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None, help="write the cases' results here")
     ap.add_argument("--before", type=Path, default=None, help="a --json file of an older engine's run")
     ap.add_argument("--cases-only", action="store_true")
+    ap.add_argument("--speed-only", action="store_true", help="only the video note's speed, memory and pool")
     args = ap.parse_args()
     root = _testdata()
     videos = root / "videos"
@@ -618,6 +696,11 @@ def main() -> None:
         out("# Face engine benchmark")
         out()
         _speed(videos, args.runs, args.attacks, out)
+    if args.speed_only:
+        out(f"1-min load average at the end: {os.getloadavg()[0]:.1f}.")
+        if args.markdown:
+            args.markdown.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return
     results = _cases(root, args.attacks)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import heapq
 import itertools
+import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import cv2
@@ -32,7 +34,7 @@ from .liveness import (
     yaw_ratio,
 )
 from .match import Decision, MatchResult, decide, distance, min_distance
-from .video import Frame, VideoInfo, VideoRejected, sample_frames
+from .video import Frame, VideoInfo, VideoRejected, prefetch, sample_frames
 
 __all__ = ["FaceEncodingResult", "FaceVerdict", "compare_images", "encode_face_image", "verify_selfie_video"]
 
@@ -162,7 +164,7 @@ def compare_images(a: bytes, b: bytes, config: FaceConfig | None = None) -> Matc
 @dataclass
 class _Track:
     observations: list[Observation] = field(default_factory=list)
-    cues: list[antispoof.FrameCues] = field(default_factory=list)
+    cues: list[Future[antispoof.FrameCues]] = field(default_factory=list)  # computed beside (_beside)
     crops: dict[int, FaceCrop] = field(default_factory=dict)  # observation index -> face crop
     boxes: dict[int, DetectedFace] = field(default_factory=dict)  # observation index -> face
     kept: dict[int, Frame] = field(default_factory=dict)  # observation index -> frame
@@ -174,6 +176,20 @@ class _Track:
     last: DetectedFace | None = None
     last_seen: int | None = None  # observation index of the previous sighting, None after a miss
     last_full_t: float = -1e9
+
+
+_BESIDE: list[ThreadPoolExecutor] = []
+_BESIDE_LOCK = threading.Lock()
+
+
+def _beside() -> ThreadPoolExecutor:
+    """One thread per process for the passive cues of a frame (the screen-border search and the
+    spectrum), which need nothing from later frames: they run while the next frames are detected and
+    read (OpenCV and numpy release the GIL), the same work in the same order, so the same result."""
+    with _BESIDE_LOCK:
+        if not _BESIDE:
+            _BESIDE.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="face-cues"))
+        return _BESIDE[0]
 
 
 def _pick(faces: list[DetectedFace], last: DetectedFace | None) -> DetectedFace | None:
@@ -249,7 +265,7 @@ def _observe(frame: Frame, gray: U8, track: _Track, config: FaceConfig) -> None:
     # the passive cues are medians over the clip: a few frames a second are enough (and they cost as
     # much as the landmarks)
     if index % 4 == 0:
-        track.cues.append(antispoof.frame_cues(frame.bgr, gray, face.box))
+        track.cues.append(_beside().submit(antispoof.frame_cues, frame.bgr, gray, face.box))
     q = _quality(points, gray, face)
     # Keep a frame every ~0.5 s (identity checks, staff review) and the best few (the match); drop
     # the rest at once so a 30 s video does not hold hundreds of frames.
@@ -264,6 +280,13 @@ def _observe(frame: Frame, gray: U8, track: _Track, config: FaceConfig) -> None:
             track.kept.pop(dropped, None)
 
 
+def _prepare(frame: Frame) -> tuple[Frame, U8, int]:
+    """What each sampled frame needs before the face is looked at: the gray frame (converted once: the
+    fingerprint, the crops and the cues all read it) and its fingerprint hash."""
+    gray = _gray(frame.bgr)
+    return frame, gray, fingerprint.dhash(gray)
+
+
 def _longest_run(flags: list[bool], ts: list[float]) -> float:
     best = 0.0
     start: float | None = None
@@ -274,6 +297,12 @@ def _longest_run(flags: list[bool], ts: list[float]) -> float:
         else:
             start = None
     return best
+
+
+def _drop_cues(track: _Track) -> None:
+    """A verdict decided without the passive cues: the ones not started yet are not computed."""
+    for c in track.cues:
+        c.cancel()
 
 
 def _fail_early(
@@ -322,12 +351,17 @@ def verify_selfie_video(
     track = _Track()
     hashes: list[int] = []
     try:
-        for frame in sample_frames(video, config, info):
-            gray = _gray(frame.bgr)  # once a frame: the fingerprint, the crops and the cues all read it
-            hashes.append(fingerprint.dhash(gray))
-            _observe(frame, gray, track, config)
+        # decoding, the gray frame and its hash run a few frames ahead in a thread of their own
+        frames = prefetch(sample_frames(video, config, info), _prepare)
+        try:
+            for frame, gray, hashed in frames:
+                hashes.append(hashed)
+                _observe(frame, gray, track, config)
+        finally:
+            frames.close()  # stops the thread at once, whatever left the loop
     except VideoRejected as exc:
         timings["analyse"] = time.perf_counter() - started
+        _drop_cues(track)
         return _fail_early(exc.code.value, digest, timings, info)
     timings["analyse"] = time.perf_counter() - started
     obs = track.observations
@@ -338,10 +372,12 @@ def verify_selfie_video(
     )
     fp = fingerprint.fingerprint(hashes, moves)
     if info.duration < config.min_video_seconds:
+        _drop_cues(track)
         return _fail_early(FaceReason.VIDEO_TOO_SHORT.value, digest, timings, info, fp)
     present = [o.present for o in obs]
     if not any(present):
         code = FaceReason.TOO_SMALL if track.too_small else FaceReason.VIDEO_NO_FACE
+        _drop_cues(track)
         return _fail_early(code.value, digest, timings, info, fp)
 
     reasons: list[str] = []
@@ -417,7 +453,7 @@ def verify_selfie_video(
         reasons.append(FaceReason.ANIMATED_PHOTO.value)
     if follow is not None and follow < config.outline_follow_min:
         reasons.append(FaceReason.OUTLINE_STATIC.value)
-    spoof, passive = antispoof.score(track.cues)
+    spoof, passive = antispoof.score([c.result() for c in track.cues])
     # the animation cues travel with the passive ones (absent: no head action to read them on)
     passive = (
         *passive,
