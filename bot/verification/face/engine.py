@@ -299,6 +299,13 @@ def _longest_run(flags: list[bool], ts: list[float]) -> float:
     return best
 
 
+def _encode_at(track: _Track, i: int) -> tuple[F64, float]:
+    """The encoding of observation ``i``'s face, and the seconds it took."""
+    t = time.perf_counter()
+    obs = track.observations[i]
+    return encode(_rgb(track.kept[i].bgr), track.boxes[i], obs.points), time.perf_counter() - t
+
+
 def _drop_cues(track: _Track) -> None:
     """A verdict decided without the passive cues: the ones not started yet are not computed."""
     for c in track.cues:
@@ -395,16 +402,7 @@ def verify_selfie_video(
 
     # Identity: the best frames give the live encoding; frames kept across the clip must all be the
     # same person as that (a face swapped mid-challenge, a cut, another person stepping in).
-    t_enc = time.perf_counter()
     best_idx = [i for _, i in sorted(track.best, reverse=True)[: config.best_frames]]
-    encs: dict[int, F64] = {}
-
-    def enc_of(i: int) -> F64:
-        if i not in encs:
-            encs[i] = encode(_rgb(track.kept[i].bgr), track.boxes[i], obs[i].points)
-        return encs[i]
-
-    live = np.mean([enc_of(i) for i in best_idx], axis=0)
     # One frame of every other stretch where the face was tracked without a break (the longest
     # ones first): a break is where a photo could be swapped in or another person could step in.
     best_segments = {k for k, seg in enumerate(track.segments) if any(i in seg for i in best_idx)}
@@ -433,22 +431,30 @@ def verify_selfie_video(
             i = min(with_face, key=lambda j: abs(obs[j].t - target))
         if all(abs(obs[i].t - obs[j].t) > 1.0 for j in (*checks, *best_idx)):
             checks.append(i)
-    if any(float(np.linalg.norm(enc_of(i) - live)) > config.same_person_distance for i in checks):
-        reasons.append(FaceReason.FACE_CHANGED.value)
-    timings["encode"] = time.perf_counter() - t_enc
+    # the encodings are computed beside the landmark measures below (the same encodings: the
+    # identity verdict is read off them in its place among the reasons)
+    jobs = {i: _beside().submit(_encode_at, track, i) for i in dict.fromkeys([*best_idx, *checks])}
 
     events = extract_events(obs, config)
     passed_order, found, mirrored, order_reason = check_order(events, challenge, config.mirror, config)
+    motion, flat = rigidity(obs)
+    residual, follow = _animation_cues(obs, track, events, config)
+
+    done = {i: job.result() for i, job in jobs.items()}
+    encs = {i: enc for i, (enc, _) in done.items()}
+    live = np.mean([encs[i] for i in best_idx], axis=0)
+    if any(float(np.linalg.norm(encs[i] - live)) > config.same_person_distance for i in checks):
+        reasons.append(FaceReason.FACE_CHANGED.value)
+    timings["encode"] = sum(seconds for _, seconds in done.values())  # in their own thread
+
     if order_reason is not None:
         reasons.append(order_reason.value)
-    motion, flat = rigidity(obs)
     if motion < config.still_motion_px:
         reasons.append(FaceReason.STILL_PHOTO.value)
     elif motion >= config.flat_min_motion and flat < config.flat_residual:
         # Face Mesh fits a 3-D face to whatever it sees, so a head held still (a blink clip) reads
         # nearly as flat as a print: flatness is only judged once the picture really moves.
         reasons.append(FaceReason.FLAT_PHOTO.value)
-    residual, follow = _animation_cues(obs, track, events, config)
     if residual is not None and residual < config.animated_residual:
         reasons.append(FaceReason.ANIMATED_PHOTO.value)
     if follow is not None and follow < config.outline_follow_min:
