@@ -173,9 +173,6 @@ class _Track:
     periodic: set[int] = field(default_factory=set)  # kept for good: every ~0.5 s, segment starts
     segments: list[list[int]] = field(default_factory=list)  # runs of observations of one face
     too_small: int = 0
-    last: DetectedFace | None = None
-    last_seen: int | None = None  # observation index of the previous sighting, None after a miss
-    last_full_t: float = -1e9
 
 
 _BESIDE: list[ThreadPoolExecutor] = []
@@ -183,9 +180,10 @@ _BESIDE_LOCK = threading.Lock()
 
 
 def _beside() -> ThreadPoolExecutor:
-    """One thread per process for the passive cues of a frame (the screen-border search and the
-    spectrum), which need nothing from later frames: they run while the next frames are detected and
-    read (OpenCV and numpy release the GIL), the same work in the same order, so the same result."""
+    """One thread per process for work the next steps do not wait for: a frame's passive cues (the
+    screen-border search and the spectrum) while the next frames are read, the identity encodings
+    while the landmark measures are taken. OpenCV, numpy and onnxruntime release the GIL; the same
+    work in the same order, so the same result."""
     with _BESIDE_LOCK:
         if not _BESIDE:
             _BESIDE.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="face-cues"))
@@ -227,41 +225,70 @@ def _quality(points: F64, gray: U8, face: DetectedFace) -> float:
     return frontal * eyes * mouth * min(1.0, sharp / 150.0 + 0.2) * min(1.0, face.width / 160.0)
 
 
-def _observe(frame: Frame, gray: U8, track: _Track, config: FaceConfig) -> None:
+@dataclass(frozen=True)
+class _Sighting:
+    """What the detector made of one sample (:class:`_Follower`)."""
+
+    face: DetectedFace | None  # the tracked face; None when none was found or it is too small
+    faces: list[DetectedFace]  # every face of a full-frame pass (empty between them)
+    full: bool  # the whole frame was searched
+    too_small: bool  # a face was found, smaller than the engine reads
+    new_segment: bool  # the face came back after a miss or reappeared somewhere else
+
+
+class _Follower:
+    """The detector's part of the tracking, one sample after the other: it needs nothing but the
+    frames and its own previous sightings (not the landmarks), so it runs in the decoding thread while
+    the caller reads the landmarks of the sample before."""
+
+    def __init__(self, config: FaceConfig) -> None:
+        self.config = config
+        self.last: DetectedFace | None = None
+        self.seen = False  # the previous sample had the face
+        self.last_full_t = -1e9
+
+    def __call__(self, frame: Frame) -> _Sighting:
+        config = self.config
+        face: DetectedFace | None = None
+        faces: list[DetectedFace] = []
+        # A full-frame pass a few times a second (other people, re-acquiring a lost face); in between,
+        # only a window around the tracked face.
+        full = self.last is None or frame.t - self.last_full_t >= config.full_detect_interval
+        if not full and self.last is not None:
+            face = detect_near(frame.bgr, self.last)
+            full = face is None
+        if full:
+            self.last_full_t = frame.t
+            faces = find_faces(frame.bgr)
+            face = _pick(faces, self.last)
+        if face is None or face.width < config.min_face_px:
+            self.seen = False
+            return _Sighting(None, faces, full, face is not None, False)
+        # A new segment starts when the face comes back after a gap or reappears somewhere else: the
+        # identity check encodes one frame of each segment.
+        jumped = self.last is not None and _far(face, self.last)
+        new_segment = not self.seen or jumped
+        self.last, self.seen = face, True
+        return _Sighting(face, faces, full, False, new_segment)
+
+
+def _observe(frame: Frame, gray: U8, sighting: _Sighting, track: _Track, config: FaceConfig) -> None:
     index = len(track.observations)
-    face: DetectedFace | None = None
-    faces: list[DetectedFace] = []
-    # A full-frame pass a few times a second (other people, re-acquiring a lost face); in between,
-    # only a window around the tracked face.
-    full = track.last is None or frame.t - track.last_full_t >= config.full_detect_interval
-    if not full and track.last is not None:
-        face = detect_near(frame.bgr, track.last)
-        full = face is None
-    if full:
-        track.last_full_t = frame.t
-        faces = find_faces(frame.bgr)
-        face = _pick(faces, track.last)
-    if face is None or face.width < config.min_face_px:
-        if face is not None:
-            track.too_small += 1
+    face, faces, full = sighting.face, sighting.faces, sighting.full
+    if face is None:
+        track.too_small += sighting.too_small
         track.observations.append(Observation(frame.t, None, len(faces), full_pass=full))
-        track.last_seen = None
         return
     other = any(f is not face and f.width >= config.second_face_ratio * face.width for f in faces)
     mesh = mesh_points(frame.bgr, face)
     points = np.ascontiguousarray(mesh[list(MESH_TO_68), :2])
     track.crops[index] = cues.face_crop(gray, mesh)
     track.observations.append(Observation(frame.t, points, len(faces), other, full_pass=full))
-    # A new segment starts when the face comes back after a gap or reappears somewhere else: the
-    # identity check encodes one frame of each segment.
-    jumped = track.last is not None and _far(face, track.last)
-    new_segment = track.last_seen is None or jumped
+    new_segment = sighting.new_segment
     if new_segment:
         track.segments.append([])
     track.segments[-1].append(index)
     track.boxes[index] = face
-    track.last = face
-    track.last_seen = index
     # the passive cues are medians over the clip: a few frames a second are enough (and they cost as
     # much as the landmarks)
     if index % 4 == 0:
@@ -280,11 +307,11 @@ def _observe(frame: Frame, gray: U8, track: _Track, config: FaceConfig) -> None:
             track.kept.pop(dropped, None)
 
 
-def _prepare(frame: Frame) -> tuple[Frame, U8, int]:
+def _prepare(frame: Frame) -> tuple[U8, int]:
     """What each sampled frame needs before the face is looked at: the gray frame (converted once: the
     fingerprint, the crops and the cues all read it) and its fingerprint hash."""
     gray = _gray(frame.bgr)
-    return frame, gray, fingerprint.dhash(gray)
+    return gray, fingerprint.dhash(gray)
 
 
 def _longest_run(flags: list[bool], ts: list[float]) -> float:
@@ -358,12 +385,19 @@ def verify_selfie_video(
     track = _Track()
     hashes: list[int] = []
     try:
-        # decoding, the gray frame and its hash run a few frames ahead in a thread of their own
-        frames = prefetch(sample_frames(video, config, info), _prepare)
+        # decoding, the gray frame, its hash and the face detection run a few frames ahead in a thread
+        # of their own, while this one reads the landmarks of the frames before
+        follower = _Follower(config)
+
+        def ahead(frame: Frame) -> tuple[Frame, U8, int, _Sighting]:
+            gray, hashed = _prepare(frame)
+            return frame, gray, hashed, follower(frame)
+
+        frames = prefetch(sample_frames(video, config, info), ahead)
         try:
-            for frame, gray, hashed in frames:
+            for frame, gray, hashed, sighting in frames:
                 hashes.append(hashed)
-                _observe(frame, gray, track, config)
+                _observe(frame, gray, sighting, track, config)
         finally:
             frames.close()  # stops the thread at once, whatever left the loop
     except VideoRejected as exc:

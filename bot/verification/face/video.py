@@ -237,13 +237,13 @@ _END = object()
 def prefetch(frames: Iterator[Frame], work: Callable[[Frame], T], depth: int = 8) -> Generator[T, None, None]:
     """``work(frame)`` of each of ``frames``, computed in a thread of its own up to ``depth`` frames
     ahead of the caller, in order; an exception of either (a :class:`VideoRejected` after some frames)
-    reaches the caller where it would have without the thread, after the frames before it.
+    reaches the caller where it would have without the thread, after the frames before it. ``work``
+    runs in that one thread in the frames' order, so it may carry state from one frame to the next.
 
-    Decoding (and ``work``: per-frame steps that need nothing but the frame) then runs beside the
-    caller's detection and landmarks: OpenCV releases the GIL while it decodes and resizes. The work
-    is the same, so a pool whose workers already fill every core gains nothing and loses nothing
-    (bench/RESULTS-face.md); one decision on an idle machine finishes sooner. Memory: ``depth`` work
-    frames more at most.
+    Decoding and ``work`` (the engine's face detection) then run beside the caller's landmarks:
+    OpenCV releases the GIL while it decodes, resizes and runs a network. The work is the same, so a
+    pool whose workers already fill every core gains little, while one decision on a machine with a
+    core to spare finishes sooner (bench/RESULTS-face.md has both). Memory: ``depth`` frames more.
     """
     out: queue.Queue[object] = queue.Queue(maxsize=depth)
     stop = threading.Event()
