@@ -105,28 +105,6 @@ def _floor(video: bytes, *, ahead: bool = False) -> float:
     return time.perf_counter() - t
 
 
-def _without_threads(fn: Callable[[], Any]) -> Any:
-    """Run ``fn`` with the engine as it was before its helper threads (decoding ahead, passive cues
-    beside): the very same steps, one after the other in the caller's thread."""
-    from concurrent.futures import Future
-
-    from bot.verification.face import engine
-
-    class Inline:
-        def submit(self, job: Callable[..., Any], *args: Any) -> Future[Any]:
-            done: Future[Any] = Future()
-            done.set_result(job(*args))
-            return done
-
-    saved = engine.prefetch, engine._beside  # type: ignore[attr-defined]
-    engine.prefetch = lambda frames, work: (work(f) for f in frames)  # type: ignore[assignment]
-    engine._beside = Inline  # type: ignore[assignment]
-    try:
-        return fn()
-    finally:
-        engine.prefetch, engine._beside = saved  # type: ignore[attr-defined]
-
-
 _MEMORY_PROBE = """
 import sys
 sys.path.insert(0, sys.argv[1])
@@ -163,36 +141,19 @@ def _memory(video: bytes, tmp: Path) -> tuple[float, float, float, float]:
     return a, b, c, d
 
 
-def _serial_worker() -> None:
-    """A pool worker's warmup that also takes the engine's helper threads away for good (the
-    throughput of the engine as it was, for comparison)."""
-    from concurrent.futures import Future
-
-    from bot.verification.face import engine
-
-    class Inline:
-        def submit(self, job: Callable[..., Any], *args: Any) -> Future[Any]:
-            done: Future[Any] = Future()
-            done.set_result(job(*args))
-            return done
-
-    face.warmup()
-    engine.prefetch = lambda frames, work: (work(f) for f in frames)  # type: ignore[assignment]
-    engine._beside = Inline  # type: ignore[assignment]
-
-
 async def _pool_latency(
-    video: bytes, challenge: list[face.Action], runs: int, *, serial: bool = False
+    video: bytes, challenge: list[face.Action], runs: int, *, threads: bool = False
 ) -> tuple[list[float], float, float]:
-    """Sequential latency through the pool, then 8 at once with a ping coroutine on the loop."""
+    """Sequential latency through the pool, then 8 at once with a ping coroutine on the loop
+    (``threads``: the engine's helper threads on)."""
     from bot.verification.pool import VerificationPool
 
-    warm = _serial_worker if serial else face.warmup
-    async with VerificationPool(timeout=120, warmup=[warm]) as pool:
+    cfg = face.FaceConfig(helper_threads=threads)
+    async with VerificationPool(timeout=120, warmup=[face.warmup]) as pool:
         seq = []
         for _ in range(runs):
             t = time.perf_counter()
-            await pool.run(face.verify_selfie_video, video, challenge)
+            await pool.run(face.verify_selfie_video, video, challenge, (), cfg)
             seq.append(time.perf_counter() - t)
         worst = 0.0
         done = asyncio.Event()
@@ -206,7 +167,8 @@ async def _pool_latency(
 
         pinger = asyncio.create_task(ping())
         t = time.perf_counter()
-        await asyncio.gather(*(pool.run(face.verify_selfie_video, video, challenge) for _ in range(8)))
+        jobs = (pool.run(face.verify_selfie_video, video, challenge, (), cfg) for _ in range(8))
+        await asyncio.gather(*jobs)
         wall = time.perf_counter() - t
         done.set()
         await pinger
@@ -535,23 +497,25 @@ def _speed(videos: Path, runs: int, attacks: Path, out: Callable[..., None]) -> 
     in_proc, cpu, floor, floor_cpu = [], [], [], []
     serial, serial_cpu, ahead, ahead_cpu = [], [], [], []
     one, one_cpu = [], []
+    # the engine's helper threads are a setting (off by default): measured both ways
+    threaded = face.FaceConfig(helper_threads=True)
     verdict = None
     # interleaved, so that each kind of run sees the same load
     for _ in range(runs):
         t, c = time.perf_counter(), time.process_time()
-        verdict = face.verify_selfie_video(note, challenge)
+        verdict = face.verify_selfie_video(note, challenge, (), threaded)
         in_proc.append(time.perf_counter() - t)
         cpu.append(time.process_time() - c)
         threads = cv2.getNumThreads()
         cv2.setNumThreads(1)
         t, c = time.perf_counter(), time.process_time()
-        one_verdict = face.verify_selfie_video(note, challenge)
+        one_verdict = face.verify_selfie_video(note, challenge, (), threaded)
         one.append(time.perf_counter() - t)
         one_cpu.append(time.process_time() - c)
         cv2.setNumThreads(threads)
         assert one_verdict.fingerprint == verdict.fingerprint
         t, c = time.perf_counter(), time.process_time()
-        serial_verdict = _without_threads(lambda: face.verify_selfie_video(note, challenge))
+        serial_verdict = face.verify_selfie_video(note, challenge, (), face.FaceConfig(helper_threads=False))
         serial.append(time.perf_counter() - t)
         serial_cpu.append(time.process_time() - c)
         assert (serial_verdict.reasons, serial_verdict.fingerprint) == (verdict.reasons, verdict.fingerprint)
@@ -581,8 +545,8 @@ def _speed(videos: Path, runs: int, attacks: Path, out: Callable[..., None]) -> 
     dlib_ms, onnx_ms = _encoder_cost()
     decoded_fps = _decode_rate(note)
     mem = _memory(note, attacks)
-    seq, wall8, worst_ping = asyncio.run(_pool_latency(note, challenge, runs))
-    seq_serial, wall8_serial, _ = asyncio.run(_pool_latency(note, challenge, runs, serial=True))
+    seq, wall8, worst_ping = asyncio.run(_pool_latency(note, challenge, runs, threads=True))
+    seq_serial, wall8_serial, _ = asyncio.run(_pool_latency(note, challenge, runs))
     med, fl = statistics.median(in_proc), statistics.median(floor)
     out(
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs ({default_workers()} usable), Python "
@@ -600,7 +564,7 @@ def _speed(videos: Path, runs: int, attacks: Path, out: Callable[..., None]) -> 
     out()
     out("| path | runs | median s | p95 s |")
     out("|---|---|---|---|")
-    out(f"| decided in process, warm models | {runs} | {med:.2f} | {_pct(in_proc, 0.95):.2f} |")
+    out(f"| decided in process, helper threads on | {runs} | {med:.2f} | {_pct(in_proc, 0.95):.2f} |")
     out(
         f"| floor: decode + detection + landmarks only, same clip | {runs} | {fl:.2f} | "
         f"{_pct(floor, 0.95):.2f} |"
@@ -622,12 +586,13 @@ def _speed(videos: Path, runs: int, attacks: Path, out: Callable[..., None]) -> 
         f"{_pct(one_cpu, 0.95):.2f} |"
     )
     out(
-        f"| before: the same engine without its helper threads (wall / CPU) | {runs} | "
+        f"| helper threads off (the default; step for step the engine before them) (wall / CPU) | {runs} | "
         f"{statistics.median(serial):.2f} / {statistics.median(serial_cpu):.2f} | {_pct(serial, 0.95):.2f} / "
         f"{_pct(serial_cpu, 0.95):.2f} |"
     )
     out(
-        f"| through VerificationPool (pickling, IPC) | {runs} | {statistics.median(seq):.2f} | "
+        f"| through VerificationPool (pickling, IPC), helper threads on | {runs} | "
+        f"{statistics.median(seq):.2f} | "
         f"{_pct(seq, 0.95):.2f} |"
     )
     out(
@@ -683,7 +648,8 @@ def _speed(videos: Path, runs: int, attacks: Path, out: Callable[..., None]) -> 
         f"{mem[3]:.0f} MiB."
     )
     out(
-        f"8 notes at once through the pool ({default_workers()} workers): all done in {wall8:.1f} s; worst "
+        f"8 notes at once through the pool ({default_workers()} workers), helper threads on: all done in "
+        f"{wall8:.1f} s; worst "
         "extra delay "
         f"of a 10 ms ping on the event loop meanwhile: {1000 * worst_ping:.1f} ms. The same with the engine "
         f"without its helper threads: {wall8_serial:.1f} s for the 8 (one at a time: median "

@@ -7,9 +7,10 @@ import heapq
 import itertools
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -40,6 +41,7 @@ __all__ = ["FaceEncodingResult", "FaceVerdict", "compare_images", "encode_face_i
 
 U8 = npt.NDArray[np.uint8]
 F64 = npt.NDArray[np.float64]
+T = TypeVar("T")
 
 _STILL_MAX_SIDE = 1200
 _STILL_LIMITS = ImageLimits()
@@ -179,11 +181,22 @@ _BESIDE: list[ThreadPoolExecutor] = []
 _BESIDE_LOCK = threading.Lock()
 
 
-def _beside() -> ThreadPoolExecutor:
+class _Inline:
+    """The helper thread's stand-in when ``helper_threads`` is off: each job at once, in this thread."""
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        done: Future[T] = Future()
+        done.set_result(fn(*args))
+        return done
+
+
+def _beside(config: FaceConfig) -> ThreadPoolExecutor | _Inline:
     """One thread per process for work the next steps do not wait for: a frame's passive cues (the
     screen-border search and the spectrum) while the next frames are read, the identity encodings
     while the landmark measures are taken. OpenCV, numpy and onnxruntime release the GIL; the same
-    work in the same order, so the same result."""
+    work in the same order, so the same result. Without ``helper_threads``: in the caller's thread."""
+    if not config.helper_threads:
+        return _Inline()
     with _BESIDE_LOCK:
         if not _BESIDE:
             _BESIDE.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="face-cues"))
@@ -292,7 +305,7 @@ def _observe(frame: Frame, gray: U8, sighting: _Sighting, track: _Track, config:
     # the passive cues are medians over the clip: a few frames a second are enough (and they cost as
     # much as the landmarks)
     if index % 4 == 0:
-        track.cues.append(_beside().submit(antispoof.frame_cues, frame.bgr, gray, face.box))
+        track.cues.append(_beside(config).submit(antispoof.frame_cues, frame.bgr, gray, face.box))
     q = _quality(points, gray, face)
     # Keep a frame every ~0.5 s (identity checks, staff review) and the best few (the match); drop
     # the rest at once so a 30 s video does not hold hundreds of frames.
@@ -393,7 +406,8 @@ def verify_selfie_video(
             gray, hashed = _prepare(frame)
             return frame, gray, hashed, follower(frame)
 
-        frames = prefetch(sample_frames(video, config, info), ahead)
+        decoded = sample_frames(video, config, info)
+        frames = prefetch(decoded, ahead) if config.helper_threads else (ahead(f) for f in decoded)
         try:
             for frame, gray, hashed, sighting in frames:
                 hashes.append(hashed)
@@ -467,7 +481,8 @@ def verify_selfie_video(
             checks.append(i)
     # the encodings are computed beside the landmark measures below (the same encodings: the
     # identity verdict is read off them in its place among the reasons)
-    jobs = {i: _beside().submit(_encode_at, track, i) for i in dict.fromkeys([*best_idx, *checks])}
+    side = _beside(config)
+    jobs = {i: side.submit(_encode_at, track, i) for i in dict.fromkeys([*best_idx, *checks])}
 
     events = extract_events(obs, config)
     passed_order, found, mirrored, order_reason = check_order(events, challenge, config.mirror, config)

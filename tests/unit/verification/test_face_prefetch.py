@@ -4,8 +4,7 @@ errors where they would have been, no thread left behind."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -76,26 +75,12 @@ def test_leaving_early_stops_the_decoder() -> None:
     assert closed == [True] and not _decode_threads()
 
 
-class _Inline:
-    """The cue executor's stand-in: runs each job at once, in the caller's thread."""
-
-    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
-        f: Future[Any] = Future()
-        f.set_result(fn(*args))
-        return f
-
-
-def _serial(frames: Iterator[Frame], work: Callable[[Frame], Any]) -> Iterator[Any]:
-    return (work(f) for f in frames)
-
-
-def test_same_verdict_as_without_the_threads(monkeypatch: pytest.MonkeyPatch, testdata: Path) -> None:
+def test_same_verdict_as_without_the_threads(testdata: Path) -> None:
     clip = (testdata / "videos" / "live_head_shake_left_right_varun.webm").read_bytes()
     challenge = [Action.TURN_LEFT, Action.TURN_RIGHT]
-    threaded = verify_selfie_video(clip, challenge, (), FaceConfig())
-    monkeypatch.setattr(engine, "prefetch", _serial)
-    monkeypatch.setattr(engine, "_beside", _Inline)
-    serial = verify_selfie_video(clip, challenge, (), FaceConfig())
+    threaded = verify_selfie_video(clip, challenge, (), FaceConfig(helper_threads=True))
+    assert not _decode_threads()
+    serial = verify_selfie_video(clip, challenge, (), FaceConfig())  # off by default
     assert threaded.decision == "pass" and threaded.frames_sampled == serial.frames_sampled > 0
     assert (threaded.decision, threaded.reasons) == (serial.decision, serial.reasons)
     assert threaded.fingerprint == serial.fingerprint
@@ -105,9 +90,22 @@ def test_same_verdict_as_without_the_threads(monkeypatch: pytest.MonkeyPatch, te
     assert threaded.face_encoding == serial.face_encoding
 
 
+def test_off_by_default_no_thread_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: Any, **kw: Any) -> None:
+        raise AssertionError("a helper thread was asked for")
+
+    monkeypatch.setattr(engine, "prefetch", refuse)
+    monkeypatch.setattr(engine, "ThreadPoolExecutor", refuse)
+    engine._BESIDE.clear()
+    rng = np.random.default_rng(1)
+    frames = [rng.integers(0, 255, (120, 160, 3), dtype=np.uint8) for _ in range(20)]
+    assert verify_selfie_video(write_video(frames, 10.0), [Action.BLINK]).reasons == ["video_no_usable_face"]
+
+
 def test_rejected_stream_leaves_no_thread() -> None:
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 255, (120, 160, 3), dtype=np.uint8) for _ in range(20)]
-    v = verify_selfie_video(write_video(frames, 10.0), [Action.BLINK], (), FaceConfig(max_video_seconds=1.0))
+    cfg = FaceConfig(max_video_seconds=1.0, helper_threads=True)
+    v = verify_selfie_video(write_video(frames, 10.0), [Action.BLINK], (), cfg)
     assert v.reasons == ["video_too_long"]
     assert not _decode_threads()
