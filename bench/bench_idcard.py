@@ -171,6 +171,12 @@ def main() -> int:
         help="read only these cards, e.g. 'serif/7,rare names/25' (the others are drawn, not read: the "
         "same seed gives the same cards); to re-read a run's misses after a change",
     )
+    ap.add_argument(
+        "--dump",
+        type=Path,
+        default=None,
+        help="write the photos of every card read into this folder (with --only: a miss to look at)",
+    )
     args = ap.parse_args()
     picked = [s.rsplit("/", 1) for s in args.only.split(",") if s.strip()]
     only = {(name.strip(), int(i)) for name, i in picked}
@@ -247,6 +253,10 @@ def main() -> int:
             truth = ident.ground_truth()
             if only and (set_name, i) not in only:
                 continue
+            if args.dump is not None:
+                args.dump.mkdir(parents=True, exist_ok=True)
+                for side, jpeg in photos.items():
+                    (args.dump / f"{set_name.replace(' ', '_')}-{i}-{side}.jpg").write_bytes(jpeg)
             for variant in ("photo", "telegram"):
                 got: dict[str, str | None] = {}
                 side_ok = 0

@@ -825,6 +825,117 @@ async def bench(args: argparse.Namespace) -> list[dict[str, Any]]:
     return results
 
 
+# --- --baseline-tree: this checkout's bot against another's, in one run ----------------------------------
+
+
+async def wait_while(path: Path | None) -> float:
+    """Seconds waited while ``path`` exists (someone else is measuring on this machine)."""
+    waited = 0.0
+    while path is not None and await asyncio.to_thread(path.exists):
+        await asyncio.sleep(5)
+        waited += 5
+    return waited
+
+
+async def baseline_bench(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The plain phase of the bot of ``--baseline-tree`` (another checkout, e.g. a detached worktree of
+    an earlier commit) and of this checkout's bot, ``--rounds`` times, alternating which goes first
+    (baseline first in odd rounds): each bot polls a sandbox of its own (this checkout's), fresh data
+    directory, idle while the other is measured, so both see the same machine."""
+    trees = {"baseline": args.baseline_tree, "current": REPO}
+    bots: dict[str, tuple[str, BotProbe]] = {}
+    results: list[dict[str, Any]] = []
+    n = args.users
+    async with aiohttp.ClientSession() as http, contextlib.AsyncExitStack() as stack:
+        for name, tree in trees.items():
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            sandbox = await spawn(
+                "-m", "bot.sandbox", "--port", str(port), "--send-timeout", "300", "--no-flood-control"
+            )
+            stack.push_async_callback(stop, sandbox)
+            data = stack.enter_context(tempfile.TemporaryDirectory(prefix=f"bench-load-{name}-"))
+            await asyncio.sleep(1.5)
+            # Two bots at once: neither serves the portal API (one port; the plain walk does not use it).
+            env = {**os.environ, "HANDOFF_PORT": "0"}
+            proc = await spawn(__file__, "--serve-bot", url, data, "--bot-tree", str(tree), env=env)
+            stack.push_async_callback(stop, proc)
+            bots[name] = (url, BotProbe(proc.pid, Path(data)))
+        for url, _ in bots.values():
+            await wait_polling(http, url)
+            # Warm-up, not measured: the engine workers load their models at start.
+            await run_phase(url, [(199_999, walk_menus)], Stats())
+        await asyncio.sleep(args.warmup)
+        for r in range(args.rounds):
+            order = list(bots) if r % 2 == 0 else list(reversed(bots))
+            for name in order:
+                url, probe = bots[name]
+                paused = await wait_while(args.pause_while)
+                stats = Stats()
+                await probe.start()
+                users = [(200_000 + r * n + u, walk_menus) for u in range(n)]
+                secs = await run_phase(url, users, stats)
+                row = summary(f"{name}, plain steps", stats, secs)
+                await probe.finish(row)
+                row.update(round=r + 1, tree=str(trees[name]), load1=os.getloadavg()[0], paused_s=paused)
+                results.append(row)
+                print(row, flush=True)
+    return results
+
+
+def baseline_report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    """Both bots' throughput and CPU per update by round, their medians, and current / baseline."""
+    lines = [
+        f"# Load benchmark, baseline against current ({date.today().isoformat()})",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
+        f"{args.users} simulated users at once, plain steps only (walk_menus), {args.rounds} rounds "
+        "alternating which bot goes first; each bot on a sandbox of its own.",
+        f"Baseline: {args.baseline_tree}. Current: {REPO}.",
+        "",
+        "| round | bot | updates | s | updates/s | plain p50 ms | plain p99 ms | CPU ms/update (main "
+        "thread) | CPU ms/update (all threads) | errors | load avg (1 min) after |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    by: dict[str, list[dict[str, Any]]] = {}
+    for r in results:
+        name = r["phase"].split(",")[0]
+        by.setdefault(name, []).append(r)
+        c = r.get("cpu_ms_per_update", {})
+        lines.append(
+            f"| {r['round']} | {name} | {r['updates']} | {r['seconds']:.1f} | {r['ups']:.0f} "
+            f"| {r['plain_p50']:.0f} | {r['plain_p99']:.0f} | {c.get('main', 0):.2f} "
+            f"| {sum(c.values()):.2f} | {r['errors']} | {r['load1']:.2f} |"
+        )
+    base, cur = by.get("baseline", []), by.get("current", [])
+    ratios = [c["ups"] / b["ups"] for b, c in zip(base, cur, strict=False) if b["ups"]]
+
+    def med(rows: list[dict[str, Any]], key: Callable[[dict[str, Any]], float]) -> float:
+        return statistics.median(key(r) for r in rows) if rows else float("nan")
+
+    lines += ["", "| bot | median updates/s | median CPU ms/update (main) | median CPU ms/update (all) |"]
+    lines += ["|---|---|---|---|"]
+    for name, rows in (("baseline", base), ("current", cur)):
+        lines.append(
+            f"| {name} | {med(rows, lambda r: r['ups']):.0f} "
+            f"| {med(rows, lambda r: r.get('cpu_ms_per_update', {}).get('main', 0.0)):.2f} "
+            f"| {med(rows, lambda r: sum(r.get('cpu_ms_per_update', {}).values())):.2f} |"
+        )
+    each = " / ".join(f"{x:.2f}" for x in ratios)
+    ratio = statistics.median(ratios) if ratios else float("nan")
+    lines += [
+        "",
+        f"Throughput current / baseline, per round: {each}; median **{ratio:.2f}**.",
+        "",
+        f"Load average (1 min) at the start: {args.load_before:.2f}; at the end: {os.getloadavg()[0]:.2f}.",
+        "",
+    ]
+    kinds = {k: v for r in results for k, v in r["error_kinds"].items()}
+    if kinds:
+        lines.append(f"Errors by kind: {kinds}")
+    return "\n".join(lines) + "\n"
+
+
 def round_ratios(results: list[dict[str, Any]]) -> list[float]:
     """Bot / echo throughput of each (echo, plain) pair of rows, in order."""
     ratios, echo = [], None
@@ -969,7 +1080,17 @@ def main() -> None:
     parser.add_argument("--serve-bot", nargs=2, metavar=("URL", "DATA_DIR"), help=argparse.SUPPRESS)
     parser.add_argument("--skip-mixed", action="store_true", help="echo and plain phases only")
     parser.add_argument("--serve-echo", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--baseline-tree",
+        type=Path,
+        help="another checkout whose bot runs the plain phase against this one's, alternating --rounds "
+        "(e.g. a detached `git worktree` of an earlier commit); prints both and the ratio",
+    )
+    parser.add_argument("--pause-while", type=Path, help="with --baseline-tree: wait while this file exists")
+    parser.add_argument("--bot-tree", type=Path, help=argparse.SUPPRESS)  # --serve-bot: whose bot
     args = parser.parse_args()
+    if args.bot_tree is not None:
+        sys.path.insert(0, str(args.bot_tree))  # before `bot` is first imported (serve_bot)
     if args.serve_bot:
         serve_bot(*args.serve_bot, profile=args.profile, stalls=args.stalls, gen0=args.gc_gen0)
         return
@@ -977,6 +1098,11 @@ def main() -> None:
         serve_echo(args.serve_echo)
         return
     args.load_before = os.getloadavg()[0]
+    if args.baseline_tree is not None:
+        args.baseline_tree = args.baseline_tree.resolve()
+        results = asyncio.run(baseline_bench(args))
+        publish(baseline_report(results, args), args.markdown, results)
+        return
     results = asyncio.run(bench(args))
     publish(report(results, args), args.markdown, results)
 

@@ -13,8 +13,10 @@ from typing import Any
 from aiogram import F, Router
 from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, Message
+from pydantic import BaseModel, ConfigDict, Field
 
 from bot.dialogs.base import Act, Ctx, Screen, act, back_row, end_dialog, home_button, keyboard, on_press
+from bot.dialogs.calls import FlowData, PhoneResult
 from bot.domain.enterprise import Role
 from bot.domain.masking import mask_address, mask_name, mask_phone
 from bot.domain.models import Person
@@ -25,6 +27,8 @@ from bot.ui import Function, Node, Tip, button
 
 __all__ = [
     "EDIT_ACTIONS",
+    "Edits",
+    "EditsData",
     "actor_for",
     "ask_to_collect",
     "clean_residence",
@@ -80,10 +84,49 @@ def clean_residence(text: str) -> str | None:
 # --- the edit screen (变更 / 维护) ---------------------------------------------------------------------
 
 
+class Edits(BaseModel):
+    """The edits pending on the edit screen: the new phone (verified by code, and when) and residence."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    phone: PhoneResult | None = None
+    residence: str | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """In the shape the use cases read (``bot/services/records.py``: ``apply_edits``)."""
+        out: dict[str, Any] = {}
+        if self.phone is not None:
+            out["phone"] = self.phone.fields()
+        if self.residence:
+            out["residence"] = self.residence
+        return out
+
+
+class EditsData(FlowData):
+    """The own values of a flow with the edit screen (变更, 维护): the pending ``edits``, saved at
+    【下一步】."""
+
+    edits: Edits = Field(default_factory=Edits)
+
+    @classmethod
+    async def keep_edit(cls, ctx: Ctx, **edit: Any) -> None:
+        own = await ctx.load(cls)
+        await ctx.store(own.model_copy(update={"edits": own.edits.model_copy(update=edit)}))
+
+    @classmethod
+    async def keep_phone(cls, ctx: Ctx, result: PhoneResult) -> None:
+        """The phone sub-dialog returned: its number is the pending new phone."""
+        await cls.keep_edit(ctx, phone=result)
+
+    def flat(self) -> dict[str, Any]:
+        return {**super().flat(), "edits": self.edits.fields()}
+
+
 def register_edit_steps(
     router: Router,
     states: tuple[State, State],
     editable: Callable[[Ctx], Awaitable[bool]],
+    model: type[EditsData],
     *,
     show: Screen,
     ask_phone: Screen,
@@ -111,7 +154,7 @@ def register_edit_steps(
         if value is None:
             await message.answer(ctx.t("functions.residence_invalid"), reply_markup=keyboard(back_row(ctx.t)))
             return
-        await ctx.put(edits={**(await ctx.get()).get("edits", {}), "residence": value})
+        await model.keep_edit(ctx, residence=value)
         await show(ctx)
 
     on_press(router, residence, "back", show)
@@ -121,17 +164,19 @@ def register_edit_steps(
         await message.answer(ctx.t("functions.residence_prompt"), reply_markup=keyboard(back_row(ctx.t)))
 
 
-async def show_edits(ctx: Ctx, state: State, person: Person, *, note: str | None = None) -> None:
-    """Current values (masked), the pending new ones, and 【下一步】 to save them."""
-    edits: dict[str, Any] = dict((await ctx.get()).get("edits", {}))
-    new_phone = edits.get("phone", {}).get("number") if edits.get("phone") else None
+async def show_edits(
+    ctx: Ctx, state: State, person: Person, model: type[EditsData], *, note: str | None = None
+) -> None:
+    """Current values (masked), the pending new ones (``model``'s edits), and 【下一步】 to save them."""
+    edits = (await ctx.load(model)).edits
+    new_phone = edits.phone.number if edits.phone is not None else None
     text = ctx.t(
         "functions.edit_screen",
         name=mask_name(person.name),
         phone=mask_phone(person.phone.number) if person.phone else None,
         residence=mask_address(person.residence) if person.residence else None,
         new_phone=mask_phone(new_phone) if new_phone else None,
-        new_residence=edits.get("residence"),
+        new_residence=edits.residence,
     )
     await ctx.state.set_state(state)
     await ctx.say(

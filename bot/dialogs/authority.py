@@ -18,7 +18,7 @@ It returns an :class:`~bot.dialogs.calls.AuthorityResult` (``checked``, ``photo_
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -39,7 +39,7 @@ from bot.dialogs.base import (
     pause,
     spend_try,
 )
-from bot.dialogs.calls import AuthorityResult, AuthoritySubject
+from bot.dialogs.calls import AuthorityResult, AuthoritySubject, CardResult, FaceResult
 from bot.dialogs.card_data import front_from_dict, identity_corrected
 from bot.domain.outcomes import EventOutcome
 from bot.integrations.identity import IdentityCheck, IdentityUnavailable
@@ -82,7 +82,7 @@ async def remember(ctx: Ctx, check: IdentityCheck | None) -> AuthorityResult:
     """:func:`_result`, kept in the FSM data as ``authority`` (for the permit path of collection,
     which asks the authority without the sub-dialog)."""
     result = await _result(ctx, check)
-    await ctx.put(authority=result.dump())
+    await ctx.store(result)
     return result
 
 
@@ -102,13 +102,14 @@ async def _result(ctx: Ctx, check: IdentityCheck | None) -> AuthorityResult:
     return result
 
 
-def primary_reference(data: dict[str, Any]) -> list[list[float]]:
+def primary_reference(data: Mapping[str, Any]) -> list[list[float]]:
     """The reference the selfie must match in a collection: the authority's photo when it has one,
-    else the card portrait (none when the front was typed: liveness only, a person compares)."""
-    encoding = dict(data.get("authority") or {}).get("encoding")
-    if encoding:
-        return [list(encoding)]
-    portrait = dict(data.get("card") or {}).get("portrait_encoding")
+    else the card portrait (none when the front was typed: liveness only, a person compares).
+    ``data``: the dialog as the record builders read it (``calls.view``)."""
+    checked = AuthorityResult.found(data)
+    if checked is not None and checked.encoding:
+        return [list(checked.encoding)]
+    portrait = CardResult.of(data).portrait_encoding
     return [list(portrait)] if portrait else []
 
 
@@ -132,30 +133,28 @@ def _config(ctx: Ctx) -> FaceConfig:
 
 
 def assess(
-    ctx: Ctx, data: dict[str, Any], *, second: Sequence[tuple[str, Sequence[float] | None]] = ()
+    ctx: Ctx, data: Mapping[str, Any], *, second: Sequence[tuple[str, Sequence[float] | None]] = ()
 ) -> Assessment:
     """Judge a submission whose face check passed against its primary reference: is it verified?
 
-    ``second``: (reason code, encoding) of the further references the live face must match too (the
-    card portrait when the authority's photo was the primary one; the authority's photo when the
-    stored live face was). A typed (permit) or corrected identity needs the authority's photo."""
-    authority = dict(data.get("authority") or {})
-    card = dict(data.get("card") or {})
+    ``data``: the dialog as the record builders read it (``calls.view``; its ``doc_type`` names the
+    document of the submission). ``second``: (reason code, encoding) of the further references the
+    live face must match too (the card portrait when the authority's photo was the primary one; the
+    authority's photo when the stored live face was). A typed (permit) or corrected identity needs
+    the authority's photo."""
+    checked = AuthorityResult.found(data)
+    resident = data.get("doc_type") == DocumentType.RESIDENT_ID.value
     reasons: list[str] = []
-    corrected = (
-        identity_corrected(ctx.t, card) if data.get("doc_type") == DocumentType.RESIDENT_ID.value else []
-    )
-    has_photo = bool(authority.get("encoding"))
-    if not authority.get("checked"):
+    corrected = identity_corrected(ctx.t, CardResult.of(data).dump()) if resident else []
+    has_photo = bool(checked is not None and checked.encoding)
+    if checked is None or not checked.checked:
         reasons.append("review_authority_unavailable")
     elif not has_photo and corrected:
         reasons.append("review_identity_corrected")
-    elif not has_photo and (
-        data.get("doc_type") != DocumentType.RESIDENT_ID.value
-        or ctx.services.settings.identity_photo_required
-    ):
+    elif not has_photo and (not resident or ctx.services.settings.identity_photo_required):
         reasons.append("review_no_authority_photo")
-    live = dict(data.get("face") or {}).get("encoding")
+    face = FaceResult.found(data)
+    live = face.encoding if face is not None else None
     if live:
         for code, reference in second:
             if reference and decide(distance(live, reference), _config(ctx))[0] != "pass":
@@ -167,7 +166,7 @@ async def begin(ctx: Ctx) -> None:
     """The call: ask the authority about the card of this dialog; the caller's ``on_authority`` once
     it matched (or, by setting, could not answer), else 身份验证失败 / try again later."""
     await calls.call(ctx, "authority")
-    front = front_from_dict(dict((await ctx.get()).get("card") or {}).get("front"))
+    front = front_from_dict((await ctx.load(CardResult)).front)
     await _ask(ctx, DocumentType.RESIDENT_ID, front.id_number or "", front.name or "", front.birth_date)
 
 
@@ -189,7 +188,7 @@ async def begin_for(
 async def _again(ctx: Ctx) -> None:
     subject = await calls.arg(ctx, "authority", AuthoritySubject)
     if subject is None:
-        front = front_from_dict(dict((await ctx.get()).get("card") or {}).get("front"))
+        front = front_from_dict((await ctx.load(CardResult)).front)
         await _ask(ctx, DocumentType.RESIDENT_ID, front.id_number or "", front.name or "", front.birth_date)
         return
     birth = subject.birth_date
@@ -203,10 +202,9 @@ async def _again(ctx: Ctx) -> None:
 
 
 async def _ask(ctx: Ctx, doc_type: DocumentType, number: str, name: str, birth_date: date | None) -> None:
-    data = await ctx.get()
+    flow = await calls.flow_of(ctx)
     progress = await ctx.say(ctx.t("other.checking"))
     check = await consult(ctx, doc_type, number, name, birth_date)
-    flow = str(data.get("flow"))
     if check is None and not ctx.services.settings.identity_unavailable_review:
         await ctx.state.set_state(AuthoritySG.failed)
         await progress.edit_text(ctx.t.reason("identity_unavailable"), reply_markup=_retry_keyboard(ctx))
@@ -230,7 +228,7 @@ async def _ask(ctx: Ctx, doc_type: DocumentType, number: str, name: str, birth_d
         return
     result = await _result(ctx, check)
     await progress.edit_text(ctx.t("other.passed") if check is not None else ctx.t("card.identity_unchecked"))
-    await calls.finish_authority(ctx, result)
+    await calls.finish(ctx, result)
 
 
 def _retry_keyboard(ctx: Ctx) -> Any:

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from aiogram import BaseMiddleware, Bot, F, Router
 from aiogram.filters.callback_data import CallbackData
@@ -32,6 +32,8 @@ from aiogram.types import (
 )
 
 from bot.config import Settings
+from bot.conversation import Common, Kept
+from bot.conversation import end_dialog as end_dialog  # what every dialog step that leaves calls
 from bot.dialogs.calls import DIALOG_VERSION, VERSION_KEY, needs_upgrade, upgrade
 from bot.domain.clock import china_date
 from bot.domain.outcomes import EventOutcome
@@ -47,6 +49,7 @@ MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
 
 
 ReplyMarkup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
+K = TypeVar("K", bound=Kept)
 
 
 class Act(CallbackData, prefix="d"):
@@ -58,7 +61,8 @@ class Act(CallbackData, prefix="d"):
 
 
 class Flow(Protocol):
-    """A function's dialog. The sub-dialogs it calls return to its hooks (``calls.CardCaller``, ...)."""
+    """A function's dialog. The sub-dialogs it calls return to its hooks (``on_card(ctx, result)``,
+    ``back_from_card(ctx)``, ...: ``calls.finish`` and ``calls.back_from`` call them by name)."""
 
     name: str
 
@@ -89,10 +93,12 @@ class Ctx:
         """The bureau's business day: card expiry and "today" are judged by the China calendar."""
         return china_date(self.now())
 
+    # The FSM data as stored: read and written only by the typed accessors below and the call stack
+    # (bot/dialogs/calls.py); a step names no key of it.
     async def get(self) -> dict[str, Any]:
         data = await self.state.get_data()
         if needs_upgrade(data):
-            # Stored before the typed stack (a dialog in flight across the deployment): upgraded once.
+            # Stored in an earlier shape (a dialog in flight across the deployment): upgraded once.
             data = upgrade(data, await self.state.get_state())
             await self.state.set_data(data)
         return data
@@ -101,6 +107,28 @@ class Ctx:
         if "flow" in values:  # a dialog begins: its data are in the current shape
             values[VERSION_KEY] = DIALOG_VERSION
         await self.state.update_data(**values)
+
+    async def load(self, model: type[K]) -> K:
+        """The ``model`` this dialog keeps (a fresh one when it keeps none yet)."""
+        return model.of(await self.get())
+
+    async def find(self, model: type[K]) -> K | None:
+        """The ``model`` this dialog keeps; None when it keeps none (a result not returned yet)."""
+        return model.found(await self.get())
+
+    async def change(self, model: type[K], **values: Any) -> K:
+        """The ``model`` this dialog keeps, with ``values`` set, kept again (and returned)."""
+        changed = (await self.load(model)).model_copy(update=values)
+        await self.store(changed)
+        return changed
+
+    async def store(self, *values: Kept) -> None:
+        """Keep each of ``values`` (whole, under its model's key), in one write."""
+        await self.put(**{value.KEY: value.dump() for value in values})
+
+    async def begin(self, flow: str, *values: Kept) -> None:
+        """A flow's dialog begins (on data already cleared): its name, with ``values``."""
+        await self.put(flow=flow, **{value.KEY: value.dump() for value in values})
 
     async def say(self, text: str, markup: ReplyMarkup = None, **kwargs: Any) -> Message:
         return await self.bot.send_message(self.user.id, text, reply_markup=markup, **kwargs)
@@ -163,16 +191,20 @@ def home_button(t: Translator) -> InlineKeyboardButton:
 
 async def spend_try(ctx: Ctx, step: str) -> bool:
     """Count a failed attempt at `step`; False once the attempts allowed by the settings are used."""
-    tries = dict((await ctx.get()).get("tries", {}))
-    tries[step] = int(tries.get(step, 0)) + 1
-    await ctx.put(tries=tries)
-    return bool(tries[step] < ctx.services.settings.max_step_retries)
+    common = await ctx.load(Common)
+    common.tries[step] = int(common.tries.get(step, 0)) + 1
+    await ctx.store(common)
+    return bool(common.tries[step] < ctx.services.settings.max_step_retries)
+
+
+async def tries_used(ctx: Ctx, step: str) -> int:
+    return int((await ctx.load(Common)).tries.get(step, 0))
 
 
 async def reset_tries(ctx: Ctx, step: str) -> None:
-    tries = dict((await ctx.get()).get("tries", {}))
-    if tries.pop(step, None) is not None:
-        await ctx.put(tries=tries)
+    common = await ctx.load(Common)
+    if common.tries.pop(step, None) is not None:
+        await ctx.store(common)
 
 
 # --- temporary media -------------------------------------------------------------------------------
@@ -181,45 +213,10 @@ async def reset_tries(ctx: Ctx, step: str) -> None:
 async def keep_temp_media(ctx: Ctx, data: bytes, kind: str) -> str:
     """Store an upload encrypted for the rest of the dialog; listed so an abandoned dialog deletes it."""
     media_id = await ctx.services.media.put(data, kind)
-    temp = list((await ctx.get()).get("temp_media", []))
-    temp.append(media_id)
-    await ctx.put(temp_media=temp)
+    common = await ctx.load(Common)
+    common.temp_media.append(media_id)
+    await ctx.store(common)
     return media_id
-
-
-# FSM key of the messages that show the owner full values (【信息核实】, a correction prompt):
-# [[message id, the text it is edited down to], ...]. Every way out of the step masks them.
-SHOWN_IN_FULL = "verify_shown"
-
-
-async def mask_shown(bot: Bot, chat_id: int, shown: list[Any]) -> None:
-    """Edit each message that showed full values down to its masked text (stored with it)."""
-    for message_id, masked in shown:
-        try:
-            await bot.edit_message_text(masked, chat_id=chat_id, message_id=int(message_id))
-        except Exception:  # too old, deleted by the user, unchanged: nothing more to hide there
-            log.debug("could not mask an earlier message", exc_info=True)
-
-
-async def end_dialog(
-    state: FSMContext, services: Services, *, keep: frozenset[str] = frozenset(), bot: Bot | None = None
-) -> None:
-    """Leave the dialog: the FSM data goes, and so does every temporary file not now part of a record.
-    With ``bot``, messages that showed the owner full values are masked first (/cancel, /start, home,
-    a pause: the step is left without its own buttons)."""
-    data = await state.get_data()
-    shown = list(data.get(SHOWN_IN_FULL) or [])
-    if bot is not None and shown:
-        await mask_shown(bot, state.key.chat_id, shown)
-    for media_id in data.get("temp_media", []):
-        if media_id not in keep:
-            try:
-                await services.media.delete(media_id)
-            except Exception:  # a file left behind is collected by the retention job
-                log.warning("could not delete a temporary media file", exc_info=True)
-    # /start and "home" call this on every press: skip the two writes when there is nothing to clear.
-    if data or await state.get_state() is not None:
-        await state.clear()
 
 
 async def pause(ctx: Ctx, reason_key: str) -> None:

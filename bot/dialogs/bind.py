@@ -9,13 +9,15 @@ binding exists already.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from aiogram import F, Router
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery
 
 from bot.dialogs.account import refuse, role_name
 from bot.dialogs.base import Act, Ctx, act, back_row, buttons_only, complete, keyboard, on_press
-from bot.dialogs.taxpayer_id import TaxpayerIdFlow
+from bot.dialogs.taxpayer_id import TaxpayerIdData, TaxpayerIdFlow
 from bot.domain.enterprise import Enterprise, Role
 from bot.domain.models import Person
 from bot.domain.policies import BINDABLE_ROLES, Denial
@@ -31,21 +33,25 @@ class BindSG(StatesGroup):
     choose = State()  # the enterprises that match
 
 
+class BindData(TaxpayerIdData):
+    """绑定's own values: the 纳税人识别号 and the 身份类型 chosen (a ``Role`` value)."""
+
+    KEY: ClassVar[str] = "bind"
+    role: str | None = None
+
+
 class BindFlow(TaxpayerIdFlow):
     name = "bind"
     func = Function.BIND
+    data = BindData
+    states = BindSG
 
-    @property
-    def number_state(self) -> State:
-        return BindSG.taxpayer_id  # (a State as a class attribute would be bound to this class)
-
-    async def number_entered(self, ctx: Ctx, number: str) -> None:
-        await ctx.put(taxpayer_id=number, role=None)
+    async def after_number(self, ctx: Ctx) -> None:
         await self.show_role(ctx)
 
     async def show_role(self, ctx: Ctx) -> None:
-        data = await ctx.get()
-        chosen = data.get("role")
+        own = await ctx.load(BindData)
+        chosen = own.role
         rows = [
             [act(("✅ " if chosen == role.value else "") + role_name(ctx, role), "role", role.value)]
             for role in ROLE_ORDER
@@ -54,7 +60,7 @@ class BindFlow(TaxpayerIdFlow):
             rows.append([act(ctx.t("bind.bind"), "bind")])
         await ctx.state.set_state(BindSG.role)
         await ctx.say(
-            ctx.t("bind.choose_role", taxpayer_id=data.get("taxpayer_id")), keyboard(*rows, back_row(ctx.t))
+            ctx.t("bind.choose_role", taxpayer_id=own.taxpayer_id), keyboard(*rows, back_row(ctx.t))
         )
 
     async def _asked(self, ctx: Ctx) -> tuple[Person, Enterprise | None, object] | None:
@@ -63,8 +69,8 @@ class BindFlow(TaxpayerIdFlow):
         person = await self.person(ctx)
         if person is None:
             return None
-        data = await ctx.get()
-        return person, await ctx.repo.enterprises.get(str(data.get("taxpayer_id"))), data.get("role")
+        own = await ctx.load(BindData)
+        return person, await ctx.repo.enterprises.get(str(own.taxpayer_id)), own.role
 
     async def show_matches(self, ctx: Ctx) -> None:
         asked = await self._asked(ctx)
@@ -131,13 +137,13 @@ def create_router(flow: BindFlow) -> Router:
     async def role(query: CallbackQuery, callback_data: Act, ctx: Ctx) -> None:
         await query.answer()
         if callback_data.v in {r.value for r in ROLE_ORDER}:
-            await ctx.put(role=callback_data.v)
+            await ctx.change(BindData, role=callback_data.v)
         await flow.show_role(ctx)
 
     @router.callback_query(BindSG.role, Act.filter(F.a == "bind"))
     async def bind_pressed(query: CallbackQuery, ctx: Ctx) -> None:
         await query.answer()
-        if not (await ctx.get()).get("role"):
+        if not (await ctx.load(BindData)).role:
             await flow.show_role(ctx)
             return
         await flow.show_matches(ctx)
@@ -153,4 +159,4 @@ def create_router(flow: BindFlow) -> Router:
     return router
 
 
-__all__ = ["BindFlow", "BindSG", "create_router"]
+__all__ = ["BindData", "BindFlow", "BindSG", "create_router"]

@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from aiogram import F, Router
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 
+from bot.conversation import Common, mask_shown
 from bot.dialogs import calls
 from bot.dialogs.base import (
-    SHOWN_IN_FULL,
     Act,
     Ctx,
     DownloadRefused,
@@ -34,14 +34,14 @@ from bot.dialogs.base import (
     download,
     keep_temp_media,
     keyboard,
-    mask_shown,
     pause,
     reasons_text,
     reset_tries,
     spend_try,
+    tries_used,
     upload_of,
 )
-from bot.dialogs.calls import CardResult
+from bot.dialogs.calls import CardResult, StepData
 from bot.dialogs.card_data import (
     BACK_FIELDS,
     EDITABLE,
@@ -87,8 +87,15 @@ class CardSG(StatesGroup):
     manual = State()  # the side could not be read: type the fields instead?
 
 
+class CardStep(StepData):
+    """The card capture's own value: the field being corrected on 【信息核实】."""
+
+    KEY: ClassVar[str] = "card_step"
+    edit_field: str | None = None
+
+
 async def begin(ctx: Ctx) -> None:
-    await calls.call(ctx, "card", card=CardResult().dump())
+    await calls.call(ctx, "card", None, CardResult())
     await ctx.state.set_state(CardSG.front)
     await ctx.say(ctx.t("card.front_prompt"), keyboard(back_row(ctx.t)))
 
@@ -101,11 +108,11 @@ async def reopen(ctx: Ctx) -> None:
 
 async def _card(ctx: Ctx) -> dict[str, Any]:
     """The draft as a dict, as the field helpers of ``card_data`` read it; :func:`_keep` stores it."""
-    return (await calls.card_of(ctx)).dump()
+    return (await ctx.load(CardResult)).dump()
 
 
-async def _keep(ctx: Ctx, card: dict[str, Any], **also: Any) -> None:
-    await ctx.put(card=CardResult.load(card).dump(), **also)
+async def _keep(ctx: Ctx, card: dict[str, Any], *also: StepData) -> None:
+    await ctx.store(CardResult.model_validate(card), *also)
 
 
 async def _read(ctx: Ctx, message: Message, expected: str) -> tuple[Any, bytes, ProgressMessage] | None:
@@ -145,7 +152,7 @@ async def _failed(
     """A failed read of ``step``: again, or after the last try the typed path (``fields``: what the
     engine did read of that side, shown on 【信息核实】 to be completed) or the pause."""
     if await spend_try(ctx, step):
-        used = int(dict((await ctx.get()).get("tries") or {}).get(step, 0))
+        used = await tries_used(ctx, step)
         left = max(0, ctx.services.settings.max_step_retries - used)
         await progress.edit_text(
             ctx.t("card.read_failed")
@@ -159,15 +166,15 @@ async def _failed(
         )
         return
     await progress.edit_text(ctx.t("card.read_failed") + "\n" + reasons_text(ctx.t, codes))
-    data = await ctx.get()
-    if data.get("flow") in MANUAL_FLOWS and UNREADABLE & set(codes):
+    flow = await calls.flow_of(ctx)
+    if flow in MANUAL_FLOWS and UNREADABLE & set(codes):
         # Kept now: if the user types the fields, a reviewer compares them with this photo.
         card = await _card(ctx)
         media = await keep_temp_media(ctx, photo, MEDIA_KIND[step])
         card["unread"] = {"side": step, "media": media, "fields": fields or {}}
         await _keep(ctx, card)
         await ctx.repo.events.record(
-            str(data.get("flow")),
+            flow,
             f"card_{step}",
             EventOutcome.REJECTED,
             user_id=ctx.user_id,
@@ -217,17 +224,18 @@ async def hide_verify(ctx: Ctx) -> None:
     """The step is left: the messages that showed full values (【信息核实】, a correction prompt) are
     edited down to the masked form, saying so (/cancel, /start and home do the same through
     ``end_dialog``)."""
-    shown = list((await ctx.get()).get(SHOWN_IN_FULL) or [])
+    common = await ctx.load(Common)
+    shown = common.verify_shown
     if not shown:
         return
-    await ctx.put(**{SHOWN_IN_FULL: []})
+    await ctx.store(common.model_copy(update={"verify_shown": []}))
     await mask_shown(ctx.bot, ctx.user_id, shown)
 
 
 async def _remember_shown(ctx: Ctx, message_id: int, masked: str) -> None:
-    shown = list((await ctx.get()).get(SHOWN_IN_FULL) or [])
-    entry = [message_id, masked + "\n\n" + ctx.t("card.verify_hidden")]
-    await ctx.put(**{SHOWN_IN_FULL: [*shown, entry]})
+    common = await ctx.load(Common)
+    common.verify_shown.append((message_id, masked + "\n\n" + ctx.t("card.verify_hidden")))
+    await ctx.store(common)
 
 
 # The field each of the engine's notes is about (bot.verification.idcard.IdCardReason).
@@ -305,7 +313,7 @@ async def _number_edit_allowed(ctx: Ctx, number: str) -> bool:
         if until is None:
             return True
     await ctx.repo.events.record(
-        str((await ctx.get()).get("flow")),
+        await calls.flow_of(ctx),
         "card_edit",
         EventOutcome.REJECTED,
         user_id=ctx.user_id,
@@ -436,7 +444,7 @@ def create_router() -> Router:
         if callback_data.v not in EDITABLE:
             return
         await hide_verify(ctx)
-        await ctx.put(edit_field=callback_data.v)
+        await ctx.store(CardStep(edit_field=callback_data.v))
         await ctx.state.set_state(CardSG.edit)
         field = callback_data.v
         current = field_value(ctx.t, await _card(ctx), field)
@@ -472,7 +480,7 @@ def create_router() -> Router:
             return
         await query.answer()
         await hide_verify(ctx)
-        await calls.finish_card(ctx, CardResult.load(card))
+        await calls.finish(ctx, CardResult.model_validate(card))
 
     @router.callback_query(CardSG.verify, Act.filter(F.a == "back"))
     async def verify_back(query: CallbackQuery, ctx: Ctx) -> None:
@@ -488,9 +496,8 @@ def create_router() -> Router:
     # --- a correction ----------------------------------------------------------------------------
     @router.message(CardSG.edit, F.text)
     async def edit_text(message: Message, ctx: Ctx) -> None:
-        data = await ctx.get()
-        field = data.get("edit_field")
-        card = CardResult.load(data.get("card")).dump()
+        field = (await ctx.load(CardStep)).edit_field
+        card = await _card(ctx)
         front, back = front_from_dict(card.get("front")), back_from_dict(card.get("back"))
         before = front.id_number
         try:
@@ -511,7 +518,7 @@ def create_router() -> Router:
         # Every correction, read → typed: the flow judges the identity fields by them, and they go
         # into the audit row and the review payload.
         card["corrections"] = [*card.get("corrections", []), correction_entry(ctx.t, card, str(field))]
-        await _keep(ctx, card, edit_field=None)
+        await _keep(ctx, card, CardStep())
         await show_verify(ctx, note=ctx.t("card.corrected", field=ctx.t(f"card.field.{field}")))
 
     @router.callback_query(CardSG.edit, Act.filter(F.a == "back"))

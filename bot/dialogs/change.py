@@ -17,13 +17,15 @@ Guards:
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import ClassVar
 
 from aiogram import F, Router
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
+from pydantic import Field
 
-from bot.dialogs import authority, card, face, phone
-from bot.dialogs.account import collect_button, register_edit_steps, show_edits
+from bot.dialogs import authority, calls, card, face, phone
+from bot.dialogs.account import Edits, EditsData, collect_button, register_edit_steps, show_edits
 from bot.dialogs.base import (
     Act,
     Ctx,
@@ -55,6 +57,21 @@ def _minutes_left(until: datetime, now: datetime) -> int:
     return max(1, int((until - now).total_seconds() + 59) // 60)
 
 
+class ChangeData(EditsData):
+    """变更's own values: the document type, the person the card named (``person_id``) and whether the
+    face proved them (``verified``; ``review``: near the threshold, a reviewer decides), the keys and
+    start of the face attempt's guard, the identity reasons for review, and the pending ``edits``."""
+
+    KEY: ClassVar[str] = "change"
+    doc_type: str | None = None
+    person_id: int | None = None
+    verified: bool = False
+    review: bool = False
+    guard_keys: list[str] = Field(default_factory=list)
+    guard_began: str | None = None  # ISO-8601
+    review_reasons: list[str] = Field(default_factory=list)
+
+
 class ChangeFlow:
     name = "change"
 
@@ -79,14 +96,14 @@ class ChangeFlow:
         if await already_in_review(ctx, self.name, "change.in_review"):
             return
         await ctx.state.clear()
-        await ctx.put(flow=self.name, doc_type=DocumentType.RESIDENT_ID.value)
+        await ctx.begin(self.name, ChangeData(doc_type=DocumentType.RESIDENT_ID.value))
         await card.begin(ctx)
 
     async def verified_person(self, ctx: Ctx) -> Person | None:
         """The person proven by card and face in this dialog; None (dialog ended) otherwise."""
-        data = await ctx.get()
-        person_id = data.get("person_id")
-        person = await ctx.repo.persons.get(int(person_id)) if data.get("verified") and person_id else None
+        own = await ctx.load(ChangeData)
+        person_id = own.person_id
+        person = await ctx.repo.persons.get(person_id) if own.verified and person_id else None
         if person is None:
             await end_dialog(ctx.state, ctx.services)
             await ctx.say(ctx.t("change.not_verified"), keyboard([home_button(ctx.t)]))
@@ -96,15 +113,14 @@ class ChangeFlow:
         person = await self.verified_person(ctx)
         if person is None:
             return
-        if (await ctx.get()).get("review"):
+        if (await ctx.load(ChangeData)).review:
             # Said on every showing: 【下一步】 submits for review here, it does not save at once.
             note = ctx.t("change.review_note") + ("\n\n" + note if note else "")
-        await show_edits(ctx, ChangeSG.edit, person, note=note)
+        await show_edits(ctx, ChangeSG.edit, person, ChangeData, note=note)
 
     # --- sub-dialogs return here ------------------------------------------------------------------
     async def on_phone(self, ctx: Ctx, result: PhoneResult) -> None:
-        data = await ctx.get()
-        await ctx.put(edits={**data.get("edits", {}), "phone": result.fields()})
+        await ChangeData.keep_phone(ctx, result)
         await self.show(ctx)
 
     async def back_from_phone(self, ctx: Ctx) -> None:
@@ -125,14 +141,15 @@ class ChangeFlow:
         keys = [guards.user_key(ctx.user_id), guards.document_key(DocumentType.RESIDENT_ID, number)]
         if await self._paused(ctx, keys):
             return
-        await ctx.put(guard_keys=keys)
+        await ctx.change(ChangeData, guard_keys=keys)
         # Number and name to the identity authority, as in a collection.
         await authority.begin(ctx)
 
     async def on_authority(self, ctx: Ctx, result: AuthorityResult) -> None:
-        data = await ctx.get()
-        number = front_from_dict(data["card"].get("front")).id_number or ""
-        keys = list(data.get("guard_keys", []))
+        data = await calls.view(ctx)
+        card_read = await ctx.load(CardResult)
+        number = front_from_dict(card_read.front).id_number or ""
+        keys = list((await ctx.load(ChangeData)).guard_keys)
         person = await ctx.repo.persons.find_by_document(DocumentType.RESIDENT_ID, number)
         # Whether the number is collected is told only after the face check: a face check runs either
         # way (against the authority's photo or the portrait when there is no record), so no step
@@ -143,22 +160,25 @@ class ChangeFlow:
             # The stored live face is who collected; without one, the portrait of the card just read.
             refs = [list(person.live_photo.encoding)]
         else:
-            refs = [data["card"]["portrait_encoding"]]
+            refs = [list(card_read.portrait_encoding or [])]
         pause = self._pause(ctx)
         began = await ctx.repo.guards.fail(
             SCOPE, keys, limit=ctx.services.settings.change_face_attempts, window=pause, pause=pause
         )
-        await ctx.put(
-            person_id=None if person is None else person.id,
+        person_id = None if person is None else person.id
+        await ctx.change(
+            ChangeData,
+            person_id=person_id,
             guard_keys=keys,
             guard_began=None if began is None else began.isoformat(),
         )
-        await face.begin(ctx, FaceCheck(refs=refs))
+        await face.begin(ctx, FaceCheck(refs=refs, person_id=person_id))
 
     async def on_face(self, ctx: Ctx, result: FaceResult) -> None:
-        data = await ctx.get()
-        keys = list(data.get("guard_keys", []))
-        if data.get("person_id") is None:
+        data = await calls.view(ctx)
+        own = await ctx.load(ChangeData)
+        keys = list(own.guard_keys)
+        if own.person_id is None:
             await end_dialog(ctx.state, ctx.services)
             await ctx.repo.events.record(
                 self.name,
@@ -170,37 +190,39 @@ class ChangeFlow:
             await ctx.say(ctx.t("change.not_collected"), keyboard(collect_button(ctx), [home_button(ctx.t)]))
             return
         # The stored live face was the reference; the authority's photo (if any) must show it too.
-        photo = dict(data.get("authority") or {}).get("encoding")
+        checked = await ctx.find(AuthorityResult)
+        photo = checked.encoding if checked is not None else None
         unverified = authority.assess(ctx, data, second=[("review_authority_photo_mismatch", photo)]).reasons
-        await ctx.put(review_reasons=unverified)
+        await ctx.change(ChangeData, review_reasons=unverified)
         if result.decision != "pass" or unverified:
             # Near the threshold is no proof of identity, and no failure either: the attempt is taken
             # back from the count, the user enters what they came to change, and a reviewer decides
             # (the case is opened on 【下一步】, with the new phone already verified by code).
-            began = data.get("guard_began")
+            began = own.guard_began
             await ctx.repo.guards.forgive(
                 SCOPE,
                 keys,
                 limit=ctx.services.settings.change_face_attempts,
                 began=None if began is None else datetime.fromisoformat(began),
             )
-            await ctx.put(verified=True, review=True, edits={})
+            await ctx.change(ChangeData, verified=True, review=True, edits=Edits())
             await self.show(ctx)
             return
         await ctx.repo.guards.succeed(SCOPE, keys)
         await ctx.repo.events.record(self.name, "face", EventOutcome.PASSED, user_id=ctx.user_id)
-        await ctx.put(verified=True, review=False, edits={})
+        await ctx.change(ChangeData, verified=True, review=False, edits=Edits())
         await self.show(ctx, note=ctx.t("change.verified"))
 
     async def save(self, ctx: Ctx) -> None:
         person = await self.verified_person(ctx)
         if person is None:
             return
-        data = await ctx.get()
-        if data.get("review"):
-            payload = {
-                k: data.get(k) for k in ("flow", "doc_type", "card", "authority", "edits", "consents", "face")
-            }
+        own = await ctx.load(ChangeData)
+        if own.review:
+            payload = await calls.payload(
+                ctx, ("flow", "doc_type", "card", "authority", "edits", "consents", "face")
+            )
+            face_result = await ctx.find(FaceResult)
             await open_review(
                 ctx,
                 ReviewKind.CHANGE_FACE_NEAR_THRESHOLD,
@@ -208,11 +230,10 @@ class ChangeFlow:
                 payload,
                 "change.review",
                 in_review_key="change.in_review",
-                reasons=list(data.get("review_reasons") or [])
-                + list(dict(data.get("face") or {}).get("reasons", [])),
+                reasons=list(own.review_reasons) + (list(face_result.reasons) if face_result else []),
             )
             return
-        await save_change(ctx.repo, ctx.user_id, person.id, data)
+        await save_change(ctx.repo, ctx.user_id, person.id, await calls.view(ctx))
         await complete(ctx, self.name, "save", ctx.t("functions.saved"))
 
 
@@ -229,7 +250,9 @@ def create_router(flow: ChangeFlow) -> Router:
             await phone.begin(ctx)
 
     steps = (ChangeSG.edit, ChangeSG.residence)
-    register_edit_steps(router, steps, verified, show=flow.show, ask_phone=ask_phone, save=flow.save)
+    register_edit_steps(
+        router, steps, verified, ChangeData, show=flow.show, ask_phone=ask_phone, save=flow.save
+    )
 
     @router.callback_query(ChangeSG.edit, Act.filter(F.a == "back"))
     async def edit_back(query: CallbackQuery, ctx: Ctx) -> None:
@@ -244,4 +267,4 @@ def create_router(flow: ChangeFlow) -> Router:
     return router
 
 
-__all__ = ["ChangeFlow", "ChangeSG", "create_router"]
+__all__ = ["ChangeData", "ChangeFlow", "ChangeSG", "create_router"]

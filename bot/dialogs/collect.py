@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import logging
 from datetime import date
+from typing import ClassVar
 
 from aiogram import F, Router
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
+from pydantic import BaseModel, ConfigDict, Field
 
-from bot.dialogs import authority, card, consent, face, handoff, phone
+from bot.conversation import Common
+from bot.dialogs import authority, calls, card, consent, face, handoff, phone
 from bot.dialogs.base import (
     Act,
     Ctx,
@@ -38,7 +41,7 @@ from bot.dialogs.base import (
     register_entry,
     spend_try,
 )
-from bot.dialogs.calls import AuthorityResult, CardResult, FaceCheck, FaceResult, PhoneResult
+from bot.dialogs.calls import AuthorityResult, CardResult, FaceCheck, FaceResult, FlowData, PhoneResult
 from bot.dialogs.card_data import CorrectionError, parse_date
 from bot.dialogs.review import already_in_review, tell_in_review, tell_review
 from bot.domain.masking import mask_id_number
@@ -64,6 +67,38 @@ class CollectSG(StatesGroup):
     other_type = State()
     other_field = State()
     other_confirm = State()  # 【保存实名】
+
+
+class OtherDocument(BaseModel):
+    """A permit's fields as typed so far (``birth_date`` ISO-8601) and the authority's photo of it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    number: str | None = None
+    birth_date: str | None = None
+    photo_media: str | None = None
+
+    def filled(self) -> list[str]:
+        """The fields of ``OTHER_FIELDS`` typed so far, in their order."""
+        return [f for f in OTHER_FIELDS if getattr(self, f)]
+
+    def setting(self, field: str, value: str | None) -> OtherDocument:
+        return self.model_copy(update={field: value})
+
+
+class CollectData(FlowData):
+    """采集's own values: the document type chosen, and on the other-documents path the fields typed
+    so far (``other``) and the one asked."""
+
+    KEY: ClassVar[str] = "collect"
+    doc_type: str | None = None
+    other: OtherDocument = Field(default_factory=OtherDocument)
+    other_field: str | None = None
+
+    @property
+    def resident(self) -> bool:
+        return self.doc_type == DocumentType.RESIDENT_ID.value
 
 
 class CollectFlow:
@@ -94,7 +129,7 @@ class CollectFlow:
             return  # one collection waits for staff: a second would be decided twice
         # A dialog left half-way is abandoned, its uploads too (and 【信息核实】 masked).
         await end_dialog(ctx.state, ctx.services, bot=ctx.bot)
-        await ctx.put(flow=self.name)
+        await ctx.begin(self.name, CollectData())
         await self.ask_document(ctx)
 
     async def ask_document(self, ctx: Ctx, note: str | None = None) -> None:
@@ -114,7 +149,7 @@ class CollectFlow:
         # Whether the number is collected is not told here, nor at any step before the face check:
         # 【信息核实】 would otherwise answer it for any number typed (attack: probing). The save
         # tells it, and only to the person whose face matches that record.
-        await ctx.put(doc_type=DocumentType.RESIDENT_ID.value)
+        await ctx.change(CollectData, doc_type=DocumentType.RESIDENT_ID.value)
         await ctx.state.set_state(CollectSG.consent)
         await consent.show(ctx, ConsentDocument.PERSONAL_INFO)
 
@@ -129,7 +164,7 @@ class CollectFlow:
 
     async def on_phone(self, ctx: Ctx, result: PhoneResult) -> None:
         # The selfie is matched against the authority's photo when it has one (else the portrait).
-        await face.begin(ctx, FaceCheck(refs=authority.primary_reference(await ctx.get())))
+        await face.begin(ctx, FaceCheck(refs=authority.primary_reference(await calls.view(ctx))))
 
     async def back_from_phone(self, ctx: Ctx) -> None:
         await ctx.state.set_state(CollectSG.consent)
@@ -163,22 +198,23 @@ class CollectFlow:
 
     # --- saving ------------------------------------------------------------------------------------
     async def _save(self, ctx: Ctx, outcome: FaceResult) -> None:
-        data = await ctx.get()
+        data = await calls.view(ctx)
+        served = (await ctx.load(Common)).handoff  # read now: the dialog ends before it is told
         # The same builder serves a reviewer's approval of this data (bot/services/review_decisions.py).
         record = collected_record(ctx.user_id, data)
         document = record.document
-        card_data = dict(data.get("card") or {})
+        card_data = await ctx.load(CardResult)
         resident = document.doc_type is DocumentType.RESIDENT_ID
-        checked = dict(data.get("authority") or {})
+        checked = await ctx.find(AuthorityResult)
         # The authority's photo was the reference: the card portrait must show the same face too.
         second = (
-            [("review_portrait_mismatch", card_data.get("portrait_encoding"))]
-            if resident and checked.get("encoding")
+            [("review_portrait_mismatch", card_data.portrait_encoding)]
+            if resident and checked is not None and checked.encoding
             else []
         )
         assessment = authority.assess(ctx, data, second=second)
         # Everything the dialog gathered, so an approval can finish the record without asking again.
-        payload = {k: data.get(k) for k in PAYLOAD}
+        payload = await calls.payload(ctx, PAYLOAD)
         media = case_media(data)
         result = await save_collection(
             ctx.repo,
@@ -187,7 +223,7 @@ class CollectFlow:
                 record=record,
                 face_decision=outcome.decision,
                 face_reasons=list(outcome.reasons),
-                typed=bool(card_data.get("manual")),
+                typed=bool(card_data.manual),
                 identity_reasons=assessment.reasons,
                 payload=payload,
                 media_ids=media,
@@ -209,7 +245,7 @@ class CollectFlow:
             person = result.person
             log.info("collection completed for person %s", person.id)
             await complete(ctx, self.name, "save", ctx.t("collect.success"), keep=record_media(record))
-            await handoff.collected(ctx, data.get("handoff"), person)  # 扫一扫: the website learns it
+            await handoff.collected(ctx, served, person)  # 扫一扫: the website learns it
 
     # --- other documents ---------------------------------------------------------------------------
     async def ask_other_type(self, ctx: Ctx, note: str | None = None) -> None:
@@ -223,31 +259,30 @@ class CollectFlow:
         )
 
     async def ask_other_field(self, ctx: Ctx) -> None:
-        data = await ctx.get()
-        other = data.get("other", {})
-        pending = [f for f in OTHER_FIELDS if not other.get(f)]
+        own = await ctx.load(CollectData)
+        pending = [f for f in OTHER_FIELDS if f not in own.other.filled()]
         if not pending:
             await self.show_other_confirm(ctx)
             return
-        await ctx.put(other_field=pending[0])
+        await ctx.change(CollectData, other_field=pending[0])
         await ctx.state.set_state(CollectSG.other_field)
-        hint = ctx.t("other.hint." + pending[0] + ("_" + data["doc_type"] if pending[0] == "number" else ""))
+        hint = ctx.t("other.hint." + pending[0] + ("_" + str(own.doc_type) if pending[0] == "number" else ""))
         await ctx.say(
             ctx.t("other.ask", field=ctx.t("other.field." + pending[0])) + "\n" + hint,
             keyboard(back_row(ctx.t)),
         )
 
     async def show_other_confirm(self, ctx: Ctx) -> None:
-        data = await ctx.get()
-        other = data["other"]
+        own = await ctx.load(CollectData)
+        other = own.other
         await ctx.state.set_state(CollectSG.other_confirm)
         await ctx.say(
             ctx.t(
                 "other.confirm",
-                doc_type=ctx.t("doc_type." + data["doc_type"]),
-                name=other["name"],
-                number=mask_id_number(other["number"]),
-                birth_date=ctx.t.day(date.fromisoformat(other["birth_date"])),
+                doc_type=ctx.t("doc_type." + str(own.doc_type)),
+                name=other.name,
+                number=mask_id_number(str(other.number)),
+                birth_date=ctx.t.day(date.fromisoformat(str(other.birth_date))),
             ),
             keyboard(
                 [act(ctx.t("other.save"), "save")], [act(ctx.t("other.restart"), "restart")], back_row(ctx.t)
@@ -255,15 +290,15 @@ class CollectFlow:
         )
 
     async def check_authority(self, ctx: Ctx) -> None:
-        data = await ctx.get()
-        other = data["other"]
+        own = await ctx.load(CollectData)
+        other = own.other
         progress = await ctx.say(ctx.t("other.checking"))
         check = await authority.consult(
             ctx,
-            DocumentType(data["doc_type"]),
-            other["number"],
-            other["name"],
-            date.fromisoformat(other["birth_date"]),
+            DocumentType(str(own.doc_type)),
+            str(other.number),
+            str(other.name),
+            date.fromisoformat(str(other.birth_date)),
         )
         if check is None and not ctx.services.settings.identity_unavailable_review:
             await progress.edit_text(
@@ -286,8 +321,8 @@ class CollectFlow:
         # Whether the number is collected is told after the face check (the save), not here.
         checked = await authority.remember(ctx, check)
         if checked.photo_media:
-            other["photo_media"] = checked.photo_media
-        await ctx.put(other=other)
+            other = other.setting("photo_media", checked.photo_media)
+        await ctx.change(CollectData, other=other)
         await progress.edit_text(
             ctx.t("other.passed") if check is not None else ctx.t("card.identity_unchecked")
         )
@@ -303,7 +338,7 @@ def create_router(flow: CollectFlow) -> Router:
     async def document(query: CallbackQuery, callback_data: Act, ctx: Ctx) -> None:
         await query.answer()
         if callback_data.v == "id":
-            await ctx.put(doc_type=DocumentType.RESIDENT_ID.value)
+            await ctx.change(CollectData, doc_type=DocumentType.RESIDENT_ID.value)
             await card.begin(ctx)
         else:
             await flow.ask_other_type(ctx)
@@ -320,15 +355,14 @@ def create_router(flow: CollectFlow) -> Router:
 
     # --- 《个人信息保护告知同意书》 ------------------------------------------------------------------
     async def consent_agreed(ctx: Ctx) -> None:
-        data = await ctx.get()
-        if data.get("doc_type") == DocumentType.RESIDENT_ID.value:
+        if (await ctx.load(CollectData)).resident:
             # The identity authority first (number and name; its photo, if any, the face reference).
             await authority.begin(ctx)
         else:
             await flow.check_authority(ctx)
 
     async def consent_back(ctx: Ctx) -> None:
-        if (await ctx.get()).get("doc_type") == DocumentType.RESIDENT_ID.value:
+        if (await ctx.load(CollectData)).resident:
             await card.reopen(ctx)
         else:
             await flow.show_other_confirm(ctx)
@@ -347,7 +381,7 @@ def create_router(flow: CollectFlow) -> Router:
         await query.answer()
         if callback_data.v not in {t.value for t in OTHER_TYPES}:
             return
-        await ctx.put(doc_type=callback_data.v, other={})
+        await ctx.change(CollectData, doc_type=callback_data.v, other=OtherDocument())
         await flow.ask_other_field(ctx)
 
     @router.callback_query(CollectSG.other_type, Act.filter(F.a == "back"))
@@ -361,15 +395,15 @@ def create_router(flow: CollectFlow) -> Router:
 
     @router.message(CollectSG.other_field, F.text)
     async def other_field(message: Message, ctx: Ctx) -> None:
-        data = await ctx.get()
-        field, other = data.get("other_field"), dict(data.get("other", {}))
+        own = await ctx.load(CollectData)
+        field, other = str(own.other_field), own.other
         text = "".join(ch for ch in (message.text or "") if ch.isprintable()).strip()
-        doc_type = DocumentType(data["doc_type"])
+        doc_type = DocumentType(str(own.doc_type))
         try:
             if field == "name":
                 if not 1 <= len(text) <= 60:
                     raise CorrectionError("input_name_invalid")
-                other["name"] = text
+                other = other.setting(field, text)
             elif field == "number":
                 number = normalize_number(text)
                 problems = validate_document_number(doc_type, number, today=ctx.today())
@@ -381,29 +415,27 @@ def create_router(flow: CollectFlow) -> Router:
                 # Whether this number is already collected is told only after the identity authority
                 # has matched number, name and birth date (check_authority): answering here would let
                 # anyone enumerate collected document numbers by typing them.
-                other["number"] = number
+                other = other.setting(field, number)
             elif field == "birth_date":
                 birth = parse_date(text)
                 if not date(1900, 1, 1) <= birth <= ctx.today():
                     raise CorrectionError("input_date_invalid")
-                other["birth_date"] = birth.isoformat()
+                other = other.setting(field, birth.isoformat())
         except CorrectionError as exc:
             await message.answer(ctx.t.reason(exc.code), reply_markup=keyboard(back_row(ctx.t)))
             return
-        await ctx.put(other=other)
+        await ctx.change(CollectData, other=other)
         await flow.ask_other_field(ctx)
 
     @router.callback_query(CollectSG.other_field, Act.filter(F.a == "back"))
     async def other_field_back(query: CallbackQuery, ctx: Ctx) -> None:
         await query.answer()
-        data = await ctx.get()
-        other = dict(data.get("other", {}))
-        filled = [f for f in OTHER_FIELDS if other.get(f)]
+        other = (await ctx.load(CollectData)).other
+        filled = other.filled()
         if not filled:
             await flow.ask_other_type(ctx)
             return
-        other.pop(filled[-1])
-        await ctx.put(other=other)
+        await ctx.change(CollectData, other=other.setting(filled[-1], None))
         await flow.ask_other_field(ctx)
 
     @router.message(CollectSG.other_field)
@@ -413,8 +445,8 @@ def create_router(flow: CollectFlow) -> Router:
     @router.callback_query(CollectSG.other_confirm, Act.filter(F.a == "save"))
     async def other_save(query: CallbackQuery, ctx: Ctx) -> None:
         await query.answer()
-        data = await ctx.get()
-        if any(c["document"] == ConsentDocument.PERSONAL_INFO.value for c in data.get("consents", [])):
+        signed = (await ctx.load(Common)).consents
+        if any(c["document"] == ConsentDocument.PERSONAL_INFO.value for c in signed):
             await flow.check_authority(ctx)
             return
         await ctx.state.set_state(CollectSG.consent)
@@ -423,15 +455,14 @@ def create_router(flow: CollectFlow) -> Router:
     @router.callback_query(CollectSG.other_confirm, Act.filter(F.a == "restart"))
     async def other_restart(query: CallbackQuery, ctx: Ctx) -> None:
         await query.answer()
-        await ctx.put(other={})
+        await ctx.change(CollectData, other=OtherDocument())
         await flow.ask_other_field(ctx)
 
     @router.callback_query(CollectSG.other_confirm, Act.filter(F.a == "back"))
     async def other_confirm_back(query: CallbackQuery, ctx: Ctx) -> None:
         await query.answer()
-        other = dict((await ctx.get()).get("other", {}))
-        other.pop(OTHER_FIELDS[-1], None)
-        await ctx.put(other=other)
+        other = (await ctx.load(CollectData)).other
+        await ctx.change(CollectData, other=other.setting(OTHER_FIELDS[-1], None))
         await flow.ask_other_field(ctx)
 
     @router.message(CollectSG.other_confirm)
@@ -441,4 +472,4 @@ def create_router(flow: CollectFlow) -> Router:
     return router
 
 
-__all__ = ["CollectFlow", "CollectSG", "create_router"]
+__all__ = ["CollectData", "CollectFlow", "CollectSG", "OtherDocument", "create_router"]

@@ -11,6 +11,8 @@ from aiogram import F, Router
 from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
+from bot.conversation import Common
+from bot.dialogs import calls
 from bot.dialogs.base import Act, Ctx, act, back_row, end_dialog, home_button, keyboard
 from bot.domain.models import ConsentDocument
 from bot.domain.outcomes import EventOutcome
@@ -54,9 +56,10 @@ def signed(catalog: Catalog, document: ConsentDocument, at: datetime) -> dict[st
 
 
 async def record(ctx: Ctx, document: ConsentDocument) -> None:
-    consents = [c for c in (await ctx.get()).get("consents", []) if c["document"] != document.value]
+    common = await ctx.load(Common)
+    consents = [c for c in common.consents if c["document"] != document.value]
     consents.append(signed(ctx.services.catalog, document, ctx.now()))
-    await ctx.put(consents=consents)
+    await ctx.store(common.model_copy(update={"consents": consents}))
 
 
 def register_step(
@@ -79,7 +82,7 @@ def register_step(
     @router.callback_query(state, Act.filter(F.a == "decline"))
     async def decline(query: CallbackQuery, ctx: Ctx) -> None:
         await query.answer()
-        flow = str((await ctx.get()).get("flow", "unknown"))
+        flow = await calls.flow_of(ctx) or "unknown"
         await end_dialog(ctx.state, ctx.services)
         await ctx.repo.events.record(
             flow,

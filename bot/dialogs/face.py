@@ -13,11 +13,12 @@ import hashlib
 import random
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from aiogram import F, Router
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
+from pydantic import Field
 
 from bot.dialogs import calls, consent
 from bot.dialogs.base import (
@@ -33,12 +34,12 @@ from bot.dialogs.base import (
     keyboard,
     upload_of,
 )
-from bot.dialogs.calls import FaceCheck, FaceResult
+from bot.dialogs.calls import FaceCheck, FaceResult, StepData
 from bot.dialogs.progress import ProgressMessage, first_guess, texts
 from bot.domain.face_pause import PausePolicy
 from bot.domain.models import ConsentDocument
 from bot.domain.outcomes import EventOutcome
-from bot.services.records import document_from_data
+from bot.services.records import dialog_document
 from bot.services.verifier import VerificationUnavailable
 from bot.ui import Nav, Node, button
 from bot.verification.face import Action, FaceVerdict, random_challenge, same_recording
@@ -53,6 +54,13 @@ _NAMES_MISSING = frozenset({"liveness_wrong_action", "liveness_action_late", "li
 class FaceSG(StatesGroup):
     agreement = State()
     video = State()
+
+
+class FaceStep(StepData):
+    """The face check's own value: the challenge asked for (the actions, in order)."""
+
+    KEY: ClassVar[str] = "face_step"
+    challenge: list[str] = Field(default_factory=list)
 
 
 async def begin(ctx: Ctx, check: FaceCheck) -> None:
@@ -80,10 +88,10 @@ def _seconds(ctx: Ctx) -> int:
 
 async def _challenge(ctx: Ctx, *, note: str | None = None) -> None:
     challenge = _new_challenge(ctx)
-    await ctx.put(challenge=challenge)
+    await ctx.store(FaceStep(challenge=challenge))
     await ctx.state.set_state(FaceSG.video)
     steps = [ctx.t("liveness.action." + name) for name in challenge]
-    flow = (await ctx.get()).get("flow")
+    flow = await calls.flow_of(ctx) or None
     # The screen is named as the function's step guide names it (变更: 【身份验证】).
     title_key = f"face.title.{flow}"
     title = ctx.t(title_key) if ctx.t.catalog.has(title_key, ctx.t.lang) else None
@@ -105,21 +113,19 @@ def _policy(ctx: Ctx) -> PausePolicy:
     )
 
 
-async def _pause_keys(ctx: Ctx, data: dict[str, Any]) -> tuple[list[str], str | None]:
+async def _pause_keys(ctx: Ctx) -> tuple[list[str], str | None]:
     """The account, and the document this face check is for: the one read or typed in this dialog,
     else the record of the person being checked (a step-up), else the account's own record."""
     repo = ctx.repo.face_pauses
     keys = [repo.user_key(ctx.user_id)]
     number, doc_type = "", None
-    if data.get("doc_type"):
-        try:
-            doc = document_from_data(data)
-            number, doc_type = doc.number, doc.doc_type
-        except (KeyError, TypeError, ValueError):
-            number = ""
+    doc = dialog_document(await calls.view(ctx))
+    if doc is not None:
+        number, doc_type = doc.number, doc.doc_type
     if not number:
-        person_id = data.get("person_id")
-        person = await ctx.repo.persons.get(int(person_id)) if isinstance(person_id, int) else None
+        check = await calls.arg(ctx, "face", FaceCheck)
+        person_id = check.person_id if check is not None else None
+        person = await ctx.repo.persons.get(person_id) if person_id is not None else None
         if person is None:
             person = await ctx.repo.persons.find_by_telegram(ctx.user_id)
         if person is not None:
@@ -136,7 +142,7 @@ def _minutes_left(until: datetime, now: datetime) -> int:
 
 async def _say_paused(ctx: Ctx, until: datetime, *, reason: str) -> None:
     """End the dialog (its uploads go) and say until when: neither /start nor a new dialog helps."""
-    flow = str((await ctx.get()).get("flow") or "face")
+    flow = await calls.flow_of(ctx) or "face"
     await end_dialog(ctx.state, ctx.services)
     await ctx.repo.events.record(flow, "face", EventOutcome.REJECTED, user_id=ctx.user_id, reason_code=reason)
     await ctx.say(
@@ -146,7 +152,7 @@ async def _say_paused(ctx: Ctx, until: datetime, *, reason: str) -> None:
 
 
 async def _refuse_if_paused(ctx: Ctx) -> bool:
-    keys, _ = await _pause_keys(ctx, await ctx.get())
+    keys, _ = await _pause_keys(ctx)
     until = await ctx.repo.face_pauses.paused_until(keys)
     if until is None:
         return False
@@ -224,7 +230,7 @@ def create_router() -> Router:
         await back(ctx)
 
     async def refuse(message: Message, ctx: Ctx, code: str, **values: Any) -> None:
-        flow = str((await ctx.get()).get("flow") or "face")
+        flow = await calls.flow_of(ctx) or "face"
         await ctx.repo.events.record(
             flow, "face", EventOutcome.REJECTED, user_id=ctx.user_id, reason_code=code
         )
@@ -254,8 +260,8 @@ def create_router() -> Router:
             # (The engine measures the real length again, on the frames' own timestamps.)
             await refuse(message, ctx, "video_too_long", seconds=_seconds(ctx))
             return
-        data = await ctx.get()
-        keys, doc_key = await _pause_keys(ctx, data)
+        flow = await calls.flow_of(ctx) or "face"
+        keys, doc_key = await _pause_keys(ctx)
         until = await ctx.repo.face_pauses.paused_until(keys)
         if until is not None:  # begun meanwhile, e.g. by the same document on another account
             await _say_paused(ctx, until, reason="face_paused")
@@ -266,7 +272,7 @@ def create_router() -> Router:
             texts(ctx.t, running="face.checking", queued="face.queued"),
             first_guess(ctx.services.verifier.waiting),
         )
-        challenge = [Action(a) for a in data.get("challenge", [])]
+        challenge = [Action(a) for a in (await ctx.load(FaceStep)).challenge]
         check = await calls.arg(ctx, "face", FaceCheck) or FaceCheck()
         try:
             video_bytes = await download(ctx, upload)
@@ -274,7 +280,7 @@ def create_router() -> Router:
             if not_live is not None and settings.selfie_not_live == "refuse":
                 await progress.edit_text(ctx.t.reason(not_live))
                 await ctx.repo.events.record(
-                    str(data.get("flow") or "face"),
+                    flow,
                     "face",
                     EventOutcome.REJECTED,
                     user_id=ctx.user_id,
@@ -322,7 +328,6 @@ def create_router() -> Router:
         if verdict.decision == "fail" or verdict.live_encoding is None or verdict.best_frame_jpeg is None:
             if not verdict.reasons:
                 verdict = replace(verdict, decision="fail", reasons=["face_mismatch"])
-            flow = str(data.get("flow") or "face")
             # Every refusal is a statistics row with its first reason (the one the user reads first).
             await ctx.repo.events.record(
                 flow, "face", EventOutcome.REJECTED, user_id=ctx.user_id, reason_code=verdict.reasons[0]
@@ -356,6 +361,6 @@ def create_router() -> Router:
         await progress.edit_text(
             ctx.t("face.passed") if verdict.decision == "pass" else ctx.t("face.checked")
         )
-        await calls.finish_face(ctx, result)
+        await calls.finish(ctx, result)
 
     return router

@@ -20,6 +20,7 @@ from aiogram.filters import CommandObject, CommandStart
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
+from bot.conversation import Common
 from bot.dialogs import face
 from bot.dialogs.base import Act, Ctx, Startable, act, end_dialog, home_button, keyboard
 from bot.dialogs.calls import FaceCheck, FaceResult
@@ -93,14 +94,13 @@ class HandoffFlow:
             )
             return
         await end_dialog(ctx.state, ctx.services)
-        await ctx.put(flow=self.name, handoff=handoff.id)
+        await ctx.begin(self.name, Common(handoff=handoff.id))
         await ctx.say(ctx.t("handoff.stepup"))
         # A face *login*, as 实名信息维护's: the agreement was signed at collection.
         await face.begin(ctx, FaceCheck(refs=[list(person.live_photo.encoding)], with_agreement=False))
 
     async def on_face(self, ctx: Ctx, result: FaceResult) -> None:
-        data = await ctx.get()
-        handoff_id = data.get("handoff")
+        handoff_id = (await ctx.load(Common)).handoff
         person = await ctx.repo.persons.find_by_telegram(ctx.user_id)
         service = _service(ctx)
         if not isinstance(handoff_id, str):
@@ -124,7 +124,7 @@ class HandoffFlow:
         await _report(ctx, handoff)
 
     async def back_from_face(self, ctx: Ctx) -> None:
-        handoff_id = (await ctx.get()).get("handoff")
+        handoff_id = (await ctx.load(Common)).handoff
         if isinstance(handoff_id, str):
             await _service(ctx).fail(handoff_id, ctx.user_id, "cancelled")
         await _end(ctx, "handoff.cancelled")
@@ -147,7 +147,7 @@ def create_router(flow: HandoffFlow) -> Router:
         person = await ctx.repo.persons.find_by_telegram(ctx.user_id)
         function = "handoff.function_collection" if person is None else "handoff.function_stepup"
         await ctx.state.set_state(HandoffSG.confirm)
-        await ctx.put(handoff=handoff.id)
+        await ctx.change(Common, handoff=handoff.id)
         await ctx.repo.events.record(flow.name, "start", EventOutcome.STARTED, user_id=ctx.user_id)
         await ctx.say(
             ctx.t(
@@ -165,7 +165,7 @@ def create_router(flow: HandoffFlow) -> Router:
     @router.callback_query(HandoffSG.confirm, Act.filter(F.a == "handoff"))
     async def confirm(query: CallbackQuery, callback_data: Act, ctx: Ctx) -> None:
         await query.answer()
-        handoff_id = (await ctx.get()).get("handoff")
+        handoff_id = (await ctx.load(Common)).handoff
         service = _service(ctx)
         if not isinstance(handoff_id, str):
             await _end(ctx, "handoff.session_over")
@@ -188,7 +188,7 @@ def create_router(flow: HandoffFlow) -> Router:
             await service.fail(handoff_id, ctx.user_id, "collection_unavailable")
             await ctx.say(ctx.t("handoff.collection_unavailable"))
             return
-        await ctx.put(handoff=handoff_id)  # read back by collection's save (`collected`)
+        await ctx.change(Common, handoff=handoff_id)  # read back by collection's save (`collected`)
 
     @router.message(HandoffSG.confirm)
     async def confirm_unexpected(message: Message, ctx: Ctx) -> None:

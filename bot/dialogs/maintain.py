@@ -21,13 +21,17 @@ wherever it happens.
 from __future__ import annotations
 
 import logging
+from typing import ClassVar
 
 from aiogram import F, Router
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton
 
+from bot.conversation import Common
 from bot.dialogs import face, phone
 from bot.dialogs.account import (
+    Edits,
+    EditsData,
     actor_for,
     ask_to_collect,
     logged_in,
@@ -101,6 +105,19 @@ def _int(value: str) -> int | None:
     return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else None
 
 
+class MaintainData(EditsData):
+    """维护's own values: the maintainer it began for, the enterprise and the register entry chosen
+    (with the collected person it named), the pending ``edits``, and the tax-handler action waiting
+    for its confirmation (``pending``: authorise | revoke)."""
+
+    KEY: ClassVar[str] = "maintain"
+    maintainer_id: int | None = None
+    enterprise_id: int | None = None
+    target_id: int | None = None
+    target_person_id: int | None = None
+    pending: str | None = None
+
+
 class MaintainFlow:
     name = "maintain"
 
@@ -124,7 +141,7 @@ class MaintainFlow:
             )
             return
         await ctx.state.clear()
-        await ctx.put(flow=self.name, maintainer_id=person.id)
+        await ctx.begin(self.name, MaintainData(maintainer_id=person.id))
         if stepup_valid(actor.stepup_at, ctx.now(), ctx.services.settings.face_stepup_minutes):
             await self.choose_enterprise(ctx)
             return
@@ -137,9 +154,9 @@ class MaintainFlow:
     ) -> tuple[Person, Actor] | None:
         """The maintainer when every rule holds now (for ``enterprise_id``, or for any enterprise when
         None); otherwise the dialog ends with the reason."""
-        data = await ctx.get()
+        own = await ctx.load(MaintainData)
         person = await logged_in(ctx)
-        if person is None or person.id != data.get("maintainer_id"):
+        if person is None or person.id != own.maintainer_id:
             await refuse(ctx, Denial.NOT_LOGGED_IN, flow=self.name)
             return None
         actor = await actor_for(ctx, person)
@@ -177,7 +194,9 @@ class MaintainFlow:
             return
         enterprise = await ctx.repo.enterprises.get_by_id(enterprise_id)
         people = await ctx.repo.enterprises.people(enterprise_id)
-        await ctx.put(enterprise_id=enterprise_id, target_id=None, target_person_id=None, edits={})
+        await ctx.change(
+            MaintainData, enterprise_id=enterprise_id, target_id=None, target_person_id=None, edits=Edits()
+        )
         # One message and one keyboard: an enterprise lists a handful of people; more are cut, said so.
         shown = people[:MAX_PEOPLE]
         lines: list[tuple[str, str, str, bool]] = []
@@ -201,7 +220,7 @@ class MaintainFlow:
     async def entry(self, ctx: Ctx, target_id: object) -> tuple[EnterprisePerson, Actor] | None:
         """The chosen register entry and the maintainer, when the maintainer may maintain the chosen
         enterprise and the entry is one of its people now; otherwise the dialog ends."""
-        enterprise_id = (await ctx.get()).get("enterprise_id")
+        enterprise_id = (await ctx.load(MaintainData)).enterprise_id
         entry = await ctx.repo.enterprises.person(target_id) if isinstance(target_id, int) else None
         if entry is None or not isinstance(enterprise_id, int):
             # An id that names nobody is treated like one of another enterprise: no hint either way.
@@ -229,7 +248,12 @@ class MaintainFlow:
         entry, actor = found
         collected = await ctx.repo.persons.find_by_document(entry.doc_type, entry.number)
         bound = await tax_handlers.handler_bound(ctx.repo, entry, collected)
-        await ctx.put(target_id=entry.id, target_person_id=collected.id if collected else None, edits={})
+        await ctx.change(
+            MaintainData,
+            target_id=entry.id,
+            target_person_id=collected.id if collected else None,
+            edits=Edits(),
+        )
         await ctx.state.set_state(MaintainSG.person)
         text = ctx.t(
             "maintain.person",
@@ -255,7 +279,7 @@ class MaintainFlow:
         """Enterprise, tax-handler entry and its collected person when the maintainer may authorise
         (``revoke``: revoke) them now. A refusal about that person's state is said over the person
         screen; any other ends the dialog."""
-        found = await self.entry(ctx, (await ctx.get()).get("target_id"))
+        found = await self.entry(ctx, (await ctx.load(MaintainData)).target_id)
         if found is None:
             return None
         entry, actor = found
@@ -297,7 +321,7 @@ class MaintainFlow:
             return
         enterprise, entry, _ = found
         action = _HANDLER_ACTIONS[revoke]
-        await ctx.put(pending=action)
+        await ctx.change(MaintainData, pending=action)
         await ctx.state.set_state(MaintainSG.handler)
         await ctx.say(
             ctx.t(
@@ -310,7 +334,7 @@ class MaintainFlow:
         )
 
     async def apply_handler(self, ctx: Ctx, action: str) -> None:
-        pending = (await ctx.get()).get("pending")
+        pending = (await ctx.load(MaintainData)).pending
         revoke = pending == "revoke"
         if action != pending:
             # A confirmation button of an earlier screen: ask again for what is pending now.
@@ -352,41 +376,40 @@ class MaintainFlow:
         await complete(ctx, self.name, action, done)
 
     async def show_edits(self, ctx: Ctx) -> None:
-        found = await self.target(ctx, (await ctx.get()).get("target_id"))
+        found = await self.target(ctx, (await ctx.load(MaintainData)).target_id)
         if found is not None:
-            await show_edits(ctx, MaintainSG.edit, found[0])
+            await show_edits(ctx, MaintainSG.edit, found[0], MaintainData)
 
     async def save(self, ctx: Ctx) -> None:
-        data = await ctx.get()
-        found = await self.target(ctx, data.get("target_id"))
+        own = await ctx.load(MaintainData)
+        found = await self.target(ctx, own.target_id)
         if found is None:
             return
         person, entry = found
-        if person.id != data.get("target_person_id"):
+        if person.id != own.target_person_id:
             await refuse(ctx, Denial.OTHER_ENTERPRISE, flow=self.name)
             return
-        edits = dict(data.get("edits") or {})
-        await save_maintenance(ctx.repo, ctx.user_id, person.id, entry, edits)
+        edits = own.edits
+        await save_maintenance(ctx.repo, ctx.user_id, person.id, entry, edits.fields())
         enterprise = await ctx.repo.enterprises.get_by_id(entry.enterprise_id)
         await _notify_person(
             ctx,
             person.id,
             "maintain.notify_maintained",
             enterprise=enterprise.name if enterprise else "",
-            phone=mask_phone(str(edits["phone"]["number"])) if edits.get("phone") else None,
-            residence=bool(edits.get("residence")),
+            phone=mask_phone(edits.phone.number) if edits.phone is not None else None,
+            residence=bool(edits.residence),
         )
         await complete(ctx, self.name, "save", ctx.t("functions.saved"))
 
     # --- sub-dialogs return here ------------------------------------------------------------------
     async def on_face(self, ctx: Ctx, result: FaceResult) -> None:
-        data = await ctx.get()
-        maintainer_id = data.get("maintainer_id")
-        if result.decision != "pass" or not isinstance(maintainer_id, int):
+        maintainer_id = (await ctx.load(MaintainData)).maintainer_id
+        if result.decision != "pass" or maintainer_id is None:
             await refuse(ctx, Denial.STEPUP_REQUIRED, flow=self.name)
             return
         # The maintainer signed the face agreement for their own face.
-        signed = as_consents(list(data.get("consents") or []))
+        signed = as_consents((await ctx.load(Common)).consents)
         await pass_stepup(ctx.repo, ctx.user_id, maintainer_id, signed)
         await ctx.repo.events.record(self.name, "stepup", EventOutcome.PASSED, user_id=ctx.user_id)
         await self.choose_enterprise(ctx)
@@ -395,8 +418,7 @@ class MaintainFlow:
         await back_to_tip(ctx, Function.MAINTAIN)
 
     async def on_phone(self, ctx: Ctx, result: PhoneResult) -> None:
-        data = await ctx.get()
-        await ctx.put(edits={**data.get("edits", {}), "phone": result.fields()})
+        await MaintainData.keep_phone(ctx, result)
         await self.show_edits(ctx)
 
     async def back_from_phone(self, ctx: Ctx) -> None:
@@ -462,7 +484,7 @@ def create_router(flow: MaintainFlow) -> Router:
         await flow.apply_handler(ctx, callback_data.v)
 
     async def ask_phone(ctx: Ctx) -> None:
-        found = await flow.target(ctx, (await ctx.get()).get("target_id"))
+        found = await flow.target(ctx, (await ctx.load(MaintainData)).target_id)
         if found is not None:
             person, entry = found
             enterprise = await ctx.repo.enterprises.get_by_id(entry.enterprise_id)
@@ -476,24 +498,26 @@ def create_router(flow: MaintainFlow) -> Router:
             await phone.begin(ctx, other)
 
     async def editable(ctx: Ctx) -> bool:
-        return await flow.target(ctx, (await ctx.get()).get("target_id")) is not None
+        return await flow.target(ctx, (await ctx.load(MaintainData)).target_id) is not None
 
     steps = (MaintainSG.edit, MaintainSG.residence)
-    register_edit_steps(router, steps, editable, show=flow.show_edits, ask_phone=ask_phone, save=flow.save)
+    register_edit_steps(
+        router, steps, editable, MaintainData, show=flow.show_edits, ask_phone=ask_phone, save=flow.save
+    )
 
     # --- back -------------------------------------------------------------------------------------
     async def to_tip(ctx: Ctx) -> None:
         await back_to_tip(ctx, Function.MAINTAIN)
 
     async def to_people(ctx: Ctx) -> None:
-        enterprise_id = (await ctx.get()).get("enterprise_id")
-        await flow.show_people(ctx, enterprise_id if isinstance(enterprise_id, int) else -1)
+        enterprise_id = (await ctx.load(MaintainData)).enterprise_id
+        await flow.show_people(ctx, enterprise_id if enterprise_id is not None else -1)
 
     async def to_person(ctx: Ctx) -> None:
-        await flow.show_person(ctx, (await ctx.get()).get("target_id"))
+        await flow.show_person(ctx, (await ctx.load(MaintainData)).target_id)
 
     async def to_pending(ctx: Ctx) -> None:
-        await flow.confirm_handler(ctx, revoke=(await ctx.get()).get("pending") == "revoke")
+        await flow.confirm_handler(ctx, revoke=(await ctx.load(MaintainData)).pending == "revoke")
 
     on_press(router, (MaintainSG.enterprise, MaintainSG.people), "back", to_tip)
     on_press(router, MaintainSG.person, "back", to_people)
@@ -514,4 +538,4 @@ def create_router(flow: MaintainFlow) -> Router:
     return router
 
 
-__all__ = ["MaintainFlow", "MaintainSG", "create_router"]
+__all__ = ["MaintainData", "MaintainFlow", "MaintainSG", "create_router"]

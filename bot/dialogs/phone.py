@@ -6,6 +6,8 @@ returns a :class:`~bot.dialogs.calls.PhoneResult` (number, verified_at) to the c
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from aiogram import F, Router
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import (
@@ -19,7 +21,7 @@ from aiogram.types import (
 
 from bot.dialogs import calls
 from bot.dialogs.base import Act, Ctx, act, back_row, keyboard
-from bot.dialogs.calls import PhoneFor, PhoneResult
+from bot.dialogs.calls import PhoneFor, PhoneResult, StepData
 from bot.domain.masking import mask_phone
 from bot.domain.phone import is_mainland_mobile, normalize_mainland_mobile, same_phone
 from bot.services.otp import SendStatus, VerifyStatus
@@ -28,6 +30,18 @@ from bot.services.otp import SendStatus, VerifyStatus
 class PhoneSG(StatesGroup):
     number = State()
     code = State()
+
+
+class PhoneStep(StepData):
+    """The phone step's own value: the number a code was sent to, waiting for the code."""
+
+    KEY: ClassVar[str] = "phone_step"
+    RENAMED: ClassVar[dict[str, str]] = {"pending": "phone_pending"}
+    pending: str | None = None
+
+
+async def _pending(ctx: Ctx) -> str | None:
+    return (await ctx.load(PhoneStep)).pending
 
 
 def _share_keyboard(ctx: Ctx) -> ReplyKeyboardMarkup:
@@ -65,12 +79,12 @@ async def begin(ctx: Ctx, other: PhoneFor | None = None) -> None:
 
 async def _number_step(ctx: Ctx) -> None:
     await ctx.state.set_state(PhoneSG.number)
-    kept = (await ctx.get()).get("phone")
-    if isinstance(kept, dict) and kept.get("number") and await _for_other(ctx) is None:
+    kept = await ctx.find(PhoneResult)
+    if kept is not None and kept.number and await _for_other(ctx) is None:
         # Back here from a later step (the selfie): the number verified a moment ago is kept, unless
         # the user types another one.
         await ctx.say(
-            ctx.t("phone.kept", phone=mask_phone(str(kept["number"]))),
+            ctx.t("phone.kept", phone=mask_phone(kept.number)),
             keyboard([act(ctx.t("phone.keep"), "keep")], back_row(ctx.t)),
         )
         return
@@ -105,7 +119,7 @@ async def _send(ctx: Ctx, phone: str) -> bool:
 
 async def _verified(ctx: Ctx, phone: str) -> None:
     await ctx.say(ctx.t("phone.verified", phone=mask_phone(phone)), ReplyKeyboardRemove())
-    await calls.finish_phone(ctx, PhoneResult(number=phone, verified_at=ctx.now().isoformat()))
+    await calls.finish(ctx, PhoneResult(number=phone, verified_at=ctx.now().isoformat()))
 
 
 def create_router() -> Router:
@@ -118,7 +132,7 @@ def create_router() -> Router:
             await message.answer(ctx.t.reason("phone_invalid"), reply_markup=keyboard(back_row(ctx.t)))
             return
         phone = normalize_mainland_mobile(text)
-        await ctx.put(phone_pending=phone)
+        await ctx.store(PhoneStep(pending=phone))
         if await _send(ctx, phone):
             await ctx.state.set_state(PhoneSG.code)
             await ctx.say(ctx.t("phone.code_sent", phone=mask_phone(phone)), _code_keyboard(ctx))
@@ -129,7 +143,7 @@ def create_router() -> Router:
 
     @router.message(PhoneSG.code, F.text)
     async def code(message: Message, ctx: Ctx) -> None:
-        phone = (await ctx.get()).get("phone_pending")
+        phone = await _pending(ctx)
         text = (message.text or "").strip()
         if not phone:
             await _number_step(ctx)
@@ -150,7 +164,7 @@ def create_router() -> Router:
     @router.message(PhoneSG.number, F.contact)
     async def contact(message: Message, ctx: Ctx) -> None:
         shared = message.contact
-        phone = (await ctx.get()).get("phone_pending")
+        phone = await _pending(ctx)
         # Only the user's own contact proves the number: Telegram verified it when the account was made.
         own = shared is not None and shared.user_id == ctx.user_id
         if await _for_other(ctx) is not None:
@@ -172,7 +186,7 @@ def create_router() -> Router:
     @router.callback_query(PhoneSG.code, Act.filter(F.a == "resend"))
     async def resend(query: CallbackQuery, ctx: Ctx) -> None:
         await query.answer()
-        phone = (await ctx.get()).get("phone_pending")
+        phone = await _pending(ctx)
         if phone and await _send(ctx, phone):
             await ctx.say(ctx.t("phone.code_sent", phone=mask_phone(phone)), _code_keyboard(ctx))
 
@@ -184,13 +198,12 @@ def create_router() -> Router:
     @router.callback_query(PhoneSG.number, Act.filter(F.a == "keep"))
     async def keep(query: CallbackQuery, ctx: Ctx) -> None:
         await query.answer()
-        kept = (await ctx.get()).get("phone")
-        if not (isinstance(kept, dict) and kept.get("number")):
+        kept = await ctx.find(PhoneResult)
+        if kept is None or not kept.number:
             await _number_step(ctx)
             return
-        result = PhoneResult.model_validate(kept)
-        await ctx.say(ctx.t("phone.verified", phone=mask_phone(result.number)), ReplyKeyboardRemove())
-        await calls.finish_phone(ctx, result)
+        await ctx.say(ctx.t("phone.verified", phone=mask_phone(kept.number)), ReplyKeyboardRemove())
+        await calls.finish(ctx, kept)
 
     @router.callback_query(PhoneSG.number, Act.filter(F.a == "back"))
     async def back(query: CallbackQuery, ctx: Ctx) -> None:

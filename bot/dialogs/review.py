@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from bot.dialogs import calls
 from bot.dialogs.base import Ctx, end_dialog, home_button, keyboard
 from bot.domain.models import ReviewKind
 from bot.domain.outcomes import EventOutcome
@@ -31,10 +32,11 @@ async def open_review(
 ) -> None:
     """Open the case, end the dialog keeping its photos, and tell the user (``say_key``); or, when
     the account already waits for a case of this flow, open none and tell ``in_review_key``."""
-    data = await ctx.get()
-    flow = str(data.get("flow"))
+    data = await calls.view(ctx)
+    flow = str(data["flow"])
     media = review_cases.case_media(data)
-    codes = list(dict(data.get("face") or {}).get("reasons", [])) if reasons is None else reasons
+    face = calls.FaceResult.found(data)
+    codes = (list(face.reasons) if face is not None else []) if reasons is None else reasons
     opened = await review_cases.open_review_case(
         ctx.repo,
         ctx.user_id,
@@ -81,7 +83,7 @@ async def tell_in_review(ctx: Ctx, say_key: str, flow: str | None = None) -> Non
     """End the dialog (its uploads go: the waiting case keeps its own) and tell the user ``say_key``.
     The refusal is recorded as ``blocked``: for the statistics it is no new run (an approval of the
     waiting case belongs to the run that was sent to review)."""
-    name = flow or str((await ctx.get()).get("flow") or "")
+    name = flow or await calls.flow_of(ctx)
     if name:
         await ctx.repo.events.record(
             name, "entry", EventOutcome.BLOCKED, user_id=ctx.user_id, reason_code=IN_REVIEW_BLOCK

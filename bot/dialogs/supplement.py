@@ -15,12 +15,13 @@ menu's (bot/handlers/menu.py). Saving, or handing the submission to a reviewer, 
 from __future__ import annotations
 
 import logging
+from typing import ClassVar
 
 from aiogram import F, Router
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
-from bot.dialogs import authority, card, face
+from bot.dialogs import authority, calls, card, face
 from bot.dialogs.account import ask_to_collect, logged_in
 from bot.dialogs.authority import Assessment
 from bot.dialogs.base import (
@@ -35,7 +36,7 @@ from bot.dialogs.base import (
     keyboard,
     register_entry,
 )
-from bot.dialogs.calls import AuthorityResult, CardResult, FaceCheck, FaceResult
+from bot.dialogs.calls import AuthorityResult, CardResult, FaceCheck, FaceResult, FlowData
 from bot.dialogs.card_data import front_from_dict
 from bot.dialogs.review import already_in_review, tell_in_review, tell_review
 from bot.domain.models import Person, ReviewKind
@@ -56,6 +57,22 @@ class SupplementSG(StatesGroup):
     photo = State()  # 该证件已实名采集，但缺少现场照片 → 【确定】
 
 
+class SupplementData(FlowData):
+    """补录's own values: the person it began for, the path (``expired``: a new card; ``photo``: the
+    on-site photo), the new card's document type, and the stored portrait's encoding when the
+    authority's photo was the reference (the portrait is then a second check)."""
+
+    KEY: ClassVar[str] = "supplement"
+    person_id: int | None = None
+    path: str | None = None
+    doc_type: str | None = None
+    stored_portrait: list[float] | None = None
+
+    @property
+    def expired(self) -> bool:
+        return self.path == "expired"
+
+
 class SupplementFlow:
     name = "supplement"
 
@@ -67,12 +84,12 @@ class SupplementFlow:
         if await already_in_review(ctx, self.name, "supplement.in_review"):
             return
         await end_dialog(ctx.state, ctx.services, bot=ctx.bot)  # a dialog left half-way is abandoned
-        await ctx.put(flow=self.name, person_id=person.id)
         if person.id_card_expired(ctx.today()):
-            await ctx.put(path="expired", doc_type=DocumentType.RESIDENT_ID.value)
+            own = SupplementData(person_id=person.id, path="expired", doc_type=DocumentType.RESIDENT_ID.value)
+            await ctx.begin(self.name, own)
             await self.ask(ctx, SupplementSG.expired, "supplement.expired")
         elif person.missing_live_photo:
-            await ctx.put(path="photo")
+            await ctx.begin(self.name, SupplementData(person_id=person.id, path="photo"))
             await self.ask(ctx, SupplementSG.photo, "supplement.missing_photo")
         else:
             await end_dialog(ctx.state, ctx.services)
@@ -93,7 +110,7 @@ class SupplementFlow:
     async def current_person(self, ctx: Ctx) -> Person | None:
         """The logged-in person, and the same one the dialog started with (else the dialog ends)."""
         person = await logged_in(ctx)
-        if person is None or person.id != (await ctx.get()).get("person_id"):
+        if person is None or person.id != (await ctx.load(SupplementData)).person_id:
             await ask_to_collect(ctx)
             return None
         return person
@@ -114,13 +131,14 @@ class SupplementFlow:
         portrait then a second check), else the stored ID portrait (liveness only without one)."""
         refs: list[list[float]] = []
         portrait = await self._stored_portrait(ctx, person)
-        primary = dict((await ctx.get()).get("authority") or {}).get("encoding")
+        checked = await ctx.find(AuthorityResult)
+        primary = checked.encoding if checked is not None else None
         if primary:
             refs = [list(primary)]
         elif portrait:
             refs = [portrait]
-        await ctx.put(stored_portrait=portrait if primary else None)
-        await face.begin(ctx, FaceCheck(refs=refs))
+        await ctx.change(SupplementData, stored_portrait=portrait if primary else None)
+        await face.begin(ctx, FaceCheck(refs=refs, person_id=person.id))
 
     async def _stored_portrait(self, ctx: Ctx, person: Person) -> list[float] | None:
         media_id = person.document.portrait_media_id
@@ -150,7 +168,7 @@ class SupplementFlow:
 
     async def _back_a_step(self, ctx: Ctx) -> None:
         """Back from the authority or the face check: 【信息核实】 of the new card, or the photo tip."""
-        if (await ctx.get()).get("path") == "expired":
+        if (await ctx.load(SupplementData)).expired:
             await card.reopen(ctx)
         else:
             await self.ask(ctx, SupplementSG.photo, "supplement.missing_photo")
@@ -168,18 +186,17 @@ class SupplementFlow:
         person = await self.current_person(ctx)
         if person is None:
             return
-        data = await ctx.get()
-        if data.get("path") == "photo":
+        if (await ctx.load(SupplementData)).path == "photo":
             await self._photo_after_authority(ctx, person)
             return
         # The stored live face is who collected; the new card's portrait alone could be anyone's (and
         # a typed front has none: liveness only, a person compares).
-        portrait = data["card"].get("portrait_encoding")
+        portrait = (await ctx.load(CardResult)).portrait_encoding
         if person.live_photo is not None:
             refs = [list(person.live_photo.encoding)]
         else:
             refs = [portrait] if portrait else []
-        await face.begin(ctx, FaceCheck(refs=refs))
+        await face.begin(ctx, FaceCheck(refs=refs, person_id=person.id))
 
     async def _stop(self, ctx: Ctx, key: str, reason: str) -> None:
         await end_dialog(ctx.state, ctx.services)
@@ -192,17 +209,19 @@ class SupplementFlow:
         person = await self.current_person(ctx)
         if person is None:
             return
-        data = await ctx.get()
-        typed = bool((data.get("card") or {}).get("manual"))
+        data = await calls.view(ctx)
+        own = await ctx.load(SupplementData)
+        typed = bool((await ctx.load(CardResult)).manual)
+        checked = await ctx.find(AuthorityResult)
         assessment = Assessment()
-        if data.get("path") == "expired":
+        if own.expired:
             # The stored live face was the reference; the authority's photo must show that face too.
-            photo = dict(data.get("authority") or {}).get("encoding")
+            photo = checked.encoding if checked is not None else None
             assessment = authority.assess(ctx, data, second=[("review_authority_photo_mismatch", photo)])
-        elif data.get("authority"):
+        elif checked is not None:
             # The on-site photo: the authority's photo was the reference (or, without one, the
             # stored portrait, and the case goes to a person); the stored portrait a second check.
-            portrait = data.get("stored_portrait")
+            portrait = own.stored_portrait
             # The authority was asked about the stored record (``authority.begin_for``).
             assessment = authority.assess(
                 ctx,
@@ -217,7 +236,7 @@ class SupplementFlow:
             data,
             typed=typed,
             identity_reasons=assessment.reasons,
-            payload={k: data.get(k) for k in PAYLOAD},
+            payload=await calls.payload(ctx, PAYLOAD),
             media_ids=media,
             threshold=ctx.services.settings.face_match_threshold,
         )
@@ -230,7 +249,7 @@ class SupplementFlow:
                 ReviewKind.IDENTITY_UNVERIFIED: "supplement.review_unverified",
                 ReviewKind.UNREADABLE_CARD: "supplement.review_unreadable",
             }.get(result.kind, "supplement.review")
-            expired = data.get("path") == "expired"
+            expired = own.expired
             unverified = result.kind is ReviewKind.IDENTITY_UNVERIFIED
             step = "card" if typed or (unverified and expired) else "face"
             await tell_review(ctx, self.name, result.kind, result.reasons, media, say, step=step)
@@ -271,4 +290,4 @@ def create_router(flow: SupplementFlow) -> Router:
     return router
 
 
-__all__ = ["SupplementFlow", "SupplementSG", "create_router"]
+__all__ = ["SupplementData", "SupplementFlow", "SupplementSG", "create_router"]

@@ -10,18 +10,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from aiogram import F, Router
-from aiogram.fsm.state import State
+from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
 from bot.dialogs.account import ask_to_collect, logged_in, refuse
 from bot.dialogs.base import Act, Ctx, back_row, back_to_tip, keyboard, on_press, register_entry
+from bot.dialogs.calls import FlowData
 from bot.domain.models import Person
 from bot.domain.outcomes import EventOutcome
 from bot.domain.policies import Denial
 from bot.ui import Function
 from bot.verification.ids import normalize_number, validate_uscc
 
-__all__ = ["TaxpayerIdFlow", "ask_taxpayer_id", "taxpayer_id_problem"]
+__all__ = ["TaxpayerIdData", "TaxpayerIdFlow", "ask_taxpayer_id", "taxpayer_id_problem"]
 
 
 async def ask_taxpayer_id(ctx: Ctx, *, note: str | None = None) -> None:
@@ -36,22 +37,32 @@ def taxpayer_id_problem(ctx: Ctx, text: str) -> tuple[str, str | None]:
     return number, (ctx.t("functions.taxpayer_id_" + problems[0]) if problems else None)
 
 
+class TaxpayerIdData(FlowData):
+    """The own values of a function that begins at the 纳税人识别号: the number typed (checked)."""
+
+    taxpayer_id: str | None = None
+
+
 class TaxpayerIdFlow:
-    """A function whose first step is the 纳税人识别号 (``number_state`` of its ``func``)."""
+    """A function whose first step is the 纳税人识别号 (``states.taxpayer_id``) of its ``func``, keeping
+    ``data`` (its :class:`TaxpayerIdData`); ``after_number`` shows the step after it."""
 
     name: str
     func: Function
+    data: type[TaxpayerIdData]
+    states: type[StatesGroup]  # with a ``taxpayer_id`` state
 
     @property
     def number_state(self) -> State:
-        raise NotImplementedError
+        state: State = self.states.taxpayer_id  # type: ignore[attr-defined]
+        return state
 
     async def start(self, ctx: Ctx) -> None:
         if await logged_in(ctx) is None:
             await ask_to_collect(ctx)
             return
         await ctx.state.clear()
-        await ctx.put(flow=self.name)
+        await ctx.begin(self.name, self.data())
         await self.ask_number(ctx)
 
     async def ask_number(self, ctx: Ctx, *, note: str | None = None) -> None:
@@ -74,6 +85,11 @@ class TaxpayerIdFlow:
         await self.ask_number(ctx, note=ctx.t("policy." + str(denial)))
 
     async def number_entered(self, ctx: Ctx, number: str) -> None:
+        """A valid number: kept (with nothing chosen after it yet), then the next step."""
+        await ctx.store(self.data(taxpayer_id=number))
+        await self.after_number(ctx)
+
+    async def after_number(self, ctx: Ctx) -> None:
         raise NotImplementedError
 
     def register_number_step(self, router: Router, back_to_number: tuple[State, ...]) -> None:

@@ -7,12 +7,14 @@ reason (``bot.domain.policies.may_unbind``) otherwise; the rule is asked again a
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from aiogram import Router
 from aiogram.fsm.state import State, StatesGroup
 
 from bot.dialogs.account import actor_for, refuse, role_name
 from bot.dialogs.base import Ctx, act, back_row, buttons_only, complete, keyboard, on_press
-from bot.dialogs.taxpayer_id import TaxpayerIdFlow
+from bot.dialogs.taxpayer_id import TaxpayerIdData, TaxpayerIdFlow
 from bot.domain.enterprise import Binding, Enterprise, Role
 from bot.domain.masking import mask_name
 from bot.domain.models import Person
@@ -28,16 +30,19 @@ class UnbindSG(StatesGroup):
     confirm = State()  # 确定解绑?
 
 
+class UnbindData(TaxpayerIdData):
+    """解绑's own value: the 纳税人识别号 typed."""
+
+    KEY: ClassVar[str] = "unbind"
+
+
 class UnbindFlow(TaxpayerIdFlow):
     name = "unbind"
     func = Function.UNBIND
+    data = UnbindData
+    states = UnbindSG
 
-    @property
-    def number_state(self) -> State:
-        return UnbindSG.taxpayer_id  # (a State as a class attribute would be bound to this class)
-
-    async def number_entered(self, ctx: Ctx, number: str) -> None:
-        await ctx.put(taxpayer_id=number)
+    async def after_number(self, ctx: Ctx) -> None:
         await self.show_query(ctx)
 
     async def checked(self, ctx: Ctx) -> tuple[Person, Enterprise, Binding] | None:
@@ -45,7 +50,7 @@ class UnbindFlow(TaxpayerIdFlow):
         person = await self.person(ctx)
         if person is None:
             return None
-        enterprise = await ctx.repo.enterprises.get(str((await ctx.get()).get("taxpayer_id")))
+        enterprise = await ctx.repo.enterprises.get(str((await ctx.load(UnbindData)).taxpayer_id))
         decision = may_unbind(await actor_for(ctx, person), enterprise.id) if enterprise else None
         binding = (
             await ctx.repo.enterprises.binding(person.id, enterprise.id, Role.TAX_HANDLER)
@@ -61,7 +66,7 @@ class UnbindFlow(TaxpayerIdFlow):
     async def show_query(self, ctx: Ctx) -> None:
         await ctx.state.set_state(UnbindSG.query)
         await ctx.say(
-            ctx.t("unbind.query", taxpayer_id=(await ctx.get()).get("taxpayer_id")),
+            ctx.t("unbind.query", taxpayer_id=(await ctx.load(UnbindData)).taxpayer_id),
             keyboard([act(ctx.t("unbind.query_button"), "query")], back_row(ctx.t)),
         )
 
@@ -121,4 +126,4 @@ def create_router(flow: UnbindFlow) -> Router:
     return router
 
 
-__all__ = ["UnbindFlow", "UnbindSG", "create_router"]
+__all__ = ["UnbindData", "UnbindFlow", "UnbindSG", "create_router"]

@@ -7,7 +7,7 @@ from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 
-from bot.dialogs.base import end_dialog
+from bot.conversation import end_dialog
 from bot.i18n import Translator
 from bot.services import Services
 from bot.ui import home_keyboard

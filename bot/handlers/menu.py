@@ -9,7 +9,7 @@ from aiogram.filters import CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-from bot.dialogs.base import end_dialog
+from bot.conversation import end_dialog
 from bot.domain.clock import china_date
 from bot.handlers.replies import edit_or_send
 from bot.i18n import Translator

@@ -35,6 +35,7 @@ __all__ = [
     "as_consents",
     "back_from_dict",
     "collected_record",
+    "dialog_document",
     "document_from_data",
     "document_media",
     "front_from_dict",
@@ -139,6 +140,16 @@ def document_from_data(data: Mapping[str, Any]) -> IdentityDocument:
         birth_date=birth,
         portrait_media_id=other.get("photo_media"),
     )
+
+
+def dialog_document(data: Mapping[str, Any]) -> IdentityDocument | None:
+    """The document a dialog has read or typed so far; None before it has one (or half of one)."""
+    if not data.get("doc_type"):
+        return None
+    try:
+        return document_from_data(data)
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def collected_record(telegram_user_id: int, data: Mapping[str, Any]) -> CollectedRecord:

@@ -20,6 +20,7 @@ from bot.verification.ids import DocumentType
 from tests.dialogs.test_collect import PHONE, press, scripted, text, to_phone, to_verify_screen
 from tests.helpers.client import BotClient
 from tests.helpers.fakes import FakeSms, FakeVerifier, valid_number
+from tests.helpers.old_dialogs import as_version_2
 
 __all__ = ["scripted"]  # the fixture of the collection tests, the same scripted engines
 
@@ -30,7 +31,9 @@ def fsm(client: BotClient) -> FSMContext:
 
 def as_version_1(data: dict[str, Any]) -> dict[str, Any]:
     """What version 1 stored for the same dialog: the caller by ``flow`` alone, inputs as loose keys
-    (``face_refs`` set by 采集 when the authority answered, before the phone step), results bare."""
+    (``face_refs`` set by 采集 when the authority answered, before the phone step), results bare, and
+    the own values loose as in version 2."""
+    data = as_version_2(data)
     old = {k: v for k, v in data.items() if k not in (calls.STACK, calls.VERSION_KEY)}
     for key in ("card", "phone", "face", "authority"):
         if isinstance(old.get(key), dict):

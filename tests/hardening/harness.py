@@ -31,6 +31,7 @@ from aiogram.types import (
 from PIL import Image
 
 import bot.dialogs
+from bot.dialogs.collect import CollectData
 from bot.domain.identity import IdentityRecord
 from bot.services import Services
 from bot.services.verifier import ProgressReporter
@@ -316,7 +317,9 @@ async def happy(walk: Walk, state: str, ident: Identity, sms: FakeSms, data: dic
 
 async def current(dp: Dispatcher, bot: MockedBot, user_id: int) -> tuple[str | None, dict[str, Any]]:
     ctx = dp.fsm.get_context(bot, chat_id=user_id, user_id=user_id)
-    return await ctx.get_state(), await ctx.get_data()
+    data = await ctx.get_data()
+    # 采集's own values (`other`, `other_field`) under their keys, as calls.view flattens them.
+    return await ctx.get_state(), {**data, **CollectData.of(data).flat()}
 
 
 async def walk_until(

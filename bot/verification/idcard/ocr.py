@@ -388,18 +388,38 @@ def _rotation(angle_deg: float, size: tuple[int, int]) -> tuple[Array, tuple[int
 
 
 def read_region(
-    page: OcrPage, box: tuple[float, float, float, float], *, min_score: float = 0.5
+    page: OcrPage, box: tuple[float, float, float, float], *, min_score: float = 0.5, clip_right: bool = False
 ) -> OcrLine | None:
     """Recognise one line of text in an upright-frame box (x0, y0, x1, y1) without detection: for a
     short value (one character such as 男) that the detector missed next to its label."""
     x0, y0, x1, y1 = box
     if x1 - x0 < 4 or y1 - y0 < 4:
         return None
-    corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)
     inv = cv2.invertAffineTransform(page.upright)
-    src = cv2.transform(corners.reshape(1, 4, 2), inv).reshape(4, 2).astype(np.float32)
     h, w = page.image.shape[:2]
-    if src[:, 0].min() < -2 or src[:, 1].min() < -2 or src[:, 0].max() > w + 2 or src[:, 1].max() > h + 2:
+
+    def source(right: float) -> npt.NDArray[np.float32]:
+        corners = np.array([[x0, y0], [right, y0], [right, y1], [x0, y1]], dtype=np.float64)
+        return np.asarray(cv2.transform(corners.reshape(1, 4, 2), inv).reshape(4, 2), dtype=np.float32)
+
+    def inside(src: npt.NDArray[np.float32]) -> bool:
+        return bool(
+            src[:, 0].min() >= -2
+            and src[:, 1].min() >= -2
+            and src[:, 0].max() <= w + 2
+            and src[:, 1].max() <= h + 2
+        )
+
+    src = source(x1)
+    if not inside(src) and clip_right and inside(source(x0 + 4)):
+        # A box reaching past the photo's edge along the line (a value read "as far as it can reach"
+        # on a card near the edge): shortened to what the photo holds, never filled with invented pixels.
+        lo, hi = x0 + 4, x1
+        for _ in range(12):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if inside(source(mid)) else (lo, mid)
+        x1, src = lo, source(lo)
+    if not inside(src):
         return None
     width, height = max(2, round(x1 - x0)), max(2, round(y1 - y0))
     dst = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)

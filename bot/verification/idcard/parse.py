@@ -161,7 +161,9 @@ def _number_right_of_label(page: OcrPage | None, row: Row) -> list[tuple[str, fl
         return []
     h = label.height
     x1 = min(label.x1 + 14 * h, float(page.upright_size[0] - 1))
-    found = read_region(page, (label.x1 + 0.1 * h, label.y0 - 0.3 * h, x1, label.y1 + 0.3 * h))
+    found = read_region(
+        page, (label.x1 + 0.1 * h, label.y0 - 0.3 * h, x1, label.y1 + 0.3 * h), clip_right=True
+    )
     return _number_candidates([Row([found])]) if found is not None else []
 
 
@@ -432,13 +434,36 @@ def _is_stray(ch: str, prob: float | None, ink_is_value: bool | None) -> bool:
     return prob < _STRAY_MAX_PROB and ink_is_value is not True
 
 
+# How far right of the end of an address line (in its text heights) a box may start and still be
+# part of it: a detector cuts a line at a space or a wide letter spacing (well under one height).
+_ADDRESS_MAX_GAP = 2.0
+
+
+def _one_line_run(lines: list[OcrLine]) -> list[OcrLine]:
+    """Of a row's boxes cut into runs at wide gaps, the run that holds the most characters (the
+    printed line; what stands apart left or right of it is a mark)."""
+    runs: list[list[OcrLine]] = []
+    for line in sorted(lines, key=lambda ln: ln.x0):
+        if runs and line.x0 - runs[-1][-1].x1 <= _ADDRESS_MAX_GAP * (runs[-1][-1].height or 1.0):
+            runs[-1].append(line)
+        else:
+            runs.append([line])
+    # Most characters first; between runs as long, the one read more surely (a mark reads unsure).
+    return max(
+        runs,
+        key=lambda run: (sum(len(_clean(ln.text)) for ln in run), min(ln.score for ln in run)),
+        default=[],
+    )
+
+
 def _address_row(row: Row, inks: _Inks) -> Row:
     """The row with the characters that are marks of the card's background removed: characters an
     address is never printed with, and stroke-like ones (一, a digit) read with low confidence whose
     ink is not the value ink. A real character, even alone on a wrapped line, is read surely and in
-    the value ink, so it stays."""
+    the value ink, so it stays. A box well apart from the line it would continue (a stroke of the
+    portrait or the guilloche read as "1") is not address either: a printed line has no wide gap."""
     out: list[OcrLine] = []
-    for line in row.lines:
+    for line in _one_line_run(row.lines):
         probs = [alt[0][1] if alt else None for alt in line.char_alts]
         if len(probs) != len(line.text):
             probs = [None] * len(line.text)
@@ -671,6 +696,11 @@ def _label_end_x(line: OcrLine, end: int) -> float:
     return line.x0 + width * end / max(len(line.text), 1)
 
 
+# How far right of its label a whole period ("2007.05.26-2027.05.26", spaced out on some designs)
+# can reach, in text heights of the label.
+_PERIOD_WIDTH = 16.0
+
+
 def _read_period_line(rows: list[Row], i_period: int, page: OcrPage | None) -> re.Match[str] | None:
     """The validity period from the pieces the detector cut its line into.
 
@@ -702,9 +732,21 @@ def _read_period_line(rows: list[Row], i_period: int, page: OcrPage | None) -> r
     if m is not None or page is None:
         return m
     value_lines = pieces + ([label] if _clean(in_label) else [])
-    if not value_lines:
-        return None
     x0 = start_x - 0.2 * h
+    if not value_lines:
+        # Nothing boxed right of the label (thin serif digits lost at the detector's scale): the place
+        # where the period is printed is read as one line, as for a number missed right of its label.
+        reread = read_region(
+            page,
+            (
+                x0,
+                label.y0 - 0.3 * h,
+                min(start_x + _PERIOD_WIDTH * h, float(page.upright_size[0] - 1)),
+                label.y1 + 0.3 * h,
+            ),
+            clip_right=True,
+        )
+        return _period_match(reread.text) if reread else None
     y0 = min(ln.y0 for ln in [label, *pieces]) - 0.15 * h
     y1 = max(ln.y1 for ln in [label, *pieces]) + 0.15 * h
     x1 = max(ln.x1 for ln in value_lines) + 0.3 * h
@@ -714,7 +756,7 @@ def _read_period_line(rows: list[Row], i_period: int, page: OcrPage | None) -> r
     if 0 < read < len(_FULL_PERIOD):
         x1 = max(x1, x0 + (x1 - x0) * (len(_FULL_PERIOD) + 1) / read)
     x1 = min(x1, float(page.upright_size[0] - 1))
-    reread = read_region(page, (x0, y0, x1, y1))
+    reread = read_region(page, (x0, y0, x1, y1), clip_right=True)
     return _period_match(reread.text) if reread else None
 
 

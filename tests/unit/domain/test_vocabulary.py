@@ -41,18 +41,64 @@ def test_dialogs_and_handlers_name_nothing_of_storage_but_the_holder() -> None:
     assert offending == []
 
 
-# What a handler may take from bot/dialogs: leaving whatever dialog is open (/cancel, /start, home).
-_ALLOWED_FROM_DIALOGS = {("bot.dialogs.base", "end_dialog")}
-
-
 def test_no_handler_imports_a_dialog() -> None:
+    """Not even to leave one: /cancel, /start and home take ``end_dialog`` from bot/conversation.py."""
     offending = [
         f"{where}: {module}.{name}"
         for where, module, name in _imports("bot/handlers")
-        if (module == "bot.dialogs" or module.startswith("bot.dialogs."))
-        and (module, name) not in _ALLOWED_FROM_DIALOGS
+        if module == "bot.dialogs" or module.startswith("bot.dialogs.")
     ]
     assert offending == []
+
+
+def test_the_conversation_module_imports_no_dialog_and_no_handler() -> None:
+    """bot/conversation.py (the dialog data's models, ``end_dialog``) sits below dialogs and handlers."""
+    modules = [module for where, module, _ in _imports("bot") if where == "bot/conversation.py"]
+    assert modules and not [m for m in modules if m.startswith(("bot.dialogs", "bot.handlers"))]
+
+
+# The FSM data as stored is read and written by the typed accessors of ``Ctx`` (base.py) and the call
+# stack (calls.py) alone: every other step names a model, never a key.
+_RAW_DATA = {"bot/dialogs/base.py", "bot/dialogs/calls.py"}
+
+
+def _raw_reads(rel_dir: str) -> list[str]:
+    found = []
+    for path in sorted((REPO_ROOT / rel_dir).rglob("*.py")):
+        rel = path.relative_to(REPO_ROOT).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and (
+                    (
+                        node.func.attr in {"get", "put"}
+                        and isinstance(node.func.value, ast.Name)
+                        and node.func.value.id == "ctx"
+                    )
+                    or node.func.attr in {"get_data", "set_data", "update_data"}
+                )
+            ):
+                found.append(f"{rel}:{node.lineno}: .{node.func.attr}")
+    return [f for f in found if f.split(":")[0] not in _RAW_DATA]
+
+
+def test_no_dialog_reads_or_writes_a_key_of_the_fsm_data() -> None:
+    assert _raw_reads("bot/dialogs") + _raw_reads("bot/handlers") == []
+
+
+def _planted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rel_dir: str, source: str) -> str:
+    """A tree with one module ``source`` in ``rel_dir``, the checks of this file pointed at it."""
+    folder = tmp_path / rel_dir
+    folder.mkdir(parents=True)
+    (folder / "x.py").write_text(source)
+    monkeypatch.setattr(sys.modules[__name__], "REPO_ROOT", tmp_path)
+    return rel_dir
+
+
+def test_the_raw_data_check_sees_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = "async def f(ctx):\n    return (await ctx.get()).get('tries')\n"
+    assert len(_raw_reads(_planted(tmp_path, monkeypatch, "bot/dialogs", source))) == 1
 
 
 def test_services_import_no_dialog_and_no_handler() -> None:
@@ -102,10 +148,8 @@ def test_no_dialog_or_handler_writes_an_audit_row() -> None:
 
 
 def test_the_transaction_check_sees_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    folder = tmp_path / "bot" / "handlers"
-    folder.mkdir(parents=True)
-    (folder / "x.py").write_text("async def f(repo):\n    async with repo.db.transaction():\n        pass\n")
-    monkeypatch.setattr(sys.modules[__name__], "REPO_ROOT", tmp_path)
+    source = "async def f(repo):\n    async with repo.db.transaction():\n        pass\n"
+    _planted(tmp_path, monkeypatch, "bot/handlers", source)
     assert len(_transactions("bot/handlers")) == 2
 
 

@@ -3,6 +3,7 @@ label misread and told from its value by the colour of its ink, a photocopy wher
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import numpy as np
@@ -219,3 +220,41 @@ def test_a_number_the_detector_missed_is_read_right_of_its_label(font: CardFont)
     lines = [*front_lines()[:-1], box("公民身份号码", 70, 458, width=label_w)]
     assert parse_front(lines).id_number is None  # without the photo nothing is guessed
     assert parse_front(lines, page).id_number == NUMBER
+
+
+def test_a_validity_period_the_detector_did_not_box_is_read_right_of_its_label(font: CardFont) -> None:
+    # Seed 2041 serif card 24: thin spaced digits, nothing boxed right of 有效期限. The upright frame
+    # is wider than the photo (as after deskewing a tilted card), so the place read "as far as a
+    # period can reach" runs past the photo's edge and is shortened to it.
+    drawn = drawn_classic_back(font)
+    ident, value = drawn.ident, drawn.value
+    w, h = drawn.page.upright_size
+    page = replace(drawn.page, upright_size=(w + 400, h))
+    lines = [
+        box("签发机关", 160, 380, width=130),
+        box(ident.authority, 340, 376, width=value.getlength(ident.authority)),
+        box("有效期限", 160, 450, width=130),
+    ]
+    assert parse_back(lines).valid_from is None  # without the photo nothing is guessed
+    b = parse_back(lines, page)
+    assert (b.valid_from, b.valid_to) == (ident.valid_from, ident.valid_to)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        # Seed 2041 classic card 24: a stroke of the portrait, three heights right of the first line.
+        (box(ADDRESS[0], 70, 300), box("1", 70 + H * len(ADDRESS[0]) + 3 * H, 290, score=0.43)),
+        # A one-character last line with a mark as long beside it: the line read surely is kept.
+        (
+            box(ADDRESS[0], 70, 300),
+            box(ADDRESS[1], 190, 350),
+            box("号", 190, 400),
+            box("1", 400, 400, score=0.4),
+        ),
+    ],
+)
+def test_a_box_standing_apart_from_an_address_line_is_no_part_of_it(address: tuple[OcrLine, ...]) -> None:
+    f = parse_front(front_lines(*address))
+    assert f.address is not None and "1" not in f.address
+    assert f.address.startswith("云南省玉溪市元江")
