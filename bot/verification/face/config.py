@@ -124,6 +124,12 @@ class FaceConfig:
     same_person_distance: float = 0.6
     identity_checks: int = 3  # extra encodings, one per stretch of uninterrupted tracking
     full_detect_interval: float = 0.25  # seconds between full-frame detector passes
+    # Decoding and detection a few frames ahead in a thread of their own, the passive cues and the
+    # identity encodings in another: the same work and the same verdict, one decision sooner when a
+    # core is free (idle machine: 0.39 s against 0.58 s, bench/RESULTS-face.md). Off by default: in
+    # the pool, whose workers already fill every core, 8 notes at once took 5.2 s with them against
+    # 2.8 s without (one run on the idle machine; under other load 4.6-6.4 s against 5.2-7.3 s).
+    helper_threads: bool = False
     # --- actions (thresholds on the landmark measures, relative to the clip's own baseline)
     blink_ear_ratio: float = 0.75  # closed when EAR < ratio * median EAR
     blink_max_seconds: float = 2.5

@@ -5,9 +5,12 @@ from __future__ import annotations
 import hashlib
 import heapq
 import itertools
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -32,12 +35,13 @@ from .liveness import (
     yaw_ratio,
 )
 from .match import Decision, MatchResult, decide, distance, min_distance
-from .video import Frame, VideoInfo, VideoRejected, sample_frames
+from .video import Frame, VideoInfo, VideoRejected, prefetch, sample_frames
 
 __all__ = ["FaceEncodingResult", "FaceVerdict", "compare_images", "encode_face_image", "verify_selfie_video"]
 
 U8 = npt.NDArray[np.uint8]
 F64 = npt.NDArray[np.float64]
+T = TypeVar("T")
 
 _STILL_MAX_SIDE = 1200
 _STILL_LIMITS = ImageLimits()
@@ -162,7 +166,7 @@ def compare_images(a: bytes, b: bytes, config: FaceConfig | None = None) -> Matc
 @dataclass
 class _Track:
     observations: list[Observation] = field(default_factory=list)
-    cues: list[antispoof.FrameCues] = field(default_factory=list)
+    cues: list[Future[antispoof.FrameCues]] = field(default_factory=list)  # computed beside (_beside)
     crops: dict[int, FaceCrop] = field(default_factory=dict)  # observation index -> face crop
     boxes: dict[int, DetectedFace] = field(default_factory=dict)  # observation index -> face
     kept: dict[int, Frame] = field(default_factory=dict)  # observation index -> frame
@@ -171,9 +175,32 @@ class _Track:
     periodic: set[int] = field(default_factory=set)  # kept for good: every ~0.5 s, segment starts
     segments: list[list[int]] = field(default_factory=list)  # runs of observations of one face
     too_small: int = 0
-    last: DetectedFace | None = None
-    last_seen: int | None = None  # observation index of the previous sighting, None after a miss
-    last_full_t: float = -1e9
+
+
+_BESIDE: list[ThreadPoolExecutor] = []
+_BESIDE_LOCK = threading.Lock()
+
+
+class _Inline:
+    """The helper thread's stand-in when ``helper_threads`` is off: each job at once, in this thread."""
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        done: Future[T] = Future()
+        done.set_result(fn(*args))
+        return done
+
+
+def _beside(config: FaceConfig) -> ThreadPoolExecutor | _Inline:
+    """One thread per process for work the next steps do not wait for: a frame's passive cues (the
+    screen-border search and the spectrum) while the next frames are read, the identity encodings
+    while the landmark measures are taken. OpenCV, numpy and onnxruntime release the GIL; the same
+    work in the same order, so the same result. Without ``helper_threads``: in the caller's thread."""
+    if not config.helper_threads:
+        return _Inline()
+    with _BESIDE_LOCK:
+        if not _BESIDE:
+            _BESIDE.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="face-cues"))
+        return _BESIDE[0]
 
 
 def _pick(faces: list[DetectedFace], last: DetectedFace | None) -> DetectedFace | None:
@@ -211,45 +238,74 @@ def _quality(points: F64, gray: U8, face: DetectedFace) -> float:
     return frontal * eyes * mouth * min(1.0, sharp / 150.0 + 0.2) * min(1.0, face.width / 160.0)
 
 
-def _observe(frame: Frame, gray: U8, track: _Track, config: FaceConfig) -> None:
+@dataclass(frozen=True)
+class _Sighting:
+    """What the detector made of one sample (:class:`_Follower`)."""
+
+    face: DetectedFace | None  # the tracked face; None when none was found or it is too small
+    faces: list[DetectedFace]  # every face of a full-frame pass (empty between them)
+    full: bool  # the whole frame was searched
+    too_small: bool  # a face was found, smaller than the engine reads
+    new_segment: bool  # the face came back after a miss or reappeared somewhere else
+
+
+class _Follower:
+    """The detector's part of the tracking, one sample after the other: it needs nothing but the
+    frames and its own previous sightings (not the landmarks), so it runs in the decoding thread while
+    the caller reads the landmarks of the sample before."""
+
+    def __init__(self, config: FaceConfig) -> None:
+        self.config = config
+        self.last: DetectedFace | None = None
+        self.seen = False  # the previous sample had the face
+        self.last_full_t = -1e9
+
+    def __call__(self, frame: Frame) -> _Sighting:
+        config = self.config
+        face: DetectedFace | None = None
+        faces: list[DetectedFace] = []
+        # A full-frame pass a few times a second (other people, re-acquiring a lost face); in between,
+        # only a window around the tracked face.
+        full = self.last is None or frame.t - self.last_full_t >= config.full_detect_interval
+        if not full and self.last is not None:
+            face = detect_near(frame.bgr, self.last)
+            full = face is None
+        if full:
+            self.last_full_t = frame.t
+            faces = find_faces(frame.bgr)
+            face = _pick(faces, self.last)
+        if face is None or face.width < config.min_face_px:
+            self.seen = False
+            return _Sighting(None, faces, full, face is not None, False)
+        # A new segment starts when the face comes back after a gap or reappears somewhere else: the
+        # identity check encodes one frame of each segment.
+        jumped = self.last is not None and _far(face, self.last)
+        new_segment = not self.seen or jumped
+        self.last, self.seen = face, True
+        return _Sighting(face, faces, full, False, new_segment)
+
+
+def _observe(frame: Frame, gray: U8, sighting: _Sighting, track: _Track, config: FaceConfig) -> None:
     index = len(track.observations)
-    face: DetectedFace | None = None
-    faces: list[DetectedFace] = []
-    # A full-frame pass a few times a second (other people, re-acquiring a lost face); in between,
-    # only a window around the tracked face.
-    full = track.last is None or frame.t - track.last_full_t >= config.full_detect_interval
-    if not full and track.last is not None:
-        face = detect_near(frame.bgr, track.last)
-        full = face is None
-    if full:
-        track.last_full_t = frame.t
-        faces = find_faces(frame.bgr)
-        face = _pick(faces, track.last)
-    if face is None or face.width < config.min_face_px:
-        if face is not None:
-            track.too_small += 1
+    face, faces, full = sighting.face, sighting.faces, sighting.full
+    if face is None:
+        track.too_small += sighting.too_small
         track.observations.append(Observation(frame.t, None, len(faces), full_pass=full))
-        track.last_seen = None
         return
     other = any(f is not face and f.width >= config.second_face_ratio * face.width for f in faces)
     mesh = mesh_points(frame.bgr, face)
     points = np.ascontiguousarray(mesh[list(MESH_TO_68), :2])
     track.crops[index] = cues.face_crop(gray, mesh)
     track.observations.append(Observation(frame.t, points, len(faces), other, full_pass=full))
-    # A new segment starts when the face comes back after a gap or reappears somewhere else: the
-    # identity check encodes one frame of each segment.
-    jumped = track.last is not None and _far(face, track.last)
-    new_segment = track.last_seen is None or jumped
+    new_segment = sighting.new_segment
     if new_segment:
         track.segments.append([])
     track.segments[-1].append(index)
     track.boxes[index] = face
-    track.last = face
-    track.last_seen = index
     # the passive cues are medians over the clip: a few frames a second are enough (and they cost as
     # much as the landmarks)
     if index % 4 == 0:
-        track.cues.append(antispoof.frame_cues(frame.bgr, gray, face.box))
+        track.cues.append(_beside(config).submit(antispoof.frame_cues, frame.bgr, gray, face.box))
     q = _quality(points, gray, face)
     # Keep a frame every ~0.5 s (identity checks, staff review) and the best few (the match); drop
     # the rest at once so a 30 s video does not hold hundreds of frames.
@@ -264,6 +320,13 @@ def _observe(frame: Frame, gray: U8, track: _Track, config: FaceConfig) -> None:
             track.kept.pop(dropped, None)
 
 
+def _prepare(frame: Frame) -> tuple[U8, int]:
+    """What each sampled frame needs before the face is looked at: the gray frame (converted once: the
+    fingerprint, the crops and the cues all read it) and its fingerprint hash."""
+    gray = _gray(frame.bgr)
+    return gray, fingerprint.dhash(gray)
+
+
 def _longest_run(flags: list[bool], ts: list[float]) -> float:
     best = 0.0
     start: float | None = None
@@ -274,6 +337,19 @@ def _longest_run(flags: list[bool], ts: list[float]) -> float:
         else:
             start = None
     return best
+
+
+def _encode_at(track: _Track, i: int) -> tuple[F64, float]:
+    """The encoding of observation ``i``'s face, and the seconds it took."""
+    t = time.perf_counter()
+    obs = track.observations[i]
+    return encode(_rgb(track.kept[i].bgr), track.boxes[i], obs.points), time.perf_counter() - t
+
+
+def _drop_cues(track: _Track) -> None:
+    """A verdict decided without the passive cues: the ones not started yet are not computed."""
+    for c in track.cues:
+        c.cancel()
 
 
 def _fail_early(
@@ -322,12 +398,25 @@ def verify_selfie_video(
     track = _Track()
     hashes: list[int] = []
     try:
-        for frame in sample_frames(video, config, info):
-            gray = _gray(frame.bgr)  # once a frame: the fingerprint, the crops and the cues all read it
-            hashes.append(fingerprint.dhash(gray))
-            _observe(frame, gray, track, config)
+        # decoding, the gray frame, its hash and the face detection run a few frames ahead in a thread
+        # of their own, while this one reads the landmarks of the frames before
+        follower = _Follower(config)
+
+        def ahead(frame: Frame) -> tuple[Frame, U8, int, _Sighting]:
+            gray, hashed = _prepare(frame)
+            return frame, gray, hashed, follower(frame)
+
+        decoded = sample_frames(video, config, info)
+        frames = prefetch(decoded, ahead) if config.helper_threads else (ahead(f) for f in decoded)
+        try:
+            for frame, gray, hashed, sighting in frames:
+                hashes.append(hashed)
+                _observe(frame, gray, sighting, track, config)
+        finally:
+            frames.close()  # stops the thread at once, whatever left the loop
     except VideoRejected as exc:
         timings["analyse"] = time.perf_counter() - started
+        _drop_cues(track)
         return _fail_early(exc.code.value, digest, timings, info)
     timings["analyse"] = time.perf_counter() - started
     obs = track.observations
@@ -338,10 +427,12 @@ def verify_selfie_video(
     )
     fp = fingerprint.fingerprint(hashes, moves)
     if info.duration < config.min_video_seconds:
+        _drop_cues(track)
         return _fail_early(FaceReason.VIDEO_TOO_SHORT.value, digest, timings, info, fp)
     present = [o.present for o in obs]
     if not any(present):
         code = FaceReason.TOO_SMALL if track.too_small else FaceReason.VIDEO_NO_FACE
+        _drop_cues(track)
         return _fail_early(code.value, digest, timings, info, fp)
 
     reasons: list[str] = []
@@ -359,16 +450,7 @@ def verify_selfie_video(
 
     # Identity: the best frames give the live encoding; frames kept across the clip must all be the
     # same person as that (a face swapped mid-challenge, a cut, another person stepping in).
-    t_enc = time.perf_counter()
     best_idx = [i for _, i in sorted(track.best, reverse=True)[: config.best_frames]]
-    encs: dict[int, F64] = {}
-
-    def enc_of(i: int) -> F64:
-        if i not in encs:
-            encs[i] = encode(_rgb(track.kept[i].bgr), track.boxes[i], obs[i].points)
-        return encs[i]
-
-    live = np.mean([enc_of(i) for i in best_idx], axis=0)
     # One frame of every other stretch where the face was tracked without a break (the longest
     # ones first): a break is where a photo could be swapped in or another person could step in.
     best_segments = {k for k, seg in enumerate(track.segments) if any(i in seg for i in best_idx)}
@@ -397,27 +479,36 @@ def verify_selfie_video(
             i = min(with_face, key=lambda j: abs(obs[j].t - target))
         if all(abs(obs[i].t - obs[j].t) > 1.0 for j in (*checks, *best_idx)):
             checks.append(i)
-    if any(float(np.linalg.norm(enc_of(i) - live)) > config.same_person_distance for i in checks):
-        reasons.append(FaceReason.FACE_CHANGED.value)
-    timings["encode"] = time.perf_counter() - t_enc
+    # the encodings are computed beside the landmark measures below (the same encodings: the
+    # identity verdict is read off them in its place among the reasons)
+    side = _beside(config)
+    jobs = {i: side.submit(_encode_at, track, i) for i in dict.fromkeys([*best_idx, *checks])}
 
     events = extract_events(obs, config)
     passed_order, found, mirrored, order_reason = check_order(events, challenge, config.mirror, config)
+    motion, flat = rigidity(obs)
+    residual, follow = _animation_cues(obs, track, events, config)
+
+    done = {i: job.result() for i, job in jobs.items()}
+    encs = {i: enc for i, (enc, _) in done.items()}
+    live = np.mean([encs[i] for i in best_idx], axis=0)
+    if any(float(np.linalg.norm(encs[i] - live)) > config.same_person_distance for i in checks):
+        reasons.append(FaceReason.FACE_CHANGED.value)
+    timings["encode"] = sum(seconds for _, seconds in done.values())  # in their own thread
+
     if order_reason is not None:
         reasons.append(order_reason.value)
-    motion, flat = rigidity(obs)
     if motion < config.still_motion_px:
         reasons.append(FaceReason.STILL_PHOTO.value)
     elif motion >= config.flat_min_motion and flat < config.flat_residual:
         # Face Mesh fits a 3-D face to whatever it sees, so a head held still (a blink clip) reads
         # nearly as flat as a print: flatness is only judged once the picture really moves.
         reasons.append(FaceReason.FLAT_PHOTO.value)
-    residual, follow = _animation_cues(obs, track, events, config)
     if residual is not None and residual < config.animated_residual:
         reasons.append(FaceReason.ANIMATED_PHOTO.value)
     if follow is not None and follow < config.outline_follow_min:
         reasons.append(FaceReason.OUTLINE_STATIC.value)
-    spoof, passive = antispoof.score(track.cues)
+    spoof, passive = antispoof.score([c.result() for c in track.cues])
     # the animation cues travel with the passive ones (absent: no head action to read them on)
     passive = (
         *passive,

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import math
 import os
+import queue
 import tempfile
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -15,9 +18,10 @@ import numpy.typing as npt
 from .config import FaceConfig, FaceReason
 from .detect import scale_to_short_side
 
-__all__ = ["Frame", "VideoInfo", "VideoRejected", "check_timing", "is_cut", "sample_frames"]
+__all__ = ["Frame", "VideoInfo", "VideoRejected", "check_timing", "is_cut", "prefetch", "sample_frames"]
 
 U8 = npt.NDArray[np.uint8]
+T = TypeVar("T")
 
 
 class VideoRejected(Exception):
@@ -225,3 +229,63 @@ def sample_frames(data: bytes, config: FaceConfig, info: VideoInfo) -> Iterator[
     problem = check_timing(times, info.declared_frames, fps, config)
     if problem is not None:
         raise VideoRejected(FaceReason.VIDEO_TIMING_INCONSISTENT, problem)
+
+
+_END = object()
+
+
+def prefetch(frames: Iterator[Frame], work: Callable[[Frame], T], depth: int = 8) -> Generator[T, None, None]:
+    """``work(frame)`` of each of ``frames``, computed in a thread of its own up to ``depth`` frames
+    ahead of the caller, in order; an exception of either (a :class:`VideoRejected` after some frames)
+    reaches the caller where it would have without the thread, after the frames before it. ``work``
+    runs in that one thread in the frames' order, so it may carry state from one frame to the next.
+
+    Decoding and ``work`` (the engine's face detection) then run beside the caller's landmarks:
+    OpenCV releases the GIL while it decodes, resizes and runs a network. The work is the same, so a
+    pool whose workers already fill every core gains little, while one decision on a machine with a
+    core to spare finishes sooner (bench/RESULTS-face.md has both). Memory: ``depth`` frames more.
+    """
+    out: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for frame in frames:
+                if not put(work(frame)):
+                    return
+        except BaseException as exc:  # handed to the caller, raised there
+            put(_Raised(exc))
+            return
+        finally:
+            close = getattr(frames, "close", None)
+            if close is not None:
+                close()  # the generator's own cleanup (the decoder, its temporary file) in this thread
+        put(_END)
+
+    thread = threading.Thread(target=run, name="face-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = out.get()
+            if item is _END:
+                break
+            if isinstance(item, _Raised):
+                raise item.exc
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        thread.join()
+
+
+@dataclass(frozen=True)
+class _Raised:
+    exc: BaseException
