@@ -239,6 +239,13 @@ def _text(
     return x
 
 
+def _width(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont, spacing: float) -> int:
+    """The width ``_text`` gives ``text`` (px)."""
+    if not spacing:
+        return round(draw.textlength(text, font=font))
+    return sum(round(draw.textlength(ch, font=font) + spacing) for ch in text)
+
+
 def _wrap(text: str, font: ImageFont.FreeTypeFont, width: int, *, spacing: int = 0) -> list[str]:
     lines, current = [], ""
     for ch in text:
@@ -426,7 +433,16 @@ def render_back(
     vs = c.mm(design.value_spacing_mm)
     ls = c.mm(design.label_spacing_mm * 0.4)
     _text(draw, at(16.0, 38.0), "签发机关", label, lab, spacing=ls)
-    _text(draw, at(34.0, 37.6), identity.authority, value, txt, spacing=vs)
+    # A long authority (黔西南布依族苗族自治州公安局) is printed condensed, never past the card's edge:
+    # the letter spacing goes first, then the size (seed 2051 serif card 122 ran its 局 off the card).
+    room = c.mm(CARD_MM[0] - 2.5) - at(34.0, 37.6)[0]
+    auth_spacing, auth_font = vs, value
+    while _width(draw, identity.authority, auth_font, auth_spacing) > room:
+        if auth_spacing > 0:
+            auth_spacing = max(0, auth_spacing - 1)
+        else:
+            auth_font = font.get(int(auth_font.size) - 1)
+    _text(draw, at(34.0, 37.6), identity.authority, auth_font, txt, spacing=auth_spacing)
     _text(draw, at(16.0, 45.0), "有效期限", label, lab, spacing=ls)
     start = f"{identity.valid_from:%Y.%m.%d}"
     end = f"{identity.valid_to:%Y.%m.%d}" if identity.valid_to else "长期"

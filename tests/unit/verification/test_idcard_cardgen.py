@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import random
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from PIL import Image
 
 from bot.verification.idcard import read_side, warm_up
 from tools.cardgen import (
+    DESIGNS,
+    CardDesign,
     CardFont,
     Distortion,
     distort,
@@ -99,3 +102,20 @@ def test_card_with_a_photographic_face(font: CardFont, testdata: Path) -> None:
 def test_synthetic_portrait_is_drawn() -> None:
     img = synthetic_portrait(random.Random(3), (130, 170))
     assert img.size == (130, 170) and np.asarray(img).std() > 20
+
+
+@pytest.mark.parametrize("design", DESIGNS.values(), ids=lambda d: d.name)
+def test_a_long_authority_is_printed_condensed_inside_the_card(design: CardDesign) -> None:
+    # Seed 2051 serif card 122 ran the 局 of 黔西南布依族苗族自治州公安局 off the card's edge.
+    fonts = design.fonts(find_cjk_fonts())
+    if not fonts:
+        pytest.skip("no CJK font for this design")
+    ident = replace(random_identity(random.Random(3), today=TODAY), authority="黔西南布依族苗族自治州公安局")
+    for seed in range(4):  # the design's random shift moves the text by millimetres
+        card = np.asarray(
+            render_back(ident, font=fonts[0], scale=1.0, rng=random.Random(seed), design=design).convert("L")
+        )
+        h, w = card.shape
+        # The last 2 mm before the right edge, between the rounded corners: no dark text ink.
+        strip = card[h // 5 : h * 4 // 5, w - 20 : w - 4]
+        assert int(strip.min()) > 110, (design.name, seed)
