@@ -128,42 +128,51 @@ async def test_stale_dialogs_counted_and_deleted(db: Database, cipher: FieldCiph
     assert await storage.get_state(StorageKey(1, 3, 3)) == Collect.back.state
 
 
+class _Reads:
+    n = 0
+
+
+def _count_reads(db: Database, monkeypatch: pytest.MonkeyPatch) -> _Reads:
+    """Counts the SELECTs the storage sends from now on."""
+    counted = _Reads()
+    real_read = db.read
+
+    def counting_read(*args: object, **kwargs: object) -> object:
+        counted.n += 1
+        return real_read(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(db, "read", counting_read)
+    return counted
+
+
 async def test_an_update_reads_its_row_once_and_sees_its_own_writes(
     db: Database, cipher: FieldCipher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     storage = DatabaseStorage(db, cipher)
     await storage.set_state(KEY, Collect.front)
     await storage.set_data(KEY, {"side": "front"})
-    reads = 0
-    real_read = db.read
-
-    def counting_read(*args: object, **kwargs: object) -> object:
-        nonlocal reads
-        reads += 1
-        return real_read(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(db, "read", counting_read)
+    reads = _count_reads(db, monkeypatch)
     async with storage.buffered():
         # A step's filters read the state, its handler the data: one SELECT answers both.
         assert await storage.get_state(KEY) == Collect.front.state
         assert await storage.get_data(KEY) == {"side": "front"}
         assert await storage.get_state(KEY) == Collect.front.state
-        assert reads == 1
+        assert reads.n == 1
         # What the update wrote is what it reads back; the stored row is untouched until it ends.
         await storage.update_data(KEY, {"seen": True})
         await storage.set_state(KEY, Collect.back)
         assert await storage.get_data(KEY) == {"side": "front", "seen": True}
         assert await storage.get_state(KEY) == Collect.back.state
-        assert reads == 1
+        assert reads.n == 1
     assert await storage.get_state(KEY) == Collect.back.state
     assert await storage.get_data(KEY) == {"side": "front", "seen": True}
     # A key nobody stored reads as empty, once.
     other = StorageKey(bot_id=1, chat_id=7, user_id=7)
-    reads = 0
+    reads.n = 0
     async with storage.buffered():
         assert await storage.get_state(other) is None
         assert await storage.get_data(other) == {}
-        assert reads == 1
+        assert reads.n == 1
 
 
 async def test_the_state_read_before_the_buffer_also_answers_the_data(
@@ -174,21 +183,13 @@ async def test_the_state_read_before_the_buffer_also_answers_the_data(
     storage = DatabaseStorage(db, cipher)
     await storage.set_state(KEY, Collect.front)
     await storage.set_data(KEY, {"side": "front"})
-    reads = 0
-    real_read = db.read
-
-    def counting_read(*args: object, **kwargs: object) -> object:
-        nonlocal reads
-        reads += 1
-        return real_read(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(db, "read", counting_read)
+    reads = _count_reads(db, monkeypatch)
     assert await storage.get_state(KEY) == Collect.front.state  # FSMContextMiddleware's read
     async with storage.buffered(KEY):
         assert await storage.get_data(KEY) == {"side": "front"}
         assert await storage.get_state(KEY) == Collect.front.state
         await storage.update_data(KEY, {"seen": True})
-    assert reads == 1
+    assert reads.n == 1
     assert await storage.get_data(KEY) == {"side": "front", "seen": True}
 
     # The read is used once, by the buffer of the key it was for: a buffer of another key (or of
@@ -197,10 +198,10 @@ async def test_the_state_read_before_the_buffer_also_answers_the_data(
     for buffer_key in (StorageKey(bot_id=1, chat_id=7, user_id=7), None):
         await storage.get_state(KEY)
         await writer.set_data(KEY, {"side": "back", "for": str(buffer_key)})
-        reads = 0
+        reads.n = 0
         async with storage.buffered(buffer_key):
             assert await storage.get_data(KEY) == {"side": "back", "for": str(buffer_key)}
-        assert reads == 1
+        assert reads.n == 1
     # Nor does a later buffer of the same key pick up a read that an earlier buffer did not use.
     await storage.get_state(KEY)
     async with storage.buffered(None):

@@ -207,8 +207,9 @@ def test_a_validity_period_cut_short_by_the_detector_is_read_to_its_end(font: Ca
 # --- a number the detector did not box ------------------------------------------------------------------
 
 
-def test_a_number_the_detector_missed_is_read_right_of_its_label(font: CardFont) -> None:
-    # Seed 2041 serif card 17: 公民身份号码 boxed, the 18 digits right of it not.
+def _drawn_number(font: CardFont) -> tuple[OcrPage, float, float]:
+    """A photo of the number's row (label, then the 18 digits): the page, the label's width, the
+    digits' width."""
     img = Image.new("RGB", (1500, 560), CARD)
     d = ImageDraw.Draw(img)
     f = font.get(H)
@@ -216,7 +217,12 @@ def test_a_number_the_detector_missed_is_read_right_of_its_label(font: CardFont)
     label_w = f.getlength("公民身份号码")
     d.text((70 + label_w + 30, 460), NUMBER, font=f, fill=BLACK)
     bgr = np.asarray(img)[:, :, ::-1].copy()
-    page = OcrPage([], np.eye(2, 3, dtype=np.float64), img.size, bgr, 0.0)
+    return OcrPage([], np.eye(2, 3, dtype=np.float64), img.size, bgr, 0.0), label_w, f.getlength(NUMBER[:17])
+
+
+def test_a_number_the_detector_missed_is_read_right_of_its_label(font: CardFont) -> None:
+    # Seed 2041 serif card 17: 公民身份号码 boxed, the 18 digits right of it not.
+    page, label_w, _w17 = _drawn_number(font)
     lines = [*front_lines()[:-1], box("公民身份号码", 70, 458, width=label_w)]
     assert parse_front(lines).id_number is None  # without the photo nothing is guessed
     assert parse_front(lines, page).id_number == NUMBER
@@ -262,15 +268,8 @@ def test_a_box_standing_apart_from_an_address_line_is_no_part_of_it(address: tup
 
 def test_a_number_whose_box_stops_short_is_read_on_past_it(font: CardFont) -> None:
     # Seed 2051 serif card 69 (Telegram copy): the box held 17 digits, too few to repair alone.
-    img = Image.new("RGB", (1500, 560), CARD)
-    d = ImageDraw.Draw(img)
-    f = font.get(H)
-    d.text((70, 460), "公民身份号码", font=f, fill=BLUE)
-    label_w = f.getlength("公民身份号码")
-    d.text((70 + label_w + 30, 460), NUMBER, font=f, fill=BLACK)
-    bgr = np.asarray(img)[:, :, ::-1].copy()
-    page = OcrPage([], np.eye(2, 3, dtype=np.float64), img.size, bgr, 0.0)
-    cut = box("公民身份号码" + NUMBER[:17], 70, 458, width=label_w + 30 + f.getlength(NUMBER[:17]))
+    page, label_w, w17 = _drawn_number(font)
+    cut = box("公民身份号码" + NUMBER[:17], 70, 458, width=label_w + 30 + w17)
     lines = [*front_lines()[:-1], cut]
     assert parse_front(lines).id_number is None  # 17 digits: more than one insertion fits
     assert parse_front(lines, page).id_number == NUMBER
