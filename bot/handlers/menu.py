@@ -127,16 +127,7 @@ def create_router() -> Router:
         )
         await query.answer()
 
-    @router.message(StateFilter(None), F.text.in_({"首页", "菜单", "menu", "Menu", "home", "Home"}))
-    async def home_word(
-        message: Message,
-        bot: Bot,
-        state: FSMContext,
-        t: Translator,
-        services: Services,
-        repo: Repositories,
-        account: Account | None = None,
-    ) -> None:
-        await start(message, bot, state, t, services, repo, account)
+    # Typing 首页 / 菜单 outside a dialog leads home too: the same handler, registered a second time.
+    router.message(StateFilter(None), F.text.in_({"首页", "菜单", "menu", "Menu", "home", "Home"}))(start)
 
     return router

@@ -117,3 +117,10 @@ async def test_user_input_is_escaped(client: BotClient) -> None:
     client.user = client.user.model_copy(update={"first_name": "<b>x</b>&"})
     (reply,) = await client.send("/start")
     assert "&lt;b&gt;x&lt;/b&gt;&amp;" in reply.text
+
+
+async def test_typing_home_outside_a_dialog_shows_the_home_menu(client: BotClient) -> None:
+    (home,) = await client.send("/start")
+    (reply,) = await client.send("菜单")
+    assert reply.text == home.text
+    assert [text for row in reply.buttons for text, _ in row][:3] == ["实名信息采集", "办税", "我的"]
