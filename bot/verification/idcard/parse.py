@@ -160,9 +160,9 @@ def _number_right_of_label(page: OcrPage | None, row: Row) -> list[tuple[str, fl
     if label is None or not _clean(label.text).endswith("号码"):
         return []
     h = label.height
-    x1 = min(label.x1 + 14 * h, float(page.upright_size[0] - 1))
+    # As far as 18 digits reach; a box past the photo's edge is shortened by read_region.
     found = read_region(
-        page, (label.x1 + 0.1 * h, label.y0 - 0.3 * h, x1, label.y1 + 0.3 * h), clip_right=True
+        page, (label.x1 + 0.1 * h, label.y0 - 0.3 * h, label.x1 + 14 * h, label.y1 + 0.3 * h), clip_right=True
     )
     return _number_candidates([Row([found])]) if found is not None else []
 
@@ -173,9 +173,8 @@ def _number_read_on(page: OcrPage | None, row: Row) -> list[tuple[str, float, Ro
         return []
     line = max(row.lines, key=lambda ln: sum(ch.isdigit() for ch in ln.text))
     h = line.height
-    x1 = min(line.x1 + 2 * h, float(page.upright_size[0] - 1))
     found = read_region(
-        page, (line.x0 - 0.1 * h, line.y0 - 0.15 * h, x1, line.y1 + 0.15 * h), clip_right=True
+        page, (line.x0 - 0.1 * h, line.y0 - 0.15 * h, line.x1 + 2 * h, line.y1 + 0.15 * h), clip_right=True
     )
     return _number_candidates([Row([found])]) if found is not None else []
 
@@ -765,7 +764,7 @@ def _read_period_line(rows: list[Row], i_period: int, page: OcrPage | None) -> r
             (
                 x0,
                 label.y0 - 0.3 * h,
-                min(start_x + _PERIOD_WIDTH * h, float(page.upright_size[0] - 1)),
+                start_x + _PERIOD_WIDTH * h,
                 label.y1 + 0.3 * h,
             ),
             clip_right=True,
@@ -779,7 +778,6 @@ def _read_period_line(rows: list[Row], i_period: int, page: OcrPage | None) -> r
     read = len(_clean(joined))
     if 0 < read < len(_FULL_PERIOD):
         x1 = max(x1, x0 + (x1 - x0) * (len(_FULL_PERIOD) + 1) / read)
-    x1 = min(x1, float(page.upright_size[0] - 1))
     reread = read_region(page, (x0, y0, x1, y1), clip_right=True)
     return _period_match(reread.text) if reread else None
 
