@@ -20,7 +20,16 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["OcrLine", "OcrPage", "rank_candidates", "read_lines", "read_region", "warm_up"]
+__all__ = [
+    "OcrLine",
+    "OcrPage",
+    "fuse_readings",
+    "rank_candidates",
+    "read_lines",
+    "read_part",
+    "read_region",
+    "warm_up",
+]
 
 Array = npt.NDArray[Any]
 
@@ -436,3 +445,45 @@ def read_region(
         return None
     quad = ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
     return OcrLine(str(text), float(score), quad, crop, char_x, alts)
+
+
+def read_part(line: OcrLine, start: float) -> OcrLine | None:
+    """Recognise ``line``'s crop from ``start`` (a fraction of its width) on, as a line of its own.
+
+    The recogniser reads a line in context: on the bench's rare-name cards, a name read in one box
+    with its label (姓名赵赟) came out as its common look-alike (赞) where the name read alone did
+    not (see bench/RESULTS-idcard.md)."""
+    if line.crop is None or not 0.0 < start < 1.0:
+        return None
+    width = line.crop.shape[1]
+    x = round(start * width)
+    if width - x < 4:
+        return None
+    ((text, score, char_x, alts),) = _recognise_alts([line.crop[:, x:]])
+    if not text:
+        return None
+    (ax, ay), (bx, by), (cx, cy), (dx, dy) = line.quad[:4]
+    quad = (
+        (ax + (bx - ax) * start, ay + (by - ay) * start),
+        (bx, by),
+        (cx, cy),
+        (dx + (cx - dx) * start, dy + (cy - dy) * start),
+    )
+    return OcrLine(str(text), float(score), quad, line.crop[:, x:], char_x, alts)
+
+
+def fuse_readings(
+    first: Sequence[tuple[tuple[str, float], ...]], second: Sequence[tuple[tuple[str, float], ...]]
+) -> tuple[str, _Alts]:
+    """Two readings of the same characters (one class list per character, equally long) as one:
+    each character's classes averaged over both, best first."""
+    text: list[str] = []
+    fused: list[tuple[tuple[str, float], ...]] = []
+    for a, b in zip(first, second, strict=True):
+        probs: dict[str, float] = {}
+        for ch, p in (*a, *b):
+            probs[ch] = probs.get(ch, 0.0) + p / 2
+        best = tuple(sorted(probs.items(), key=lambda kv: -kv[1])[:_N_ALTS])
+        text.append(best[0][0] if best else "")
+        fused.append(best)
+    return "".join(text), tuple(fused)

@@ -17,7 +17,14 @@ from bot.domain.hanzi import HAN_CLASS
 from bot.verification.idcard.authority import simplify_authority
 from bot.verification.idcard.colour import InkModel, char_inks, learn_inks, strip_label_ink
 from bot.verification.idcard.fields import ETHNICITIES, BackFields, FrontFields, Side
-from bot.verification.idcard.ocr import OcrLine, OcrPage, rank_candidates, read_region
+from bot.verification.idcard.ocr import (
+    OcrLine,
+    OcrPage,
+    fuse_readings,
+    rank_candidates,
+    read_part,
+    read_region,
+)
 from bot.verification.ids import resident_id_check_char
 from bot.verification.regions import correct_region_prefix, is_known_region
 
@@ -413,8 +420,9 @@ def name_uncertain(row: Row, name: str) -> bool:
     """Whether a character of ``name`` (as read from ``row``) was read with a close second class.
 
     The card gives no second witness for a name (unlike the number's checksum or the closed list of
-    ethnicities), so a doubtful name is never changed: it is flagged for the user to check (and type,
-    which accepts any GB 18030 character)."""
+    ethnicities), so a doubtful name is never guessed (only read again from its own pixels, see
+    :func:`name_read_alone`): it is flagged for the user to check (and type, which accepts any
+    GB 18030 character)."""
     chars: list[tuple[str, tuple[tuple[str, float], ...]]] = []
     for line in sorted(row.lines, key=lambda ln: ln.x0):
         line_alts = line.char_alts if len(line.char_alts) == len(line.text) else ((),) * len(line.text)
@@ -427,6 +435,37 @@ def name_uncertain(row: Row, name: str) -> bool:
         if len(alts) >= 2 and alts[0][1] > 0 and alts[1][1] >= _NAME_DOUBT_RATIO * alts[0][1]:
             return True
     return False
+
+
+def name_read_alone(row: Row, name: str) -> tuple[str, Row] | None:
+    """A doubtful name that shares its box with the label, read again without the label.
+
+    The recogniser reads a line in context, and a label before a rare given-name character pulls it
+    to a common look-alike (姓名赵赟 → 赵赞). The name's part of the box, read alone, is a second
+    reading of the same pixels; the two are averaged character by character (both kept: on the
+    bench's cards neither alone was right as often as the two together, see bench/RESULTS-idcard.md).
+    Returns the name so read and a row of it alone (for :func:`name_uncertain`), or None where
+    there is nothing to re-read: a name in a box of its own, or a second reading of another length."""
+    if not name_uncertain(row, name):
+        return None
+    for line in row.lines:
+        if len(line.char_x) != len(line.text) or len(line.char_alts) != len(line.text):
+            continue
+        # Where the recogniser put spaces ("姓名 赵 赟") they are no part of the name.
+        seen = [i for i, ch in enumerate(line.text) if not ch.isspace()]
+        at = "".join(line.text[i] for i in seen).rfind(name)
+        if at <= 0:
+            continue
+        alone = read_part(line, (line.char_x[seen[at - 1]] + line.char_x[seen[at]]) / 2)
+        if alone is None or len(alone.char_alts) != len(alone.text):
+            return None
+        chars = [(ch, alt) for ch, alt in zip(alone.text, alone.char_alts, strict=True) if not ch.isspace()]
+        if len(chars) != len(name):
+            return None
+        before = [line.char_alts[i] for i in seen[at : at + len(name)]]
+        fused, alts = fuse_readings(before, [alt for _ch, alt in chars])
+        return fused, Row([replace(alone, text=fused, char_alts=alts, char_x=())])
+    return None
 
 
 # What an address is printed with: Han characters, digits, Latin letters and a few signs. Anything
@@ -548,7 +587,10 @@ def parse_front(
         if name.startswith("一") and len(name) >= 3:
             name = name[1:]
         f.name = name or None
-        if f.name and corrections is not None and name_uncertain(rows[i_name], f.name):
+        name_row = rows[i_name]
+        if f.name and (again := name_read_alone(name_row, f.name)) is not None:
+            f.name, name_row = again
+        if f.name and corrections is not None and name_uncertain(name_row, f.name):
             from bot.verification.idcard.validate import IdCardReason
 
             corrections.append(str(IdCardReason.NAME_UNCERTAIN))

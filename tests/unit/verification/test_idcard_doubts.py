@@ -3,17 +3,21 @@ where a crop is re-read): background marks read inside an address, a rare name c
 close second class, traditional forms in the authority, a validity line cut into pieces.
 
 Hardening: none of these repairs may change who the card belongs to. A doubtful name is never
-changed, only flagged; the authority table cannot turn one division name into another.
+guessed (a second reading of its own pixels at most), only flagged; the authority table cannot turn
+one division name into another.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
+import numpy as np
 import pytest
+from PIL import Image, ImageDraw
 
 from bot.verification.idcard.authority import TRADITIONAL_TO_SIMPLIFIED, simplify_authority
-from bot.verification.idcard.ocr import OcrLine
+from bot.verification.idcard.ocr import OcrLine, fuse_readings
 from bot.verification.idcard.parse import parse_back, parse_front
 from bot.verification.idcard.validate import IdCardReason
 from bot.verification.regions import _names_by_head  # the GB/T 2260 names, by first character
@@ -90,14 +94,74 @@ def test_a_one_character_wrapped_line_read_surely_stays(tail: str) -> None:
 # --- a name character read with a close second class ---------------------------------------------------
 
 
-def test_a_doubtful_name_is_flagged_and_never_changed() -> None:
-    # 赟 read as 赞, with 赟 as a close second: the name stays as read, flagged for the user.
+def test_a_doubtful_name_is_flagged_and_never_guessed() -> None:
+    # 赟 read as 赞, with 赟 as a close second, and no pixels to read again: the name stays as read,
+    # flagged for the user (no table or prior ever picks the second class).
     doubtful = box("姓名邵赞", 70, 90, probs=[0.99, 0.99, 0.99, 0.55], alts={3: ("赟", 0.40)})
     corrections: list[str] = []
     f = parse_front(front(doubtful, box("住址云南省玉溪市元江县", 70, 300)), corrections=corrections)
     assert f.name == "邵赞"
     assert corrections == [str(IdCardReason.NAME_UNCERTAIN)]
     assert f.id_number == NUMBER  # the identity the checks and the face match rest on is untouched
+
+
+def _drawn_name_line(font: CardFont, printed: str, read: str, alts: dict[int, tuple[str, float]]) -> OcrLine:
+    """The name's box holding its label too, drawn as printed, with the recogniser's doubtful reading."""
+    img = Image.new("RGB", (60 + H * (2 + len(printed)) + 40, H + 30), (236, 232, 222))
+    d = ImageDraw.Draw(img)
+    f = font.get(H)
+    d.text((10, 12), "姓名", font=f, fill=(40, 90, 170))
+    d.text((10 + f.getlength("姓名") + 40, 12), printed, font=f, fill=(20, 20, 20))
+    crop = np.asarray(img)[:, :, ::-1].copy()
+    line = box(read, 70, 90, probs=[0.99] * len(read), alts=alts)
+    w = crop.shape[1]
+    label_end = (10 + f.getlength("姓名")) / w
+    value_x0 = (10 + f.getlength("姓名") + 40) / w
+    char_x = (
+        0.5 * label_end / 2,
+        1.5 * label_end / 2,
+        *(value_x0 + (i + 0.5) * H / w for i in range(len(read) - 2)),
+    )
+    return replace(line, crop=crop, char_x=char_x)
+
+
+def test_a_doubtful_name_sharing_its_box_with_the_label_is_read_again_alone() -> None:
+    # Seed 2051 rare names card 40: 姓名赵赟 read in one box as 赵赞 (赟 a close second); the name's
+    # part of the box read alone says 赟, and the two readings together decide.
+    line = _drawn_name_line(hei_font(), "赵赟", "姓名赵赞", {3: ("赟", 0.39)})
+    line = replace(line, char_alts=(*line.char_alts[:3], (("赞", 0.6), ("赟", 0.39))))
+    corrections: list[str] = []
+    f = parse_front(front(line, box("住址云南省玉溪市元江县", 70, 300)), corrections=corrections)
+    assert f.name == "赵赟"
+    assert f.id_number == NUMBER
+
+
+def test_a_second_reading_of_another_length_leaves_the_name_as_read() -> None:
+    # The part right of the label holds three characters where the box read two: not the same
+    # characters read twice, so nothing is averaged; the name stays as read and flagged.
+    line = _drawn_name_line(hei_font(), "赵赟琰", "姓名赵赞", {3: ("赟", 0.39)})
+    line = replace(line, char_alts=(*line.char_alts[:3], (("赞", 0.6), ("赟", 0.39))))
+    corrections: list[str] = []
+    f = parse_front(front(line, box("住址云南省玉溪市元江县", 70, 300)), corrections=corrections)
+    assert f.name == "赵赞"
+    assert corrections == [str(IdCardReason.NAME_UNCERTAIN)]
+
+
+def test_a_surely_read_name_is_not_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.verification.idcard import parse
+
+    calls: list[object] = []
+    monkeypatch.setattr(parse, "read_part", lambda *a: calls.append(a))
+    line = replace(_drawn_name_line(hei_font(), "曾永", "姓名曾永", {}), text="姓名曾永")
+    assert parse_front(front(line, box("住址云南省玉溪市元江县", 70, 300))).name == "曾永"
+    assert calls == []
+
+
+def test_two_readings_are_averaged_per_character() -> None:
+    text, alts = fuse_readings([(("赞", 0.6), ("赟", 0.39))], [(("赟", 0.98), ("贇", 0.01))])
+    assert text == "赟"
+    assert [ch for ch, _p in alts[0]] == ["赟", "赞", "贇"]
+    assert alts[0][0][1] == pytest.approx(0.685)
 
 
 def test_a_surely_read_name_is_not_flagged() -> None:
