@@ -17,6 +17,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from bot.verification.idcard.authority import TRADITIONAL_TO_SIMPLIFIED, simplify_authority
+from bot.verification.idcard.fields import FrontFields
 from bot.verification.idcard.ocr import OcrLine, fuse_readings
 from bot.verification.idcard.parse import parse_back, parse_front
 from bot.verification.idcard.validate import IdCardReason
@@ -125,13 +126,20 @@ def _drawn_name_line(font: CardFont, printed: str, read: str, alts: dict[int, tu
     return replace(line, crop=crop, char_x=char_x)
 
 
+def _read_zhao_zan(printed: str) -> tuple[FrontFields, list[str]]:
+    """The front parsed from a name box read 姓名赵赞 with 赟 a close second, over ``printed``."""
+    line = _drawn_name_line(hei_font(), printed, "姓名赵赞", {})
+    line = replace(line, char_alts=(*line.char_alts[:3], (("赞", 0.6), ("赟", 0.39))))
+    corrections: list[str] = []
+    return parse_front(
+        front(line, box("住址云南省玉溪市元江县", 70, 300)), corrections=corrections
+    ), corrections
+
+
 def test_a_doubtful_name_sharing_its_box_with_the_label_is_read_again_alone() -> None:
     # Seed 2051 rare names card 40: 姓名赵赟 read in one box as 赵赞 (赟 a close second); the name's
     # part of the box read alone says 赟, and the two readings together decide.
-    line = _drawn_name_line(hei_font(), "赵赟", "姓名赵赞", {3: ("赟", 0.39)})
-    line = replace(line, char_alts=(*line.char_alts[:3], (("赞", 0.6), ("赟", 0.39))))
-    corrections: list[str] = []
-    f = parse_front(front(line, box("住址云南省玉溪市元江县", 70, 300)), corrections=corrections)
+    f, _corrections = _read_zhao_zan("赵赟")
     assert f.name == "赵赟"
     assert f.id_number == NUMBER
 
@@ -139,10 +147,7 @@ def test_a_doubtful_name_sharing_its_box_with_the_label_is_read_again_alone() ->
 def test_a_second_reading_of_another_length_leaves_the_name_as_read() -> None:
     # The part right of the label holds three characters where the box read two: not the same
     # characters read twice, so nothing is averaged; the name stays as read and flagged.
-    line = _drawn_name_line(hei_font(), "赵赟琰", "姓名赵赞", {3: ("赟", 0.39)})
-    line = replace(line, char_alts=(*line.char_alts[:3], (("赞", 0.6), ("赟", 0.39))))
-    corrections: list[str] = []
-    f = parse_front(front(line, box("住址云南省玉溪市元江县", 70, 300)), corrections=corrections)
+    f, corrections = _read_zhao_zan("赵赟琰")
     assert f.name == "赵赞"
     assert corrections == [str(IdCardReason.NAME_UNCERTAIN)]
 
