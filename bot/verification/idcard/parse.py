@@ -437,17 +437,16 @@ def name_uncertain(row: Row, name: str) -> bool:
     return False
 
 
-def name_read_alone(row: Row, name: str) -> tuple[str, Row] | None:
+def name_read_alone(row: Row, name: str) -> OcrLine | None:
     """A doubtful name that shares its box with the label, read again without the label.
 
     The recogniser reads a line in context, and a label before a rare given-name character pulls it
     to a common look-alike (姓名赵赟 → 赵赞). The name's part of the box, read alone, is a second
     reading of the same pixels; the two are averaged character by character (both kept: on the
     bench's cards neither alone was right as often as the two together, see bench/RESULTS-idcard.md).
-    Returns the name so read and a row of it alone (for :func:`name_uncertain`), or None where
-    there is nothing to re-read: a name in a box of its own, or a second reading of another length."""
-    if not name_uncertain(row, name):
-        return None
+    Returns the name so read as a line of its own, or None where there is nothing to re-read: a
+    name in a box of its own, or a second reading of another length. Called for a doubtful name only
+    (one more recogniser run)."""
     for line in row.lines:
         if len(line.char_x) != len(line.text) or len(line.char_alts) != len(line.text):
             continue
@@ -463,8 +462,10 @@ def name_read_alone(row: Row, name: str) -> tuple[str, Row] | None:
         if len(chars) != len(name):
             return None
         before = [line.char_alts[i] for i in seen[at : at + len(name)]]
+        if not all(before) or not all(alt for _ch, alt in chars):
+            return None  # a character without its classes: nothing to average
         fused, alts = fuse_readings(before, [alt for _ch, alt in chars])
-        return fused, Row([replace(alone, text=fused, char_alts=alts, char_x=())])
+        return replace(alone, text=fused, char_alts=alts, char_x=())
     return None
 
 
@@ -587,10 +588,11 @@ def parse_front(
         if name.startswith("一") and len(name) >= 3:
             name = name[1:]
         f.name = name or None
-        name_row = rows[i_name]
-        if f.name and (again := name_read_alone(name_row, f.name)) is not None:
-            f.name, name_row = again
-        if f.name and corrections is not None and name_uncertain(name_row, f.name):
+        doubtful = f.name is not None and name_uncertain(rows[i_name], f.name)
+        if f.name and doubtful and (alone := name_read_alone(rows[i_name], f.name)) is not None:
+            f.name = alone.text
+            doubtful = name_uncertain(Row([alone]), f.name)
+        if doubtful and corrections is not None:
             from bot.verification.idcard.validate import IdCardReason
 
             corrections.append(str(IdCardReason.NAME_UNCERTAIN))
