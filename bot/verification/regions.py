@@ -7,10 +7,18 @@ issued, so 513701 (巴中市, 1993-1999) is still found on valid cards today.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 
-__all__ = ["RegionName", "correct_region_prefix", "is_known_region", "region_full_name", "region_names"]
+__all__ = [
+    "RegionChooser",
+    "RegionName",
+    "correct_region_prefix",
+    "is_known_region",
+    "region_full_name",
+    "region_names",
+]
 
 
 _PLACEHOLDERS = frozenset({"市辖区", "县", "市", "省直辖县级行政区划", "自治区直辖县级行政区划"})
@@ -110,13 +118,20 @@ def _one_edit_prefix(name: str, text: str) -> int | None:
     return None
 
 
-def correct_region_prefix(text: str) -> str:
+RegionChooser = Callable[[Sequence[tuple[str, str]]], str | None]
+"""Given the (misread prefix, known name) pairs equally near in the table, the name the photo shows,
+or None to leave the text as read."""
+
+
+def correct_region_prefix(text: str, choose: RegionChooser | None = None) -> str:
     """Repair one misread character in the administrative-division name an address or an issuing
     authority starts with (``保山市施向县公安分局`` → ``保山市施甸县公安分局``).
 
-    The repair is made only when exactly one known name longer than the longest exactly matching
-    prefix is within one edit: rare characters of place names (甸, 邺, 犁, 赉) are what OCR misreads,
-    and the GB/T 2260 table is the closed list they come from.
+    The repair is made when exactly one known name longer than the longest exactly matching prefix
+    is within one edit: rare characters of place names (甸, 邺, 犁, 赉) are what OCR misreads, and the
+    GB/T 2260 table is the closed list they come from. When several are (黄山市黔县: 黟县 and 歙县
+    are both one character away), the table cannot decide: ``choose``, which can look at the
+    pixels, may; without it the text stays as read.
     """
     for skip in (1, 2):
         # A stray mark read before the name ("号鄂州市..."): drop it when a known name follows.
@@ -144,7 +159,5 @@ def correct_region_prefix(text: str) -> str:
         return text
     longest = max(len(name) for name in fixes)
     best = [name for name in fixes if len(name) == longest]
-    if len(best) != 1:
-        return text
-    name = best[0]
-    return name + text[fixes[name] :]
+    picked = best[0] if len(best) == 1 else choose([(text[: fixes[n]], n) for n in best]) if choose else None
+    return picked + text[fixes[picked] :] if picked in best and picked is not None else text

@@ -239,6 +239,38 @@ def test_a_traditional_authority_is_simplified_and_reported() -> None:
     assert corrections == []
 
 
+# --- a division name two table entries are equally near ------------------------------------------------
+
+
+def _drawn_line(printed: str, read: str, x: float, y: float) -> OcrLine:
+    """A line drawn as ``printed`` (the crop the recogniser re-scores) but read as ``read``."""
+    font = hei_font().get(H)
+    img = Image.new("RGB", (int(font.getlength(printed)) + 40, H + 30), (236, 232, 222))
+    ImageDraw.Draw(img).text((20, 12), printed, font=font, fill=(20, 20, 20))
+    return replace(box(read, x, y), crop=np.asarray(img)[:, :, ::-1].copy())
+
+
+def test_a_division_name_the_table_cannot_decide_is_decided_by_the_pixels() -> None:
+    # Seed 2051 template card 22: 黄山市黟县 read 黔县; 黟县 and 歙县 are both one character away,
+    # so GB/T 2260 alone declines. Re-scored on the line's crop, 黟 is far likelier than 歙.
+    address = _drawn_line("住址安徽省黄山市黟县徐家村9组", "住址安徽省黄山市黔县徐家村9组", 70, 300)
+    f = parse_front(front(box("姓名曾永", 70, 90), address, box("73号", 190, 350)))
+    assert f.address == "安徽省黄山市黟县徐家村9组73号"
+    # The authority the same way (seed 7 classic card 7: 菏泽市郓城县 read 郢城县; 鄄城县 also near).
+    authority = _drawn_line("菏泽市郓城县公安局", "菏泽市郢城县公安局", 340, 376)
+    b = parse_back([box("签发机关", 160, 380), authority, box("有效期限2016.03.01-2026.03.01", 160, 450)])
+    assert b.authority == "菏泽市郓城县公安局"
+
+
+def test_a_division_name_the_pixels_cannot_decide_either_stays_as_read() -> None:
+    # A crop that shows neither candidate (here: nothing at all) gives no choice: nothing is guessed.
+    blank = replace(
+        box("住址安徽省黄山市黔县徐家村9组", 70, 300), crop=np.full((H + 30, 700, 3), 236, np.uint8)
+    )
+    f = parse_front(front(box("姓名曾永", 70, 90), blank, box("73号", 190, 350)))
+    assert f.address == "安徽省黄山市黔县徐家村9组73号"
+
+
 # --- a validity line cut into pieces -------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 
 import pytest
@@ -253,3 +254,20 @@ def test_rule_accepts_what_it_prescribes(born: date, days_after: int) -> None:
 )
 def test_region_prefix_repair(read: str, fixed: str) -> None:
     assert correct_region_prefix(read) == fixed
+
+
+def test_names_equally_near_are_left_to_the_chooser_and_only_its_candidates_are_taken() -> None:
+    asked: list[list[tuple[str, str]]] = []
+
+    def choose(name: str | None) -> Callable[[Sequence[tuple[str, str]]], str | None]:
+        return lambda pairs: asked.append(list(pairs)) or name
+
+    assert correct_region_prefix("黄山市黔县公安局", choose("黄山市黟县")) == "黄山市黟县公安局"
+    assert sorted(asked[0]) == [("黄山市黔县", "黄山市歙县"), ("黄山市黔县", "黄山市黟县")]
+    assert correct_region_prefix("黄山市黔县公安局", choose(None)) == "黄山市黔县公安局"
+    # A name that is not one of the candidates (a chooser's mistake) never replaces the text.
+    assert correct_region_prefix("黄山市黔县公安局", choose("黄山市屯溪区")) == "黄山市黔县公安局"
+    # One candidate: the table decides and nobody is asked.
+    asked.clear()
+    assert correct_region_prefix("保山市施向县公安分局", choose(None)) == "保山市施甸县公安分局"
+    assert asked == []
