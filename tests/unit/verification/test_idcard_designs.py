@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 
 from bot.verification.idcard import read_side, warm_up
+from bot.verification.idcard.ocr import read_lines
+from bot.verification.idcard.parse import parse_front
+from bot.verification.images import decode_image, to_bgr_array
 from tools.cardgen import (
     DESIGNS,
     CardDesign,
@@ -70,6 +73,42 @@ def test_a_one_character_last_address_line_is_joined(design: str, fonts: dict[st
         assert reading.front is not None
         assert reading.front.address == address
         assert reading.front.id_number == ident.id_number
+
+
+def _two_line_address(design: CardDesign, font: CardFont, scale: float) -> str:
+    """An address that wraps into exactly two lines, the second more than half full."""
+    c = _Canvas(scale)
+    value = font.get(c.mm(design.value_size_mm))
+    width, spacing = c.mm(design.address_width_mm), c.mm(design.value_spacing_mm)
+    for k in range(len(LONG), 8, -1):
+        lines = _wrap(LONG[:k] + "号", value, width, spacing=spacing)
+        if len(lines) == 2 and len(lines[1]) > len(lines[0]) // 2:
+            return LONG[:k] + "号"
+    raise AssertionError("no such address")
+
+
+@pytest.mark.parametrize("scale", [1.0])
+@pytest.mark.parametrize("design", ["classic", "template", "serif"])
+def test_a_last_address_line_the_detector_missed_is_looked_for(
+    design: str, scale: float, fonts: dict[str, CardFont]
+) -> None:
+    # Seed 2061 serif card 30: the 号 alone on the third line had no box, and the serif design's boxes
+    # overlap (52 px high at a 45 px pitch), so a room test by box heights never looked for it. Here the
+    # detector's box of the tail is taken away; a two-line address must not gain a tail either.
+    d, font = DESIGNS[design], fonts[design]
+    for address in (_one_char_tail(d, font, scale), _two_line_address(d, font, scale)):
+        rng = random.Random(11)
+        ident = replace(random_identity(rng, today=TODAY), address=address)
+        photo = distort_jpeg(
+            render_front(ident, font=font, scale=scale, rng=rng, design=d),
+            rng,
+            Distortion(
+                frame=(1600, 1200), card_fraction=0.75, skew_deg=-3, perspective=0.02, jpeg_quality=85
+            ),
+        )
+        page = read_lines(to_bgr_array(decode_image(photo, None, max_side=1800)))
+        lines = [ln for ln in page.lines if ln.text.strip() != "号"]
+        assert parse_front(lines, page).address == address
 
 
 @pytest.mark.parametrize("design", ["template", "serif"])
