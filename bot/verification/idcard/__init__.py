@@ -12,7 +12,7 @@ from datetime import date
 import numpy as np
 
 from bot.verification.idcard.fields import ETHNICITIES, BackFields, FrontFields, Side, SideReading
-from bot.verification.idcard.ocr import OcrPage, read_lines, warm_up
+from bot.verification.idcard.ocr import OcrPage, read_closer, read_lines, warm_up
 from bot.verification.idcard.parse import detect_side, group_rows, parse_back, parse_front, partly_read
 from bot.verification.idcard.portrait import card_frame, crop_portrait, search_box, to_rgb
 from bot.verification.idcard.validate import (
@@ -61,6 +61,7 @@ _MAX_GLARE = 0.04
 _MIN_CONTRAST = 8.0
 
 _FRONT_FIELDS = ("name", "sex", "ethnicity", "birth_date", "address", "id_number")
+_BACK_FIELDS = ("authority", "valid_from")
 
 
 def read_side(data: bytes, *, today: date, limits: ImageLimits | None = None) -> SideReading:
@@ -88,24 +89,48 @@ def read_side(data: bytes, *, today: date, limits: ImageLimits | None = None) ->
         # Say why, when the photo shows it (dark, blurred), and that no card was found.
         found = IdCardReason.PARTLY_READ if partly_read(page.lines) else IdCardReason.NOT_FOUND
         reading.problems = [*_quality_problems(page, whole=True), str(found)]
-    elif side == "front":
-        reading.front = parse_front(page.lines, page, corrections=reading.corrections)
-        reading.problems = validate_front(reading.front, today=today)
+        reading.problems = list(dict.fromkeys(reading.problems))
+        timings["total"] = time.perf_counter() - t0
+        return reading
+    fields = _parse(side, page, reading.corrections)
+    if _missing(side, fields):
+        # A card far from the camera: its small lines may be found in a crop around it.
+        t = time.perf_counter()
+        closer = read_closer(page)
+        if closer is not None and detect_side(closer.lines) == side:
+            corrections: list[str] = []
+            again = _parse(side, closer, corrections)
+            if _missing(side, again) < _missing(side, fields):
+                page, fields, reading.corrections = closer, again, corrections
+        timings["closer"] = time.perf_counter() - t
+    if isinstance(fields, FrontFields):
+        reading.front = fields
+        reading.problems = validate_front(fields, today=today)
         t = time.perf_counter()
         jpeg, codes = _portrait(page)
         timings["portrait"] = time.perf_counter() - t
         reading.portrait_jpeg = jpeg
         reading.problems.extend(codes)
-        if any(getattr(reading.front, name) is None for name in _FRONT_FIELDS):
-            reading.problems.extend(_quality_problems(page))
     else:
-        reading.back = parse_back(page.lines, page, corrections=reading.corrections)
-        reading.problems = validate_back(reading.back, today=today)
-        if reading.back.authority is None or reading.back.valid_from is None:
-            reading.problems.extend(_quality_problems(page))
+        reading.back = fields
+        reading.problems = validate_back(fields, today=today)
+    if _missing(side, fields):
+        reading.problems.extend(_quality_problems(page))
     reading.problems = list(dict.fromkeys(reading.problems))
     timings["total"] = time.perf_counter() - t0
     return reading
+
+
+def _parse(side: Side, page: OcrPage, corrections: list[str]) -> FrontFields | BackFields:
+    if side == "front":
+        return parse_front(page.lines, page, corrections=corrections)
+    return parse_back(page.lines, page, corrections=corrections)
+
+
+def _missing(side: Side, fields: FrontFields | BackFields) -> int:
+    """How many of the side's fields were not read (the quality hints and a closer read are for those)."""
+    names = _FRONT_FIELDS if side == "front" else _BACK_FIELDS
+    return sum(getattr(fields, name) is None for name in names)
 
 
 def _portrait(page: OcrPage) -> tuple[bytes | None, list[str]]:
