@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from statistics import median
@@ -175,15 +175,30 @@ def _number_right_of_label(page: OcrPage | None, row: Row) -> list[tuple[str, fl
     return _number_candidates([Row([found])]) if found is not None else []
 
 
+def _reach(line: OcrLine, counted: Callable[[str], bool], total: int) -> float | None:
+    """Where ``total`` characters (those ``counted``) would end on ``line`` at the pitch of the ones
+    read, one pitch of margin included; None when fewer than two were read or all ``total`` were."""
+    if len(line.char_x) != len(line.text):
+        return None
+    xs = [x for ch, x in zip(line.text, line.char_x, strict=True) if counted(ch)]
+    if not 2 <= len(xs) < total:
+        return None
+    width = line.x1 - line.x0
+    pitch = (xs[-1] - xs[0]) * width / (len(xs) - 1)
+    return line.x0 + xs[-1] * width + (total - len(xs) + 1) * pitch
+
+
 def _number_read_on(page: OcrPage | None, row: Row) -> list[tuple[str, float, Row]]:
-    """The number's line read again from its start to two text heights past the end of its box."""
+    """The number's line read again from its start to past where its 18 characters end: two text
+    heights past its box, or further when the digits read and their pitch say the box stopped
+    several characters short (seed 2071 serif card 191: 14 of 18 digits boxed)."""
     if page is None:
         return []
     line = max(row.lines, key=lambda ln: sum(ch.isdigit() for ch in ln.text))
     h = line.height
-    found = read_region(
-        page, (line.x0 - 0.1 * h, line.y0 - 0.15 * h, line.x1 + 2 * h, line.y1 + 0.15 * h), clip_right=True
-    )
+    x1 = max(line.x1 + 2 * h, _reach(line, str.isdigit, 18) or 0.0)
+    box = (line.x0 - 0.1 * h, line.y0 - 0.15 * h, x1, line.y1 + 0.15 * h)
+    found = read_region(page, box, clip_right=True)
     return _number_candidates([Row([found])]) if found is not None else []
 
 
@@ -593,8 +608,9 @@ def parse_front(
     numbers = _number_candidates(rows)
     i_number = rows.index(numbers[-1][2]) if numbers else _find_row(rows, ("公民身份号码", "身份号码"))
     if not numbers and i_number is not None:
-        # The detector boxed the label but not the number (seed 2041 serif card 17): read its place.
-        numbers = _number_right_of_label(page, rows[i_number])
+        # The detector boxed the label but not the number (seed 2041 serif card 17): read its place;
+        # or boxed too few of its digits to be taken for one (seed 2071 serif card 191: 14): read on.
+        numbers = _number_right_of_label(page, rows[i_number]) or _number_read_on(page, rows[i_number])
 
     if i_birth is None:
         i_birth = next((i for i, row in enumerate(rows) if _parse_birth(row.text) and "年" in row.text), None)
@@ -684,9 +700,11 @@ def parse_front(
     if numbers:
         raw, _score, number_row = numbers[-1]
         f.id_number = repair_number(raw, f.birth_date)
-        if f.id_number is None and len(raw) < 18:
-            # Too short to repair alone (several insertions fit): the detector may have stopped short
-            # of the number's end (seed 2051 serif card 69 read 17 digits); read on past its box.
+        if f.id_number is None:
+            # Not repairable as read: the detector may have stopped short of the number's end (seed
+            # 2051 serif card 69 read 17 digits), or boxed its end again apart, overlapping (seed 2071
+            # serif card 191, Telegram copy: "…12177" and "77696", 20 digits); read the line on past
+            # its box, as one.
             f.id_number = next(
                 (
                     n
@@ -831,17 +849,18 @@ def _read_period_line(rows: list[Row], i_period: int, page: OcrPage | None) -> r
     if not value_lines:
         # Nothing boxed right of the label (thin serif digits lost at the detector's scale): the place
         # where the period is printed is read as one line, as for a number missed right of its label.
-        reread = read_region(
-            page,
-            (
-                x0,
-                label.y0 - 0.3 * h,
-                start_x + _PERIOD_WIDTH * h,
-                label.y1 + 0.3 * h,
-            ),
-            clip_right=True,
-        )
-        return _period_match(reread.text) if reread else None
+        box = (x0, label.y0 - 0.3 * h, start_x + _PERIOD_WIDTH * h, label.y1 + 0.3 * h)
+        reread = read_region(page, box, clip_right=True)
+        m = _period_match(reread.text) if reread else None
+        if reread is None or m is not None:
+            return m
+        # Short of a whole period (seed 2071 serif card 173: "2011.11.27-2021.11.2", its last 7 lost in
+        # the wide box's background): read again, ending where the period ends at the read pitch.
+        end = _reach(reread, lambda ch: not ch.isspace(), len(_FULL_PERIOD))
+        if end is None or end >= reread.x1:
+            return None
+        again = read_region(page, (x0, box[1], end, box[3]), clip_right=True)
+        return _period_match(again.text) if again else None
     y0 = min(ln.y0 for ln in [label, *pieces]) - 0.15 * h
     y1 = max(ln.y1 for ln in [label, *pieces]) + 0.15 * h
     x1 = max(ln.x1 for ln in value_lines) + 0.3 * h

@@ -246,6 +246,80 @@ def test_a_validity_period_the_detector_did_not_box_is_read_right_of_its_label(f
     assert (b.valid_from, b.valid_to) == (ident.valid_from, ident.valid_to)
 
 
+def _number_box(font: CardFont, start: int, end: int, *, label: bool) -> OcrLine:
+    """A box of the drawn number row holding digits ``start:end`` (after the label when ``label``),
+    with each character's centre where it is drawn, as the recogniser reports it."""
+    f = font.get(H)
+    label_w = f.getlength("公民身份号码")
+    digits_x = 70 + label_w + 30
+    x0 = 70 if label else digits_x + f.getlength(NUMBER[:start])
+    x1 = digits_x + f.getlength(NUMBER[:end])
+    centres = [70 + (i + 0.5) * label_w / 6 for i in range(6)] if label else []
+    centres += [digits_x + f.getlength(NUMBER[:i]) + f.getlength(NUMBER[i]) / 2 for i in range(start, end)]
+    text = ("公民身份号码" if label else "") + NUMBER[start:end]
+    line = box(text, x0, 458, width=x1 - x0)
+    return replace(line, char_x=tuple((c - x0) / (x1 - x0) for c in centres))
+
+
+def test_a_number_boxed_with_too_few_digits_to_be_one_is_read_on(font: CardFont) -> None:
+    # Seed 2071 serif card 191: the label's box held only 14 of the 18 digits, too few to be taken for
+    # a number at all; read on from the box, at the pitch of its digits, as far as 18 would reach.
+    page, _label_w, _w17 = _drawn_number(font)
+    lines = [*front_lines()[:-1], _number_box(font, 0, 14, label=True)]
+    assert parse_front(lines).id_number is None
+    assert parse_front(lines, page).id_number == NUMBER
+
+
+def test_a_number_whose_end_was_boxed_again_apart_is_read_as_one_line(font: CardFont) -> None:
+    # The same card's Telegram copy: "…12177" and "77696", two overlapping boxes, 20 digits joined,
+    # which no single repair explains; the line read again as one is the number.
+    page, _label_w, _w17 = _drawn_number(font)
+    lines = [
+        *front_lines()[:-1],
+        _number_box(font, 0, 15, label=True),
+        _number_box(font, 13, 18, label=False),
+    ]
+    assert parse_front(lines).id_number is None
+    assert parse_front(lines, page).id_number == NUMBER
+
+
+def test_a_period_read_short_right_of_its_label_is_read_again_where_it_ends(
+    font: CardFont, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Seed 2071 serif card 173: nothing boxed right of 有效期限; the wide place read there came out one
+    # digit short ("2011.11.27-2021.11.2": the last 7 lost in the background). It is read again from
+    # the same start to where 21 characters end at the pitch read: the box is tighter, not wider.
+    from bot.verification.idcard import parse
+
+    drawn = drawn_classic_back(font)
+    ident, value = drawn.ident, drawn.value
+    lines = [
+        box("签发机关", 160, 380, width=130),
+        box(ident.authority, 340, 376, width=value.getlength(ident.authority)),
+        box("有效期限", 160, 450, width=130),
+    ]
+    real = parse.read_region
+    boxes: list[tuple[float, float, float, float]] = []
+
+    def first_read_short(
+        page: OcrPage, region: tuple[float, float, float, float], **kw: bool
+    ) -> OcrLine | None:
+        boxes.append(region)
+        found = real(page, region, **kw)
+        if len(boxes) > 1 or found is None:
+            return found
+        # The wide read as the serif card's: one character short, each centre where it was read.
+        cut = len(found.text.rstrip()) - 1
+        return replace(
+            found, text=found.text[:cut], char_x=found.char_x[:cut], char_alts=found.char_alts[:cut]
+        )
+
+    monkeypatch.setattr(parse, "read_region", first_read_short)
+    b = parse_back(lines, drawn.page)
+    assert (b.valid_from, b.valid_to) == (ident.valid_from, ident.valid_to)
+    assert len(boxes) == 2 and boxes[1][0] == boxes[0][0] and boxes[1][2] < boxes[0][2]
+
+
 @pytest.mark.parametrize(
     "address",
     [
