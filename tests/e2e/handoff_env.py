@@ -31,9 +31,13 @@ def free_port() -> int:
 def decode_qr(png: bytes) -> str:
     """The text of the one QR code in a PNG (a screenshot or the API's image), read by OpenCV."""
     image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
-    text, points, _ = cv2.QRCodeDetector().detectAndDecode(image)
-    assert points is not None, "no QR code found"
-    return str(text)
+    # OpenCV's classic detector misses a valid code now and then (14 of 400 random deep links, all 400
+    # read by its ArUco-based detector): the test then failed at random. Both are tried.
+    for detector in (cv2.QRCodeDetector(), cv2.QRCodeDetectorAruco()):
+        text, points, _ = detector.detectAndDecode(image)
+        if points is not None and text:
+            return str(text)
+    raise AssertionError("no QR code found")
 
 
 @dataclass
