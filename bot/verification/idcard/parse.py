@@ -295,6 +295,20 @@ _CLOSED_LIST_MARGIN = 10.0
 _CLOSED_LIST_TIE = 3.0
 
 
+def _closed_list_choice(
+    line: OcrLine, free: str, readings: dict[str, str], *, margin: float = _CLOSED_LIST_MARGIN
+) -> str | None:
+    """The key of the one reading of ``line`` (of ``readings``, a closed list's values each written
+    into the line) that is clearly likelier than every other (by ``_CLOSED_LIST_TIE``) and at most
+    ``margin`` less likely than the ``free`` reading; None when no such reading stands out."""
+    scores = {text: score for score, text in rank_candidates(line, [*readings.values(), free])}
+    if not scores or len(readings) < 2:
+        return None
+    best, second = sorted(readings, key=lambda key: scores[readings[key]], reverse=True)[:2]
+    clear = scores[readings[best]] - scores[readings[second]] > _CLOSED_LIST_TIE
+    return best if clear and scores[readings[best]] >= scores[free] - margin else None
+
+
 def _read_ethnicity(row: Row, *, labelled: bool = True) -> str | None:
     """The ethnicity, read against the closed list of 56 names.
 
@@ -319,17 +333,13 @@ def _read_ethnicity(row: Row, *, labelled: bool = True) -> str | None:
     raw = re.sub(r"\s", "", line.text)
     idx = raw.find("族")
     prefix = raw[: idx + 1] if idx >= 0 else ""
-    listed = [prefix + e for e in ETHNICITIES]
-    scores = dict((cand, score) for score, cand in rank_candidates(line, [*listed, raw]))
-    if scores:
-        best, second = sorted(listed, key=lambda cand: scores[cand], reverse=True)[:2]
-        # Two names about equally likely (仡佬 / 仫佬, whose 仫 the recogniser lacks): leave it to
-        # the user rather than pick one.
-        unambiguous = scores[best] - scores[second] > _CLOSED_LIST_TIE
-        # With nothing read at all, a name must be far likelier than an empty crop.
-        margin = _CLOSED_LIST_MARGIN if raw else -_CLOSED_LIST_MARGIN
-        if unambiguous and scores[best] >= scores[raw] - margin:
-            return best[len(prefix) :]
+    # Two names about equally likely (仡佬 / 仫佬, whose 仫 the recogniser lacks) are left to the
+    # user rather than one picked; with nothing read at all, a name must be far likelier than an
+    # empty crop.
+    margin = _CLOSED_LIST_MARGIN if raw else -_CLOSED_LIST_MARGIN
+    chosen = _closed_list_choice(line, raw, {e: prefix + e for e in ETHNICITIES}, margin=margin)
+    if chosen is not None:
+        return chosen
     # Not a listed name: keep what is printed, for the checks to report it as unknown.
     return _match_ethnicity(free) or ("".join(_CJK.findall(free)).removesuffix("族") or None)
 
@@ -345,13 +355,8 @@ def _region_by_pixels(lines: list[OcrLine]) -> RegionChooser:
             raw = re.sub(r"\s", "", line.text)
             if not all(read in raw for read, _name in repairs):
                 continue
-            texts = {name: raw.replace(read, name, 1) for read, name in repairs}
-            scores = {text: score for score, text in rank_candidates(line, [raw, *texts.values()])}
-            if not scores:
-                return None
-            best, second = sorted(texts, key=lambda name: scores[texts[name]], reverse=True)[:2]
-            clear = scores[texts[best]] - scores[texts[second]] > _CLOSED_LIST_TIE
-            return best if clear and scores[texts[best]] >= scores[raw] - _CLOSED_LIST_MARGIN else None
+            readings = {name: raw.replace(read, name, 1) for read, name in repairs}
+            return _closed_list_choice(line, raw, readings)
         return None
 
     return choose
