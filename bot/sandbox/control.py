@@ -246,7 +246,8 @@ class ControlApi:
     async def messages(self, request: web.Request) -> web.StreamResponse:
         chat = self.state.chats.get(self._user_id(request))
         views = [msg.view() for msg in chat.messages.values()] if chat else []
-        return _json({"messages": views})
+        # The revision the snapshot shows: the page drops the stream's events up to it (see Event).
+        return _json({"messages": views, "revision": chat.revision if chat else 0})
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         user_id = self._user_id(request)
@@ -268,10 +269,10 @@ class ControlApi:
                     continue
                 if event is None:
                     break
-                kind, data = event
                 seq += 1
-                payload = json.dumps(data, ensure_ascii=False)
-                await response.write(f"id: {seq}\nevent: {kind}\ndata: {payload}\n\n".encode())
+                payload = json.dumps(event.data, ensure_ascii=False)
+                event_id = seq if event.revision is None else event.revision
+                await response.write(f"id: {event_id}\nevent: {event.kind}\ndata: {payload}\n\n".encode())
         except (ConnectionResetError, ConnectionError):
             pass
         finally:

@@ -17,14 +17,25 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from .config import SandboxConfig
 from .errors import BotApiError, bad_request
 from .flood import FloodControl
 
 Sender = Literal["user", "bot"]
-Event = tuple[str, dict[str, Any]]
+
+
+class Event(NamedTuple):
+    """One server-sent event. `revision` numbers a chat's message changes (new, edited, deleted) and
+    goes out as the event's id: a page that fetched a snapshot at revision R applies only the events
+    after R, so a change made between the server taking the snapshot and the page applying it is
+    neither lost nor undone."""
+
+    kind: str
+    data: dict[str, Any]
+    revision: int | None = None
+
 
 UPDATE_TYPES_DEFAULT = frozenset(
     {
@@ -239,6 +250,7 @@ class Chat:
         "lock",
         "messages",
         "next_message_id",
+        "revision",
         "user",
         "waiter",
     )
@@ -253,6 +265,7 @@ class Chat:
         }
         self.messages: OrderedDict[int, ChatMessage] = OrderedDict()
         self.next_message_id = 1
+        self.revision = 0
         self.lock = asyncio.Lock()
         self.waiter: Waiter | None = None
         self.last_action: str | None = None
@@ -399,9 +412,10 @@ class SandboxState:
         if msg.sender == "bot" and chat.waiter is not None:
             chat.waiter.replies[msg.message_id] = msg
             chat.waiter.touch()
+        chat.revision += 1
         subscribers = self.chat_subscribers.get(chat.id)
         if subscribers:
-            event = (kind, msg.view())
+            event = Event(kind, msg.view(), chat.revision)
             for sub in list(subscribers):
                 sub.push(event)
 
@@ -409,7 +423,7 @@ class SandboxState:
         chat.last_action = action
         self.touch(chat)
         for sub in list(self.chat_subscribers.get(chat.id, ())):
-            sub.push(("action", {"action": action, "date": now_ts()}))
+            sub.push(Event("action", {"action": action, "date": now_ts()}))
 
     def touch(self, chat: Chat) -> None:
         if chat.waiter is not None:
@@ -432,7 +446,7 @@ class SandboxState:
         chat = self.chats.get(user_id)
         if replay and chat is not None:
             for msg in list(chat.messages.values())[-(self.config.event_queue_size // 2) :]:
-                sub.push(("new", msg.view()))
+                sub.push(Event("new", msg.view(), chat.revision))
         self.chat_subscribers.setdefault(user_id, set()).add(sub)
         return sub
 
@@ -684,7 +698,7 @@ class SandboxState:
         }
         self.sms.append(record)
         for sub in list(self.sms_subscribers):
-            sub.push(("sms", record))
+            sub.push(Event("sms", record))
         return record
 
     @staticmethod

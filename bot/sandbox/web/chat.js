@@ -206,6 +206,7 @@
     nodes: new Map(),        // message_id → DOM node
     stream: null,
     streamGen: 0,
+    snapshot: null,  // { held: [events] } while the chat's snapshot is being fetched
     live: false,             // history loaded: later changes are news
     pending: 0,
     keyboardHiddenFor: null, // message id whose one-time keyboard was used
@@ -285,10 +286,11 @@
     const gen = ++state.streamGen;
     clearChat();
     state.live = false;
+    state.snapshot = null;  // another chat's snapshot, or an older stream's, is not this one's
     $("messages").setAttribute("aria-busy", "true");
     updateSubtitle(t("connecting"));
-    // replay=0 and then the snapshot: whatever happens in between arrives as an event, and applying
-    // events to a snapshot in order always ends in the latest state.
+    // replay=0 and then the snapshot: whatever happens in between arrives as an event numbered by the
+    // chat's revision, and loadHistory applies only the events after the snapshot's revision.
     const stream = new EventSource(`${API}/users/${state.user.id}/events?replay=0`);
     state.stream = stream;
     stream.addEventListener("open", () => { if (gen === state.streamGen) loadHistory(gen); });
@@ -300,7 +302,11 @@
     for (const kind of ["new", "edited", "deleted"]) {
       stream.addEventListener(kind, (event) => {
         if (gen !== state.streamGen) return;
-        try { upsert(JSON.parse(event.data), kind); } catch (err) { console.error("bad event", err); }
+        let msg;
+        try { msg = JSON.parse(event.data); } catch (err) { console.error("bad event", err); return; }
+        // While a snapshot is on its way, hold the event: the snapshot may or may not include it.
+        if (state.snapshot) state.snapshot.held.push({ msg, kind, revision: Number(event.lastEventId) });
+        else upsert(msg, kind);
       });
     }
     stream.addEventListener("action", (event) => {
@@ -312,17 +318,30 @@
   async function loadHistory(gen) {
     // Also after a reconnect: the snapshot is not news for a screen reader.
     $("messages").setAttribute("aria-busy", "true");
+    // The stream is subscribed before this fetch, so every change is in the snapshot (revision at
+    // most the snapshot's) or arrives as an event after it; the events that arrive first are held
+    // and those the snapshot already shows are dropped. Applying them directly let the older
+    // snapshot remove a reply sent in between, or bring back a message deleted in between.
+    const pending = { held: [] };
+    state.snapshot = pending;
+    let revision = -1;
     try {
       const response = await fetch(`${API}/users/${state.user.id}/messages`);
       const body = await response.json();
-      if (gen !== state.streamGen) return;
+      if (gen !== state.streamGen || state.snapshot !== pending) return;
       const snapshot = new Map(body.messages.map((msg) => [msg.message_id, msg]));
       // A reset of the sandbox forgets chats: drop what the snapshot no longer has.
       for (const id of [...state.messages.keys()]) if (!snapshot.has(id)) removeMessage(id);
       for (const msg of snapshot.values()) upsert(msg, "snapshot");
+      revision = Number(body.revision);
     } catch (err) {
       console.error("history", err);
     } finally {
+      if (state.snapshot === pending) {
+        state.snapshot = null;
+        // No snapshot (a failed fetch): every held event still applies, in order.
+        for (const { msg, kind, revision: rev } of pending.held) if (!(rev <= revision)) upsert(msg, kind);
+      }
       if (gen === state.streamGen) {
         state.live = true;
         $("messages").setAttribute("aria-busy", "false");

@@ -209,6 +209,7 @@ async def test_commands_sms_health_reset(ack_bot: RunningBot, control: Control) 
 async def test_event_stream(ack_bot: RunningBot, control: Control) -> None:
     await control.ok(6, text="before")
     events: list[tuple[str, dict[str, object]]] = []
+    ids: list[int] = []
     async with control.http.get(f"{control.url}/sandbox/api/users/6/events") as resp:
         assert resp.headers["Content-Type"].startswith("text/event-stream")
 
@@ -216,7 +217,9 @@ async def test_event_stream(ack_bot: RunningBot, control: Control) -> None:
             kind = ""
             async for raw in resp.content:
                 line = raw.decode().rstrip("\n")
-                if line.startswith("event: "):
+                if line.startswith("id: "):
+                    ids.append(int(line[4:]))
+                elif line.startswith("event: "):
                     kind = line[7:]
                 elif line.startswith("data: "):
                     events.append((kind, json.loads(line[6:])))
@@ -231,6 +234,10 @@ async def test_event_stream(ack_bot: RunningBot, control: Control) -> None:
     assert kinds[:2] == [("new", "user", "before"), ("new", "bot", "before")]
     assert kinds[2:4] == [("new", "user", "/start"), ("new", "bot", home["text"])]
     assert kinds[4] == ("edited", "bot", "Edited text")
+    # Each event's id is the chat's revision (the replay shows the chat as of revision 2), and the
+    # snapshot says its revision: a page drops the events its snapshot already holds.
+    assert ids == [2, 2, 3, 4, 5]
+    assert (await control.get("/sandbox/api/users/6/messages"))[1]["revision"] == 5
 
 
 async def test_two_hundred_concurrent_users(ack_bot: RunningBot, control: Control) -> None:

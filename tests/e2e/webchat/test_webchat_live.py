@@ -327,3 +327,51 @@ async def test_emoji_render_in_colour(sandbox: str, http: aiohttp.ClientSession,
     colourful = int(((hsv[..., 1] > 120) & (hsv[..., 2] > 80)).sum())
     # A colour glyph fills a good part of its box with saturated pixels; monochrome text has none.
     assert colourful > 200, colourful
+
+
+async def test_changes_while_the_page_loads_its_snapshot_are_kept(
+    sandbox: str, http: aiohttp.ClientSession, page: Page
+) -> None:
+    """The page subscribes, then fetches the chat's snapshot. What the bot does between the server
+    taking that snapshot and the page applying it arrives as events first: a reply (and its edit) must
+    stay on screen, and a message the bot deleted in that gap must not come back from the snapshot.
+    (扫一扫 sends `/start <token>` while the page is still connecting: on a loaded CI machine the
+    bot's answer fell into this gap and vanished.)"""
+    from playwright.async_api import Route, expect
+
+    user = 33
+    async with http.post(
+        f"{sandbox}/sandbox/api/users/{user}/send",
+        params={"timeout": "1"},
+        json={"text": "hi", "first_name": "Gap", "language_code": "en"},
+    ) as resp:
+        assert resp.status == 504
+    bot = ScriptedBot(http, sandbox)
+    await bot.next_update()  # the "hi" above
+    stale = await bot.call("sendMessage", chat_id=user, text="to be deleted")
+
+    taken, release = asyncio.Event(), asyncio.Event()
+
+    async def hold_snapshot(route: Route) -> None:
+        response = await route.fetch()  # the server's snapshot, taken now
+        taken.set()
+        await release.wait()
+        await route.fulfill(response=response)
+
+    await page.route("**/sandbox/api/users/*/messages", hold_snapshot)
+    await page.goto(f"{sandbox}/?user={user}&start=gap-token")
+    update = await bot.next_update()
+    assert update["message"]["text"] == "/start gap-token"
+    await asyncio.wait_for(taken.wait(), 15)
+    # In the gap: a reply, its edit, and the older message deleted.
+    reply = await bot.call("sendMessage", chat_id=user, text="welcome")
+    await bot.call("editMessageText", chat_id=user, message_id=reply["message_id"], text="welcome, edited")
+    await bot.call("deleteMessage", chat_id=user, message_id=stale["message_id"])
+    await asyncio.sleep(0.5)  # the events reach the page before the snapshot does
+    release.set()
+
+    bot_messages = page.locator("#messages .msg.bot")
+    await expect(bot_messages).to_have_count(1)
+    await expect(bot_messages.first).to_contain_text("welcome, edited")
+    await expect(page.locator("#messages .msg.user")).to_have_count(2)  # "hi" and the /start
+    await page.unroute("**/sandbox/api/users/*/messages")
