@@ -61,6 +61,16 @@ _MAX_GLARE = 0.04
 _MIN_CONTRAST = 8.0
 
 _FRONT_FIELDS = ("name", "sex", "ethnicity", "birth_date", "address", "id_number")
+# What a card cut off by the photo's edge looks like: a field unread or read in part, no portrait.
+_FRAMING_PROBLEMS = frozenset(
+    {
+        *(code for code in IdCardReason if code.startswith("idcard_missing_")),
+        IdCardReason.NAME_INVALID,
+        IdCardReason.ADDRESS_INVALID,
+        IdCardReason.AUTHORITY_INVALID,
+        IdCardReason.PORTRAIT_NOT_FOUND,
+    }
+)
 _BACK_FIELDS = ("authority", "valid_from")
 
 
@@ -116,6 +126,8 @@ def read_side(data: bytes, *, today: date, limits: ImageLimits | None = None) ->
         reading.problems = validate_back(fields, today=today)
     if _missing(side, fields):
         reading.problems.extend(_quality_problems(page))
+    if any(code in _FRAMING_PROBLEMS for code in reading.problems) and _text_at_edge(page):
+        reading.problems.append(str(IdCardReason.CUT_OFF))
     reading.problems = list(dict.fromkeys(reading.problems))
     timings["total"] = time.perf_counter() - t0
     return reading
@@ -165,16 +177,38 @@ def _portrait(page: OcrPage) -> tuple[bytes | None, list[str]]:
     return jpeg, ([] if face_found else [str(IdCardReason.PORTRAIT_NO_FACE)])
 
 
+def _text_extent(page: OcrPage) -> tuple[float, float, float, float]:
+    """The box (x0, y0, x1, y1) of the text found, mapped back from the upright frame to the photo."""
+    inv = np.linalg.inv(np.vstack([page.upright, [0.0, 0.0, 1.0]]))[:2]
+    pts = np.array([p for ln in page.lines for p in ln.quad], dtype=np.float64)
+    back = pts @ inv[:, :2].T + inv[:, 2]
+    (x0, y0), (x1, y1) = back.min(axis=0), back.max(axis=0)
+    return float(x0), float(y0), float(x1), float(y1)
+
+
+# Text within this share of the photo's larger side from its edge runs past it: a card's text keeps
+# 4 mm or more (about 5 % of its width) from the card's edge, so text there means the card does too.
+_EDGE_SHARE = 0.006
+
+
+def _text_at_edge(page: OcrPage) -> bool:
+    """Whether text found touches the photo's edge (the card runs past it): said with a field unread,
+    so that the user frames the whole card rather than retaking the same photo more sharply."""
+    if not page.lines:
+        return False
+    h, w = (int(n) for n in page.image.shape[:2])
+    margin = max(2.0, _EDGE_SHARE * max(w, h))
+    x0, y0, x1, y1 = _text_extent(page)
+    return x0 <= margin or y0 <= margin or x1 >= w - 1 - margin or y1 >= h - 1 - margin
+
+
 def _quality_problems(page: OcrPage, *, whole: bool = False) -> list[str]:
     """Why text may have been unreadable: measured on the text area (or the whole photo)."""
     gray = to_gray_array(page.image)
     if not whole and page.lines:
-        # The text area, mapped back from the upright frame to the photo.
-        inv = np.linalg.inv(np.vstack([page.upright, [0.0, 0.0, 1.0]]))[:2]
-        pts = np.array([p for ln in page.lines for p in ln.quad], dtype=np.float64)
-        back = pts @ inv[:, :2].T + inv[:, 2]
-        x0, y0 = np.maximum(back.min(axis=0).astype(int), 0)
-        x1, y1 = back.max(axis=0).astype(int)
+        fx0, fy0, fx1, fy1 = _text_extent(page)
+        x0, y0 = max(int(fx0), 0), max(int(fy0), 0)
+        x1, y1 = int(fx1), int(fy1)
         if x1 - x0 > 16 and y1 - y0 > 16:
             gray = gray[y0:y1, x0:x1]
     problems: list[str] = []

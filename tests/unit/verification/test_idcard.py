@@ -142,6 +142,36 @@ def test_blurred_card_says_so(ocr_warm: None) -> None:
     assert reading.problems == ["image_too_blurry", "idcard_not_found"]
 
 
+def _cropped(side: str, box_share: tuple[float, float, float, float]) -> bytes:
+    img = Image.open(FIXTURES / CARDS["plain"][side])
+    w, h = img.size
+    x0, y0, x1, y1 = box_share
+    out = io.BytesIO()
+    img.crop((int(w * x0), int(h * y0), int(w * x1), int(h * y1))).save(out, format="JPEG", quality=92)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("side", "box", "because"),
+    [
+        ("back", (0.0, 0.0, 0.8, 1.0), "idcard_authority_invalid"),  # the authority's end cut off
+        ("front", (0.0, 0.0, 0.75, 1.0), "idcard_portrait_not_found"),  # the portrait cut off
+        ("front", (0.0, 0.0, 0.7, 1.0), "idcard_missing_id_number"),  # and the number's end
+    ],
+)
+def test_card_past_the_photo_edge_says_so(ocr_warm: None, side: str, box: Any, because: str) -> None:
+    """Text running to the photo's edge with a field unread or cut short: the user is told to frame the
+    whole card, not only that a field was not read (they would retake the same framing)."""
+    reading = read_side(_cropped(side, box), today=TODAY)
+    assert because in reading.problems and "idcard_cut_off" in reading.problems
+
+
+@pytest.mark.parametrize(("side", "box"), [("back", (0.0, 0.0, 1.0, 0.8)), ("front", (0.0, 0.0, 0.85, 1.0))])
+def test_a_whole_card_close_to_the_edge_is_not_cut_off(ocr_warm: None, side: str, box: Any) -> None:
+    # The photo cropped close to the card, but the whole card in it: nothing to complain of.
+    assert read_side(_cropped(side, box), today=TODAY).problems == []
+
+
 def test_tiny_photo() -> None:
     out = io.BytesIO()
     Image.new("RGB", (120, 80), "white").save(out, format="PNG")
