@@ -320,6 +320,39 @@ def test_a_period_read_short_right_of_its_label_is_read_again_where_it_ends(
     assert len(boxes) == 2 and boxes[1][0] == boxes[0][0] and boxes[1][2] < boxes[0][2]
 
 
+@pytest.mark.parametrize("authority_bottom", [None, 420.0, 450.0])
+def test_a_period_read_again_keeps_out_of_the_line_above(
+    font: CardFont, monkeypatch: pytest.MonkeyPatch, authority_bottom: float | None
+) -> None:
+    # Seed 2071 serif card 173, Telegram copy: the period boxed short ("2011.11.27-2021.11."), the
+    # authority's box reaching 5 px into the place read again; with its bottom in the crop the
+    # period lost ".11.". The margin above the period's own boxes stops at the line above.
+    from bot.verification.idcard import parse
+
+    drawn = drawn_classic_back(font)
+    ident, value = drawn.ident, drawn.value
+    piece = box(drawn.period[:-2], 340, 446, width=value.getlength(drawn.period[:-2]))
+    authority = box(ident.authority, 340, 376, width=value.getlength(ident.authority))
+    if authority_bottom is not None:
+        (ax0, ay0), (ax1, _), _, _ = authority.quad
+        low = authority_bottom
+        authority = replace(authority, quad=((ax0, ay0), (ax1, ay0), (ax1, low), (ax0, low)))
+    lines = [box("签发机关", 160, 380, width=130), authority, box("有效期限", 160, 450, width=130), piece]
+    real = parse.read_region
+    boxes: list[tuple[float, float, float, float]] = []
+
+    def spy(page: OcrPage, region: tuple[float, float, float, float], **kw: bool) -> OcrLine | None:
+        boxes.append(region)
+        return real(page, region, **kw)
+
+    monkeypatch.setattr(parse, "read_region", spy)
+    b = parse_back(lines, drawn.page)
+    assert (b.valid_from, b.valid_to) == (ident.valid_from, ident.valid_to)
+    top = 446 - 0.15 * H  # the margin, where nothing is in the way
+    expected = top if authority_bottom is None or authority_bottom <= top else min(authority_bottom, 446)
+    assert boxes[-1][1] == pytest.approx(expected)
+
+
 @pytest.mark.parametrize(
     "address",
     [
