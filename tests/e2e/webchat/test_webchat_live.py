@@ -76,6 +76,17 @@ class ScriptedBot:
         await self.call("sandboxAck", update_id=update["update_id"])
 
 
+async def say_hi(http: aiohttp.ClientSession, sandbox: str, user: int, name: str) -> None:
+    """The user says "hi" and becomes known to the sandbox (no bot answers: the send gives up after a
+    second)."""
+    async with http.post(
+        f"{sandbox}/sandbox/api/users/{user}/send",
+        params={"timeout": "1"},
+        json={"text": "hi", "first_name": name, "language_code": "en"},
+    ) as resp:
+        assert resp.status == 504
+
+
 HTML = (
     "<b>Welcome</b>, <i>Alice</i>: <u>under</u> <s>old</s> <code>a&lt;b</code>\n"
     "<pre>line 1\n  line 2</pre>\n"
@@ -279,12 +290,7 @@ async def test_opening_a_known_user_by_url_keeps_name_and_language(
 
     user, name = 31, "欧阳·Alexandra Konstantinopoulou-Smith"
     # The user is known to the sandbox (no bot answers: the send gives up after a second).
-    async with http.post(
-        f"{sandbox}/sandbox/api/users/{user}/send",
-        params={"timeout": "1"},
-        json={"text": "hi", "first_name": name, "language_code": "en"},
-    ) as resp:
-        assert resp.status == 504
+    await say_hi(http, sandbox, user, name)
     bot = ScriptedBot(http, sandbox)
     await bot.call("sandboxAck")
     await bot.next_update()  # the "hi" above
@@ -305,12 +311,7 @@ async def test_emoji_render_in_colour(sandbox: str, http: aiohttp.ClientSession,
     from playwright.async_api import expect
 
     user = 32
-    async with http.post(
-        f"{sandbox}/sandbox/api/users/{user}/send",
-        params={"timeout": "1"},
-        json={"text": "hi", "first_name": "Emoji", "language_code": "en"},
-    ) as resp:
-        assert resp.status == 504
+    await say_hi(http, sandbox, user, "Emoji")
     bot = ScriptedBot(http, sandbox)
     await page.goto(f"{sandbox}/?user={user}")
     # The page has loaded the chat (the user's own message is shown) before the bot answers: on a
@@ -340,12 +341,7 @@ async def test_changes_while_the_page_loads_its_snapshot_are_kept(
     from playwright.async_api import Route, expect
 
     user = 33
-    async with http.post(
-        f"{sandbox}/sandbox/api/users/{user}/send",
-        params={"timeout": "1"},
-        json={"text": "hi", "first_name": "Gap", "language_code": "en"},
-    ) as resp:
-        assert resp.status == 504
+    await say_hi(http, sandbox, user, "Gap")
     bot = ScriptedBot(http, sandbox)
     await bot.next_update()  # the "hi" above
     stale = await bot.call("sendMessage", chat_id=user, text="to be deleted")
