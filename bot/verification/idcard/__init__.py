@@ -61,6 +61,7 @@ _MAX_GLARE = 0.04
 _MIN_CONTRAST = 8.0
 
 _FRONT_FIELDS = ("name", "sex", "ethnicity", "birth_date", "address", "id_number")
+_BACK_FIELDS = ("authority", "valid_from")
 # What a card cut off by the photo's edge looks like: a field unread or read in part, no portrait.
 _FRAMING_PROBLEMS = frozenset(
     {
@@ -71,7 +72,6 @@ _FRAMING_PROBLEMS = frozenset(
         IdCardReason.PORTRAIT_NOT_FOUND,
     }
 )
-_BACK_FIELDS = ("authority", "valid_from")
 
 
 def read_side(data: bytes, *, today: date, limits: ImageLimits | None = None) -> SideReading:
@@ -192,8 +192,10 @@ _EDGE_SHARE = 0.006
 
 
 def _text_at_edge(page: OcrPage) -> bool:
-    """Whether text found touches the photo's edge (the card runs past it): said with a field unread,
-    so that the user frames the whole card rather than retaking the same photo more sharply."""
+    """Whether text found touches the photo's edge (the card runs past it): said with one of the
+    _FRAMING_PROBLEMS, so that the user frames the whole card rather than retaking the same photo
+    more sharply. After a closer read, ``page`` is the crop, whose edges are the photo's wherever
+    text can reach them (the crop extends three quarters of the text's extent around it)."""
     if not page.lines:
         return False
     h, w = (int(n) for n in page.image.shape[:2])

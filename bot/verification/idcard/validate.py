@@ -38,7 +38,7 @@ class IdCardReason(StrEnum):
     MISSING_AUTHORITY = "idcard_missing_authority"
     MISSING_VALIDITY = "idcard_missing_validity"
     MISSING_BACK = "idcard_missing_back"
-    CUT_OFF = "idcard_cut_off"  # a field unread and the text found runs to the photo's edge
+    CUT_OFF = "idcard_cut_off"  # a field unread or cut short, or no portrait, and text at the photo's edge
     NAME_INVALID = "idcard_name_invalid"
     SEX_INVALID = "idcard_sex_invalid"
     ETHNICITY_UNKNOWN = "idcard_ethnicity_unknown"
